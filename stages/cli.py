@@ -1,0 +1,46 @@
+"""The thin `main()` shared by every stage: parse paths, configure logging, run, report errors in one line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from stages.errors import SynthbertError
+
+log = logging.getLogger("stages")
+
+
+def setup_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    # Libraries that are chatty at INFO.
+    for name in ("httpx", "urllib3", "filelock", "matplotlib", "PIL"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def main(
+    description: str,
+    add_arguments: Callable[[argparse.ArgumentParser], None],
+    body: Callable[[argparse.Namespace], object],
+    argv: Sequence[str] | None = None,
+) -> int:
+    """Run a stage's `body(args)`; known input errors become `error: ...` on stderr and exit code 2."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    setup_logging()
+    try:
+        body(args)
+    except SynthbertError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except UnicodeDecodeError as exc:  # raised by readers that did not wrap it; still one line
+        print(f"error: input is not valid UTF-8 ({exc.reason} at byte {exc.start})", file=sys.stderr)
+        return 2
+    except OSError as exc:  # disk full, read-only directory, missing file
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"error: cannot access{where}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,233 @@
+"""Typed, validated sections of params.yaml.
+
+`load("train")` returns a frozen dataclass. Unknown keys, wrong types and out-of-range values raise
+`ParamsError` naming `section.key`, what was expected and what was found, before any work starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+from stages.errors import ParamsError
+
+PARAMS_FILE = "params.yaml"
+
+
+def _fail(key: str, expected: str, found: Any) -> None:
+    raise ParamsError(f"params.yaml: {key} must be {expected}, got {found!r}")
+
+
+def _check(ok: bool, key: str, expected: str, found: Any) -> None:
+    if not ok:
+        _fail(key, expected, found)
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    """Check `value` against the annotation `tp`; return it (floats written as strings are parsed)."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(tp)
+        if value is None and type(None) in options:
+            return None
+        inner = [o for o in options if o is not type(None)]
+        return _coerce(value, inner[0], key)
+    if origin is typing.Literal:
+        choices = typing.get_args(tp)
+        _check(value in choices, key, "one of " + ", ".join(map(str, choices)), value)
+        return value
+    if origin in (list, tuple):
+        (item_tp,) = typing.get_args(tp)[:1]
+        _check(isinstance(value, list), key, "a list", value)
+        return tuple(_coerce(v, item_tp, f"{key}[{i}]") for i, v in enumerate(value))
+    if origin is dict:
+        _check(isinstance(value, dict), key, "a mapping", value)
+        _, val_tp = typing.get_args(tp)
+        return {str(k): _coerce(v, val_tp, f"{key}.{k}") for k, v in value.items()}
+    if dataclasses.is_dataclass(tp):
+        _check(isinstance(value, dict), key, "a mapping", value)
+        return build(tp, value, key)
+    if tp is bool:
+        _check(isinstance(value, bool), key, "true or false", value)
+        return value
+    if tp is int:
+        _check(isinstance(value, int) and not isinstance(value, bool), key, "an integer", value)
+        return value
+    if tp is float:
+        # YAML 1.1 (PyYAML) reads `3e-05`, which `dvc exp run -S` may write, as a string.
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                _fail(key, "a number", value)
+        _check(isinstance(value, (int, float)) and not isinstance(value, bool), key, "a number", value)
+        return float(value)
+    if tp is str:
+        _check(isinstance(value, str) and value.strip() != "", key, "a non-empty string", value)
+        return value
+    raise TypeError(f"unsupported annotation {tp!r} for {key}")  # a bug in this module, not bad input
+
+
+def build(cls: type, raw: dict[str, Any] | None, prefix: str) -> Any:
+    """Build dataclass `cls` from a mapping, rejecting unknown keys; missing keys take their defaults."""
+    raw = {} if raw is None else raw
+    _check(isinstance(raw, dict), prefix, "a mapping", raw)
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - names)
+    if unknown:
+        raise ParamsError(
+            f"params.yaml: unknown key {prefix}.{unknown[0]} (known keys: {', '.join(sorted(names))})"
+        )
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        key = f"{prefix}.{f.name}"
+        if f.name in raw:
+            kwargs[f.name] = _coerce(raw[f.name], hints[f.name], key)
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise ParamsError(f"params.yaml: missing key {key}")
+    obj = cls(**kwargs)
+    validate = getattr(obj, "validate", None)
+    if validate:
+        validate(prefix)
+    return obj
+
+
+# ---------------------------------------------------------------------------------------- sections
+
+
+@dataclass(frozen=True)
+class Base:
+    seed: int = 42
+
+    def validate(self, p: str) -> None:
+        _check(0 <= self.seed < 2**32, f"{p}.seed", "an integer in [0, 2**32)", self.seed)
+
+
+@dataclass(frozen=True)
+class CsvImport:
+    path: str = "data/raw/headlines.csv"
+    text_column: str = "text"
+    label_column: str = "label"
+
+
+@dataclass(frozen=True)
+class Generate:
+    provider: typing.Literal["template", "csv"] = "template"
+    task: str = "data/tasks/clickbait.yaml"
+    n_per_label: int = 400
+    min_chars: int = 3
+    max_chars: int = 1000
+    csv: CsvImport = field(default_factory=CsvImport)
+
+    def validate(self, p: str) -> None:
+        _check(self.n_per_label >= 1, f"{p}.n_per_label", ">= 1", self.n_per_label)
+        _check(self.min_chars >= 1, f"{p}.min_chars", ">= 1", self.min_chars)
+        _check(self.max_chars > self.min_chars, f"{p}.max_chars", f"> generate.min_chars ({self.min_chars})",
+               self.max_chars)
+
+
+@dataclass(frozen=True)
+class Split:
+    val_size: float = 0.2
+    test_size: float = 0.2
+
+    def validate(self, p: str) -> None:
+        for name in ("val_size", "test_size"):
+            v = getattr(self, name)
+            _check(0.0 < v < 1.0, f"{p}.{name}", "a fraction in (0, 1)", v)
+        total = self.val_size + self.test_size
+        _check(total < 0.9, f"{p}.val_size + {p}.test_size", "< 0.9 (train needs rows)", total)
+
+
+SCHEDULERS = ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup")
+
+
+@dataclass(frozen=True)
+class Train:
+    model: str = "sentence-transformers/all-MiniLM-L6-v2"
+    epochs: float = 3.0
+    learning_rate: float = 5e-5
+    batch_size: int = 32
+    eval_batch_size: int = 128
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    lr_scheduler: str = "linear"
+    max_length: int = 64
+
+    def validate(self, p: str) -> None:
+        _check(self.epochs > 0, f"{p}.epochs", "> 0", self.epochs)
+        _check(0 < self.learning_rate < 1, f"{p}.learning_rate", "in (0, 1)", self.learning_rate)
+        _check(self.batch_size >= 1, f"{p}.batch_size", ">= 1", self.batch_size)
+        _check(self.eval_batch_size >= 1, f"{p}.eval_batch_size", ">= 1", self.eval_batch_size)
+        _check(self.weight_decay >= 0, f"{p}.weight_decay", ">= 0", self.weight_decay)
+        _check(0 <= self.warmup_ratio < 1, f"{p}.warmup_ratio", "in [0, 1)", self.warmup_ratio)
+        _check(self.lr_scheduler in SCHEDULERS, f"{p}.lr_scheduler", "one of " + ", ".join(SCHEDULERS),
+               self.lr_scheduler)
+        _check(8 <= self.max_length <= 8192, f"{p}.max_length", "in [8, 8192] tokens", self.max_length)
+
+
+@dataclass(frozen=True)
+class Evaluate:
+    batch_size: int = 128
+
+    def validate(self, p: str) -> None:
+        _check(self.batch_size >= 1, f"{p}.batch_size", ">= 1", self.batch_size)
+
+
+@dataclass(frozen=True)
+class Explain:
+    max_examples: int = 10
+    num_samples: int = 5000
+    num_features: int = 8
+    batch_size: int = 256
+
+    def validate(self, p: str) -> None:
+        _check(self.max_examples >= 0, f"{p}.max_examples", ">= 0", self.max_examples)
+        _check(self.num_samples >= 10, f"{p}.num_samples", ">= 10", self.num_samples)
+        _check(self.num_features >= 1, f"{p}.num_features", ">= 1", self.num_features)
+        _check(self.batch_size >= 1, f"{p}.batch_size", ">= 1", self.batch_size)
+
+
+SECTIONS: dict[str, type] = {
+    "base": Base,
+    "generate": Generate,
+    "split": Split,
+    "train": Train,
+    "evaluate": Evaluate,
+    "explain": Explain,
+}
+
+
+def read_params(path: str | Path = PARAMS_FILE) -> dict[str, Any]:
+    from stages.io import read_yaml
+
+    raw = read_yaml(path)
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{path}: expected a mapping of sections, found {type(raw).__name__}")
+    unknown = sorted(set(raw) - set(SECTIONS))
+    if unknown:
+        raise ParamsError(f"{path}: unknown section {unknown[0]!r} (known: {', '.join(SECTIONS)})")
+    return raw
+
+
+def load(section: str, path: str | Path = PARAMS_FILE) -> Any:
+    """Load and validate one section of params.yaml."""
+    return build(SECTIONS[section], read_params(path).get(section), section)
+
+
+def load_dict(raw: dict[str, Any], section: str) -> Any:
+    """Validate one section given as a plain dict (tests and tools)."""
+    return build(SECTIONS[section], raw, section)
+
+
+def as_dict(obj: Any) -> dict[str, Any]:
+    return dataclasses.asdict(obj)
+
+
+__all__ = ["load", "load_dict", "build", "as_dict", "ParamsError", "SECTIONS"]

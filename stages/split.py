@@ -1,0 +1,92 @@
+"""Stage split: stratified, seeded, leak-free train / val / test split of the generated dataset.
+
+Reads: the dataset CSV (text,label,...). Writes: <out>/{train,val,test}.csv and split.json.
+Params: base.seed, split.val_size, split.test_size. Rows whose texts share a duplicate key (same words,
+ignoring case and punctuation) always land in the same split. Imports neither torch nor transformers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import logging
+import random
+from pathlib import Path
+from typing import Any
+
+from stages import cli, params
+from stages.errors import DataError
+from stages.io import read_csv, write_csv, write_json
+from stages.text import dedup_key
+
+log = logging.getLogger(__name__)
+SPLITS = ("train", "val", "test")
+
+
+def counts_for(n: int, val_size: float, test_size: float) -> tuple[int, int, int]:
+    """Rows of one label going to train, val, test: at least one each, rounding like sklearn."""
+    n_test = max(1, round(n * test_size))
+    n_val = max(1, round(n * val_size))
+    return n - n_val - n_test, n_val, n_test
+
+
+def assign(texts: list[str], labels: list[str], cfg: params.Split, seed: int, source: str = "input") -> list[str]:
+    """The split name of each row. Groups of equal duplicate keys move together, stratified by label."""
+    groups: dict[str, list[int]] = collections.defaultdict(list)
+    for i, text in enumerate(texts):
+        groups[dedup_key(text)].append(i)
+    by_label: dict[str, list[str]] = collections.defaultdict(list)
+    for key, rows in groups.items():
+        majority = collections.Counter(labels[i] for i in rows).most_common(1)[0][0]
+        by_label[majority].append(key)
+    if len(by_label) < 2:
+        raise DataError(f"{source}: need at least two labels to train a classifier, found {', '.join(by_label)}")
+    rng = random.Random(seed)
+    result = [""] * len(texts)
+    for label in sorted(by_label):
+        keys = sorted(by_label[label])  # sorted first: the outcome depends on the seed only
+        rng.shuffle(keys)
+        n_train, n_val, n_test = counts_for(len(keys), cfg.val_size, cfg.test_size)
+        if n_train < 1:
+            raise DataError(
+                f"{source}: label {label!r} has {len(keys)} distinct texts, too few to stratify into train/val/test "
+                f"with val_size={cfg.val_size} and test_size={cfg.test_size}; need at least 3 (add data or drop the label)")
+        names = ["test"] * n_test + ["val"] * n_val + ["train"] * n_train
+        for key, name in zip(keys, names):
+            for i in groups[key]:
+                result[i] = name
+    return result
+
+
+def run(cfg: params.Split, seed: int, data: Path, out_dir: Path, report: Path) -> dict[str, Any]:
+    frame = read_csv(data, columns=("text", "label"), what="dataset")
+    frame = frame[(frame["text"].str.strip() != "") & (frame["label"].str.strip() != "")]
+    if frame.empty:
+        raise DataError(f"{data}: no rows with both a text and a label")
+    frame = frame.assign(split=assign(frame["text"].tolist(), frame["label"].tolist(), cfg, seed, str(data)))
+    summary: dict[str, Any] = {"seed": seed, "val_size": cfg.val_size, "test_size": cfg.test_size, "splits": {}}
+    for name in SPLITS:
+        part = frame[frame["split"] == name].drop(columns="split")
+        write_csv(out_dir / f"{name}.csv", part)
+        summary["splits"][name] = {"rows": len(part), "labels": {k: int(v) for k, v in sorted(part["label"].value_counts().items())}}
+    write_json(report, summary)
+    log.info("split %s rows: %s", f"{len(frame):,}",
+             ", ".join(f"{n} {s['rows']:,}" for n, s in summary["splits"].items()))
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    def add(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--data", required=True, type=Path, help="dataset CSV to split")
+        p.add_argument("--out", required=True, type=Path, help="directory for train/val/test.csv")
+        p.add_argument("--report", required=True, type=Path, help="split.json to write")
+
+    def body(args: argparse.Namespace) -> None:
+        seed = params.load("base", args.params).seed
+        run(params.load("split", args.params), seed, args.data, args.out, args.report)
+
+    return cli.main(__doc__.splitlines()[0], add, body, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
