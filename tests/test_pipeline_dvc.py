@@ -1,0 +1,51 @@
+"""The real dvc CLI on a temporary copy of the repository with the tiny model: what reruns when."""
+
+import json
+
+import pytest
+
+from tests.conftest import dvc, make_repo, stages_ran
+
+pytestmark = pytest.mark.e2e
+ALL = ["generate", "split", "train", "evaluate", "explain"]
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory, tiny_bert):
+    path = make_repo(tmp_path_factory.mktemp("pipeline") / "repo", tiny_bert)
+    out = dvc(path, "repro").stdout
+    assert stages_ran(out) == ALL
+    return path
+
+
+def test_repro_from_scratch_writes_every_output(repo):
+    metrics = json.loads((repo / "reports" / "metrics.json").read_text())
+    assert 0 <= metrics["test"]["f1_macro"] <= 1 and metrics["test"]["rows"] > 0
+    for path in ("data/generated.csv", "data/split/test.csv", "models/classifier/config.json",
+                 "reports/explain/mismatches.md", "reports/eval/confusion.png", "reports/data/quality.json"):
+        assert (repo / path).exists(), path
+    assert "models/classifier" not in (repo / ".gitignore").read_text()  # DVC ignores it in models/.gitignore
+    assert "/classifier" in (repo / "models" / ".gitignore").read_text()
+
+
+def test_second_repro_runs_nothing(repo):
+    out = dvc(repo, "repro").stdout
+    assert stages_ran(out) == []
+    assert "didn't change, skipping" in out
+    assert dvc(repo, "status").stdout.strip() == "Data and pipelines are up to date."
+
+
+def test_metrics_show_lists_test_metrics(repo):
+    out = dvc(repo, "metrics", "show", "--md").stdout
+    assert "test.f1_macro" in out and "test.accuracy" in out
+
+
+def test_experiments_rerun_only_what_depends_on_the_changed_param(repo):
+    out = dvc(repo, "exp", "run", "-S", "explain.num_samples=80").stdout
+    assert stages_ran(out) == ["explain"]
+    out = dvc(repo, "exp", "run", "-S", "train.learning_rate=2e-3").stdout
+    assert stages_ran(out) == ["train", "evaluate", "explain"]
+    out = dvc(repo, "exp", "run", "-S", "generate.n_per_label=30").stdout
+    assert stages_ran(out) == ALL
+    table = dvc(repo, "exp", "show", "--md", "--no-pager").stdout
+    assert "test.f1_macro" in table and "train.learning_rate" in table

@@ -1,0 +1,97 @@
+import json
+
+import pandas as pd
+import pytest
+
+from stages import params, split
+from stages.errors import DataError
+from stages.text import dedup_key
+
+
+def make_data(tmp_path, n_per_label=50, labels=("a", "b", "c")):
+    rows = [{"text": f"{lab} text number {i}", "label": lab} for lab in labels for i in range(n_per_label)]
+    path = tmp_path / "generated.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+def do_split(tmp_path, data, seed=42, **kw):
+    cfg = params.load_dict(kw, "split")
+    return split.run(cfg, seed, data, tmp_path / "split", tmp_path / "split.json")
+
+
+def read(tmp_path):
+    return {n: pd.read_csv(tmp_path / "split" / f"{n}.csv") for n in split.SPLITS}
+
+
+def test_split_is_a_stratified_partition(tmp_path):
+    data = make_data(tmp_path)
+    summary = do_split(tmp_path, data)
+    parts = read(tmp_path)
+    everything = pd.concat(parts.values())
+    assert sorted(everything["text"]) == sorted(pd.read_csv(data)["text"])  # partition: nothing lost or copied
+    for name, frac in (("val", 0.2), ("test", 0.2), ("train", 0.6)):
+        assert parts[name]["label"].value_counts().to_dict() == {"a": 50 * frac, "b": 50 * frac, "c": 50 * frac}
+    assert summary["splits"]["train"]["rows"] == 90
+    assert json.loads((tmp_path / "split.json").read_text())["splits"]["test"]["labels"] == {"a": 10, "b": 10, "c": 10}
+
+
+def test_split_is_deterministic_for_a_seed(tmp_path):
+    data = make_data(tmp_path)
+    do_split(tmp_path, data)
+    first = (tmp_path / "split" / "test.csv").read_bytes()
+    do_split(tmp_path, data)
+    assert (tmp_path / "split" / "test.csv").read_bytes() == first
+    do_split(tmp_path, data, seed=1)
+    assert (tmp_path / "split" / "test.csv").read_bytes() != first
+
+
+def test_identical_normalised_texts_never_land_in_two_splits(tmp_path):
+    rows = [{"text": f"headline {i}", "label": "ab"[i % 2]} for i in range(40)]
+    rows += [{"text": f"HEADLINE {i}!", "label": "ab"[i % 2]} for i in range(40)]  # same keys, other spelling
+    path = tmp_path / "g.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    do_split(tmp_path, path)
+    keys = {n: set(f["text"].map(dedup_key)) for n, f in read(tmp_path).items()}
+    assert not (keys["train"] & keys["val"]) and not (keys["train"] & keys["test"]) and not (keys["val"] & keys["test"])
+
+
+def test_ten_row_example_by_hand(tmp_path):
+    # 5 rows per label, 0.2 / 0.2: round(5 * 0.2) = 1 each to val and test, 3 to train.
+    data = make_data(tmp_path, n_per_label=5, labels=("x", "y"))
+    summary = do_split(tmp_path, data)
+    assert {n: s["rows"] for n, s in summary["splits"].items()} == {"train": 6, "val": 2, "test": 2}
+
+
+def test_class_too_small_to_stratify_is_a_clear_error(tmp_path):
+    rows = [{"text": f"big {i}", "label": "big"} for i in range(20)] + [{"text": "tiny one", "label": "tiny"},
+                                                                      {"text": "tiny two", "label": "tiny"}]
+    path = tmp_path / "g.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    with pytest.raises(DataError, match="label 'tiny' has 2 distinct texts, too few to stratify"):
+        do_split(tmp_path, path)
+    assert not (tmp_path / "split").exists()
+
+
+def test_single_label_and_missing_columns(tmp_path):
+    with pytest.raises(DataError, match="need at least two labels"):
+        do_split(tmp_path, make_data(tmp_path, labels=("only",)))
+    bad = tmp_path / "bad.csv"
+    bad.write_text("text,category\nx,y\n")
+    with pytest.raises(DataError, match="missing column 'label'"):
+        do_split(tmp_path, bad)
+
+
+def test_split_runs_without_importing_torch_or_transformers(tmp_path):
+    import subprocess
+    import sys
+
+    data = make_data(tmp_path)
+    code = ("import sys; from stages import split; "
+            f"split.main(['--data', {str(data)!r}, '--out', {str(tmp_path / 's')!r}, "
+            f"'--report', {str(tmp_path / 's.json')!r}]); "
+            "print('torch' in sys.modules, 'transformers' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path,
+                          env={**__import__("os").environ, "PYTHONPATH": str(split.__file__).rsplit("/stages/", 1)[0]})
+    assert proc.stdout.strip() == "False False"
+    assert (tmp_path / "s" / "train.csv").exists()
