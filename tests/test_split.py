@@ -87,11 +87,12 @@ def test_split_runs_without_importing_torch_or_transformers(tmp_path):
     import sys
 
     data = make_data(tmp_path)
+    (tmp_path / "params.yaml").write_text("split: {val_size: 0.2, test_size: 0.2}\n")
     code = ("import sys; from stages import split; "
-            f"split.main(['--data', {str(data)!r}, '--out', {str(tmp_path / 's')!r}, "
+            f"code = split.main(['--data', {str(data)!r}, '--out', {str(tmp_path / 's')!r}, "
             f"'--report', {str(tmp_path / 's.json')!r}]); "
-            "print('torch' in sys.modules, 'transformers' in sys.modules)")
+            "print(code, 'torch' in sys.modules, 'transformers' in sys.modules)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path,
                           env={**__import__("os").environ, "PYTHONPATH": str(split.__file__).rsplit("/stages/", 1)[0]})
-    assert proc.stdout.strip() == "False False"
+    assert proc.stdout.strip() == "0 False False", proc.stderr
     assert (tmp_path / "s" / "train.csv").exists()
