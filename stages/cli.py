@@ -34,13 +34,14 @@ def main(
     try:
         body(args)
     except SynthbertError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print("error: " + " ".join(str(exc).splitlines()), file=sys.stderr)  # always one line
         return 2
     except UnicodeDecodeError as exc:  # raised by readers that did not wrap it; still one line
         print(f"error: input is not valid UTF-8 ({exc.reason} at byte {exc.start})", file=sys.stderr)
         return 2
-    except OSError as exc:  # disk full, read-only directory, missing file
-        where = f" {exc.filename}" if exc.filename else ""
-        print(f"error: cannot access{where}: {exc.strerror or exc}", file=sys.stderr)
+    except OSError as exc:  # unreadable input, or a write outside stages.io (whose WriteError names the output)
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        print(f"error: cannot access {exc.filename}: {reason}" if exc.filename else f"error: {reason}",
+              file=sys.stderr)
         return 2
     return 0

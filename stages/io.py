@@ -1,53 +1,156 @@
 """Reading and atomic writing of CSV, JSON, YAML and text; schema checks with one-line errors.
 
-Every writer goes through a temporary file in the destination directory and `os.replace`, so a killed
-stage never leaves a half-written output that could be taken for a finished one.
+Every writer goes through a temporary file (or directory) next to the destination and `os.replace`, so a
+killed stage never leaves a half-written output that could be taken for a finished one, and a full disk
+or a read-only directory raises `WriteError` naming the output while its previous version stays intact.
+Temporaries are named `.<name>.partial-<pid>-<random>`; one left behind by a killed process is removed
+by the next write of the same output.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from stages.errors import DataError
+from stages.errors import DataError, SynthbertError
+
+
+class WriteError(SynthbertError):
+    """An output could not be written (disk full, read-only directory...); the destination is unchanged."""
+
+
+def _write_error(path: Path, exc: OSError) -> WriteError:
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    kept = "its previous version is kept" if os.path.lexists(path) else "nothing was written"
+    return WriteError(f"cannot write {path}: {reason} ({kept})")
+
+
+def _ours(exc: OSError, tmp: Path) -> bool:
+    """Whether an OSError raised while writing `tmp` concerns it (ENOSPC from write() names no file)."""
+    return exc.filename is None or str(tmp) in str(exc.filename)
+
+
+@functools.cache
+def _umask() -> int:
+    try:  # Linux >= 4.7 reports it without changing it (os.umask would race with other threads)
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _fsync(path: Path) -> None:
+    """Flush a finished temporary to disk before it is renamed, so a power cut cannot leave it empty."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _prefix(path: Path) -> str:
+    return f".{path.name}.partial-{os.getpid()}-"
+
+
+def remove_stale(path: str | Path) -> list[Path]:
+    """Delete temporaries of `path` left by processes that no longer run (killed mid-write)."""
+    path = Path(path)
+    pattern = re.compile(rf"^\.{re.escape(path.name)}\.partial-(\d+)-")
+    removed = []
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(path.parent):
+            m = pattern.match(entry.name)
+            if not m or (int(m.group(1)) != os.getpid() and _alive(int(m.group(1)))):
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path, ignore_errors=True)
+            else:
+                os.unlink(entry.path)
+            removed.append(Path(entry.path))
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        pass
+    return True
 
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
-    """Yield a temporary path next to `path`; on success rename it over `path`, else delete it."""
+    """Yield a temporary path next to `path`; on success flush it and rename it over `path`, else delete it.
+
+    An OSError about the temporary (disk full, read-only directory) becomes a `WriteError` naming `path`.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or ".tmp", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
     try:
-        yield tmp_path
-        os.replace(tmp_path, path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale(path)
+        fd, name = tempfile.mkstemp(prefix=_prefix(path), suffix=suffix or ".tmp", dir=path.parent)
+        os.close(fd)
+    except OSError as exc:
+        raise _write_error(path, exc) from None
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual mode
+        _fsync(tmp)
+        os.replace(tmp, path)
+    except OSError as exc:
+        if _ours(exc, tmp):
+            raise _write_error(path, exc) from None
+        raise
     finally:
-        tmp_path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
 def atomic_dir(path: str | Path) -> Iterator[Path]:
-    """Yield an empty temporary directory; on success it replaces `path` (the old one is removed)."""
+    """Yield an empty temporary directory; on success it replaces `path` (the old one is removed).
+
+    An OSError about the temporary directory becomes a `WriteError` naming `path`; `path` is unchanged.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale(path)
+        tmp = Path(tempfile.mkdtemp(prefix=_prefix(path), dir=path.parent))
+    except OSError as exc:
+        raise _write_error(path, exc) from None
     try:
         yield tmp
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700
+        for root, _, files in os.walk(tmp):
+            for f in files:
+                _fsync(Path(root) / f)
         if path.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", dir=path.parent))
-            os.replace(path, old / "x")
+            old = Path(tempfile.mkdtemp(prefix=_prefix(path), dir=path.parent))
+            os.replace(path, old / "x")  # killed between these two renames: `path` is missing, not mixed
             os.replace(tmp, path)
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, path)
+    except OSError as exc:
+        if _ours(exc, tmp):
+            raise _write_error(path, exc) from None
+        raise
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
