@@ -1,7 +1,9 @@
 """Stage generate: labelled texts from a provider, cleaned and de-duplicated.
 
-Reads: the task file `generate.task` (template provider) or the CSV `generate.csv.path` (csv provider).
-Writes: the dataset CSV (text,label,source) and the data-quality report (quality.json, quality.md).
+Reads: the task file `generate.task` (template and openai providers), the CSV `generate.csv.path` (csv
+provider) and the LLM response cache (openai provider; appended to, never rewritten).
+Writes: the dataset CSV (text,label,source), the data-quality report (quality.json, quality.md) and the
+generation report (generation.json: requests, tokens, cost).
 Params: base.seed, generate.*
 """
 
@@ -13,7 +15,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from stages import cli, params
+from stages import cli, params, quality
 from stages.errors import DataError
 from stages.io import read_csv, write_csv, write_json, write_text
 from stages.text import dedup_key, drop_reason, normalize
@@ -31,15 +33,26 @@ def rows_from_csv(cfg: params.CsvImport) -> list[dict[str, Any]]:
     ]
 
 
-def provide(cfg: params.Generate, seed: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Raw rows from the configured provider, plus provider facts for the report."""
+def provide(cfg: params.Generate, seed: int, cache_dir: Path | None) -> tuple[list[dict[str, Any]], dict, dict]:
+    """Raw rows from the configured provider, provider facts for the reports, and the generation report."""
+    offline = {"provider": cfg.provider, "requests": {"planned": 0, "used": 0, "sent_this_run": 0},
+               "tokens": {"prompt": 0, "completion": 0, "total": 0}, "cost_usd": 0.0}
     if cfg.provider == "csv":
-        return rows_from_csv(cfg.csv), {"provider": "csv", "file": cfg.csv.path}
-    from stages import template
+        return rows_from_csv(cfg.csv), {"provider": "csv", "file": cfg.csv.path}, offline
     from stages.task import load_task
 
     task = load_task(cfg.task)
-    return template.generate(task, cfg.n_per_label, seed), {"provider": "template", "task": task.name}
+    if cfg.provider == "openai":
+        from stages import openai_provider
+
+        if cache_dir is None:
+            raise DataError("the openai provider needs a response cache directory (--cache)")
+        rows, generation = openai_provider.generate(task, cfg, seed, cache_dir)
+        return rows, {"provider": "openai", "task": task.name, "mode": cfg.mode, "models": generation["models"]}, \
+            generation
+    from stages import template
+
+    return template.generate(task, cfg.n_per_label, seed), {"provider": "template", "task": task.name}, offline
 
 
 def clean(rows: list[dict[str, Any]], min_chars: int, max_chars: int) -> tuple[list[dict[str, str]], dict]:
@@ -72,50 +85,59 @@ def clean(rows: list[dict[str, Any]], min_chars: int, max_chars: int) -> tuple[l
     return kept, dict(sorted(dropped.items()))
 
 
-def quality_markdown(report: dict[str, Any]) -> str:
-    lines = ["# Data quality", "", f"Provider: `{report['provider']['provider']}`", "",
-             "| label | rows before cleaning | rows kept |", "|---|---:|---:|"]
-    for label, counts in report["per_label"].items():
-        lines.append(f"| {label} | {counts['before']} | {counts['after']} |")
-    lines += ["", f"Rows read: {report['rows_read']}; kept: {report['rows_kept']}.", "", "Dropped:", ""]
-    lines += [f"- {reason}: {n}" for reason, n in report["dropped"].items()] or ["- nothing"]
-    return "\n".join(lines) + "\n"
+def run(cfg: params.Generate, seed: int, out: Path, quality_dir: Path, cache_dir: Path | None = None) -> dict[str, Any]:
+    if cache_dir is not None:
+        from stages.llm_cache import ResponseCache
 
-
-def run(cfg: params.Generate, seed: int, out: Path, quality_dir: Path) -> dict[str, Any]:
-    raw, provider = provide(cfg, seed)
+        ResponseCache(cache_dir).close()  # DVC expects the (persistent) cache output even when nothing is asked
+    raw, provider, generation = provide(cfg, seed, cache_dir)
     log.info("read %s raw rows from provider %s", f"{len(raw):,}", cfg.provider)
     rows, dropped = clean(raw, cfg.min_chars, cfg.max_chars)
+    near = quality.near_duplicates([r["text"] for r in rows], cfg.near_duplicate_threshold)
+    if near:
+        dropped = dict(sorted({**dropped, "near_duplicate": len(near)}.items()))
+        rows = [r for i, r in enumerate(rows) if i not in near]
     before = collections.Counter(normalize(str(r.get("label") or "")) or "(missing)" for r in raw)
     after = collections.Counter(r["label"] for r in rows)
     if len(after) < 2:
         found = ", ".join(after) or "none"
         raise DataError(f"{provider.get('file', cfg.task)}: need at least two labels after cleaning, found {found}")
+    llm_dropped: collections.Counter[str] = collections.Counter()
+    for stats in generation.get("per_label", {}).values():
+        llm_dropped.update(stats["dropped"])
     report = {
         "provider": provider,
         "rows_read": len(raw),
         "rows_kept": len(rows),
         "dropped": dropped,
         "per_label": {lab: {"before": before[lab], "after": after[lab]} for lab in sorted(before)},
+        "llm_dropped": dict(sorted(llm_dropped.items())),
+        **quality.report(rows, cfg.shortcut_threshold, cfg.near_duplicate_threshold, len(near),
+                         dropped.get("duplicate", 0), len(raw)),
     }
     log.info("kept %s rows; dropped %s", f"{len(rows):,}",
              ", ".join(f"{n} {r}" for r, n in dropped.items()) or "none")
+    if report["shortcut_warning"]:
+        log.warning("shortcut features predict the label alone: %s (see quality.md)",
+                    ", ".join(report["shortcut_features"]))
     import pandas as pd
 
     write_csv(out, pd.DataFrame(rows, columns=["text", "label", "source"]))
     write_json(quality_dir / "quality.json", report)
-    write_text(quality_dir / "quality.md", quality_markdown(report))
+    write_text(quality_dir / "quality.md", quality.markdown(report))
+    write_json(quality_dir / "generation.json", generation)
     return report
 
 
 def main(argv: list[str] | None = None) -> int:
     def add(p: argparse.ArgumentParser) -> None:
         p.add_argument("--out", required=True, type=Path, help="dataset CSV to write")
-        p.add_argument("--reports", required=True, type=Path, help="directory for quality.json/.md")
+        p.add_argument("--reports", required=True, type=Path, help="directory for quality.json/.md, generation.json")
+        p.add_argument("--cache", type=Path, help="LLM response cache directory (kept between runs)")
 
     def body(args: argparse.Namespace) -> None:
         seed = params.load("base", args.params).seed
-        run(params.load("generate", args.params), seed, args.out, args.reports)
+        run(params.load("generate", args.params), seed, args.out, args.reports, args.cache)
 
     return cli.main(__doc__.splitlines()[0], add, body, argv)
 

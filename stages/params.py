@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -117,19 +118,66 @@ class CsvImport:
 
 
 @dataclass(frozen=True)
+class Price:
+    input: float = 0.0  # USD per million prompt tokens
+    output: float = 0.0  # USD per million completion tokens
+
+    def validate(self, p: str) -> None:
+        for name in ("input", "output"):
+            _check(getattr(self, name) >= 0, f"{p}.{name}", ">= 0 (USD per million tokens)", getattr(self, name))
+
+
+@dataclass(frozen=True)
 class Generate:
-    provider: typing.Literal["template", "csv"] = "template"
+    provider: typing.Literal["template", "csv", "openai"] = "template"
+    mode: typing.Literal["label_conditioned", "model_as_label"] = "label_conditioned"
     task: str = "data/tasks/clickbait.yaml"
     n_per_label: int = 400
     min_chars: int = 3
     max_chars: int = 1000
+    near_duplicate_threshold: float = 0.9
+    shortcut_threshold: float = 0.9
     csv: CsvImport = field(default_factory=CsvImport)
+    model: str = "gpt-4o-mini"
+    models: tuple[str, ...] = ("gpt-4o-mini", "gpt-4.1-nano")
+    base_url: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    temperature: float = 1.0
+    max_tokens: int = 2048
+    samples_per_request: int = 10
+    few_shot: int = 3
+    concurrency: int = 8
+    timeout_s: float = 60.0
+    max_retries: int = 5
+    backoff_s: float = 1.0
+    max_requests: int = 0
+    max_total_tokens: int = 0
+    prices: dict[str, Price] = field(default_factory=dict)
 
     def validate(self, p: str) -> None:
         _check(self.n_per_label >= 1, f"{p}.n_per_label", ">= 1", self.n_per_label)
         _check(self.min_chars >= 1, f"{p}.min_chars", ">= 1", self.min_chars)
         _check(self.max_chars > self.min_chars, f"{p}.max_chars", f"> generate.min_chars ({self.min_chars})",
                self.max_chars)
+        for name in ("near_duplicate_threshold", "shortcut_threshold"):
+            _check(0 < getattr(self, name) <= 1, f"{p}.{name}", "a fraction in (0, 1]", getattr(self, name))
+        if self.mode == "model_as_label":
+            _check(len(set(self.models)) >= 2 and len(set(self.models)) == len(self.models), f"{p}.models",
+                   "at least two distinct model names in model_as_label mode", list(self.models))
+        _check(self.base_url is None or self.base_url.startswith(("http://", "https://")), f"{p}.base_url",
+               "null or an http(s):// URL", self.base_url)
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", self.api_key_env):  # its value is not echoed: it may be a key
+            raise ParamsError(f"params.yaml: {p}.api_key_env must be the name of an environment variable such as "
+                              "OPENAI_API_KEY (never the key itself), got something else")
+        _check(0 <= self.temperature <= 2, f"{p}.temperature", "in [0, 2]", self.temperature)
+        _check(self.max_tokens >= 16, f"{p}.max_tokens", ">= 16 tokens", self.max_tokens)
+        _check(1 <= self.samples_per_request <= 100, f"{p}.samples_per_request", "in [1, 100]",
+               self.samples_per_request)
+        _check(1 <= self.concurrency <= 256, f"{p}.concurrency", "in [1, 256]", self.concurrency)
+        _check(self.timeout_s > 0, f"{p}.timeout_s", "> 0 seconds", self.timeout_s)
+        _check(0 <= self.max_retries <= 20, f"{p}.max_retries", "in [0, 20]", self.max_retries)
+        for name in ("backoff_s", "few_shot", "max_requests", "max_total_tokens"):
+            _check(getattr(self, name) >= 0, f"{p}.{name}", ">= 0", getattr(self, name))
 
 
 @dataclass(frozen=True)

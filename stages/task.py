@@ -1,12 +1,14 @@
-"""Task files (data/tasks/<task>.yaml): labels with descriptions and templates, and slot vocabularies.
+"""Task files (data/tasks/<task>.yaml): labels with descriptions, templates and prompts, slots and attributes.
 
 Validated on load, so a typo in a task file fails with its path and key before any generation starts.
+Templates (`{slot}` filled from `slots`) feed the template provider; prompts (`{attribute}`, `{n}`, `{label}`,
+`{description}` filled per request), `attributes` and seed `examples` feed the openai provider.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +16,9 @@ from stages.errors import DataError
 from stages.io import read_yaml
 
 SLOT = re.compile(r"\{(\w+)\}")
-TOP_KEYS = {"name", "description", "labels", "slots"}
-LABEL_KEYS = {"description", "templates", "slots"}
+TOP_KEYS = {"name", "description", "labels", "slots", "attributes", "prompts", "examples"}
+LABEL_KEYS = {"description", "templates", "slots", "prompts", "attributes", "examples"}
+PROMPT_FIELDS = {"n", "label", "description"}  # filled by the openai provider in every prompt
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,9 @@ class Label:
     description: str
     templates: tuple[str, ...]
     slots: dict[str, tuple[str, ...]]  # the task's slots, overridden by the label's own
+    prompts: tuple[str, ...] = ()
+    attributes: dict[str, tuple[str, ...]] = field(default_factory=dict)  # the task's, overridden by the label's
+    examples: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -32,6 +38,9 @@ class Task:
     description: str
     labels: tuple[Label, ...]
     path: str
+    prompts: tuple[str, ...] = ()  # model-as-label mode: the questions sent to every model
+    attributes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    examples: tuple[str, ...] = ()
 
     @property
     def label_names(self) -> list[str]:
@@ -48,8 +57,20 @@ def _slots(raw: Any, where: str) -> dict[str, tuple[str, ...]]:
     if raw is None:
         return {}
     if not isinstance(raw, dict):
-        raise DataError(f"{where} must be a mapping of slot name to values, got {type(raw).__name__}")
+        raise DataError(f"{where} must be a mapping of name to values, got {type(raw).__name__}")
     return {str(k): _strings(v, f"{where}.{k}") for k, v in raw.items()}
+
+
+def _optional(spec: dict, key: str, where: str) -> tuple[str, ...]:
+    return _strings(spec[key], where) if key in spec else ()
+
+
+def _check_prompts(prompts: tuple[str, ...], attributes: dict[str, tuple[str, ...]], where: str) -> None:
+    for prompt in prompts:
+        for name in SLOT.findall(prompt):
+            if name not in attributes and name not in PROMPT_FIELDS:
+                raise DataError(f"{where}: placeholder {{{name}}} in {prompt!r} is neither an attribute "
+                                f"nor one of {{n}}, {{label}}, {{description}}"[:300])
 
 
 def load_task(path: str | Path) -> Task:
@@ -59,23 +80,33 @@ def load_task(path: str | Path) -> Task:
     unknown = sorted(set(raw) - TOP_KEYS)
     if unknown:
         raise DataError(f"{path}: unknown field {unknown[0]!r} (known: {', '.join(sorted(TOP_KEYS))})")
+    prompts = _optional(raw, "prompts", f"{path}: prompts")
     labels_raw = raw.get("labels")
-    if not isinstance(labels_raw, dict) or len(labels_raw) < 2:
+    if not (prompts and labels_raw is None) and (not isinstance(labels_raw, dict) or len(labels_raw) < 2):
         raise DataError(f"{path}: 'labels' must map at least two label names to their specs")
     shared = _slots(raw.get("slots"), f"{path}: slots")
+    shared_attributes = _slots(raw.get("attributes"), f"{path}: attributes")
+    _check_prompts(prompts, shared_attributes, f"{path}: prompts")
     labels = []
-    for name, spec in labels_raw.items():
+    for name, spec in (labels_raw or {}).items():
         where = f"{path}: labels.{name}"
         if not isinstance(spec, dict):
             raise DataError(f"{where} must be a mapping, got {spec!r}")
         unknown = sorted(set(spec) - LABEL_KEYS)
         if unknown:
             raise DataError(f"{where}: unknown field {unknown[0]!r} (known: {', '.join(sorted(LABEL_KEYS))})")
-        templates = _strings(spec.get("templates"), f"{where}.templates")
+        if "templates" not in spec and "prompts" not in spec:
+            raise DataError(f"{where}: needs templates (template provider) or prompts (openai provider)")
+        templates = _optional(spec, "templates", f"{where}.templates")
         slots = {**shared, **_slots(spec.get("slots"), f"{where}.slots")}
         for template in templates:
             for slot in SLOT.findall(template):
                 if slot not in slots:
                     raise DataError(f"{where}.templates: slot {{{slot}}} in {template!r} has no values")
-        labels.append(Label(str(name), str(spec.get("description", name)), templates, slots))
-    return Task(str(raw.get("name", Path(path).stem)), str(raw.get("description", "")), tuple(labels), str(path))
+        attributes = {**shared_attributes, **_slots(spec.get("attributes"), f"{where}.attributes")}
+        label_prompts = _optional(spec, "prompts", f"{where}.prompts")
+        _check_prompts(label_prompts, attributes, f"{where}.prompts")
+        labels.append(Label(str(name), str(spec.get("description", name)), templates, slots, label_prompts,
+                            attributes, _optional(spec, "examples", f"{where}.examples")))
+    return Task(str(raw.get("name", Path(path).stem)), str(raw.get("description", "")), tuple(labels), str(path),
+                prompts, shared_attributes, _optional(raw, "examples", f"{path}: examples"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import zlib
 
+from stages.errors import DataError
 from stages.task import SLOT, Label, Task
 from stages.text import dedup_key, normalize
 
@@ -33,8 +34,13 @@ def generate_label(label: Label, n: int, seed: int, max_tries_factor: int = 50) 
 
 
 def generate(task: Task, n_per_label: int, seed: int) -> list[dict[str, str]]:
+    if not task.labels:
+        raise DataError(f"{task.path}: no labels: the template provider needs 'labels' with templates")
     rows = []
     for label in task.labels:
+        if not label.templates:
+            raise DataError(f"{task.path}: labels.{label.name} has no templates, which the template provider "
+                            "needs (or set generate.provider: openai)")
         for text in generate_label(label, n_per_label, seed):
             rows.append({"text": text, "label": label.name, "source": "template"})
     return rows

@@ -1,0 +1,203 @@
+"""OpenAI-compatible chat completions: concurrent requests, bounded retries, the response cache and a budget.
+
+`fetch(plan, cache, cfg)` returns the raw response of every planned request, asking the server
+(`generate.base_url`, the OpenAI API by default) only for those not in the cache. Requests run
+`generate.concurrency` at a time through `AsyncOpenAI`; 429 (honouring Retry-After), 5xx and timeouts are
+retried up to `generate.max_retries` times with exponential backoff and jitter; any other error stops the
+run with the server's message in one line. The API key is read from the environment only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import email.utils
+import json
+import logging
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from stages import params
+from stages.errors import SynthbertError
+from stages.llm_cache import ResponseCache
+
+log = logging.getLogger(__name__)
+OPENAI_URL = "https://api.openai.com/v1"
+RETRYABLE = {408, 429}  # and every 5xx
+MAX_WAIT_S = 120.0  # a longer Retry-After (a daily quota) ends the run instead of stalling it
+HINTS = {400: "the server rejected the request (does it accept response_format json_schema?)",
+         401: "check the key in ${env}", 403: "the key has no access to this model or endpoint",
+         404: "check generate.model / generate.models against the models the server offers"}
+
+
+class LLMError(SynthbertError):
+    """The server refused the requests, or kept failing after the allowed retries."""
+
+
+@dataclass(frozen=True)
+class Request:
+    key: str  # llm_cache.request_key(body, index)
+    label: str
+    index: int
+    body: dict[str, Any]  # model, messages, temperature, max_tokens, seed, response_format
+
+
+@dataclass
+class Outcome:
+    used: list[tuple[Request, dict[str, Any]]] = field(default_factory=list)  # plan order, with cache entries
+    planned: int = 0
+    sent: int = 0  # requests answered by the server in this run (the rest came from the cache)
+    new_keys: set[str] = field(default_factory=set)
+    retries: collections.Counter[str] = field(default_factory=collections.Counter)  # reason -> retries
+    budget_exhausted: bool = False
+
+
+def usage_of(entry: dict[str, Any]) -> tuple[int, int]:
+    """(prompt_tokens, completion_tokens) reported with a cached response; (0, 0) if it has none."""
+    try:
+        usage = json.loads(entry["response"]).get("usage") or {}
+        return int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+    except (ValueError, TypeError, AttributeError):
+        return 0, 0
+
+
+def cost_usd(prompt: int, completion: int, price: params.Price | None) -> float | None:
+    return None if price is None else (prompt * price.input + completion * price.output) / 1e6
+
+
+def retry_after(headers: Any) -> float | None:
+    """Seconds the server asks to wait: `retry-after-ms`, `retry-after` in seconds, or an HTTP date."""
+    for name, scale in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            return max(0.0, float(value) / scale)
+        except ValueError:
+            date = email.utils.parsedate_to_datetime(value) if name == "retry-after" else None
+            if date is not None:
+                return max(0.0, date.timestamp() - time.time())
+    return None
+
+
+def _one_line(text: str, secret: str) -> str:
+    return " ".join(str(text).replace(secret, "***").split())[:400]
+
+
+class _Run:
+    """One fetch: the semaphore, the stop flag and the counters shared by the request tasks."""
+
+    def __init__(self, cache: ResponseCache, cfg: params.Generate, key: str, outcome: Outcome, todo: int):
+        self.cache, self.cfg, self.key, self.outcome, self.todo = cache, cfg, key, outcome, todo
+        self.where = cfg.base_url or OPENAI_URL
+        self.tokens = 0
+        self.error: LLMError | None = None
+        self.sem = asyncio.Semaphore(cfg.concurrency)
+
+    def stopped(self) -> bool:
+        limit = self.cfg.max_total_tokens
+        return self.error is not None or (limit > 0 and self.tokens >= limit)
+
+    async def call(self, client: Any, req: Request) -> str:
+        import openai
+
+        for attempt in range(self.cfg.max_retries + 1):
+            wait = None
+            try:
+                raw = await client.chat.completions.with_raw_response.create(**req.body)
+                return raw.text
+            except openai.APITimeoutError:
+                reason = "timeout"
+            except openai.APIStatusError as exc:
+                status = exc.status_code
+                if status not in RETRYABLE and status < 500:
+                    body = exc.body if isinstance(exc.body, dict) else {}
+                    hint = HINTS.get(status, "").replace("{env}", self.cfg.api_key_env)
+                    raise LLMError(f"{self.where} answered {status} for model {req.body['model']}: "
+                                   f"{_one_line(body.get('message') or exc.message, self.key)}"
+                                   + (f" ({hint})" if hint else "")) from None
+                reason = str(status)
+                wait = retry_after(exc.response.headers) if status == 429 else None
+            except openai.APIConnectionError as exc:
+                raise LLMError(f"cannot reach {self.where}: {_one_line(exc.message, self.key)} "
+                               "(is the server running? check generate.base_url)") from None
+            if wait is not None and wait > MAX_WAIT_S:
+                raise LLMError(f"{self.where} asks to retry after {wait:.0f} s (rate limit or quota): rerun later; "
+                               "every answered request is cached")
+            if attempt == self.cfg.max_retries:
+                raise LLMError(f"{self.where}: request {req.label}#{req.index} still failing after "
+                               f"{attempt + 1} attempts (last: {reason}); rerun later, answered requests are cached")
+            self.outcome.retries[reason] += 1
+            delay = wait * random.uniform(1.0, 1.1) if wait is not None else \
+                self.cfg.backoff_s * 2**attempt * random.uniform(0.5, 1.0)
+            log.debug("retrying %s#%d in %.2f s after %s", req.label, req.index, delay, reason)
+            await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
+
+    async def one(self, client: Any, req: Request) -> None:
+        try:
+            text = await self.call(client, req)
+            entry = {"key": req.key, "label": req.label, "index": req.index, "request": req.body, "response": text}
+            self.cache.append(entry)  # durable before anything parses it
+            self.outcome.sent += 1
+            self.outcome.new_keys.add(req.key)
+            self.tokens += sum(usage_of(entry))
+            if self.outcome.sent % max(1, self.todo // 10) == 0:
+                log.info("answered %s/%s requests", f"{self.outcome.sent:,}", f"{self.todo:,}")
+        except LLMError as exc:
+            self.error = self.error or exc
+        finally:
+            self.sem.release()
+
+    async def run(self, plan: list[Request]) -> None:
+        import openai
+
+        tasks = []
+        async with openai.AsyncOpenAI(api_key=self.key, base_url=self.where, max_retries=0,
+                                      timeout=self.cfg.timeout_s) as client:
+            for req in plan:
+                entry = self.cache.get(req.key)
+                if self.stopped():
+                    break
+                if entry is not None:
+                    self.tokens += sum(usage_of(entry))
+                    continue
+                await self.sem.acquire()
+                if self.stopped():  # an error or the budget arrived while waiting for a slot
+                    self.sem.release()
+                    break
+                tasks.append(asyncio.create_task(self.one(client, req)))
+            await asyncio.gather(*tasks)  # in-flight requests finish and are cached even after an error
+        if self.error is not None:
+            raise self.error
+
+
+def fetch(plan: list[Request], cache: ResponseCache, cfg: params.Generate) -> Outcome:
+    """Responses for `plan` (in order) from the cache or the server, within the budget."""
+    outcome = Outcome(planned=len(plan))
+    if cfg.max_requests:
+        plan = plan[: cfg.max_requests]
+    missing = sum(cache.get(r.key) is None for r in plan)
+    log.info("%s requests planned, %s cached, %s to ask %s", f"{len(plan):,}", f"{len(plan) - missing:,}",
+             f"{missing:,}", cfg.base_url or OPENAI_URL)
+    if missing:
+        key = os.environ.get(cfg.api_key_env, "")
+        if not key.strip():
+            raise LLMError(f"generate.provider is openai and {missing} requests are not cached, but the environment "
+                           f"variable {cfg.api_key_env} is not set: export it (any value for a local server without "
+                           "keys) or name another variable in generate.api_key_env; nothing was sent")
+        asyncio.run(_Run(cache, cfg, key, outcome, missing).run(plan))
+    tokens = 0
+    for req in plan:  # the used prefix is fixed by the plan order, so a rerun uses the same responses
+        entry = cache.get(req.key)
+        if entry is None:
+            break
+        outcome.used.append((req, entry))
+        tokens += sum(usage_of(entry))
+        if cfg.max_total_tokens and tokens >= cfg.max_total_tokens:
+            break
+    outcome.budget_exhausted = len(outcome.used) < outcome.planned
+    return outcome

@@ -1,0 +1,167 @@
+"""The `openai` provider: labelled texts from an OpenAI or OpenAI-compatible chat model.
+
+Plans one request per `generate.samples_per_request` texts: in label_conditioned mode each label's own
+prompts (the label is what was asked for); in model_as_label mode the task's prompts sent to every model in
+`generate.models` (the label is the model that answered). Attribute values and few-shot examples are drawn
+per request from a seeded stream, so a request depends only on its label, its index and its prompt text.
+Replies are parsed strictly; refusals, cut-off and malformed replies are dropped and counted by reason.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import logging
+import math
+import random
+import zlib
+from pathlib import Path
+from typing import Any
+
+from stages import llm, params
+from stages.errors import DataError
+from stages.llm_cache import ResponseCache, request_key
+from stages.task import SLOT, Task
+
+log = logging.getLogger(__name__)
+SYSTEM = ("You write synthetic data for training a text classifier. {task}Reply with a JSON object "
+          '{{"samples": [...]}} holding exactly {n} strings. Each string is one complete text: no numbering, '
+          "no quotes around it, no commentary. Make the {n} texts differ from each other in wording and content.")
+FEW_SHOT = ("\n\nReal examples, for tone and format only. Do not copy them and do not simply rewrite them:\n{examples}")
+
+
+def response_format(n: int) -> dict[str, Any]:
+    """Structured output: exactly `n` strings (accepted by OpenAI, vLLM and Ollama)."""
+    samples = {"type": "array", "items": {"type": "string"}, "minItems": n, "maxItems": n}
+    schema = {"type": "object", "properties": {"samples": samples}, "required": ["samples"],
+              "additionalProperties": False}
+    return {"type": "json_schema", "json_schema": {"name": "samples", "strict": True, "schema": schema}}
+
+
+def _messages(task: Task, prompt: str, values: dict[str, str], examples: list[str], n: int) -> list[dict]:
+    system = SYSTEM.format(task=f"Task: {task.description.strip()} " if task.description.strip() else "", n=n)
+    user = SLOT.sub(lambda m: values[m.group(1)], prompt).strip()
+    if examples:
+        user += FEW_SHOT.format(examples="\n".join(f"- {e}" for e in examples))
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
+def plan(task: Task, cfg: params.Generate, seed: int) -> list[llm.Request]:
+    """Every request of the run, interleaved across labels so a budget cuts all labels evenly."""
+    n = cfg.samples_per_request
+    per_label = math.ceil(cfg.n_per_label / n)
+    if cfg.mode == "model_as_label":
+        if not task.prompts:
+            raise DataError(f"{task.path}: model_as_label mode sends the task's top-level 'prompts' to every "
+                            "model, but the task has none")
+        specs = [(model, model, "", task.prompts, task.attributes, task.examples, task.description)
+                 for model in cfg.models]
+    else:
+        if not task.labels:
+            raise DataError(f"{task.path}: no labels: label_conditioned mode needs 'labels' with prompts")
+        for label in task.labels:
+            if not label.prompts:
+                raise DataError(f"{task.path}: labels.{label.name} has no prompts, which the openai provider needs "
+                                f"in label_conditioned mode (add labels.{label.name}.prompts)")
+        specs = [(lab.name, cfg.model, lab.name, lab.prompts, lab.attributes, lab.examples, lab.description)
+                 for lab in task.labels]
+    requests = []
+    for index in range(per_label):
+        for label, model, stream, prompts, attributes, examples, description in specs:
+            # Seeded by (seed, label, index) only: adding a label or raising n_per_label keeps the other requests
+            # (and their cache entries); in model_as_label mode every model gets the same question.
+            rng = random.Random(f"{seed}/{stream}/{index}")
+            values = {name: rng.choice(attributes[name]) for name in sorted(attributes)}
+            values.update(n=str(n), label=label if stream else "", description=description)
+            shots = rng.sample(examples, min(cfg.few_shot, len(examples)))
+            body = {"model": model, "messages": _messages(task, prompts[index % len(prompts)], values, shots, n),
+                    "temperature": cfg.temperature, "max_tokens": cfg.max_tokens,
+                    "seed": zlib.crc32(f"{seed}/{stream}/{index}".encode()) & 0x7FFFFFFF,
+                    "response_format": response_format(n)}
+            requests.append(llm.Request(request_key(body, index), label, index, body))
+    return requests
+
+
+def parse(text: str, n: int) -> tuple[list[str], collections.Counter[str]]:
+    """The samples in one raw response, and why anything was dropped (whole responses or single items)."""
+    dropped: collections.Counter[str] = collections.Counter()
+    try:
+        choice = json.loads(text)["choices"][0]
+        message, finish = choice["message"], choice.get("finish_reason")
+    except (ValueError, KeyError, IndexError, TypeError):
+        return [], collections.Counter({"malformed_response": 1})
+    if message.get("refusal"):
+        return [], collections.Counter({"refusal": 1})
+    if finish == "length":
+        return [], collections.Counter({"cut_off_at_max_tokens": 1})
+    if finish == "content_filter":
+        return [], collections.Counter({"content_filter": 1})
+    try:
+        samples = json.loads(message.get("content") or "")
+    except ValueError:
+        return [], collections.Counter({"malformed_json": 1})
+    if not isinstance(samples, dict) or not isinstance(samples.get("samples"), list):
+        return [], collections.Counter({"wrong_schema": 1})
+    items = samples["samples"]
+    if len(items) > n:
+        dropped["extra_item"] += len(items) - n
+    kept = [item for item in items[:n] if isinstance(item, str) and item.strip()]
+    if len(kept) < len(items[:n]):
+        dropped["malformed_item"] += len(items[:n]) - len(kept)
+    return kept, dropped
+
+
+def generate(task: Task, cfg: params.Generate, seed: int, cache_dir: Path) -> tuple[list[dict], dict[str, Any]]:
+    """Rows (text, label, source) and the generation report: requests, tokens, cost, drops per label."""
+    requests = plan(task, cfg, seed)
+    cache = ResponseCache(cache_dir)
+    try:
+        outcome = llm.fetch(requests, cache, cfg)
+    finally:
+        cache.close()
+    labels = list(dict.fromkeys(r.label for r in requests))
+    per_label = {lab: {"model": "", "requests": 0, "cached": 0, "samples": 0, "prompt_tokens": 0,
+                       "completion_tokens": 0, "cost_usd": 0.0, "dropped": collections.Counter()} for lab in labels}
+    rows: list[dict[str, str]] = []
+    this_run = [0, 0, 0.0]
+    for req, entry in outcome.used:
+        stats, model = per_label[req.label], req.body["model"]
+        samples, dropped = parse(entry["response"], cfg.samples_per_request)
+        samples = samples[: max(0, cfg.n_per_label - stats["samples"])]
+        rows += [{"text": s, "label": req.label, "source": f"openai:{model}"} for s in samples]
+        prompt, completion = llm.usage_of(entry)
+        cost = llm.cost_usd(prompt, completion, cfg.prices.get(model))
+        stats.update(model=model, requests=stats["requests"] + 1, samples=stats["samples"] + len(samples),
+                     cached=stats["cached"] + (req.key not in outcome.new_keys),
+                     prompt_tokens=stats["prompt_tokens"] + prompt,
+                     completion_tokens=stats["completion_tokens"] + completion,
+                     cost_usd=None if cost is None or stats["cost_usd"] is None else stats["cost_usd"] + cost)
+        stats["dropped"].update(dropped)
+        if req.key in outcome.new_keys:
+            this_run = [this_run[0] + prompt, this_run[1] + completion,
+                        None if cost is None or this_run[2] is None else this_run[2] + cost]
+    for stats in per_label.values():
+        stats["dropped"] = dict(sorted(stats["dropped"].items()))
+        stats["cost_usd"] = None if stats["cost_usd"] is None else round(stats["cost_usd"], 6)
+    if outcome.budget_exhausted:
+        log.warning("budget reached (generate.max_requests=%d, generate.max_total_tokens=%d): stopped after %d of %d "
+                    "requests; rows per label before cleaning: %s (asked for %d each)", cfg.max_requests,
+                    cfg.max_total_tokens, len(outcome.used), outcome.planned,
+                    ", ".join(f"{lab}={s['samples']}" for lab, s in per_label.items()), cfg.n_per_label)
+    total = [sum(s[k] for s in per_label.values()) for k in ("prompt_tokens", "completion_tokens")]
+    costs = [s["cost_usd"] for s in per_label.values()]
+    report = {
+        "provider": "openai", "mode": cfg.mode, "base_url": cfg.base_url or llm.OPENAI_URL,
+        "models": sorted({s["model"] for s in per_label.values() if s["model"]}),
+        "samples_per_request": cfg.samples_per_request,
+        "requests": {"planned": outcome.planned, "used": len(outcome.used), "sent_this_run": outcome.sent,
+                     "retries_this_run": dict(sorted(outcome.retries.items()))},
+        "budget": {"max_requests": cfg.max_requests, "max_total_tokens": cfg.max_total_tokens,
+                   "exhausted": outcome.budget_exhausted},
+        "tokens": {"prompt": total[0], "completion": total[1], "total": sum(total)},
+        "cost_usd": None if None in costs else round(sum(costs), 6),
+        "this_run": {"prompt_tokens": this_run[0], "completion_tokens": this_run[1],
+                     "cost_usd": None if this_run[2] is None else round(this_run[2], 6)},
+        "per_label": per_label,
+    }
+    return rows, report

@@ -1,0 +1,197 @@
+"""Data-quality measures for generated datasets, and the quality report (reports/data/quality.{json,md}).
+
+Pure functions over rows ({"text", "label"}): near-duplicates (word-set Jaccard, found with a prefix
+filter instead of comparing every pair), length distribution and distinct-1/2 diversity per label, and a
+shortcut probe: surface features that alone predict the label (a class that always ends with "!").
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from stages.text import dedup_key, md_escape
+
+Row = dict[str, str]
+TOP_TOKENS = 10  # single-token features listed in the shortcut probe
+MIN_TOKEN_ROWS = 3  # a token must occur in this many rows to be probed
+
+
+def words(text: str) -> list[str]:
+    return dedup_key(text).split()
+
+
+def jaccard(a: set[str], b: set[str]) -> float:
+    return len(a & b) / len(a | b) if a or b else 1.0
+
+
+def near_duplicates(texts: Sequence[str], threshold: float) -> dict[int, int]:
+    """{i: j} for each text i whose word set has Jaccard similarity >= threshold with an earlier kept text j.
+
+    Prefix filtering (Chaudhuri et al. 2006): with tokens in one global order (rarest first), two sets with
+    Jaccard >= t share a token among the first |x| - ceil(t|x|) + 1 of each, so only those are indexed.
+    """
+    sets = [set(words(t)) for t in texts]
+    freq = collections.Counter(w for s in sets for w in s)
+    index: dict[str, list[int]] = collections.defaultdict(list)
+    found: dict[int, int] = {}
+    for i, s in enumerate(sets):
+        ordered = sorted(s, key=lambda w: (freq[w], w))
+        prefix = len(ordered) - math.ceil(threshold * len(ordered) - 1e-9) + 1
+        candidates = sorted({j for w in ordered[:prefix] for j in index[w]})
+        match = next((j for j in candidates if threshold * len(s) <= len(sets[j]) <= len(s) / threshold
+                      and jaccard(s, sets[j]) >= threshold), None)
+        if match is not None:
+            found[i] = match
+            continue
+        for w in ordered[:prefix]:
+            index[w].append(i)
+    return found
+
+
+def _percentile(values: list[int], q: float) -> int:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+
+
+def length_stats(values: list[int]) -> dict[str, float]:
+    return {"min": min(values), "p10": _percentile(values, 0.1), "median": _percentile(values, 0.5),
+            "p90": _percentile(values, 0.9), "max": max(values), "mean": round(sum(values) / len(values), 2)}
+
+
+def distinct_n(texts: Sequence[str], n: int) -> float:
+    """Distinct n-grams / all n-grams over the texts (words, case and punctuation ignored)."""
+    grams = [tuple(ws[i:i + n]) for ws in map(words, texts) for i in range(len(ws) - n + 1)]
+    return round(len(set(grams)) / len(grams), 4) if grams else 0.0
+
+
+FLAGS: dict[str, Callable[[str], bool]] = {
+    "ends_with_exclamation": lambda t: t.rstrip().endswith("!"),
+    "contains_exclamation": lambda t: "!" in t,
+    "ends_with_question_mark": lambda t: t.rstrip().endswith("?"),
+    "contains_question_mark": lambda t: "?" in t,
+    "ends_with_period": lambda t: t.rstrip().endswith("."),
+    "contains_digit": lambda t: any(c.isdigit() for c in t),
+    "starts_with_digit": lambda t: t[:1].isdigit(),
+    "contains_all_caps_word": lambda t: re.search(r"\b[^\W\d_a-z]{2,}\b", t) is not None and t.upper() != t,
+    "all_caps": lambda t: t.upper() == t and t.lower() != t,
+    "title_case": lambda t: sum(w[:1].isupper() for w in t.split()) >= max(2, 0.8 * len(t.split())),
+    "contains_quote": lambda t: any(c in t for c in "\"'“”‘’"),
+    "contains_colon": lambda t: ":" in t,
+}
+MEASURES: dict[str, Callable[[str], int]] = {
+    "length_chars": len,
+    "length_words": lambda t: len(t.split()),
+    "uppercase_letters": lambda t: sum(c.isupper() for c in t),
+}
+
+
+def _top(counts: collections.Counter[str]) -> tuple[str, int]:
+    """The most frequent label; ties go to the first name, so reports do not depend on row order."""
+    return min(counts.items(), key=lambda kv: (-kv[1], kv[0])) if +counts else ("", 0)
+
+
+def _flag_probe(name: str, present: list[bool], labels: list[str]) -> dict[str, Any]:
+    counts = {v: collections.Counter(lab for p, lab in zip(present, labels) if p is v) for v in (True, False)}
+    best = {v: _top(c) for v, c in counts.items() if c}
+    accuracy = sum(n for _, n in best.values()) / len(labels)
+    rule = "; ".join(f"{'with' if v else 'without'} → {lab}" for v, (lab, _) in best.items())
+    return {"feature": name, "accuracy": round(accuracy, 4), "rows_with": sum(present), "rule": rule}
+
+
+def _threshold_probe(name: str, values: list[int], labels: list[str]) -> dict[str, Any]:
+    """The best one-threshold rule (a decision stump): rows <= x predict one label, rows > x another."""
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    left: collections.Counter[str] = collections.Counter()
+    right = collections.Counter(labels)
+    best = (_top(right)[1], None, "", _top(right)[0])
+    for pos, i in enumerate(order):
+        left[labels[i]] += 1
+        right[labels[i]] -= 1
+        if pos + 1 < len(order) and values[order[pos + 1]] == values[i]:
+            continue
+        low, high = _top(left), _top(right)
+        if low[1] + high[1] > best[0]:
+            best = (low[1] + high[1], values[i], low[0], high[0])
+    score, cut, low, high = best
+    rule = f"≤ {cut} → {low}; > {cut} → {high}" if cut is not None else f"always {high}"
+    return {"feature": name, "accuracy": round(score / len(labels), 4), "threshold": cut, "rule": rule}
+
+
+def shortcut_probe(rows: Sequence[Row]) -> list[dict[str, Any]]:
+    """Accuracy of predicting the label from one surface feature alone, best first."""
+    texts, labels = [r["text"] for r in rows], [r["label"] for r in rows]
+    probes = [_flag_probe(name, [f(t) for t in texts], labels) for name, f in FLAGS.items()]
+    probes += [_threshold_probe(name, [f(t) for t in texts], labels) for name, f in MEASURES.items()]
+    token_sets = [set(words(t)) for t in texts]
+    rows_with = collections.Counter(w for s in token_sets for w in s)
+    tokens = [_flag_probe(f"token:{w}", [w in s for s in token_sets], labels)
+              for w, n in sorted(rows_with.items()) if n >= MIN_TOKEN_ROWS]
+    tokens.sort(key=lambda p: (-p["accuracy"], p["feature"]))
+    probes += tokens[:TOP_TOKENS]
+    probes.sort(key=lambda p: (-p["accuracy"], p["feature"]))
+    return probes
+
+
+def report(rows: Sequence[Row], shortcut_threshold: float, near_threshold: float, near: int, exact: int,
+           rows_read: int) -> dict[str, Any]:
+    """The measures added to quality.json: duplicates, lengths, diversity and shortcuts."""
+    by_label: dict[str, list[str]] = collections.defaultdict(list)
+    for r in rows:
+        by_label[r["label"]].append(r["text"])
+    labels = sorted(by_label)
+    baseline = max(len(v) for v in by_label.values()) / len(rows)
+    shortcuts = shortcut_probe(rows)
+    flagged = [p["feature"] for p in shortcuts if p["accuracy"] >= shortcut_threshold and p["accuracy"] > baseline + 1e-9]
+    return {
+        "duplicates": {"exact": exact, "exact_rate": round(exact / max(rows_read, 1), 4), "near": near,
+                       "near_threshold": near_threshold,
+                       "near_rate": round(near / max(rows_read, 1), 4)},
+        "length_chars": {lab: length_stats([len(t) for t in by_label[lab]]) for lab in labels},
+        "length_words": {lab: length_stats([len(t.split()) for t in by_label[lab]]) for lab in labels},
+        "diversity": {lab: {"distinct_1": distinct_n(by_label[lab], 1), "distinct_2": distinct_n(by_label[lab], 2)}
+                      for lab in labels},
+        "majority_baseline": round(baseline, 4),
+        "shortcut_threshold": shortcut_threshold,
+        "shortcuts": shortcuts,
+        "shortcut_warning": bool(flagged),
+        "shortcut_features": flagged,
+    }
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """quality.md: the tables a reviewer reads before training."""
+    prov = report["provider"]
+    lines = ["# Data quality", "", "Provider: " + ", ".join(f"{k} `{v}`" for k, v in prov.items()), "",
+             "| label | rows before cleaning | rows kept | chars: median (p10-p90) | words: median | "
+             "distinct-1 | distinct-2 |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for label, counts in report["per_label"].items():
+        chars, words_, div = (report[k].get(label) for k in ("length_chars", "length_words", "diversity"))
+        if chars is None:
+            lines.append(f"| {md_escape(label)} | {counts['before']} | {counts['after']} | | | | |")
+            continue
+        lines.append(f"| {md_escape(label)} | {counts['before']} | {counts['after']} | {chars['median']} "
+                     f"({chars['p10']}-{chars['p90']}) | {words_['median']} | {div['distinct_1']} | "
+                     f"{div['distinct_2']} |")
+    lines += ["", f"Rows read: {report['rows_read']}; kept: {report['rows_kept']}.", "", "Dropped by cleaning:", ""]
+    lines += [f"- {reason}: {n}" for reason, n in report["dropped"].items()] or ["- nothing"]
+    if report.get("llm_dropped"):
+        lines += ["", "Dropped while parsing LLM replies (responses or items):", ""]
+        lines += [f"- {reason}: {n}" for reason, n in report["llm_dropped"].items()]
+    dup = report["duplicates"]
+    lines += ["", "## Duplicates", "",
+              f"Exact duplicates (case, punctuation and spacing ignored): {dup['exact']} ({dup['exact_rate']:.1%} "
+              f"of rows read). Near-duplicates (word-set Jaccard >= {dup['near_threshold']}): {dup['near']} "
+              f"({dup['near_rate']:.1%}), removed.", "", "## Shortcut probe", "",
+              f"Accuracy of predicting the label from one surface feature alone (majority baseline "
+              f"{report['majority_baseline']:.1%}; warning at {report['shortcut_threshold']:.0%}).", ""]
+    if report["shortcut_warning"]:
+        lines += [f"**Warning: shortcut features:** {', '.join(report['shortcut_features'])}. A classifier can "
+                  "score well on this data without learning the task; fix the prompts or templates.", ""]
+    lines += ["| feature | accuracy | rule |", "|---|---:|---|"]
+    lines += [f"| {md_escape(p['feature'])} | {p['accuracy']:.1%} | {md_escape(p['rule'])} |"
+              for p in report["shortcuts"]]
+    return "\n".join(lines) + "\n"

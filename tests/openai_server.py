@@ -1,0 +1,220 @@
+"""A real HTTP server on 127.0.0.1 that speaks the OpenAI chat-completions API, for tests and benchmarks.
+
+It answers `POST /v1/chat/completions` with structured output (`{"samples": [...]}`, as many samples as
+the request's JSON schema asks for) and can be told, per request, to misbehave instead: 429 with
+Retry-After, 500, hang past the client's timeout, malformed JSON content, a garbage body, a refusal,
+`finish_reason: length`, or 401. Unknown models get OpenAI's 404 `model_not_found` error. It counts what
+it receives by request key (sha256 of the canonical request body) and how many requests overlapped.
+
+    with FakeOpenAI(latency=0.1) as server:
+        server.script("429", "500")          # the next two requests misbehave, then all are answered
+        server.when("clickbait", "refusal")  # every request whose messages contain "clickbait" is refused
+        ... base_url=server.url ...
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import json
+import random
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+BEHAVIOURS = {"ok", "429", "500", "503", "hang", "malformed", "garbage", "refusal", "length", "400", "401", "403"}
+WORDS = ("river market council storm budget vote school price rail farm city league court bank clinic "
+         "harbor festival museum bridge airport library union factory orchard tunnel senate ferry "
+         "reactor vaccine tariff drought glacier satellite startup pension mortgage wildfire census").split()
+
+
+def request_key(body: dict) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def samples_asked(body: dict) -> int:
+    try:
+        return int(body["response_format"]["json_schema"]["schema"]["properties"]["samples"]["maxItems"])
+    except (KeyError, TypeError, ValueError):
+        return 1
+
+
+def fake_samples(body: dict, n: int) -> list[str]:
+    """Deterministic, varied texts: words of the user message mixed with a fixed vocabulary."""
+    rng = random.Random(request_key(body))
+    prompt = " ".join(str(m.get("content", "")) for m in body.get("messages", []) if m.get("role") == "user")
+    vocab = [w for w in prompt.lower().replace("\n", " ").split() if w.isalpha() and len(w) > 3] + list(WORDS)
+    out = []
+    for _ in range(n):
+        words = rng.sample(vocab, k=min(len(vocab), rng.randint(5, 10)))
+        out.append(" ".join(words).capitalize())
+    return out
+
+
+class FakeOpenAI:
+    def __init__(self, latency: float = 0.0, models: tuple[str, ...] | None = None, api_key: str | None = None,
+                 retry_after: str = "1", hang_s: float = 5.0):
+        self.latency, self.models, self.api_key = latency, models, api_key
+        self.retry_after, self.hang_s = retry_after, hang_s
+        self.lock = threading.Lock()
+        self.queue: collections.deque[str] = collections.deque()
+        self.rules: list[list] = []  # [substring, behaviour, remaining or None]
+        self.received: collections.Counter[str] = collections.Counter()   # request key -> times received
+        self.answered: collections.Counter[str] = collections.Counter()   # key -> 200 responses written
+        self.statuses: collections.Counter[str] = collections.Counter()   # behaviour -> times used
+        self.bodies: list[dict] = []
+        self.auth: set[str] = set()
+        self.in_flight = self.max_in_flight = 0
+        self.hold_after: int | None = None      # answer this many requests, then hold the rest
+        self.held = self.admitted = 0
+        self.gate = threading.Event()
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+    # -- control
+    def script(self, *behaviours: str) -> None:
+        """The next requests, in arrival order, get these behaviours; later ones are answered normally."""
+        assert set(behaviours) <= BEHAVIOURS, behaviours
+        with self.lock:
+            self.queue.extend(behaviours)
+
+    def when(self, substring: str, behaviour: str, times: int | None = None) -> None:
+        """Requests whose user message contains `substring` get `behaviour` (`times` times, or always)."""
+        assert behaviour in BEHAVIOURS, behaviour
+        with self.lock:
+            self.rules.append([substring, behaviour, times])
+
+    def reset_counts(self) -> None:
+        with self.lock:
+            self.received.clear(), self.answered.clear(), self.statuses.clear(), self.bodies.clear()
+            self.max_in_flight = 0
+
+    @property
+    def total(self) -> int:
+        return sum(self.received.values())
+
+    def __enter__(self) -> FakeOpenAI:
+        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.gate.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    # -- behaviour
+    def _choose(self, body: dict) -> str:
+        text = " ".join(str(m.get("content")) for m in body.get("messages", []) if m.get("role") == "user")
+        with self.lock:
+            for rule in self.rules:
+                if rule[0] in text and rule[2] != 0:
+                    if rule[2] is not None:
+                        rule[2] -= 1
+                    return rule[1]
+            return self.queue.popleft() if self.queue else "ok"
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:  # keep test output quiet
+                pass
+
+            def _send(self, status: int, payload: bytes, headers: dict[str, str] | None = None) -> bool:
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(payload)))
+                    for k, v in (headers or {}).items():
+                        self.send_header(k, v)
+                    self.end_headers()
+                    self.wfile.write(payload)
+                    self.wfile.flush()
+                    return True
+                except OSError:  # the client went away (killed, or timed out)
+                    return False
+
+            def _error(self, status: int, message: str, code: str, headers: dict | None = None) -> None:
+                err = {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": code}}
+                self._send(status, json.dumps(err).encode(), headers)
+
+            def do_POST(self) -> None:
+                raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if self.path.rstrip("/") != "/v1/chat/completions":
+                    return self._error(404, f"no route {self.path}", "not_found")
+                body = json.loads(raw)
+                key = request_key(body)
+                with server.lock:
+                    server.received[key] += 1
+                    server.bodies.append(body)
+                    server.auth.add(self.headers.get("Authorization", ""))
+                    server.in_flight += 1
+                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                    hold = server.hold_after is not None and server.admitted >= server.hold_after
+                    server.held += hold
+                    server.admitted += not hold
+                try:
+                    if hold:  # never answered: the client is killed while waiting
+                        server.gate.wait(60)
+                        self.close_connection = True
+                        return None
+                    self._respond(body, key)
+                finally:
+                    with server.lock:
+                        server.in_flight -= 1
+
+            def _respond(self, body: dict, key: str) -> None:
+                behaviour = server._choose(body)
+                with server.lock:
+                    server.statuses[behaviour] += 1
+                if server.latency:
+                    time.sleep(server.latency)
+                if server.api_key is not None and self.headers.get("Authorization") != f"Bearer {server.api_key}":
+                    behaviour = "401"
+                model = body.get("model")
+                if behaviour in ("400", "401", "403"):
+                    message = {"400": "Invalid schema for response_format 'samples'.",
+                               "401": "Incorrect API key provided.",
+                               "403": "Project does not have access to this model."}[behaviour]
+                    return self._error(int(behaviour), message, "error_" + behaviour)
+                if server.models is not None and model not in server.models:
+                    return self._error(404, f"The model `{model}` does not exist or you do not have access to it.",
+                                       "model_not_found")
+                if behaviour == "429":
+                    return self._error(429, "Rate limit reached.", "rate_limit_exceeded",
+                                       {"Retry-After": server.retry_after})
+                if behaviour in ("500", "503"):
+                    return self._error(int(behaviour), "The server had an error.", "server_error")
+                if behaviour == "hang":
+                    time.sleep(server.hang_s)
+                    return None
+                if behaviour == "garbage":
+                    if self._send(200, b"<html>Bad gateway</html>"):
+                        with server.lock:
+                            server.answered[key] += 1
+                    return None
+                n = samples_asked(body)
+                content, refusal, finish = json.dumps({"samples": fake_samples(body, n)}), None, "stop"
+                if behaviour == "malformed":
+                    content = content[: len(content) // 2]
+                elif behaviour == "length":
+                    content, finish = content[: len(content) // 3], "length"
+                elif behaviour == "refusal":
+                    content, refusal = None, "I'm sorry, I can't help with that."
+                prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []))
+                completion_tokens = len((content or refusal).split())
+                payload = {
+                    "id": "chatcmpl-" + key[:12], "object": "chat.completion", "created": 0, "model": model,
+                    "choices": [{"index": 0, "finish_reason": finish,
+                                 "message": {"role": "assistant", "content": content, "refusal": refusal}}],
+                    "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                              "total_tokens": prompt_tokens + completion_tokens},
+                }
+                if self._send(200, json.dumps(payload).encode()):
+                    with server.lock:
+                        server.answered[key] += 1
+
+        return Handler

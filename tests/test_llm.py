@@ -1,0 +1,232 @@
+"""The OpenAI-compatible client against a real local server: concurrency, retries, cache, budget, resume."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from stages import llm, openai_provider, params
+from stages.errors import DataError
+from stages.llm_cache import ResponseCache, request_key
+from stages.task import load_task
+from tests.openai_server import FakeOpenAI
+
+ROOT = Path(__file__).resolve().parents[1]
+TASK = ROOT / "data" / "tasks" / "clickbait.yaml"
+KEY = "sk-test-9f8e7d6c5b4a"
+
+
+@pytest.fixture(autouse=True)
+def api_key(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+
+
+@pytest.fixture
+def server():
+    with FakeOpenAI(hang_s=1.5) as s:
+        yield s
+
+
+def cfg(server, **kw):
+    raw = {"provider": "openai", "task": str(TASK), "base_url": server.url, "n_per_label": 20,
+           "samples_per_request": 5, "backoff_s": 0.01, "timeout_s": 5, "max_retries": 3, **kw}
+    return params.load_dict(raw, "generate")
+
+
+def fetch(tmp_path, config):
+    cache = ResponseCache(tmp_path / "cache")
+    try:
+        return llm.fetch(openai_provider.plan(load_task(config.task), config, 42), cache, config)
+    finally:
+        cache.close()
+
+
+def test_requests_really_overlap_up_to_the_concurrency(tmp_path, server):
+    server.latency = 0.3  # long enough that requests sent together are in the server together
+    out = fetch(tmp_path, cfg(server, n_per_label=40, concurrency=4))  # 16 requests
+    assert out.sent == 16 and len(out.used) == 16
+    assert server.max_in_flight == 4  # measured by the server: 4 at once, never more (wall time: the benchmark)
+
+
+def test_429_waits_for_retry_after_then_succeeds(tmp_path, server):
+    server.retry_after = "1"
+    server.script("429")
+    start = time.monotonic()
+    out = fetch(tmp_path, cfg(server, n_per_label=5, concurrency=1))  # 2 requests, the first one gets 429
+    assert time.monotonic() - start >= 1.0  # backoff_s is 0.01: only Retry-After explains the wait
+    assert out.retries == {"429": 1} and out.sent == 2
+    assert sorted(server.received.values()) == [1, 2]
+
+
+def test_5xx_and_timeouts_are_retried_with_backoff(tmp_path, server):
+    server.script("500", "hang", "503")
+    out = fetch(tmp_path, cfg(server, n_per_label=5, concurrency=1, timeout_s=0.4))
+    assert out.retries == {"500": 1, "503": 1, "timeout": 1} and out.sent == 2
+    assert sum(server.answered.values()) == 2
+
+
+def test_retries_are_bounded(tmp_path, server):
+    server.when("clickbait", "500")
+    with pytest.raises(llm.LLMError) as err:
+        fetch(tmp_path, cfg(server, n_per_label=5, concurrency=1, max_retries=2))
+    assert "still failing after 3 attempts (last: 500)" in str(err.value)
+    assert max(server.received.values()) == 3  # 1 try + 2 retries, never more
+
+
+@pytest.mark.parametrize("behaviour, message", [
+    ("400", "answered 400 for model gpt-4o-mini: Invalid schema for response_format 'samples'. (the server rejected"),
+    ("401", "answered 401 for model gpt-4o-mini: Incorrect API key provided. (check the key in $OPENAI_API_KEY)"),
+    ("403", "answered 403 for model gpt-4o-mini: Project does not have access to this model."),
+])
+def test_client_errors_fail_fast_without_retry(tmp_path, server, behaviour, message):
+    server.when("", behaviour)
+    with pytest.raises(llm.LLMError) as err:
+        fetch(tmp_path, cfg(server, n_per_label=5, concurrency=1))
+    assert message in str(err.value) and "\n" not in str(err.value) and KEY not in str(err.value)
+    assert server.total == 1
+
+
+def test_unknown_model_shows_the_servers_error_in_one_line(tmp_path, server, capsys):
+    server.models = ("gpt-4o-mini",)
+    p = tmp_path / "params.yaml"
+    p.write_text(yaml.safe_dump({"generate": {"provider": "openai", "task": str(TASK), "model": "gpt-9-turbo",
+                                              "base_url": server.url, "n_per_label": 5, "concurrency": 1}}))
+    from stages import generate
+
+    code = generate.main(["--params", str(p), "--out", str(tmp_path / "g.csv"), "--reports", str(tmp_path / "r"),
+                          "--cache", str(tmp_path / "cache")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and server.total == 1
+    assert "answered 404 for model gpt-9-turbo: The model `gpt-9-turbo` does not exist" in err[0]
+    assert not (tmp_path / "g.csv").exists() and not (tmp_path / "r").exists()
+
+
+def test_missing_key_fails_before_any_request_but_a_full_cache_needs_none(tmp_path, server, monkeypatch):
+    config = cfg(server, n_per_label=10)
+    monkeypatch.delenv("OPENAI_API_KEY")
+    with pytest.raises(llm.LLMError) as err:
+        fetch(tmp_path, config)
+    assert "environment variable OPENAI_API_KEY is not set" in str(err.value) and "nothing was sent" in str(err.value)
+    assert server.total == 0
+    monkeypatch.setenv("MY_KEY", KEY)
+    fetch(tmp_path, cfg(server, n_per_label=10, api_key_env="MY_KEY"))  # fills the cache
+    assert server.auth == {f"Bearer {KEY}"}
+    server.reset_counts()
+    out = fetch(tmp_path, config)  # replay from the cache: no key, no request
+    assert out.sent == 0 and len(out.used) == 4 and server.total == 0
+
+
+def test_cache_hit_is_zero_requests_and_more_rows_ask_only_the_new_ones(tmp_path, server):
+    first = fetch(tmp_path, cfg(server, n_per_label=20))
+    assert first.sent == 8 and server.total == 8
+    server.reset_counts()
+    again = fetch(tmp_path, cfg(server, n_per_label=20))
+    assert again.sent == 0 and server.total == 0
+    assert [e for _, e in again.used] == [e for _, e in first.used]
+    more = fetch(tmp_path, cfg(server, n_per_label=30))
+    assert more.sent == 4 and server.total == 4 and len(more.used) == 12
+
+
+def test_request_budget_stops_cleanly_and_the_rerun_is_identical(tmp_path, server):
+    out = fetch(tmp_path, cfg(server, n_per_label=20, max_requests=5))
+    assert out.budget_exhausted and len(out.used) == 5 and server.total == 5
+    assert [r.label for r, _ in out.used] == ["clickbait", "factual"] * 2 + ["clickbait"]  # interleaved
+    server.reset_counts()
+    assert fetch(tmp_path, cfg(server, n_per_label=20, max_requests=5)).sent == 0 and server.total == 0
+
+
+def test_token_budget_keeps_a_fixed_prefix_of_the_plan(tmp_path, server):
+    config = cfg(server, n_per_label=40, max_total_tokens=600, concurrency=3)
+    out = fetch(tmp_path, config)
+    tokens = [sum(llm.usage_of(e)) for _, e in out.used]
+    assert out.budget_exhausted and sum(tokens[:-1]) < 600 <= sum(tokens)
+    server.reset_counts()
+    again = fetch(tmp_path, config)
+    assert again.sent == 0 and [r.key for r, _ in again.used] == [r.key for r, _ in out.used]
+
+
+def test_in_flight_requests_are_kept_when_another_fails(tmp_path, server):
+    server.latency = 0.3
+    server.when("factual", "401")
+    with pytest.raises(llm.LLMError):
+        fetch(tmp_path, cfg(server, n_per_label=5, concurrency=2))
+    cache = ResponseCache(tmp_path / "cache")
+    assert len(cache) == 1 and next(iter(cache.entries.values()))["label"] == "clickbait"
+
+
+def test_retry_after_forms():
+    assert llm.retry_after({"retry-after-ms": "250"}) == 0.25
+    assert llm.retry_after({"retry-after": "3"}) == 3.0
+    assert 55 < llm.retry_after({"retry-after": time.strftime("%a, %d %b %Y %H:%M:%S GMT",
+                                                              time.gmtime(time.time() + 60))}) <= 60
+    assert llm.retry_after({}) is None
+
+
+def test_cache_tolerates_a_torn_last_line_and_rejects_a_corrupt_middle(tmp_path):
+    cache = ResponseCache(tmp_path)
+    for i in range(3):
+        cache.append({"key": f"k{i}", "response": "{}"})
+    cache.close()
+    path = tmp_path / "responses.jsonl"
+    path.write_bytes(path.read_bytes() + b'{"key": "k3", "respo')  # killed mid-write
+    cache = ResponseCache(tmp_path)
+    assert sorted(cache.entries) == ["k0", "k1", "k2"] and path.read_bytes().endswith(b"}\n")
+    cache.append({"key": "k3", "response": "{}"})
+    cache.close()
+    assert [json.loads(line)["key"] for line in path.read_text().splitlines()] == ["k0", "k1", "k2", "k3"]
+    path.write_bytes(path.read_bytes()[:-1])  # a complete last entry that lost only its newline is kept
+    assert len(ResponseCache(tmp_path)) == 4 and path.read_bytes().endswith(b"}\n")
+    path.write_text('{"key": "k0"}\nnot json\n{"key": "k2"}\n')
+    with pytest.raises(DataError, match="responses.jsonl: line 2 is not a cache entry"):
+        ResponseCache(tmp_path)
+
+
+def test_request_key_covers_the_whole_request_and_the_index():
+    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "temperature": 1.0, "seed": 1}
+    keys = {request_key(body, 0), request_key(body, 1), request_key({**body, "temperature": 0.5}, 0),
+            request_key({**body, "seed": 2}, 0), request_key({**body, "model": "n"}, 0),
+            request_key({**body, "messages": [{"role": "user", "content": "hi!"}]}, 0)}
+    assert len(keys) == 6 and request_key(dict(reversed(body.items())), 0) == request_key(body, 0)
+
+
+def test_sigkill_mid_run_then_rerun_loses_nothing_and_asks_nothing_twice(tmp_path, server):
+    """Kill the stage while requests are in flight; the rerun asks only what was never answered."""
+    server.latency = 0.05
+    server.hold_after = 9  # answer 9 requests, then hold the rest unanswered until the kill
+    p = tmp_path / "params.yaml"
+    p.write_text(yaml.safe_dump({"generate": {"provider": "openai", "task": str(TASK), "base_url": server.url,
+                                              "n_per_label": 40, "samples_per_request": 4, "concurrency": 3}}))
+    args = [sys.executable, "-m", "stages.generate", "--params", str(p), "--out", str(tmp_path / "g.csv"),
+            "--reports", str(tmp_path / "r"), "--cache", str(tmp_path / "cache")]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(args, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    cache_file = tmp_path / "cache" / "responses.jsonl"
+    deadline = time.monotonic() + 60
+    while not (server.held >= 1 and cache_file.exists() and cache_file.read_text().count("\n") >= 9):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.poll() else "timeout"
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    answered_before = set(server.answered)
+    received_before = dict(server.received)
+    assert len(answered_before) == 9 and not (tmp_path / "g.csv").exists()
+    server.hold_after = None
+    server.gate.set()  # held handlers close their (dead) connections without answering
+    server.reset_counts()
+    done = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert not answered_before & set(server.received)  # no answered request was sent again
+    assert all(n == 1 for n in server.received.values())
+    assert len(answered_before) + len(server.answered) == 20  # every planned request answered exactly once
+    resent = set(server.received) & set(received_before)
+    assert resent and all(k not in answered_before for k in resent)  # only those held unanswered at the kill
+    lines = cache_file.read_text().splitlines()
+    assert len(lines) == 20 and len({json.loads(line)["key"] for line in lines}) == 20
+    report = json.loads((tmp_path / "r" / "generation.json").read_text())
+    assert report["requests"]["sent_this_run"] == 11 and report["requests"]["used"] == 20
