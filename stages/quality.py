@@ -42,7 +42,7 @@ def near_duplicates(texts: Sequence[str], threshold: float) -> dict[int, int]:
         ordered = sorted(s, key=lambda w: (freq[w], w))
         prefix = len(ordered) - math.ceil(threshold * len(ordered) - 1e-9) + 1
         candidates = sorted({j for w in ordered[:prefix] for j in index[w]})
-        match = next((j for j in candidates if threshold * len(s) <= len(sets[j]) <= len(s) / threshold
+        match = next((j for j in candidates if threshold * len(s) - 1e-9 <= len(sets[j]) <= len(s) / threshold + 1e-9
                       and jaccard(s, sets[j]) >= threshold), None)
         if match is not None:
             found[i] = match
@@ -145,7 +145,8 @@ def report(rows: Sequence[Row], shortcut_threshold: float, near_threshold: float
     labels = sorted(by_label)
     baseline = max(len(v) for v in by_label.values()) / len(rows)
     shortcuts = shortcut_probe(rows)
-    flagged = [p["feature"] for p in shortcuts if p["accuracy"] >= shortcut_threshold and p["accuracy"] > baseline + 1e-9]
+    flagged = [p["feature"] for p in shortcuts
+               if p["accuracy"] >= shortcut_threshold and p["accuracy"] > baseline + 1e-9]
     return {
         "duplicates": {"exact": exact, "exact_rate": round(exact / max(rows_read, 1), 4), "near": near,
                        "near_threshold": near_threshold,

@@ -3,6 +3,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from stages import generate, params
 from stages.errors import DataError
@@ -119,3 +120,172 @@ def test_main_exit_code_and_one_line_for_missing_task(tmp_path, capsys):
     code = generate.main(["--params", str(p), "--out", str(tmp_path / "g.csv"), "--reports", str(tmp_path / "r")])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and err == [f"error: {tmp_path / 'nope.yaml'}: file not found"]
+
+
+# ---------------------------------------------------------------- the template provider stays as it was
+
+def test_default_template_output_is_unchanged_byte_for_byte(tmp_path):
+    """The offline default (params.yaml's generate section, base.seed 42) must keep producing the same file."""
+    import hashlib
+
+    config = params.load_dict({**params.read_params(ROOT / "params.yaml")["generate"], "task": str(TASK)}, "generate")
+    report = generate.run(config, 42, tmp_path / "generated.csv", tmp_path / "reports", tmp_path / "cache")
+    digest = hashlib.md5((tmp_path / "generated.csv").read_bytes()).hexdigest()
+    assert digest == "5403a6880769cd8eea843afb4976d629" and report["rows_kept"] == 800
+    assert (tmp_path / "cache" / "responses.jsonl").read_bytes() == b""  # the DVC output exists, nothing asked
+    assert json.loads((tmp_path / "reports" / "generation.json").read_text())["requests"]["sent_this_run"] == 0
+
+
+def test_quality_report_counts_near_duplicates_and_flags_shortcuts(tmp_path):
+    lines = ["text,label"]
+    lines += [f"You will never guess what happened to {w} today!,bait" for w in
+              ("Anna", "the mayor", "our dog", "a pilot", "the team", "my bank")]
+    lines += ["Council approves new budget for city schools,news",
+              "Council approves a new budget for city schools,news",        # near-duplicate (Jaccard 7/8)
+              "Storm closes two roads in the north,news", "Bank raises rates by half a point,news",
+              "Court rejects appeal over water prices,news", "Rail strike ends after pay deal,news"]
+    src = write_csv(tmp_path / "in.csv", "\n".join(lines) + "\n")
+    config = cfg(provider="csv", csv={"path": str(src)}, near_duplicate_threshold=0.85)
+    report = generate.run(config, 1, tmp_path / "out.csv", tmp_path / "rep")
+    assert report["dropped"] == {"near_duplicate": 1}
+    assert report["duplicates"]["near"] == 1 and report["duplicates"]["near_rate"] == round(1 / 12, 4)
+    assert report["per_label"]["news"] == {"before": 6, "after": 5}
+    assert report["shortcut_warning"] and report["shortcuts"][0]["accuracy"] == 1.0
+    assert {"contains_exclamation", "ends_with_exclamation"} <= set(report["shortcut_features"])
+    assert set(report["diversity"]) == set(report["length_chars"]) == {"bait", "news"}
+    md = (tmp_path / "rep" / "quality.md").read_text()
+    assert "near_duplicate: 1" in md and "**Warning: shortcut features:**" in md
+    assert (tmp_path / "out.csv").read_text().count("Council approves") == 1
+
+
+# ---------------------------------------------------------------- the openai provider through run()
+
+KEY = "sk-gen-test-0a1b2c3d4e5f"
+
+
+@pytest.fixture
+def server(monkeypatch):
+    from tests.openai_server import FakeOpenAI
+
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    with FakeOpenAI() as s:
+        yield s
+
+
+def llm_cfg(server, **kw):
+    return cfg(provider="openai", base_url=server.url, n_per_label=20, samples_per_request=5, backoff_s=0.01, **kw)
+
+
+def llm_run(tmp_path, config, out="generated.csv"):
+    return generate.run(config, 42, tmp_path / out, tmp_path / "reports", tmp_path / "cache")
+
+
+def test_openai_rows_drops_by_reason_tokens_and_cost(tmp_path, server):
+    server.script("refusal", "length", "malformed", "garbage")
+    config = llm_cfg(server, concurrency=1, prices={"gpt-4o-mini": {"input": 0.15, "output": 0.6}})
+    report = llm_run(tmp_path, config)
+    frame = pd.read_csv(tmp_path / "generated.csv")
+    assert set(frame["source"]) == {"openai:gpt-4o-mini"} and len(frame) == 20  # 8 requests x 5, 4 dropped
+    assert report["llm_dropped"] == {"cut_off_at_max_tokens": 1, "malformed_json": 1, "malformed_response": 1,
+                                     "refusal": 1}
+    gen = json.loads((tmp_path / "reports" / "generation.json").read_text())
+    usage = [json.loads(r["response"]).get("usage") for r in map(json.loads, (tmp_path / "cache" / "responses.jsonl")
+                                                                  .read_text().splitlines()) if "usage" in r["response"]]
+    prompt, completion = sum(u["prompt_tokens"] for u in usage), sum(u["completion_tokens"] for u in usage)
+    assert gen["tokens"] == {"prompt": prompt, "completion": completion, "total": prompt + completion}
+    assert gen["cost_usd"] == round((prompt * 0.15 + completion * 0.6) / 1e6, 6) == gen["this_run"]["cost_usd"]
+    assert sum(s["prompt_tokens"] for s in gen["per_label"].values()) == prompt
+    assert gen["per_label"]["clickbait"]["requests"] == 4 and gen["requests"]["sent_this_run"] == 8
+    again = llm_run(tmp_path, config, "again.csv")  # replay: the same bytes, nothing paid
+    assert (tmp_path / "again.csv").read_bytes() == (tmp_path / "generated.csv").read_bytes()
+    assert again["llm_dropped"] == report["llm_dropped"] and server.total == 8
+    gen = json.loads((tmp_path / "reports" / "generation.json").read_text())
+    assert gen["this_run"] == {"prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0}
+
+
+def test_changing_one_labels_prompt_reasks_only_that_label(tmp_path, server):
+    task = tmp_path / "task.yaml"
+    task.write_text(TASK.read_text())
+    llm_run(tmp_path, llm_cfg(server, task=str(task)))
+    assert server.total == 8
+    server.reset_counts()
+    task.write_text(TASK.read_text().replace("Write {n} plain headlines", "Write {n} sober headlines"))
+    llm_run(tmp_path, llm_cfg(server, task=str(task)))
+    asked = [b["messages"][1]["content"] for b in server.bodies]
+    assert server.total == 2 and all("sober headlines" in a for a in asked)  # factual requests using that prompt
+
+
+def test_model_as_label_sends_the_same_questions_to_each_model(tmp_path, server):
+    server.models = ("model-a", "model-b")
+    report = llm_run(tmp_path, llm_cfg(server, mode="model_as_label", models=["model-a", "model-b"]))
+    frame = pd.read_csv(tmp_path / "generated.csv")
+    assert sorted(frame["label"].unique()) == ["model-a", "model-b"] == sorted(report["per_label"])
+    assert (frame["source"] == "openai:" + frame["label"]).all()
+    by_model = {m: [b["messages"] for b in server.bodies if b["model"] == m] for m in ("model-a", "model-b")}
+    key = lambda msgs: json.dumps(msgs, sort_keys=True)  # noqa: E731
+    assert len(by_model["model-a"]) == 4 and sorted(map(key, by_model["model-a"])) == sorted(map(key, by_model["model-b"]))
+    assert all("news headlines about" in m[1]["content"] for m in by_model["model-a"])
+
+
+def test_budget_exhausted_keeps_what_it_has_and_says_rows_per_label(tmp_path, server, caplog):
+    caplog.set_level("WARNING")
+    report = llm_run(tmp_path, llm_cfg(server, max_requests=3))
+    assert server.total == 3 and report["per_label"]["clickbait"]["after"] == 10
+    assert report["per_label"]["factual"]["after"] == 5
+    assert "budget reached (generate.max_requests=3, generate.max_total_tokens=0): stopped after 3 of 8 requests; " \
+           "rows per label before cleaning: clickbait=10, factual=5 (asked for 20 each)" in caplog.text
+    gen = json.loads((tmp_path / "reports" / "generation.json").read_text())
+    assert gen["budget"]["exhausted"] and gen["requests"]["used"] == 3
+
+
+def test_the_api_key_appears_in_no_file_and_no_log(tmp_path, server, capsys):
+    p = tmp_path / "params.yaml"
+    p.write_text(yaml.safe_dump({"generate": {"provider": "openai", "task": str(TASK), "base_url": server.url,
+                                              "n_per_label": 10}}))
+    code = generate.main(["--params", str(p), "--out", str(tmp_path / "g.csv"), "--reports", str(tmp_path / "r"),
+                          "--cache", str(tmp_path / "cache")])
+    captured = capsys.readouterr()
+    assert code == 0 and server.auth == {f"Bearer {KEY}"}  # the key was used...
+    files = [f for f in tmp_path.rglob("*") if f.is_file()]
+    assert len(files) == 6 and not [f for f in files if KEY.encode() in f.read_bytes()]  # ...and written nowhere
+    assert KEY not in captured.err + captured.out
+
+
+@pytest.mark.parametrize("body, message", [
+    ("labels: {a: {templates: [x]}, b: {templates: [y], prompts: [p]}}",
+     "labels.a has no prompts, which the openai provider needs in label_conditioned mode"),
+    ("attributes: {tone: []}\nlabels: {a: {prompts: [x]}, b: {prompts: [y]}}",
+     "attributes.tone must be a non-empty list of strings, got []"),
+    ("labels: {a: {prompts: [x], attributes: {tone: }}, b: {prompts: [y]}}",
+     "labels.a.attributes.tone must be a non-empty list of strings, got None"),
+    ("labels: {a: {prompts: [x], promts: [y]}, b: {prompts: [y]}}", "labels.a: unknown field 'promts'"),
+    ("labels: {a: {prompts: ['{n} about {topic}']}, b: {prompts: [y]}}",
+     "labels.a.prompts: placeholder {topic} in '{n} about {topic}' is neither an attribute"),
+    ("labels: {a: {description: x}, b: {prompts: [y]}}", "labels.a: needs templates (template provider) or prompts"),
+    ("labels: {a: {prompts: [x]}, b: {prompts: [y]}}", "model_as_label mode sends the task's top-level 'prompts'"),
+])
+def test_llm_task_file_errors_name_the_file_and_field(tmp_path, server, body, message):
+    path = tmp_path / "task.yaml"
+    path.write_text(body)
+    mode = "model_as_label" if "model_as_label" in message else "label_conditioned"
+    with pytest.raises(DataError) as err:
+        llm_run(tmp_path, llm_cfg(server, task=str(path), mode=mode))
+    assert str(path) in str(err.value) and message in str(err.value) and server.total == 0
+
+
+@pytest.mark.parametrize("override, message", [
+    ({"provider": "gpt"}, "generate.provider must be one of template, csv, openai"),
+    ({"mode": "model_as_label", "models": ["a"]}, "generate.models must be at least two distinct model names"),
+    ({"api_key_env": "sk-live-123"}, "generate.api_key_env must be the name of an environment variable"),
+    ({"samples_per_request": 0}, "generate.samples_per_request must be in [1, 100], got 0"),
+    ({"concurrency": 0}, "generate.concurrency must be in [1, 256], got 0"),
+    ({"temperature": 3}, "generate.temperature must be in [0, 2], got 3.0"),
+    ({"near_duplicate_threshold": 0}, "generate.near_duplicate_threshold must be a fraction in (0, 1], got 0.0"),
+    ({"prices": {"m": {"input": -1}}}, "generate.prices.m.input must be >= 0"),
+    ({"prices": {"m": {"in": 1}}}, "unknown key generate.prices.m.in"),
+    ({"base_url": "localhost:11434"}, "generate.base_url must be null or an http(s):// URL"),
+])
+def test_generate_params_errors_name_the_key(override, message):
+    with pytest.raises(params.ParamsError) as err:
+        params.load_dict(override, "generate")
+    assert message in str(err.value) and "sk-live-123" not in str(err.value)

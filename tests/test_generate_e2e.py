@@ -1,0 +1,65 @@
+"""The whole pipeline with provider=openai through the real dvc CLI, against the local OpenAI-compatible server."""
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import dvc, make_repo, stages_ran, write_params
+from tests.openai_server import FakeOpenAI
+
+pytestmark = pytest.mark.e2e
+ALL = ["generate", "split", "train", "evaluate", "explain"]
+KEY = "sk-e2e-SECRET-5f4e3d2c1b0a"
+
+
+@pytest.fixture(scope="module")
+def server():
+    with FakeOpenAI() as s, pytest.MonkeyPatch.context() as mp:
+        mp.setenv("OPENAI_API_KEY", KEY)  # dvc and the stage inherit it; nothing else may keep it
+        yield s
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory, tiny_bert, server):
+    overrides = {"generate": {"provider": "openai", "base_url": server.url, "n_per_label": 40,
+                              "samples_per_request": 10, "backoff_s": 0.01}}
+    path = make_repo(tmp_path_factory.mktemp("openai") / "repo", tiny_bert, overrides)
+    out = dvc(path, "repro").stdout
+    assert stages_ran(out)[: len(ALL)] == ALL  # and any stage added after explain
+    return path
+
+
+def test_repro_generates_from_the_server_and_trains_on_it(repo, server):
+    assert server.total == 8 and set(server.received.values()) == {1}  # 2 labels x 4 requests, each once
+    assert server.auth == {f"Bearer {KEY}"}
+    rows = (repo / "data" / "generated.csv").read_text().splitlines()
+    assert rows[0] == "text,label,source" and all(r.endswith(",openai:gpt-4o-mini") for r in rows[1:])
+    generation = json.loads((repo / "reports" / "data" / "generation.json").read_text())
+    assert generation["requests"] == {"planned": 8, "used": 8, "sent_this_run": 8, "retries_this_run": {}}
+    assert generation["tokens"]["total"] > 0 and generation["cost_usd"] > 0
+    quality = json.loads((repo / "reports" / "data" / "quality.json").read_text())
+    assert quality["provider"]["provider"] == "openai" and "shortcuts" in quality
+    assert (repo / "reports" / "metrics.json").exists()
+    lock = yaml.safe_load((repo / "dvc.lock").read_text())
+    cache_out = [o for o in lock["stages"]["generate"]["outs"] if o["path"] == "data/llm_cache"]
+    assert cache_out and cache_out[0]["md5"].endswith(".dir") and cache_out[0]["nfiles"] == 1
+    assert "/llm_cache" in (repo / "data" / ".gitignore").read_text()  # DVC's, not git's
+
+
+def test_the_api_key_is_in_no_file_written(repo):
+    files = [p for p in Path(repo).rglob("*") if p.is_file()]
+    assert len(files) > 50  # the DVC cache, dvc.lock, git objects, reports, the response cache, the model
+    assert [str(p) for p in files if KEY.encode() in p.read_bytes()] == []
+
+
+def test_rerun_sends_nothing_and_more_rows_ask_only_the_new_requests(repo, server):
+    server.reset_counts()
+    assert stages_ran(dvc(repo, "repro").stdout) == [] and server.total == 0
+    write_params(repo / "params.yaml", {"generate": {"n_per_label": 50}})
+    out = dvc(repo, "repro", "generate").stdout
+    assert stages_ran(out) == ["generate"]
+    assert server.total == 2  # one more request per label: persist kept the 8 cached responses
+    lines = (repo / "data" / "llm_cache" / "responses.jsonl").read_text().splitlines()
+    assert len(lines) == 10

@@ -1,0 +1,97 @@
+"""Data-quality measures: near-duplicates, lengths, distinct-n and the shortcut probe, each checked by hand."""
+
+import random
+
+import pytest
+
+from stages import quality
+
+
+def brute_force_near_duplicates(texts, threshold):
+    sets, kept, found = [set(quality.words(t)) for t in texts], [], {}
+    for i, s in enumerate(sets):
+        match = next((j for j in kept if quality.jaccard(s, sets[j]) >= threshold), None)
+        if match is None:
+            kept.append(i)
+        else:
+            found[i] = match
+    return found
+
+
+def test_near_duplicates_by_hand():
+    texts = ["The city council approved a new budget for schools today",      # 10 words
+             "The city council approved a new budget for schools tonight",    # 9 shared of 11: 0.818
+             "Storm cuts power to thousands of homes",
+             "storm CUTS power to thousands of homes!",                       # same word set: 1.0
+             "Power cuts hit thousands of homes after storm"]                 # 6 of 9: 0.667
+    assert quality.near_duplicates(texts, 0.8) == {1: 0, 3: 2}
+    assert quality.near_duplicates(texts, 0.85) == {3: 2}
+    assert quality.near_duplicates(texts, 0.6) == {1: 0, 3: 2, 4: 2}
+    assert quality.near_duplicates(texts, 1.0) == {3: 2}
+    # Exactly at the threshold (7 of 10 words: 0.7) counts as a near-duplicate.
+    assert quality.near_duplicates(["a b c d e f g", "a b c d e f g h i j"], 0.7) == {1: 0}
+
+
+@pytest.mark.parametrize("threshold", [0.5, 0.7, 0.8, 0.9, 1.0])
+def test_prefix_filter_finds_exactly_what_comparing_every_pair_finds(threshold):
+    rng = random.Random(threshold)
+    vocab = [f"w{i}" for i in range(40)]
+    base = [rng.sample(vocab, rng.randint(3, 12)) for _ in range(60)]
+    texts = [" ".join(b) for b in base]
+    for b in base:  # near copies: one word swapped, dropped or added
+        edited = list(b)
+        edited[rng.randrange(len(edited))] = rng.choice(vocab)
+        texts.append(" ".join(edited + rng.sample(vocab, rng.randint(0, 1))))
+    rng.shuffle(texts)
+    expected = brute_force_near_duplicates(texts, threshold)
+    assert quality.near_duplicates(texts, threshold) == expected
+    assert threshold == 1.0 or expected  # the data does contain near-duplicates
+
+
+def test_distinct_n_and_lengths_by_hand():
+    # unigrams a b a a b c: 3 distinct of 6; bigrams ab ba ab bc: 3 distinct of 4
+    assert quality.distinct_n(["a b a", "A, b c."], 1) == 0.5
+    assert quality.distinct_n(["a b a", "A, b c."], 2) == 0.75
+    assert quality.distinct_n(["one"], 2) == 0.0
+    assert quality.length_stats([5, 1, 3, 2, 4, 6, 7, 8, 9, 10]) == {
+        "min": 1, "p10": 1, "median": 5, "p90": 9, "max": 10, "mean": 5.5}
+
+
+def rows(pairs):
+    return [{"text": t, "label": lab} for t, lab in pairs]
+
+
+def test_shortcut_probe_flags_a_class_that_always_ends_with_an_exclamation_mark():
+    data = rows([(f"Headline number {w} about the market!", "clickbait") for w in "abcdefghij"]
+                + [(f"Headline number {w} about the market", "factual") for w in "klmnopqrst"])
+    report = quality.report(data, 0.9, 0.9, near=0, exact=0, rows_read=20)
+    top = report["shortcuts"][0]
+    assert top["accuracy"] == 1.0 and top["feature"] in ("contains_exclamation", "ends_with_exclamation")
+    assert top["rule"] in ("with → clickbait; without → factual",)
+    assert report["shortcut_warning"] and "ends_with_exclamation" in report["shortcut_features"]
+    assert "token:headline" not in report["shortcut_features"]  # in every row: predicts nothing
+    md = quality.markdown({"provider": {"provider": "csv"}, "per_label": {"clickbait": {"before": 10, "after": 10},
+                           "factual": {"before": 10, "after": 10}}, "rows_read": 20, "rows_kept": 20, "dropped": {},
+                           **report})
+    assert "**Warning: shortcut features:**" in md and "ends\\_with\\_exclamation" in md
+
+
+def test_threshold_and_token_probes_by_hand():
+    data = rows([("aa", "x"), ("bbb", "x"), ("cccc", "x"), ("dddddddddd", "y"), ("eeeeeeeeeee", "y"),
+                 ("ffffffffffff", "x")])
+    probe = {p["feature"]: p for p in quality.shortcut_probe(data)}
+    assert probe["length_chars"]["threshold"] == 4 and probe["length_chars"]["accuracy"] == round(5 / 6, 4)
+    assert probe["length_chars"]["rule"] == "≤ 4 → x; > 4 → y"
+    data = rows([(f"{w} shocking news", "bait") for w in ("one", "two", "three")]
+                + [(f"{w} plain news", "news") for w in ("four", "five", "six")])
+    probe = {p["feature"]: p for p in quality.shortcut_probe(data)}
+    assert probe["token:shocking"]["accuracy"] == 1.0 and probe["token:news"]["accuracy"] == 0.5
+
+
+def test_no_warning_when_no_feature_beats_the_threshold_or_the_majority_baseline():
+    balanced = rows([(f"Report {i} on rates", "a") for i in range(5)] + [(f"Report {i} on rates", "b")
+                                                                        for i in range(5, 10)])
+    assert not quality.report(balanced, 0.9, 0.9, 0, 0, 10)["shortcut_warning"]
+    skewed = rows([(f"Report on item {w}", "a") for w in "abcdefghijklmnopqrs"] + [("Report on item z", "b")])
+    report = quality.report(skewed, 0.9, 0.9, 0, 0, 20)
+    assert report["majority_baseline"] == 0.95 and not report["shortcut_warning"]
