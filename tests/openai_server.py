@@ -18,6 +18,7 @@ import collections
 import hashlib
 import json
 import random
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -122,6 +123,10 @@ class FakeOpenAI:
 
             def log_message(self, *args) -> None:  # keep test output quiet
                 pass
+
+            def setup(self) -> None:
+                super().setup()  # headers and body go out in two writes: without NODELAY, Nagle adds ~40 ms
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
             def _send(self, status: int, payload: bytes, headers: dict[str, str] | None = None) -> bool:
                 try:
