@@ -220,12 +220,60 @@ class Train:
         _check(8 <= self.max_length <= 8192, f"{p}.max_length", "in [8, 8192] tokens", self.max_length)
 
 
+BASELINES = ("majority", "tfidf_lr", "frozen_lr")
+
+
+@dataclass(frozen=True)
+class Baselines:
+    models: tuple[typing.Literal["majority", "tfidf_lr", "frozen_lr"], ...] = BASELINES
+    tfidf_max_ngram: int = 2
+    c: float = 1.0
+    max_length: int = 64
+
+    def validate(self, p: str) -> None:
+        _check(len(set(self.models)) == len(self.models), f"{p}.models", "a list without repeats", list(self.models))
+        _check(1 <= self.tfidf_max_ngram <= 5, f"{p}.tfidf_max_ngram", "in [1, 5] words", self.tfidf_max_ngram)
+        _check(self.c > 0, f"{p}.c", "> 0", self.c)
+        _check(8 <= self.max_length <= 8192, f"{p}.max_length", "in [8, 8192] tokens", self.max_length)
+
+
+@dataclass(frozen=True)
+class ExternalTest:
+    name: str
+    path: str
+    text_column: str = "text"
+    label_column: str = "label"
+    label_map: dict[str, str] = field(default_factory=dict)
+
+    def validate(self, p: str) -> None:
+        _check(all(ch.isalnum() or ch in "-_" for ch in self.name) and self.name != "test", f"{p}.name",
+               "letters, digits, - or _ (not 'test', the split's name)", self.name)
+        parts = Path(self.path).parts
+        _check(not Path(self.path).is_absolute() and ".." not in parts and not self.path.startswith("~"),
+               f"{p}.path", "a file path relative to the external test directory (data/external/)", self.path)
+
+
 @dataclass(frozen=True)
 class Evaluate:
     batch_size: int = 128
+    positive_label: str | None = None
+    bootstrap: int = 1000
+    confidence: float = 0.95
+    calibration_bins: int = 10
+    length_buckets: tuple[int, ...] = (8, 11)
+    baselines: Baselines = field(default_factory=Baselines)
+    external_test: tuple[ExternalTest, ...] = ()
 
     def validate(self, p: str) -> None:
         _check(self.batch_size >= 1, f"{p}.batch_size", ">= 1", self.batch_size)
+        _check(100 <= self.bootstrap <= 100_000, f"{p}.bootstrap", "in [100, 100000] resamples", self.bootstrap)
+        _check(0.5 <= self.confidence < 1, f"{p}.confidence", "in [0.5, 1)", self.confidence)
+        _check(2 <= self.calibration_bins <= 100, f"{p}.calibration_bins", "in [2, 100]", self.calibration_bins)
+        edges = list(self.length_buckets)
+        _check(all(e >= 1 for e in edges) and edges == sorted(set(edges)), f"{p}.length_buckets",
+               "increasing word counts >= 1", edges)
+        names = [e.name for e in self.external_test]
+        _check(len(set(names)) == len(names), f"{p}.external_test", "entries with distinct names", names)
 
 
 @dataclass(frozen=True)

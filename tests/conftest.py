@@ -98,7 +98,7 @@ def make_repo(dest: Path, tiny_model: Path, overrides: dict | None = None) -> Pa
     for name in ("dvc.yaml", "params.yaml", ".gitignore"):
         shutil.copy2(ROOT / name, dest / name)
     shutil.copytree(ROOT / "stages", dest / "stages", ignore=shutil.ignore_patterns("__pycache__"))
-    for sub in ("tasks", "raw"):
+    for sub in ("tasks", "raw", "external"):
         shutil.copytree(ROOT / "data" / sub, dest / "data" / sub)
     params = {section: dict(values) for section, values in TINY_PARAMS.items()}
     params.setdefault("train", {})["model"] = str(tiny_model)

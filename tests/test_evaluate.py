@@ -1,25 +1,16 @@
+"""The evaluate stage end to end through run() and main(), with one tiny model trained once for the module."""
+
 import json
 
 import pandas as pd
 import pytest
+import yaml
 
 from stages import evaluate, params, train
-from stages.errors import DataError
-from tests.test_train import tiny_cfg, write_splits
+from stages.errors import DataError, ParamsError
+from tests.test_train import CLICKBAIT, FACTUAL, tiny_cfg, write_splits
 
-
-def test_metrics_match_a_ten_row_example_computed_by_hand():
-    y_true = ["a", "a", "a", "a", "a", "b", "b", "b", "b", "b"]
-    y_pred = ["a", "a", "a", "b", "b", "b", "b", "b", "b", "a"]
-    m = evaluate.classification_metrics(y_true, y_pred, ["a", "b"])
-    # a: tp=3, fp=1, fn=2 -> P=3/4, R=3/5, F1=2*.75*.6/1.35=0.666667
-    # b: tp=4, fp=2, fn=1 -> P=4/6, R=4/5, F1=2*(2/3)*.8/(2/3+.8)=0.727273
-    assert m["accuracy"] == 0.7
-    assert m["per_label"]["a"] == {"precision": 0.75, "recall": 0.6, "f1": 0.666667, "support": 5}
-    assert m["per_label"]["b"] == {"precision": 0.666667, "recall": 0.8, "f1": 0.727273, "support": 5}
-    assert m["f1_macro"] == pytest.approx((0.666667 + 0.727273) / 2, abs=1e-6)
-    assert m["precision_macro"] == pytest.approx((0.75 + 2 / 3) / 2, abs=1e-6)
-    assert m["confusion_matrix"] == {"labels": ["a", "b"], "matrix": [[3, 2], [1, 4]]}
+PNGS = ["confusion.png", "per_label_f1.png", "reliability.png", "roc.png", "pr.png"]
 
 
 @pytest.fixture(scope="module")
@@ -29,24 +20,203 @@ def model_dir(tmp_path_factory, tiny_bert):
     return tmp / "model"
 
 
-def test_evaluate_writes_metrics_predictions_and_plots(tmp_path, model_dir):
-    split_dir = write_splits(tmp_path)
-    cfg = params.load_dict({}, "evaluate")
-    m = evaluate.run(cfg, model_dir, split_dir, tmp_path / "metrics.json", tmp_path / "eval")
-    saved = json.loads((tmp_path / "metrics.json").read_text())
-    assert saved["test"]["accuracy"] == m["accuracy"] and saved["test"]["rows"] == 8
-    preds = pd.read_csv(tmp_path / "eval" / "predictions.csv")
+def splits_with_source(tmp_path):
+    d = write_splits(tmp_path)
+    test = pd.read_csv(d / "test.csv")
+    test["source"] = ["template", "llm:gpt-4o-mini"] * 4
+    test.to_csv(d / "test.csv", index=False)
+    return d
+
+
+def cfg_of(**kw):
+    return params.load_dict({"bootstrap": 200, **kw}, "evaluate")
+
+
+def run(tmp_path, model_dir, tiny_bert, cfg=None, split_dir=None, **kw):
+    return evaluate.run(cfg or cfg_of(), 42, str(tiny_bert), model_dir, split_dir or splits_with_source(tmp_path),
+                        tmp_path / "metrics.json", tmp_path / "eval", **kw)
+
+
+@pytest.fixture(scope="module")
+def evaluated(tmp_path_factory, model_dir, tiny_bert):
+    tmp = tmp_path_factory.mktemp("evaluated")
+    report = tmp / "train_summary.json"
+    report.write_text(json.dumps({"train_seconds": 12.5}))
+    out = run(tmp, model_dir, tiny_bert, cfg_of(positive_label="clickbait"), train_report=report)
+    return tmp, out
+
+
+def test_metrics_json_has_headline_metrics_intervals_calibration_and_curves(evaluated):
+    tmp, out = evaluated
+    saved = json.loads((tmp / "metrics.json").read_text())
+    assert list(saved) == ["test"]  # no external sets configured
+    t = saved["test"]
+    assert t == out["test"] and t["rows"] == 8
+    for key in ("accuracy", "f1_macro"):
+        assert 0 <= t[f"{key}_ci_low"] <= t[key] <= t[f"{key}_ci_high"] <= 1
+    for key in ("precision_macro", "recall_weighted", "f1_weighted", "roc_auc", "average_precision", "ece", "brier"):
+        assert isinstance(t[key], float), key
+    assert set(t["per_label"]["clickbait"]) == {"precision", "recall", "f1", "support", "accuracy"}
+    assert list(t)[:3] == ["rows", "accuracy", "accuracy_ci_low"] and list(t)[-1] == "confusion_matrix"
+
+
+def test_predictions_keep_their_columns_and_mismatches_are_sorted_by_confidence(evaluated):
+    tmp, _ = evaluated
+    preds = pd.read_csv(tmp / "eval" / "predictions.csv")
     assert list(preds.columns) == ["text", "true", "predicted", "confidence", "p_clickbait", "p_factual"]
     assert ((preds["p_clickbait"] + preds["p_factual"] - 1).abs() < 1e-5).all()
-    assert (preds["confidence"] >= 0.5).all()
-    confusion = pd.read_csv(tmp_path / "eval" / "confusion.csv")
-    assert list(confusion.columns) == ["actual", "predicted"] and len(confusion) == 8
-    assert (tmp_path / "eval" / "confusion.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    wrong = pd.read_csv(tmp / "eval" / "mismatches.csv")
+    assert list(wrong.columns) == [*preds.columns, "source"]
+    assert len(wrong) == int((preds["true"] != preds["predicted"]).sum())
+    assert (wrong["true"] != wrong["predicted"]).all()
+    assert wrong["confidence"].is_monotonic_decreasing
 
 
-def test_test_label_unknown_to_the_model_is_a_clear_error(tmp_path, model_dir):
+def test_plot_sources_and_pngs(evaluated):
+    tmp, out = evaluated
+    ev = tmp / "eval"
+    for name in PNGS:
+        assert (ev / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+    roc = pd.read_csv(ev / "roc.csv")
+    assert list(roc.columns) == ["fpr", "tpr", "threshold"] and roc["fpr"].is_monotonic_increasing
+    assert list(pd.read_csv(ev / "pr.csv").columns) == ["recall", "precision", "threshold"]
+    per_label = pd.read_csv(ev / "per_label.csv")
+    assert per_label["label"].tolist() == ["clickbait", "factual"]
+    calib = pd.read_csv(ev / "calibration.csv")
+    assert calib["rows"].sum() == 8 and list(calib.columns[:2]) == ["bin", "lower"]
+    assert len(pd.read_csv(ev / "confusion.csv")) == 8
+
+
+def test_slices_by_length_and_source(evaluated):
+    tmp, _ = evaluated
+    slices = pd.read_csv(tmp / "eval" / "slices.csv")
+    by = slices.groupby("slice_by")["rows"].sum()
+    assert by["length"] == 8 and by["source"] == 8
+    assert slices[slices["slice_by"] == "source"]["slice"].tolist() == ["llm:gpt-4o-mini", "template"]
+    # fixture texts have 5 to 7 words: all in the first default bucket (1-8 words)
+    assert slices[slices["slice_by"] == "length"]["slice"].tolist() == ["1-8 words"]
+
+
+def test_baselines_side_by_side_with_paired_gains(evaluated):
+    tmp, _ = evaluated
+    table = json.loads((tmp / "eval" / "baselines.json").read_text())
+    assert list(table["models"]) == ["fine_tuned", "majority", "tfidf_lr", "frozen_lr"]
+    assert table["sets"] == ["test"] and table["resamples"] == 200
+    assert table["models"]["fine_tuned"]["train_seconds"] == 12.5  # from the train summary
+    ft = table["models"]["fine_tuned"]["test"]["f1_macro"]
+    for name in ("majority", "tfidf_lr", "frozen_lr"):
+        row = table["models"][name]["test"]
+        assert row["fine_tuned_gain_f1_macro"] == pytest.approx(ft - row["f1_macro"], abs=1e-6)
+        assert row["gain_ci_low"] <= row["gain_ci_high"]
+    # TF-IDF sees the test texts in train (the fixture reuses them): it must be perfect; majority cannot be.
+    assert table["models"]["tfidf_lr"]["test"]["accuracy"] == 1.0
+    assert table["models"]["majority"]["test"]["accuracy"] == 0.5
+    summary = (tmp / "eval" / "summary.md").read_text()
+    for text in ("| fine-tuned |", "| TF-IDF + logistic regression |", "12.5 s", "Expected calibration error",
+                 "## Slices"):
+        assert text in summary, text
+
+
+def test_same_inputs_give_the_same_bytes(evaluated, tmp_path, model_dir, tiny_bert):
+    first, _ = evaluated
+    run(tmp_path, model_dir, tiny_bert, cfg_of(positive_label="clickbait"), train_report=first / "train_summary.json")
+    assert (tmp_path / "metrics.json").read_bytes() == (first / "metrics.json").read_bytes()
+    for name in ("predictions.csv", "mismatches.csv", "slices.csv", "roc.csv", "calibration.csv", *PNGS):
+        assert (tmp_path / "eval" / name).read_bytes() == (first / "eval" / name).read_bytes(), name
+
+
+def test_without_source_column_baselines_or_binary_positive(tmp_path, model_dir, tiny_bert):
+    cfg = cfg_of(baselines={"models": []}, length_buckets=[5, 6])
+    out = run(tmp_path, model_dir, tiny_bert, cfg, split_dir=write_splits(tmp_path))  # no source column
+    assert list(out["baselines"]["models"]) == ["fine_tuned"]
+    assert out["baselines"]["models"]["fine_tuned"]["train_seconds"] is None
+    slices = pd.read_csv(tmp_path / "eval" / "slices.csv")
+    assert slices["slice"].tolist() == ["1-5 words", "6-6 words", "7+ words", "(no source column)"]
+    assert "source" not in pd.read_csv(tmp_path / "eval" / "mismatches.csv").columns
+    assert "no `source` column" in (tmp_path / "eval" / "summary.md").read_text()
+
+
+def test_test_label_unknown_to_the_model_is_a_clear_error(tmp_path, model_dir, tiny_bert):
     split_dir = write_splits(tmp_path)
     pd.DataFrame({"text": ["a satire headline"], "label": ["satire"]}).to_csv(split_dir / "test.csv", index=False)
     with pytest.raises(DataError, match="test.csv: label 'satire' is unknown to the model"):
-        evaluate.run(params.load_dict({}, "evaluate"), model_dir, split_dir, tmp_path / "m.json", tmp_path / "e")
-    assert not (tmp_path / "m.json").exists()
+        run(tmp_path, model_dir, tiny_bert, split_dir=split_dir)
+    assert not (tmp_path / "metrics.json").exists() and not (tmp_path / "eval").exists()
+
+
+def test_positive_label_must_be_a_model_label(tmp_path, model_dir, tiny_bert):
+    with pytest.raises(ParamsError, match=r"evaluate.positive_label must be one of the model labels "
+                                          r"\(clickbait, factual\), got 'spam'"):
+        run(tmp_path, model_dir, tiny_bert, cfg_of(positive_label="spam"))
+    assert not (tmp_path / "eval").exists()
+
+
+# ------------------------------------------------------------------------------------ external test sets
+
+
+def write_external(tmp_path, rows, name="real.csv"):
+    d = tmp_path / "external"
+    d.mkdir(exist_ok=True)
+    pd.DataFrame(rows, columns=["headline", "tag"]).to_csv(d / name, index=False)
+    return d
+
+
+REAL = [(t.capitalize(), "bait") for t in CLICKBAIT] + [(t, "news") for t in FACTUAL[:3]]
+EXTERNAL = {"name": "real", "path": "real.csv", "text_column": "headline", "label_column": "tag",
+            "label_map": {"bait": "clickbait", "news": "factual"}}
+
+
+def test_external_set_is_scored_beside_the_test_split_with_its_gap(tmp_path, model_dir, tiny_bert):
+    ext_dir = write_external(tmp_path, REAL)
+    out = run(tmp_path, model_dir, tiny_bert, cfg_of(external_test=[EXTERNAL]), external_dir=ext_dir)
+    saved = json.loads((tmp_path / "metrics.json").read_text())
+    real = saved["external"]["real"]
+    assert real["rows"] == 7 and real == out["external"]["real"]
+    assert real["f1_macro_gap"] == pytest.approx(saved["test"]["f1_macro"] - real["f1_macro"], abs=1e-6)
+    assert real["f1_macro_ci_low"] <= real["f1_macro"] <= real["f1_macro_ci_high"]
+    table = json.loads((tmp_path / "eval" / "baselines.json").read_text())
+    assert table["sets"] == ["test", "real"]
+    for name, row in table["models"].items():
+        assert row["real"]["rows"] == 7 and "f1_macro_gap" in row["real"], name
+    slices = pd.read_csv(tmp_path / "eval" / "slices.csv")
+    assert slices[slices["slice"] == "real:real"]["rows"].tolist() == [7]
+    assert "## Reality check" in (tmp_path / "eval" / "summary.md").read_text()
+    # No row of the real set is copied into the committed reports.
+    for path in (tmp_path / "eval").iterdir():
+        if path.suffix in (".csv", ".json", ".md"):
+            assert "Toyota to cut" not in path.read_text(), path.name
+
+
+def write_params(tmp_path, tiny_bert, evaluate_section):
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump({"train": {"model": str(tiny_bert)}, "evaluate": evaluate_section}))
+    return path
+
+
+def test_unknown_external_label_is_a_one_line_error_with_exit_code_2(tmp_path, model_dir, tiny_bert, capsys):
+    ext_dir = write_external(tmp_path, REAL + [("A satirical headline about the mayor", "satire")])
+    p = write_params(tmp_path, tiny_bert, {"bootstrap": 100, "external_test": [EXTERNAL]})
+    code = evaluate.main(["--params", str(p), "--model", str(model_dir), "--split", str(splits_with_source(tmp_path)),
+                          "--external", str(ext_dir), "--metrics", str(tmp_path / "m.json"),
+                          "--out", str(tmp_path / "eval")])
+    # transformers' own progress bar may precede it; the stage's error is exactly one line.
+    err = [line for line in capsys.readouterr().err.strip().splitlines() if line.startswith("error:")]
+    assert code == 2 and len(err) == 1
+    assert err[0] == (f"error: {ext_dir / 'real.csv'}: label 'satire' is unknown to the model (model labels: "
+                   "clickbait, factual); map it to one in evaluate.external_test[0].label_map")
+    assert not (tmp_path / "m.json").exists() and not (tmp_path / "eval").exists()
+
+
+@pytest.mark.parametrize("spec, rows, error, message", [
+    ({"label_map": {"bait": "clikbait"}}, REAL, ParamsError,
+     r"evaluate.external_test\[0\].label_map.bait must be one of the model labels \(clickbait, factual\), got 'clikbait'"),
+    ({"label_map": {}}, REAL, DataError, r"label 'bait' is unknown to the model"),
+    ({}, REAL[:2] + [("  ", "bait")], DataError, r"real.csv: line 4: empty 'headline'"),
+    ({"text_column": "title"}, REAL, DataError, r"real.csv: missing column 'title'"),
+    ({"path": "missing.csv"}, REAL, DataError, r"missing.csv: file not found"),
+])
+def test_bad_external_sets_fail_before_any_output(tmp_path, model_dir, tiny_bert, spec, rows, error, message):
+    ext_dir = write_external(tmp_path, rows)
+    with pytest.raises(error, match=message):
+        run(tmp_path, model_dir, tiny_bert, cfg_of(external_test=[{**EXTERNAL, **spec}]), external_dir=ext_dir)
+    assert not (tmp_path / "metrics.json").exists() and not (tmp_path / "eval").exists()

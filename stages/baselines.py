@@ -1,0 +1,113 @@
+"""Baselines scored beside the fine-tuned model, each fit on the train split only.
+
+- majority: always the most frequent train label (ties: the first label);
+- tfidf_lr: TF-IDF word n-grams + logistic regression (the classic bag-of-words baseline);
+- frozen_lr: mean-pooled embeddings of the base encoder (`train.model`, no fine-tuning) + logistic
+  regression, which tells how much the fine-tuning itself adds.
+Params: evaluate.baselines.* (and evaluate.batch_size for embedding batches).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from stages import modeling, params
+from stages.errors import DataError
+
+log = logging.getLogger(__name__)
+
+
+def _columns(clf: Any, labels: list[str], proba: Any) -> Any:
+    """Reorder a fitted classifier's predict_proba columns to `labels` (labels it never saw get 0)."""
+    import numpy as np
+
+    out = np.zeros((proba.shape[0], len(labels)))
+    for j, lab in enumerate(clf.classes_):
+        out[:, labels.index(lab)] = proba[:, j]
+    return out
+
+
+def majority(train_labels: Sequence[str], labels: list[str]) -> Callable[[list[str]], Any]:
+    import numpy as np
+
+    counts = [list(train_labels).count(lab) for lab in labels]
+    row = np.eye(len(labels))[int(np.argmax(counts))]
+    return lambda texts: np.tile(row, (len(texts), 1))
+
+
+def tfidf_lr(cfg: params.Baselines, train_texts: list[str], train_labels: Sequence[str],
+             labels: list[str]) -> Callable[[list[str]], Any]:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    vec = TfidfVectorizer(ngram_range=(1, cfg.tfidf_max_ngram), sublinear_tf=True, lowercase=True)
+    clf = LogisticRegression(C=cfg.c, max_iter=2000)
+    clf.fit(vec.fit_transform(train_texts), list(train_labels))
+    return lambda texts: _columns(clf, labels, clf.predict_proba(vec.transform(texts)))
+
+
+def load_encoder(name: str) -> tuple[Any, Any]:
+    """The base encoder without a classification head, and its tokenizer."""
+    from transformers import AutoModel
+
+    source = modeling.resolve_model(name)
+    try:
+        model = AutoModel.from_pretrained(source)
+    except (OSError, ValueError, KeyError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise DataError(f"train.model: cannot load {name!r} for the frozen-encoder baseline ({first})") from None
+    return model.to(modeling.device()).eval(), modeling.load_tokenizer(name)
+
+
+def embed(model: Any, tokenizer: Any, texts: Sequence[str], batch_size: int, max_length: int) -> Any:
+    """Mean-pooled last hidden states (padding excluded), float64 numpy (n, hidden)."""
+    import numpy as np
+    import torch
+
+    dev = next(model.parameters()).device
+    out = np.zeros((len(texts), model.config.hidden_size))
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # similar lengths pad less
+    with torch.inference_mode():
+        for start in range(0, len(order), batch_size):
+            idx = order[start:start + batch_size]
+            enc = tokenizer([texts[i] for i in idx], padding=True, truncation=True, max_length=max_length,
+                            return_tensors="pt").to(dev)
+            hidden = model(**enc).last_hidden_state.float()
+            mask = enc["attention_mask"].unsqueeze(-1).float()
+            out[idx] = ((hidden * mask).sum(1) / mask.sum(1).clamp(min=1)).cpu().numpy()
+    return out
+
+
+def frozen_lr(cfg: params.Baselines, base_model: str, batch_size: int, train_texts: list[str],
+              train_labels: Sequence[str], labels: list[str]) -> Callable[[list[str]], Any]:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    model, tokenizer = load_encoder(base_model)
+    clf = make_pipeline(StandardScaler(), LogisticRegression(C=cfg.c, max_iter=2000))
+    clf.fit(embed(model, tokenizer, train_texts, batch_size, cfg.max_length), list(train_labels))
+    return lambda texts: _columns(clf, labels, clf.predict_proba(
+        embed(model, tokenizer, texts, batch_size, cfg.max_length)))
+
+
+def run_all(cfg: params.Baselines, base_model: str, batch_size: int, train_texts: list[str],
+            train_labels: Sequence[str], labels: list[str], sets: list[list[str]]) -> dict[str, dict[str, Any]]:
+    """{name: {"proba": [one (n, labels) array per set], "train_seconds": fit time}} for cfg.models."""
+    out = {}
+    for name in cfg.models:
+        start = time.perf_counter()
+        if name == "majority":
+            predict = majority(train_labels, labels)
+        elif name == "tfidf_lr":
+            predict = tfidf_lr(cfg, train_texts, train_labels, labels)
+        else:
+            predict = frozen_lr(cfg, base_model, batch_size, train_texts, train_labels, labels)
+        fitted = time.perf_counter()
+        out[name] = {"proba": [predict(texts) for texts in sets], "train_seconds": round(fitted - start, 1)}
+        log.info("baseline %s: fit on %s rows in %.1f s, scored %s sets in %.1f s", name,
+                 f"{len(train_texts):,}", fitted - start, len(sets), time.perf_counter() - fitted)
+    return out

@@ -1,0 +1,75 @@
+"""reports/eval/summary.md: the fine-tuned model beside its baselines, on the test split and on real data,
+with bootstrap intervals, calibration, the per-label table and slices — the page a reviewer reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from stages.text import md_escape
+
+NAMES = {"fine_tuned": "fine-tuned", "majority": "majority class", "tfidf_lr": "TF-IDF + logistic regression",
+         "frozen_lr": "frozen encoder + logistic regression"}
+
+
+def _ci(row: dict[str, Any], key: str) -> str:
+    return f"{row[key]:.3f} [{row[f'{key}_ci_low']:.3f}, {row[f'{key}_ci_high']:.3f}]"
+
+
+def _seconds(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.1f} s"
+
+
+def _gain(row: dict[str, Any]) -> str:
+    if "fine_tuned_gain_f1_macro" not in row:
+        return "—"
+    lo, hi = row["gain_ci_low"], row["gain_ci_high"]
+    verdict = "fine-tuned better" if lo > 0 else "baseline better" if hi < 0 else "within noise"
+    return f"{row['fine_tuned_gain_f1_macro']:+.3f} [{lo:+.3f}, {hi:+.3f}] ({verdict})"
+
+
+def render(base_model: str, test: dict[str, Any], table: dict[str, Any], slices: Sequence[dict[str, Any]],
+           positive_label: str | None, no_source: bool) -> str:
+    pct = f"{table['confidence'] * 100:g}%"
+    lines = ["# Evaluation", "",
+             f"Fine-tuned from {md_escape(base_model)}; test split: {test['rows']:,} rows. Intervals are "
+             f"{pct} percentile intervals over {table['resamples']:,} bootstrap resamples of the rows (seeded by "
+             "base.seed); the gain column compares the fine-tuned model with each baseline on the same "
+             "resamples, so an interval that excludes 0 is a real difference, not noise.", "",
+             "## Model and baselines on the test split", "",
+             f"| model | accuracy [{pct} CI] | macro-F1 [{pct} CI] | fine-tuned gain in macro-F1 | time to train |",
+             "|---|---|---|---|---:|"]
+    for name, row in table["models"].items():
+        r = row["test"]
+        lines.append(f"| {NAMES.get(name, name)} | {_ci(r, 'accuracy')} | {_ci(r, 'f1_macro')} | {_gain(r)} | "
+                     f"{_seconds(row['train_seconds'])} |")
+    real = table["sets"][1:]
+    if real:
+        lines += ["", "## Reality check: real, human-labelled test sets", "",
+                  "Gap = macro-F1 on the synthetic test split minus macro-F1 on the real set: how much of what "
+                  "was learned from synthetic data does not carry over.", "",
+                  "| model | set | rows | macro-F1 [CI] | gap | fine-tuned gain in macro-F1 |", "|---|---|---:|---|---:|---|"]
+        for name, row in table["models"].items():
+            for s in real:
+                r = row[s]
+                lines.append(f"| {NAMES.get(name, name)} | {md_escape(s)} | {r['rows']:,} | {_ci(r, 'f1_macro')} | "
+                             f"{r['f1_macro_gap']:+.3f} | {_gain(r)} |")
+    lines += ["", "## Calibration", "",
+              f"Expected calibration error {test['ece']:.4f} (0 = confidence matches accuracy), Brier score "
+              f"{test['brier']:.4f}. Reliability diagram: `reliability.png`, table: `calibration.csv`."]
+    if positive_label is not None and test.get("roc_auc") is not None:
+        lines += ["", f"Positive label {md_escape(positive_label)}: ROC-AUC {test['roc_auc']:.4f}, average "
+                      f"precision {test['average_precision']:.4f} (`roc.png`, `pr.png`)."]
+    lines += ["", "## Per label (test split)", "", "| label | precision | recall | F1 | support | one-vs-rest accuracy |",
+              "|---|---:|---:|---:|---:|---:|"]
+    lines += [f"| {md_escape(lab)} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} | {v['support']:,} | "
+              f"{v['accuracy']:.3f} |" for lab, v in test["per_label"].items()]
+    lines += ["", "## Slices: where the fine-tuned model fails", "",
+              "| by | slice | rows | accuracy | macro-F1 | mismatches |", "|---|---|---:|---:|---:|---:|"]
+    lines += [f"| {s['slice_by']} | {md_escape(s['slice'])} | {s['rows']:,} | {s['accuracy']:.3f} | "
+              f"{s['f1_macro']:.3f} | {s['mismatches']:,} |" for s in slices]
+    if no_source:
+        lines += ["", "The test split has no `source` column, so there is no per-source slice of it."]
+    lines += ["", "Every misclassified test row, most confident first: `mismatches.csv`."]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,152 @@
+"""Evaluation metrics: classification report, paired bootstrap intervals, calibration, curves and slices.
+
+Pure functions over label lists and probability arrays; numpy and scikit-learn are imported inside them.
+Macro averages run over the labels that occur in the scored set's true labels (all labels on the test
+split, which is stratified), so an external set without some label is not charged an F1 of 0 for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+
+def r6(x: float | None) -> float | None:
+    return None if x is None else round(float(x), 6)
+
+
+def classification_metrics(y_true: Sequence[str], y_pred: Sequence[str], labels: list[str]) -> dict[str, Any]:
+    """Accuracy, macro/weighted P/R/F1, per-label P/R/F1/support/one-vs-rest accuracy, confusion (rows = true)."""
+    import numpy as np
+    from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+
+    present = [lab for lab in labels if lab in set(y_true)]
+    out: dict[str, Any] = {"rows": len(y_true), "accuracy": r6(accuracy_score(y_true, y_pred))}
+    for avg in ("macro", "weighted"):
+        p, rec, f1, _ = precision_recall_fscore_support(y_true, y_pred, labels=present, average=avg,
+                                                        zero_division=0)
+        out.update({f"precision_{avg}": r6(p), f"recall_{avg}": r6(rec), f"f1_{avg}": r6(f1)})
+    p, rec, f1, support = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
+    cm = confusion_matrix(y_true, y_pred, labels=labels)
+    n = max(len(y_true), 1)
+    # One-vs-rest accuracy: rows where "is it this label?" is answered right, (TP + TN) / N.
+    ovr = [(n - cm[i, :].sum() - cm[:, i].sum() + 2 * cm[i, i]) / n for i in range(len(labels))]
+    out["per_label"] = {lab: {"precision": r6(p[i]), "recall": r6(rec[i]), "f1": r6(f1[i]),
+                              "support": int(support[i]), "accuracy": r6(ovr[i])}
+                        for i, lab in enumerate(labels)}
+    out["confusion_matrix"] = {"labels": labels, "matrix": np.asarray(cm).tolist()}
+    return out
+
+
+def macro_f1_counts(y: Any, p: Any, n_labels: int, mask: Any) -> Any:
+    """Macro-F1 of each row of the (b, n) id arrays `y` (true) and `p` (predicted), over labels in `mask`.
+
+    Same definition as scikit-learn's f1_score(average="macro", zero_division=0) with a fixed label list.
+    """
+    import numpy as np
+
+    b = y.shape[0]
+    flat = (np.arange(b)[:, None] * n_labels * n_labels + y * n_labels + p).ravel()
+    cm = np.bincount(flat, minlength=b * n_labels * n_labels).reshape(b, n_labels, n_labels)
+    tp = np.diagonal(cm, axis1=1, axis2=2)
+    denom = 2 * tp + (cm.sum(1) - tp) + (cm.sum(2) - tp)
+    f1 = np.divide(2 * tp, denom, out=np.zeros(tp.shape), where=denom > 0)
+    return f1[:, mask].mean(1)
+
+
+def bootstrap(y: Any, preds: dict[str, Any], n_labels: int, mask: Any, resamples: int, seed: int) -> dict:
+    """Accuracy and macro-F1 of every predictor on the same `resamples` row resamples (paired, seeded).
+
+    Returns {name: {"accuracy": array, "f1_macro": array}}; differences between two predictors taken
+    resample by resample give a paired interval for the gain of one over the other.
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    n = len(y)
+    chunk = max(1, 2_000_000 // max(n, 1))  # bounded memory: at most ~2M indices per step
+    out: dict[str, dict[str, list]] = {name: {"accuracy": [], "f1_macro": []} for name in preds}
+    for start in range(0, resamples, chunk):
+        idx = rng.integers(0, n, size=(min(chunk, resamples - start), n))
+        t = y[idx]
+        for name, p in preds.items():
+            q = p[idx]
+            out[name]["accuracy"].append((t == q).mean(1))
+            out[name]["f1_macro"].append(macro_f1_counts(t, q, n_labels, mask))
+    return {name: {k: np.concatenate(v) for k, v in m.items()} for name, m in out.items()}
+
+
+def interval(values: Any, level: float) -> tuple[float, float]:
+    """Percentile interval holding `level` of the bootstrap distribution."""
+    import numpy as np
+
+    lo, hi = np.percentile(values, [50 * (1 - level), 50 * (1 + level)])
+    return r6(lo), r6(hi)
+
+
+def calibration(proba: Any, y: Any, bins: int) -> tuple[float, float, list[dict[str, Any]]]:
+    """Expected calibration error, Brier score and the reliability table over `bins` equal-width bins.
+
+    A row's confidence is its top probability; bin i holds confidences in (i/bins, (i+1)/bins]. ECE is the
+    row-weighted mean of |accuracy - mean confidence| over bins. Brier is the mean squared distance between
+    the probability vector and the one-hot true label (0 = perfect).
+    """
+    import numpy as np
+
+    conf = proba.max(1)
+    correct = proba.argmax(1) == y
+    which = np.clip(np.ceil(conf * bins).astype(int) - 1, 0, bins - 1)
+    table, ece = [], 0.0
+    for i in range(bins):
+        sel = which == i
+        if not sel.any():
+            continue
+        acc, mean_conf = float(correct[sel].mean()), float(conf[sel].mean())
+        ece += sel.sum() / len(y) * abs(acc - mean_conf)
+        table.append({"bin": i + 1, "lower": r6(i / bins), "upper": r6((i + 1) / bins), "rows": int(sel.sum()),
+                      "confidence": r6(mean_conf), "accuracy": r6(acc)})
+    onehot = np.eye(proba.shape[1])[y]
+    return r6(ece), r6(((proba - onehot) ** 2).sum(1).mean()), table
+
+
+def binary_curves(y: Any, score: Any, positive: int) -> dict[str, Any]:
+    """ROC-AUC, average precision and both curves for `positive` against the rest (None without both classes)."""
+    from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
+
+    is_pos = y == positive
+    if is_pos.all() or not is_pos.any():
+        return {"roc_auc": None, "average_precision": None, "roc": [], "pr": []}
+    fpr, tpr, thr = roc_curve(is_pos, score)
+    prec, rec, pthr = precision_recall_curve(is_pos, score)
+    roc = [{"fpr": r6(a), "tpr": r6(b), "threshold": r6(min(c, 1.0))} for a, b, c in zip(fpr, tpr, thr)]
+    # precision_recall_curve lists recall descending and has one more point than thresholds (recall 0).
+    pr = [{"recall": r6(b), "precision": r6(a), "threshold": r6(c if i < len(pthr) else 1.0)}
+          for i, (a, b, c) in enumerate(zip(prec, rec, list(pthr) + [1.0]))][::-1]
+    return {"roc_auc": r6(roc_auc_score(is_pos, score)), "average_precision": r6(average_precision_score(is_pos, score)),
+            "roc": roc, "pr": pr}
+
+
+def length_bucket(words: int, edges: Sequence[int]) -> str:
+    """The name of the bucket holding a text of `words` words: edges (8, 11) give 1-8, 9-11, 12+ words."""
+    lower = 1
+    for edge in edges:
+        if words <= edge:
+            return f"{lower}-{edge} words"
+        lower = edge + 1
+    return f"{lower}+ words"
+
+
+def slices(true: Sequence[str], predicted: Sequence[str], groups: dict[str, Sequence[str]],
+           labels: list[str], order: dict[str, list[str]]) -> list[dict[str, Any]]:
+    """Rows, accuracy, macro-F1 and mismatches per slice; `groups` maps a slicing (length, source) to each
+    row's slice name and `order` gives the slices' display order per slicing."""
+    out = []
+    for by, names in groups.items():
+        for name in order[by]:
+            idx = [i for i, g in enumerate(names) if g == name]
+            if not idx:
+                continue
+            m = classification_metrics([true[i] for i in idx], [predicted[i] for i in idx], labels)
+            out.append({"slice_by": by, "slice": name, "rows": len(idx), "accuracy": m["accuracy"],
+                        "f1_macro": m["f1_macro"], "mismatches": sum(true[i] != predicted[i] for i in idx)})
+    return out

@@ -1,0 +1,54 @@
+"""The evaluate section of params.yaml: defaults, external test sets and the errors for bad values."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from stages import params
+from stages.errors import ParamsError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_repository_evaluate_section():
+    cfg = params.load("evaluate", ROOT / "params.yaml")
+    assert cfg.positive_label == "clickbait" and cfg.bootstrap >= 100 and cfg.external_test == ()
+    assert cfg.baselines.models == ("majority", "tfidf_lr", "frozen_lr")
+
+
+def test_external_test_entries_take_defaults():
+    cfg = params.load_dict({"external_test": [{"name": "real-1", "path": "sub/real.csv",
+                                               "label_map": {"0": "factual", "1": "clickbait"}}]}, "evaluate")
+    (ext,) = cfg.external_test
+    assert (ext.text_column, ext.label_column, ext.label_map) == ("text", "label", {"0": "factual", "1": "clickbait"})
+
+
+@pytest.mark.parametrize("raw, message", [
+    ({"bootstrap": 10}, "evaluate.bootstrap must be in [100, 100000] resamples, got 10"),
+    ({"confidence": 1.0}, "evaluate.confidence must be in [0.5, 1), got 1.0"),
+    ({"calibration_bins": 1}, "evaluate.calibration_bins must be in [2, 100], got 1"),
+    ({"length_buckets": [12, 8]}, "evaluate.length_buckets must be increasing word counts >= 1, got [12, 8]"),
+    ({"length_buckets": [0, 8]}, "evaluate.length_buckets must be increasing word counts >= 1, got [0, 8]"),
+    ({"positive_label": ""}, "evaluate.positive_label must be a non-empty string, got ''"),
+    ({"baselines": {"models": ["bert"]}}, "evaluate.baselines.models[0] must be one of majority, tfidf_lr, frozen_lr"),
+    ({"baselines": {"models": ["majority", "majority"]}}, "evaluate.baselines.models must be a list without repeats"),
+    ({"baselines": {"c": 0}}, "evaluate.baselines.c must be > 0, got 0.0"),
+    ({"baselines": {"tfidf_max_ngram": 9}}, "evaluate.baselines.tfidf_max_ngram must be in [1, 5] words, got 9"),
+    ({"baselines": {"max_len": 9}}, "unknown key evaluate.baselines.max_len"),
+    ({"external_test": {"name": "x"}}, "evaluate.external_test must be a list"),
+    ({"external_test": [{"name": "x"}]}, "missing key evaluate.external_test[0].path"),
+    ({"external_test": [{"name": "x", "path": "a.csv", "sep": ";"}]}, "unknown key evaluate.external_test[0].sep"),
+    ({"external_test": [{"name": "test", "path": "a.csv"}]}, "evaluate.external_test[0].name must be letters"),
+    ({"external_test": [{"name": "a b", "path": "a.csv"}]}, "evaluate.external_test[0].name must be letters"),
+    ({"external_test": [{"name": "x", "path": "/etc/a.csv"}]},
+     "evaluate.external_test[0].path must be a file path relative to the external test directory"),
+    ({"external_test": [{"name": "x", "path": "../raw/a.csv"}]}, "evaluate.external_test[0].path must be"),
+    ({"external_test": [{"name": "x", "path": "a.csv"}, {"name": "x", "path": "b.csv"}]},
+     "evaluate.external_test must be entries with distinct names, got ['x', 'x']"),
+    ({"external_test": [{"name": "x", "path": "a.csv", "label_map": {"a": ["b"]}}]},
+     "evaluate.external_test[0].label_map.a must be a non-empty string"),
+])
+def test_bad_evaluate_params_name_the_key(raw, message):
+    with pytest.raises(ParamsError, match=f"^params.yaml: {re.escape(message)}"):
+        params.load_dict(raw, "evaluate")
