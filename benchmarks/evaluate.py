@@ -1,0 +1,97 @@
+"""Benchmark the evaluate stage's cost targets (issue: research-grade evaluation).
+
+1. Each baseline fit on the default train split and scored on the test split (target: the frozen-encoder
+   baseline on the default MiniLM data well under 60 s on a 2-core CPU; all of them "minutes at most").
+2. The bootstrap: 1,000 paired resamples of 10,000 rows for 4 predictors (target: < 5 s).
+3. The whole stage (`evaluate.run`) on the trained default model, if models/classifier exists.
+
+Reads data/split/{train,test}.csv (run `dvc repro split` or `dvc pull` first) and params.yaml; writes only
+to a temporary directory. Usage: python benchmarks/evaluate.py   (from the repository root, .venv active)
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from stages import baselines, evaluate, metrics, params  # noqa: E402
+from stages.io import read_csv  # noqa: E402
+
+
+def bench_baselines(cfg: params.Evaluate, model: str, train, test) -> None:
+    import numpy as np
+
+    labels = sorted(set(train["label"]))
+    y = np.array([labels.index(lab) for lab in test["label"]])
+    for name in ("majority", "tfidf_lr", "frozen_lr"):
+        one = params.build(params.Baselines, {**params.as_dict(cfg.baselines), "models": [name]}, "baselines")
+        start = time.perf_counter()
+        out = baselines.run_all(one, model, cfg.batch_size, train["text"].tolist(), train["label"].tolist(), labels,
+                                [test["text"].tolist()])[name]
+        total = time.perf_counter() - start
+        acc = float((out["proba"][0].argmax(1) == y).mean())
+        target = f"   (target < 60 s: {'ok' if total < 60 else 'MISSED'}, {total / 60:.2f} of it)" \
+            if name == "frozen_lr" else ""
+        print(f"baseline {name:<9}: fit {out['train_seconds']:6.1f} s, fit + score {total:6.1f} s on "
+              f"{len(train):,} + {len(test):,} rows, test accuracy {acc:.3f}{target}")
+
+
+def bench_bootstrap() -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    n = 10_000
+    y = rng.integers(0, 3, n)
+    preds = {f"m{i}": np.where(rng.random(n) < 0.7 + 0.05 * i, y, rng.integers(0, 3, n)) for i in range(4)}
+    start = time.perf_counter()
+    metrics.bootstrap(y, preds, 3, np.ones(3, bool), 1000, 0)
+    took = time.perf_counter() - start
+    print(f"bootstrap, 1,000 resamples x 10,000 rows x 4 predictors: {took:6.2f} s   "
+          f"(target < 5 s: {'ok' if took < 5 else 'MISSED'})")
+
+
+def bench_stage(cfg: params.Evaluate, seed: int, model: str) -> None:
+    model_dir = ROOT / "models" / "classifier"
+    if not (model_dir / "config.json").exists():
+        print("whole stage: skipped (no models/classifier; run `dvc repro train` first)")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        out = evaluate.run(cfg, seed, model, model_dir, ROOT / "data" / "split", Path(tmp) / "metrics.json",
+                           Path(tmp) / "eval", ROOT / "data" / "external")
+        took = time.perf_counter() - start
+    t = out["test"]
+    print(f"whole evaluate stage (model load, scoring, 3 baselines, bootstrap, plots): {took:6.1f} s; "
+          f"test macro-F1 {t['f1_macro']:.3f} [{t['f1_macro_ci_low']:.3f}, {t['f1_macro_ci_high']:.3f}], "
+          f"ECE {t['ece']:.3f}")
+    for name, row in out["baselines"]["models"].items():
+        r = row["test"]
+        gain = f", fine-tuned gain {r['fine_tuned_gain_f1_macro']:+.3f} [{r['gain_ci_low']:+.3f}, " \
+               f"{r['gain_ci_high']:+.3f}]" if "gain_ci_low" in r else ""
+        print(f"  {name:<10} macro-F1 {r['f1_macro']:.3f} [{r['f1_macro_ci_low']:.3f}, {r['f1_macro_ci_high']:.3f}]{gain}")
+
+
+def main() -> None:
+    import logging
+
+    logging.basicConfig(level=logging.WARNING)
+    split = ROOT / "data" / "split"
+    if not (split / "train.csv").exists():
+        sys.exit("data/split/train.csv is missing: run `dvc repro split` (or `dvc pull`) first")
+    cfg = params.load("evaluate", ROOT / "params.yaml")
+    model = params.load("train", ROOT / "params.yaml").model
+    seed = params.load("base", ROOT / "params.yaml").seed
+    train = read_csv(split / "train.csv", columns=("text", "label"))
+    test = read_csv(split / "test.csv", columns=("text", "label"))
+    bench_baselines(cfg, model, train, test)
+    bench_bootstrap()
+    bench_stage(cfg, seed, model)
+
+
+if __name__ == "__main__":
+    main()
