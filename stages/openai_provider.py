@@ -111,6 +111,40 @@ def parse(text: str, n: int) -> tuple[list[str], collections.Counter[str]]:
     return kept, dropped
 
 
+def _plus(a: float | None, b: float | None) -> float | None:
+    """Sum of two costs; None (a model without a price in generate.prices) wins."""
+    return None if a is None or b is None else a + b
+
+
+def _collect(outcome: llm.Outcome, cfg: params.Generate, labels: list[str]) -> tuple[list[dict], dict, dict]:
+    """Rows from the used responses (plan order, at most n_per_label per label), and tokens/cost/drops."""
+    per_label = {lab: {"model": "", "requests": 0, "cached": 0, "samples": 0, "prompt_tokens": 0,
+                       "completion_tokens": 0, "cost_usd": 0.0, "dropped": collections.Counter()} for lab in labels}
+    this_run: dict[str, Any] = {"prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0}
+    rows: list[dict[str, str]] = []
+    for req, entry in outcome.used:
+        stats, model = per_label[req.label], req.body["model"]
+        samples, dropped = parse(entry["response"], cfg.samples_per_request)
+        samples = samples[: max(0, cfg.n_per_label - stats["samples"])]
+        rows += [{"text": s, "label": req.label, "source": f"openai:{model}"} for s in samples]
+        prompt, completion = llm.usage_of(entry)
+        cost = llm.cost_usd(prompt, completion, cfg.prices.get(model))
+        stats["model"] = model
+        stats["requests"] += 1
+        stats["cached"] += req.key not in outcome.new_keys
+        stats["samples"] += len(samples)
+        stats["dropped"].update(dropped)
+        for target in (stats, this_run) if req.key in outcome.new_keys else (stats,):
+            target["prompt_tokens"] += prompt
+            target["completion_tokens"] += completion
+            target["cost_usd"] = _plus(target["cost_usd"], cost)
+    for stats in (*per_label.values(), this_run):
+        stats["cost_usd"] = None if stats["cost_usd"] is None else round(stats["cost_usd"], 6)
+        if "dropped" in stats:
+            stats["dropped"] = dict(sorted(stats["dropped"].items()))
+    return rows, per_label, this_run
+
+
 def generate(task: Task, cfg: params.Generate, seed: int, cache_dir: Path) -> tuple[list[dict], dict[str, Any]]:
     """Rows (text, label, source) and the generation report: requests, tokens, cost, drops per label."""
     requests = plan(task, cfg, seed)
@@ -119,30 +153,7 @@ def generate(task: Task, cfg: params.Generate, seed: int, cache_dir: Path) -> tu
         outcome = llm.fetch(requests, cache, cfg)
     finally:
         cache.close()
-    labels = list(dict.fromkeys(r.label for r in requests))
-    per_label = {lab: {"model": "", "requests": 0, "cached": 0, "samples": 0, "prompt_tokens": 0,
-                       "completion_tokens": 0, "cost_usd": 0.0, "dropped": collections.Counter()} for lab in labels}
-    rows: list[dict[str, str]] = []
-    this_run = [0, 0, 0.0]
-    for req, entry in outcome.used:
-        stats, model = per_label[req.label], req.body["model"]
-        samples, dropped = parse(entry["response"], cfg.samples_per_request)
-        samples = samples[: max(0, cfg.n_per_label - stats["samples"])]
-        rows += [{"text": s, "label": req.label, "source": f"openai:{model}"} for s in samples]
-        prompt, completion = llm.usage_of(entry)
-        cost = llm.cost_usd(prompt, completion, cfg.prices.get(model))
-        stats.update(model=model, requests=stats["requests"] + 1, samples=stats["samples"] + len(samples),
-                     cached=stats["cached"] + (req.key not in outcome.new_keys),
-                     prompt_tokens=stats["prompt_tokens"] + prompt,
-                     completion_tokens=stats["completion_tokens"] + completion,
-                     cost_usd=None if cost is None or stats["cost_usd"] is None else stats["cost_usd"] + cost)
-        stats["dropped"].update(dropped)
-        if req.key in outcome.new_keys:
-            this_run = [this_run[0] + prompt, this_run[1] + completion,
-                        None if cost is None or this_run[2] is None else this_run[2] + cost]
-    for stats in per_label.values():
-        stats["dropped"] = dict(sorted(stats["dropped"].items()))
-        stats["cost_usd"] = None if stats["cost_usd"] is None else round(stats["cost_usd"], 6)
+    rows, per_label, this_run = _collect(outcome, cfg, list(dict.fromkeys(r.label for r in requests)))
     if outcome.budget_exhausted:
         log.warning("budget reached (generate.max_requests=%d, generate.max_total_tokens=%d): stopped after %d of %d "
                     "requests; rows per label before cleaning: %s (asked for %d each)", cfg.max_requests,
@@ -160,8 +171,7 @@ def generate(task: Task, cfg: params.Generate, seed: int, cache_dir: Path) -> tu
                    "exhausted": outcome.budget_exhausted},
         "tokens": {"prompt": total[0], "completion": total[1], "total": sum(total)},
         "cost_usd": None if None in costs else round(sum(costs), 6),
-        "this_run": {"prompt_tokens": this_run[0], "completion_tokens": this_run[1],
-                     "cost_usd": None if this_run[2] is None else round(this_run[2], 6)},
+        "this_run": this_run,
         "per_label": per_label,
     }
     return rows, report

@@ -94,12 +94,12 @@ def _top(counts: collections.Counter[str]) -> tuple[str, int]:
     return min(counts.items(), key=lambda kv: (-kv[1], kv[0])) if +counts else ("", 0)
 
 
-def _flag_probe(name: str, present: list[bool], labels: list[str]) -> dict[str, Any]:
-    counts = {v: collections.Counter(lab for p, lab in zip(present, labels) if p is v) for v in (True, False)}
-    best = {v: _top(c) for v, c in counts.items() if c}
-    accuracy = sum(n for _, n in best.values()) / len(labels)
+def _flag_probe(name: str, with_counts: collections.Counter[str], all_counts: collections.Counter[str]) -> dict:
+    """Accuracy of: rows with the feature -> their most frequent label; rows without -> theirs."""
+    best = {v: _top(c) for v, c in ((True, with_counts), (False, all_counts - with_counts)) if +c}
+    accuracy = sum(n for _, n in best.values()) / sum(all_counts.values())
     rule = "; ".join(f"{'with' if v else 'without'} → {lab}" for v, (lab, _) in best.items())
-    return {"feature": name, "accuracy": round(accuracy, 4), "rows_with": sum(present), "rule": rule}
+    return {"feature": name, "accuracy": round(accuracy, 4), "rows_with": sum(with_counts.values()), "rule": rule}
 
 
 def _threshold_probe(name: str, values: list[int], labels: list[str]) -> dict[str, Any]:
@@ -124,12 +124,16 @@ def _threshold_probe(name: str, values: list[int], labels: list[str]) -> dict[st
 def shortcut_probe(rows: Sequence[Row]) -> list[dict[str, Any]]:
     """Accuracy of predicting the label from one surface feature alone, best first."""
     texts, labels = [r["text"] for r in rows], [r["label"] for r in rows]
-    probes = [_flag_probe(name, [f(t) for t in texts], labels) for name, f in FLAGS.items()]
+    everyone = collections.Counter(labels)
+    probes = [_flag_probe(name, collections.Counter(lab for t, lab in zip(texts, labels) if f(t)), everyone)
+              for name, f in FLAGS.items()]
     probes += [_threshold_probe(name, [f(t) for t in texts], labels) for name, f in MEASURES.items()]
-    token_sets = [set(words(t)) for t in texts]
-    rows_with = collections.Counter(w for s in token_sets for w in s)
-    tokens = [_flag_probe(f"token:{w}", [w in s for s in token_sets], labels)
-              for w, n in sorted(rows_with.items()) if n >= MIN_TOKEN_ROWS]
+    by_token: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    for text, label in zip(texts, labels):  # one pass over the words, not one per distinct word
+        for w in set(words(text)):
+            by_token[w][label] += 1
+    tokens = [_flag_probe(f"token:{w}", counts, everyone)
+              for w, counts in sorted(by_token.items()) if sum(counts.values()) >= MIN_TOKEN_ROWS]
     tokens.sort(key=lambda p: (-p["accuracy"], p["feature"]))
     probes += tokens[:TOP_TOKENS]
     probes.sort(key=lambda p: (-p["accuracy"], p["feature"]))

@@ -289,3 +289,16 @@ def test_generate_params_errors_name_the_key(override, message):
     with pytest.raises(params.ParamsError) as err:
         params.load_dict(override, "generate")
     assert message in str(err.value) and "sk-live-123" not in str(err.value)
+
+
+def test_missing_key_is_one_line_and_exit_2_before_any_request(tmp_path, server, capsys, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY")
+    p = tmp_path / "params.yaml"
+    p.write_text(yaml.safe_dump({"generate": {"provider": "openai", "task": str(TASK), "base_url": server.url}}))
+    code = generate.main(["--params", str(p), "--out", str(tmp_path / "g.csv"), "--reports", str(tmp_path / "r"),
+                          "--cache", str(tmp_path / "cache")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and server.total == 0 and len(err) == 1
+    assert err[0].startswith("error: generate.provider is openai and 80 requests are not cached, but the environment "
+                             "variable OPENAI_API_KEY is not set")
+    assert not (tmp_path / "g.csv").exists() and not (tmp_path / "r").exists()
