@@ -18,7 +18,7 @@ def _ci(row: dict[str, Any], key: str) -> str:
 
 
 def _seconds(value: float | None) -> str:
-    return "—" if value is None else f"{value:,.1f} s"
+    return "—" if value is None else f"{value:.1f} s"  # no thousands separator: one number token
 
 
 def _gain(row: dict[str, Any]) -> str:

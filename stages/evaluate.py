@@ -20,7 +20,6 @@ from stages.io import atomic_dir, read_csv, read_json, write_csv, write_json, wr
 
 log = logging.getLogger(__name__)
 FINE_TUNED = "fine_tuned"
-classification_metrics = metrics.classification_metrics  # kept importable from here
 
 
 def positive_index(cfg: params.Evaluate, labels: list[str]) -> int | None:

@@ -58,7 +58,9 @@ def bars(values: dict[str, float], path: Path, title: str, xlabel: str) -> None:
     ax.set(yticks=range(len(names)), yticklabels=names, xlim=(0, 1), xlabel=xlabel, title=title)
     ax.invert_yaxis()
     for i, n in enumerate(names):
-        ax.text(min(values[n], 0.85) + 0.01, i, f"{values[n]:.3f}", va="center")
+        inside = values[n] > 0.85  # no room to the right of the bar: write inside it
+        ax.text(values[n] - 0.01 if inside else values[n] + 0.01, i, f"{values[n]:.3f}", va="center",
+                ha="right" if inside else "left", color="white" if inside else "black")
     _save(fig, path)
 
 
@@ -67,10 +69,10 @@ def reliability(table: Sequence[dict[str, Any]], bins: int, path: Path, title: s
     fig, ax = _pyplot().subplots(figsize=(4.2, 4.0), dpi=100)
     width = 1 / bins
     ax.bar([row["lower"] for row in table], [row["accuracy"] for row in table], width=width, align="edge",
-           edgecolor="black", color="tab:blue", alpha=0.8, label="accuracy")
+           edgecolor="black", color="tab:blue", alpha=0.8, label="accuracy per bin")
     ax.plot([row["confidence"] for row in table], [row["accuracy"] for row in table], "o", color="tab:orange",
-            label="mean confidence")
+            label="accuracy at mean confidence")
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=0.8)
     ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence", ylabel="accuracy", title=title)
-    ax.legend(loc="upper left")
+    ax.legend(loc="best", fontsize="small")
     _save(fig, path)
