@@ -92,6 +92,20 @@ def test_client_errors_fail_fast_without_retry(tmp_path, server, behaviour, mess
     assert server.total == 1
 
 
+def test_an_unreachable_server_fails_fast_with_the_url(tmp_path):
+    import socket
+
+    with socket.socket() as sock:  # a port that nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+    config = params.load_dict({"provider": "openai", "task": str(TASK), "base_url": url, "n_per_label": 5,
+                               "backoff_s": 5, "max_retries": 5}, "generate")
+    start = time.monotonic()
+    with pytest.raises(llm.LLMError, match=f"cannot reach {url}: Connection error"):
+        fetch(tmp_path, config)
+    assert time.monotonic() - start < 5  # no backoff: a connection refused is not retried
+
+
 def test_unknown_model_shows_the_servers_error_in_one_line(tmp_path, server, capsys):
     server.models = ("gpt-4o-mini",)
     p = tmp_path / "params.yaml"
