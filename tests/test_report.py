@@ -1,0 +1,153 @@
+"""stages.report: reports/report.md from whatever the other stages wrote; relative links that exist; no machine paths."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from stages import report
+from stages.errors import DataError
+from tests.conftest import ROOT, dvc, subprocess_env
+from tests.test_experiments import baseline
+
+LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
+MACHINE_PATH = re.compile(r"(?<![\w.<>])(/(?:tmp|home|root|work|Users|var|private)/|[A-Za-z]:\\)")
+
+
+def write(path: Path, data) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(data if isinstance(data, str) else json.dumps(data), encoding="utf-8")
+    return path
+
+
+def full_reports(root: Path, model_path: str) -> Path:
+    """Every input the report can use, in the pipeline's layout under root/reports."""
+    r = root / "reports"
+    write(r / "data" / "quality.json", {
+        "provider": {"provider": "template", "task": "clickbait"}, "rows_read": 100, "rows_kept": 90,
+        "dropped": {"duplicate": 10}, "per_label": {"a": {"before": 50, "after": 45}, "b": {"before": 50, "after": 45}},
+        "shortcuts": [{"feature": "ends_with_!", "accuracy": 0.97}, {"feature": "length", "accuracy": 0.6}],
+        "shortcut_warning": True})
+    write(r / "data" / "quality.md", "# Data quality\n")
+    write(r / "data" / "split.json", {"splits": {"train": {"rows": 54}, "val": {"rows": 18}, "test": {"rows": 18}}})
+    write(r / "train" / "summary.json", {"base_model": model_path, "device": "cpu", "epochs": 3.0, "train_rows": 54,
+                                         "best_val_f1_macro": 0.81234, "train_seconds": 15.2,
+                                         "overfitting_warning": "train loss fell while val loss rose after epoch 2"})
+    metrics = r / "train" / "plots" / "metrics"
+    write(metrics / "loss.tsv", "step\tloss\n0\t0.7\n2\t0.5\n4\t0.3\n")
+    write(metrics / "eval" / "loss.tsv", "step\tloss\n1\t0.6\n3\t0.5\n5\t0.55\n")
+    write(metrics / "eval" / "f1_macro.tsv", "step\tf1_macro\n1\t0.7\n3\t0.81234\n5\t0.8\n")
+    write(metrics / "epoch.tsv", "step\tepoch\n0\t1\n1\t1\n2\t2\n3\t2\n4\t3\n5\t3\n")
+    write(r / "metrics.json", {"test": {
+        "rows": 18, "accuracy": 0.833333, "accuracy_ci_low": 0.666667, "accuracy_ci_high": 1.0, "f1_macro": 0.8321,
+        "f1_macro_ci_low": 0.65, "f1_macro_ci_high": 0.97, "per_label": {
+            "a": {"precision": 0.9, "recall": 0.75, "f1": 0.818182, "support": 9},
+            "b": {"precision": 0.77, "recall": 0.9, "f1": 0.83, "support": 9}}}})
+    write(r / "eval" / "confusion.png", "png")
+    write(r / "eval" / "baselines.json", {"models": {
+        "fine_tuned": {"train_seconds": 15.2, "test": {"accuracy": 0.833, "f1_macro": 0.8321}},
+        "tfidf_lr": {"train_seconds": 0.4, "test": {"accuracy": 0.7, "f1_macro": 0.69, "fine_tuned_gain_f1_macro": 0.1421}}}})
+    write(r / "explain" / "html" / "01.html", "<html></html>")
+    write(r / "explain" / "mismatches.md", "# Mismatches\n")
+    write(r / "explain" / "explanations.json", {"mismatches": 3, "explained": 1, "examples": [
+        {"text": "<script>x</script> | **bold** wins!", "true": "b", "predicted": "a", "confidence": 0.91,
+         "html": "html/01.html", "weights": [["wins", 0.31], ["bold", -0.12]]}]})
+    return r
+
+
+def build(r: Path) -> tuple[str, dict]:
+    summary = report.run(r / "data" / "quality.json", r / "data" / "split.json", r / "train", r / "metrics.json",
+                         r / "eval", r / "explain", r / "report.md", r / "train_curves.png")
+    return (r / "report.md").read_text(encoding="utf-8"), summary
+
+
+def assert_links_exist_and_no_machine_paths(md: str, out_dir: Path, *forbidden: str) -> list[str]:
+    links = LINK.findall(md)
+    for target in links:
+        assert not target.startswith(("/", "file:")), target
+        assert (out_dir / target).resolve().is_file(), f"broken link {target}"
+    assert not MACHINE_PATH.search(md), MACHINE_PATH.search(md)
+    for path in forbidden:
+        assert path not in md
+    return links
+
+
+def test_report_shows_every_section_with_links_that_exist(tmp_path):
+    model = tmp_path / "models" / "tiny-bert"
+    r = full_reports(tmp_path, str(model))
+    md, summary = build(r)
+    assert summary["curves"] and summary["warnings"]
+    links = assert_links_exist_and_no_machine_paths(md, r, str(tmp_path), str(model))
+    assert set(links) == {"eval/confusion.png", "train_curves.png", "data/quality.md", "explain/html/01.html",
+                          "explain/mismatches.md"}
+    assert (r / "train_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "base model: `<local>/tiny-bert`" in md and "split: train 54, val 18, test 18" in md
+    assert "| macro F1 | 0.832 | 0.650 – 0.970 |" in md and "| accuracy | 0.833 | 0.667 – 1.000 |" in md
+    assert "| a | 0.900 | 0.750 | 0.818 | 9 |" in md
+    assert "| `tfidf_lr` | 0.700 | 0.690 | — | +0.142 | 0.400 |" in md
+    assert "**Shortcut**: `ends_with_!` alone predicts the label with accuracy 0.970" in md
+    assert "**Overfitting**: train loss fell while val loss rose after epoch 2" in md
+    assert "| best validation macro F1 | 0.812 |" in md and "| epochs | 3 |" in md
+    # Untrusted text is shown literally: no HTML, no broken table, no emphasis.
+    assert "<script>" not in md and "&lt;script&gt;" in md and "\\| \\*\\*bold\\*\\*" in md
+    assert "wins (+0.31)" in md and "bold" not in md.split("wins (+0.31)")[1].split("\n")[0]  # only toward predicted
+    git_line = next(line for line in md.splitlines() if line.startswith("- git revision"))
+    assert git_line == "- git revision: `unknown`"  # tmp_path is no git repository
+
+
+def test_report_is_byte_identical_on_a_rerun(tmp_path):
+    r = full_reports(tmp_path, "sentence-transformers/all-MiniLM-L6-v2")
+    first, png = build(r)[0], (r / "train_curves.png").read_bytes()
+    assert build(r)[0] == first and (r / "train_curves.png").read_bytes() == png
+    assert "base model: `sentence-transformers/all-MiniLM-L6-v2`" in first
+
+
+def test_report_with_only_the_required_inputs_leaves_optional_sections_out(tmp_path):
+    r = full_reports(tmp_path, "m")
+    (r / "train_curves.png").write_bytes(b"stale")
+    for name in ("data/split.json", "data/quality.md", "train/summary.json", "eval/baselines.json",
+                 "eval/confusion.png", "explain/explanations.json", "explain/mismatches.md"):
+        (r / name).unlink()
+    for tsv in (r / "train").rglob("*.tsv"):
+        tsv.unlink()
+    quality = json.loads((r / "data" / "quality.json").read_text())
+    write(r / "data" / "quality.json", {k: quality[k] for k in ("provider", "rows_read", "rows_kept", "dropped",
+                                                                "per_label")})
+    metrics = json.loads((r / "metrics.json").read_text())
+    write(r / "metrics.json", {"test": {k: v for k, v in metrics["test"].items() if "_ci_" not in k}})
+    md, summary = build(r)
+    assert not summary["curves"] and not summary["warnings"] and not (r / "train_curves.png").exists()
+    assert assert_links_exist_and_no_machine_paths(md, r) == []
+    for absent in ("## Warnings", "## Baselines", "## Training", "## Confusion matrix", "## Top mismatches"):
+        assert absent not in md
+    assert "| macro F1 | 0.832 | — |" in md and "## Data quality" in md
+
+
+def test_missing_metrics_is_a_one_line_error(tmp_path):
+    r = full_reports(tmp_path, "m")
+    (r / "metrics.json").unlink()
+    with pytest.raises(DataError, match=r"metrics.json: file not found"):
+        build(r)
+    assert not (r / "report.md").exists()
+    proc = subprocess.run([sys.executable, "-m", "stages.report", "--quality", "reports/data/quality.json",
+                           "--metrics", "reports/metrics.json", "--out", "reports/report.md", "--curves",
+                           "reports/c.png"], cwd=tmp_path, env={**subprocess_env(), "PYTHONPATH": str(ROOT)},
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and proc.stderr.strip() == "error: reports/metrics.json: file not found"
+
+
+@pytest.mark.e2e
+def test_report_stage_in_the_pipeline_links_only_committed_files(tmp_path_factory, tiny_bert):
+    repo = baseline(tmp_path_factory, tiny_bert)
+    md = (repo / "reports" / "report.md").read_text(encoding="utf-8")
+    assert_links_exist_and_no_machine_paths(md, repo / "reports", str(repo), str(tiny_bert))
+    assert "![Training curves](train_curves.png)" in md and "![Test confusion matrix](eval/confusion.png)" in md
+    tracked = subprocess.run(["git", "ls-files", "reports"], cwd=repo, capture_output=True, text=True).stdout.split()
+    for target in LINK.findall(md):  # everything it links is in git, so a PR shows it
+        assert f"reports/{target}" in tracked, target
+    assert "Data and pipelines are up to date." in dvc(repo, "status").stdout
