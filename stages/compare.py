@@ -1,0 +1,186 @@
+"""The workspace against a git revision, for a pull request: metrics, params and per-label F1 as markdown.
+
+    python -m stages.compare --rev main                      # markdown on stdout
+    python -m stages.compare --rev origin/main --report reports/report.md --link-base URL --out comment.md
+    python -m stages.compare --check-lock                    # dvc.lock up to date with code and params?
+
+Uses DVC's own `dvc metrics diff`, `dvc params diff` and `dvc status` (JSON output). The lock check needs
+no data: a stage whose only changes are DVC-cached data that is not here (a fresh clone without
+`dvc pull`) counts as up to date; a changed param, command or code dependency, or a git-tracked report
+that differs from dvc.lock, does not. No params.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from stages import cli
+from stages.errors import DataError
+from stages.io import read_yaml, write_text
+from stages.markdown import code, fmt, signed, table
+from stages.text import md_escape
+
+PER_LABEL_F1 = re.compile(r"^test\.per_label\.(?P<label>.+)\.f1$")
+ALWAYS = ("test.accuracy", "test.f1_macro")  # shown even when unchanged
+_LINK = re.compile(r"(!?)\[([^\]]*)\]\(([^)\s]+)\)")
+DATA_MISSING = ("deleted", "not in cache")
+
+
+def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(args, cwd=cwd, capture_output=True, text=True)
+
+
+def dvc_json(cwd: Path, *args: str) -> Any:
+    """Run `dvc <args> --json` with the dvc next to this interpreter (else the one on PATH)."""
+    exe = Path(sys.executable).with_name("dvc")
+    proc = _run([str(exe) if exe.exists() else "dvc", *args, "--json"], cwd)
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
+        raise DataError(f"dvc {' '.join(args)}: {last.removeprefix('ERROR: ')}")
+    return json.loads(proc.stdout or "{}")
+
+
+def check_revision(rev: str, cwd: Path) -> None:
+    if _run(["git", "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], cwd).returncode != 0:
+        raise DataError(f"--rev {rev!r}: no such git revision here (expected a branch, tag or commit, e.g. main; "
+                        "in CI fetch it first, e.g. actions/checkout with fetch-depth: 0)")
+
+
+def metric_rows(diff: dict[str, Any]) -> tuple[list[list[Any]], list[list[Any]]]:
+    """(headline rows: changed or ALWAYS metrics; per-label F1 rows), each [name, old, new, change]."""
+    headline, per_label = [], []
+    for path, metrics in sorted(diff.items()):
+        for key, v in sorted(metrics.items()):
+            row = [v.get("old"), v.get("new"), v.get("diff")]
+            if m := PER_LABEL_F1.match(key):
+                per_label.append([md_escape(m["label"]), *row])
+            elif ".per_label." not in key and (key in ALWAYS or v.get("old") != v.get("new")):
+                headline.append([code(key) if len(diff) == 1 else code(f"{path}:{key}"), *row])
+    return headline, per_label
+
+
+def render(rev: str, metrics: dict[str, Any], params: dict[str, Any]) -> str:
+    def cols(first: str) -> list[str]:
+        return [first, code(rev), "workspace", "change"]
+
+    def show(rows: list[list[Any]]) -> list[list[str]]:
+        return [[r[0], fmt(r[1]), fmt(r[2]), signed(r[3])] for r in rows]
+
+    headline, per_label = metric_rows(metrics)
+    lines = [f"## This branch against {code(rev)}", "", "### Metrics", ""]
+    lines += table(cols("metric"), show(headline)) if headline else ["No metrics file in either revision."]
+    if per_label:
+        lines += ["", "### Test F1 per label", "", *table(cols("label"), show(per_label))]
+    lines += ["", "### Params", ""]
+    rows = [[code(key if len(params) == 1 else f"{path}:{key}"), code(v.get("old")), code(v.get("new"))]
+            for path, keys in sorted(params.items()) for key, v in sorted(keys.items())]
+    lines += table(["param", code(rev), "workspace"], rows, right_from=3) if rows else ["No param changed."]
+    return "\n".join(lines) + "\n"
+
+
+def rebase_links(markdown: str, source: Path, root: Path, base: str) -> str:
+    """Point the relative links of `source` (a file under `root`) at `base` + repository path; images get
+    `?raw=true`, so a PR comment shows the PNGs committed with the branch (no public image host)."""
+    def fix(m: re.Match) -> str:
+        bang, text, target = m.groups()
+        if re.match(r"^([a-z][a-z0-9+.-]*:|#|/)", target, re.I):
+            return m.group(0)
+        path = (source.parent / target).resolve().relative_to(root.resolve()).as_posix()
+        return f"{bang}[{text}]({base.rstrip('/')}/{path}{'?raw=true' if bang else ''})"
+
+    return _LINK.sub(fix, markdown)
+
+
+def cached_outs(cwd: Path) -> list[str]:
+    """Outputs that DVC caches (git-ignored data and models), from dvc.yaml."""
+    stages = (read_yaml(cwd / "dvc.yaml") or {}).get("stages") or {}
+    out = []
+    for stage in stages.values():
+        for item in stage.get("outs") or []:
+            path, opts = (item, {}) if isinstance(item, str) else next(iter(item.items()))
+            if (opts or {}).get("cache", True):
+                out.append(path.rstrip("/"))
+    return out
+
+
+def _flatten(value: Any, prefix: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        return {prefix: value}
+    return {k: v for key, sub in value.items() for k, v in _flatten(sub, f"{prefix}.{key}").items()}
+
+
+def changed_keys(cwd: Path, stage: str, file: str, key: str) -> list[str]:
+    """The keys under params `key` (a whole section, e.g. `train`) that differ from the stage's dvc.lock entry."""
+    locked = (((read_yaml(cwd / "dvc.lock") or {}).get("stages") or {}).get(stage) or {}).get("params") or {}
+    now, old = _flatten(read_yaml(cwd / file) or {}, ""), _flatten(locked.get(file) or {}, "")
+    return sorted(k[1:] for k in set(now) | set(old) if k[1:].startswith(f"{key}.") and now.get(k) != old.get(k))
+
+
+def stale_stages(cwd: Path) -> list[str]:
+    """`stage: reason` for every stage that `dvc repro` would rerun for a reason other than absent data."""
+    cached = cached_outs(cwd)
+
+    def absent_data(path: str, state: Any) -> bool:
+        return state in DATA_MISSING and any(path == c or path.startswith(c + "/") for c in cached)
+
+    problems = []
+    for stage, changes in dvc_json(cwd, "status").items():
+        for change in changes:
+            if isinstance(change, str):
+                problems.append(f"{stage}: {change}")
+                continue
+            for kind, entries in change.items():
+                for path, state in (entries or {}).items() if isinstance(entries, dict) else []:
+                    if isinstance(state, dict):  # a params file: {key: modified | new | deleted}
+                        problems += [f"{stage}: param {k} {s}" for key, s in state.items()
+                                     for k in (changed_keys(cwd, stage, path, key) if s == "modified" else [])
+                                     or [key]]
+                    elif not absent_data(path, state):
+                        problems.append(f"{stage}: {kind.removeprefix('changed ')} {path} {state}")
+    return problems
+
+
+def run(rev: str | None, out: Path | None, report: Path | None, link_base: str | None, check_lock: bool,
+        cwd: Path = Path(".")) -> str:
+    if check_lock and (problems := stale_stages(cwd)):
+        raise DataError(f"dvc.lock is not up to date with the code and params ({'; '.join(problems)}): run "
+                        "`dvc repro` and commit dvc.lock and reports/")
+    if rev is None:
+        return ""
+    check_revision(rev, cwd)
+    text = render(rev, dvc_json(cwd, "metrics", "diff", rev, "--all"), dvc_json(cwd, "params", "diff", rev))
+    if report is not None:
+        body = report.read_text(encoding="utf-8")
+        text += "\n" + (rebase_links(body, report, cwd, link_base) if link_base else body)
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        write_text(out, text)
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    def add(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--rev", help="git revision to compare the workspace with (branch, tag or commit)")
+        p.add_argument("--out", type=Path, help="markdown file to write (default: standard output)")
+        p.add_argument("--report", type=Path, help="append this report (reports/report.md) after the comparison")
+        p.add_argument("--link-base", help="URL that the report's relative links are rebased on, e.g. "
+                       "https://github.com/OWNER/REPO/blob/SHA")
+        p.add_argument("--check-lock", action="store_true", help="fail unless dvc.lock matches code and params")
+
+    def body(args: argparse.Namespace) -> None:
+        if args.rev is None and not args.check_lock:
+            raise DataError("nothing to do: give --rev REV to compare, --check-lock, or both")
+        run(args.rev, args.out, args.report, args.link_base, args.check_lock)
+
+    return cli.main(__doc__.splitlines()[0], add, body, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

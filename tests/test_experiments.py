@@ -1,0 +1,87 @@
+"""DVC experiments with the tiny model in a temporary repo: `dvc exp run -S`, a queued grid, `dvc exp show --md`.
+
+`copy_of_baseline()` is shared with test_compare, test_report and test_sweep: one `dvc repro` per session,
+committed, then copied for each module, so the modules stay independent without paying for it each time.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import dvc, make_repo, run_cmd, stages_ran
+
+pytestmark = pytest.mark.e2e
+ALL = ["generate", "split", "train", "evaluate", "explain", "report"]
+
+
+def baseline(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> Path:
+    """A committed repo whose whole pipeline has run once (reports and dvc.lock in git); read it, never change it."""
+    # Kept under the session's base temp dir, not in a global: pytest imports this file as `test_experiments`
+    # and the other modules import it as `tests.test_experiments`, two module objects.
+    root = tmp_path_factory.getbasetemp() / "synthbert-baseline"
+    repo = root / "repo"
+    if not (root / "done").exists():
+        shutil.rmtree(root, ignore_errors=True)
+        make_repo(repo, tiny_model)
+        assert stages_ran(dvc(repo, "repro").stdout) == ALL
+        run_cmd(["git", "add", "-A"], repo)
+        run_cmd(["git", "commit", "-qm", "baseline run"], repo)
+        (root / "done").touch()
+    return repo
+
+
+def copy_of_baseline(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path, dest: Path) -> Path:
+    """A private copy of `baseline()` to change at will."""
+    # .dvc/tmp holds locks, the queue and the hash cache of the original: the copy starts without them.
+    shutil.copytree(baseline(tmp_path_factory, tiny_model), dest, symlinks=True,
+                    ignore=lambda folder, names: ["tmp"] if folder.endswith(".dvc") else [])
+    return dest
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory, tiny_bert):
+    return copy_of_baseline(tmp_path_factory, tiny_bert, tmp_path_factory.mktemp("experiments") / "repo")
+
+
+def test_single_experiment_reruns_train_and_what_follows_and_updates_the_report(repo):
+    before = (repo / "reports" / "report.md").read_text()
+    out = dvc(repo, "exp", "run", "-n", "fast-lr", "-S", "train.learning_rate=2e-3").stdout
+    assert stages_ran(out) == ["train", "evaluate", "explain", "report"]
+    assert "train.learning_rate: 0.002" in (repo / "params.yaml").read_text()
+    assert (repo / "reports" / "report.md").read_text() != before  # new training numbers
+    shown = dvc(repo, "exp", "show", "--md", "--no-pager").stdout
+    assert "fast-lr" in shown and "test.f1_macro" in shown
+
+
+def wait_for_queue(repo: Path, timeout: float = 400) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = dvc(repo, "queue", "status").stdout
+        if not re.search(r"\b(Queued|Running)\b", status):
+            return status
+        time.sleep(3)
+    raise AssertionError(f"queue still busy after {timeout:.0f} s:\n{status}")
+
+
+def test_queued_grid_sweep_runs_every_combination(repo):
+    out = dvc(repo, "exp", "run", "--queue", "-S", "train.learning_rate=2e-5,5e-5", "-S", "train.epochs=1,2").stdout
+    assert out.count("Queued experiment") == 4
+    dvc(repo, "queue", "start", "-j", "1")
+    status = wait_for_queue(repo)
+    assert status.count("Success") == 4, status
+    table = dvc(repo, "exp", "show", "--md", "--no-pager", "--drop", ".*", "--keep",
+                r"Experiment|test\.f1_macro|train\.learning_rate|train\.epochs").stdout
+    header = table.splitlines()[0]
+    assert re.search(r"\|\s*test\.f1_macro\s*\|", header), header
+    rows = [line for line in table.splitlines() if "──" in line]  # one tree row per experiment
+    combos = {tuple(cell.strip() for cell in line.split("|")[2:5]) for line in rows}
+    for lr in ("2e-05", "5e-05"):
+        for epochs in ("1", "2"):
+            assert any(c[1:] == (epochs, lr) and re.fullmatch(r"[01](\.\d+)?", c[0]) for c in combos), (lr, epochs, table)
+    full = dvc(repo, "exp", "show", "--md", "--no-pager").stdout  # the README's plain command has the column too
+    assert "test.f1_macro" in full.splitlines()[0]
