@@ -127,13 +127,15 @@ class _Run:
             if wait is not None and wait > MAX_WAIT_S:
                 raise LLMError(f"{self.where} asks to retry after {wait:.0f} s (rate limit or quota): rerun later; "
                                "every answered request is cached")
+            if self.error is not None:  # another request already stopped the run: do not retry for nothing
+                raise LLMError("stopped by an earlier error")
             if attempt == self.cfg.max_retries:
                 raise LLMError(f"{self.where}: request {req.label}#{req.index} still failing after "
                                f"{attempt + 1} attempts (last: {reason}); rerun later, answered requests are cached")
             self.outcome.retries[reason] += 1
             delay = wait * random.uniform(1.0, 1.1) if wait is not None else \
                 self.cfg.backoff_s * 2**attempt * random.uniform(0.5, 1.0)
-            log.debug("retrying %s#%d in %.2f s after %s", req.label, req.index, delay, reason)
+            log.info("retrying %s#%d in %.2f s after %s", req.label, req.index, delay, reason)
             await asyncio.sleep(delay)
         raise AssertionError("unreachable")
 
