@@ -1,0 +1,100 @@
+"""The model card: models/classifier/README.md, for whoever receives the model directory without the repo.
+
+`write_model_card(model_dir, ...)` reads the directory's config.json (labels) and synthbert_params.json
+(seed, train params) and renders base model, data, params, metrics, intended use and limits, with Hugging
+Face front matter. Train calls it on the directory it writes; test metrics appear when given.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from stages.errors import DataError
+from stages.io import read_json, write_text
+from stages.markdown import code, fmt, public, table
+from stages.text import md_escape
+
+CARD = "README.md"
+METRICS = (("accuracy", "accuracy"), ("f1_macro", "macro F1"), ("f1_weighted", "weighted F1"))
+
+
+def _hub_id(name: str) -> str | None:
+    """`name` if it looks like a Hugging Face hub id (owner/name), else None (a local directory)."""
+    return name if name.count("/") == 1 and not name.startswith((".", "/", "~")) else None
+
+
+def _metric_rows(metrics: dict[str, Any]) -> list[list[Any]]:
+    rows = []
+    for key, name in METRICS:
+        if isinstance(metrics.get(key), (int, float)):
+            lo, hi = metrics.get(f"{key}_ci_low"), metrics.get(f"{key}_ci_high")
+            interval = f"{lo:.3f} – {hi:.3f}" if isinstance(lo, float) and isinstance(hi, float) else "—"
+            rows.append([name, metrics[key], interval])
+    return rows
+
+
+def render(config: dict[str, Any], saved: dict[str, Any], summary: dict[str, Any] | None,
+           metrics: dict[str, Any] | None, data: dict[str, Any] | None) -> str:
+    train = saved.get("train", {})
+    base = str(train.get("model") or (summary or {}).get("base_model") or "unknown")
+    labels = saved.get("labels") or [config["id2label"][k] for k in sorted(config.get("id2label", {}), key=int)]
+    provider = (data or {}).get("provider") or {}
+    provider = provider if isinstance(provider, dict) else {"provider": provider}
+    synthetic = provider.get("provider") != "csv"
+    front = ["---", "library_name: transformers", "pipeline_tag: text-classification",
+             *([f"base_model: {_hub_id(base)}"] if _hub_id(base) else []),
+             "tags:", "- text-classification", *(["- synthetic-data"] if synthetic else []), "- synthbert", "---"]
+    task = provider.get("task")
+    lines = [*front, "", f"# {md_escape(str(task)) + ' ' if task else ''}text classifier", "",
+             f"A fine-tuned {code(public(base))} that sorts a text into one of {len(labels)} labels: "
+             + ", ".join(code(lab) for lab in labels) + ". Built by the synthbert DVC pipeline.", "", "## Data", ""]
+    source = ("an imported, human-annotated CSV" if not synthetic else
+              f"synthetic data from the {code(provider.get('provider', 'template'))} provider")
+    lines.append(f"Trained on {source}" + (f" for the task {code(task)}" if task else "") + ".")
+    if data:
+        lines.append(f"{fmt(data.get('rows_read'))} rows generated, {fmt(data.get('rows_kept'))} kept after cleaning.")
+    if summary:
+        lines.append(f"Train split {fmt(summary.get('train_rows'))} rows, validation {fmt(summary.get('val_rows'))}.")
+    rows = [[code(k), code(v)] for k, v in train.items() if k != "model"] + [[code("seed"), code(saved.get("seed"))]]
+    lines += ["", "## Training params", "", *table(["param", "value"], rows, right_from=2)]
+    lines += ["", "## Metrics", ""]
+    if summary and summary.get("best_val_f1_macro") is not None:
+        lines.append(f"Validation macro F1 of the kept epoch: {fmt(summary['best_val_f1_macro'])}.")
+    if metrics:
+        lines += ["", f"Held-out test split ({fmt(metrics.get('rows'))} rows, bootstrap intervals):", "",
+                  *table(["metric", "value", "interval"], _metric_rows(metrics))]
+    else:
+        lines.append("Test metrics are computed after training by the evaluate stage: see `reports/metrics.json` "
+                     "and `reports/report.md` in the repository that produced this model.")
+    lines += ["", "## Intended use", "",
+              "Research and prototyping: classifying short texts like those of the training task, and comparing "
+              "training settings. Check it on real, labelled texts of your own before relying on it.",
+              "", "## Limits", "",
+              f"- {'Trained on synthetic data' if synthetic else 'Trained on a small annotated set'}: "
+              + ("templates or an LLM wrote the texts, so their style, vocabulary and label balance differ from "
+                 "real texts; scores on the synthetic test split overstate accuracy on real data." if synthetic
+                 else "scores may not carry over to other sources."),
+              f"- Texts are truncated to {fmt(train.get('max_length'))} tokens; it only knows these labels.",
+              "- Probabilities are not guaranteed to be calibrated; no fairness or safety evaluation was made.",
+              "", "## How to use", "", "```python", "from transformers import pipeline",
+              'clf = pipeline("text-classification", model="models/classifier", top_k=None)',
+              'clf(["Example headline"])', "```", "", "or, batched, from a file or standard input:", "", "```bash",
+              'python -m stages.predict --model models/classifier --input texts.txt --format csv', "```"]
+    return "\n".join(lines) + "\n"
+
+
+def write_model_card(model_dir: str | Path, summary: dict[str, Any] | None = None,
+                     metrics: dict[str, Any] | None = None, data: dict[str, Any] | None = None) -> Path:
+    """Write `model_dir`/README.md; `summary` is train's summary, `metrics` the test section of metrics.json
+    (optional: train runs before evaluate), `data` the generate stage's quality.json. Returns the path."""
+    model_dir = Path(model_dir)
+    if not (model_dir / "config.json").is_file():
+        raise DataError(f"{model_dir}: not a model directory (no config.json)")
+    saved_path = model_dir / "synthbert_params.json"
+    saved = read_json(saved_path) if saved_path.is_file() else {}
+    config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+    path = model_dir / CARD
+    write_text(path, render(config, saved, summary, metrics, data))
+    return path

@@ -1,0 +1,211 @@
+"""Use the trained classifier: the label and class probabilities of each text, batched.
+
+    python -m stages.predict "You won't believe what the mayor did" "Council approves budget"
+    python -m stages.predict --input headlines.txt --out predictions.csv --top-k 1
+    cat headlines.txt | python -m stages.predict --format csv
+
+Needs only a model directory (default models/classifier): no params.yaml, data or DVC. It imports nothing
+else from this repository, so the file can be copied next to a model and run as `python predict.py`.
+Input: texts as arguments, --input FILE (UTF-8; one text per line, or the `text` column of a .csv, or the
+"text" field of each .jsonl line), or standard input. Output, in input order: JSON lines (default) with
+label, score and the top-k probabilities, or CSV (text,label,score,label_2,score_2,...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import logging
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("stages.predict")
+CHUNK = 8192  # texts tokenized and sorted together; bounds memory on large inputs
+
+
+class InputError(Exception):
+    """Bad input from the user: printed as one `error: ...` line, exit code 2."""
+
+
+def read_texts(path: str | None, column: str = "text") -> list[str]:
+    """Non-blank texts from a file, or from standard input when `path` is None or '-'."""
+    name = "standard input" if path in (None, "-") else path
+    if path in (None, "-"):
+        data = sys.stdin.buffer.read()
+    elif not Path(path).is_file():
+        raise InputError(f"{path}: input file not found")
+    else:
+        data = Path(path).read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InputError(f"{name}: not valid UTF-8 (byte 0x{data[exc.start]:02x} on line {line}); "
+                         "re-save it as UTF-8") from None
+    suffix = Path(path).suffix.lower() if path not in (None, "-") else ""
+    if suffix == ".csv":
+        reader = csv.DictReader(io.StringIO(text))
+        if column not in (reader.fieldnames or []):
+            raise InputError(f"{name}: no column {column!r} (found {', '.join(reader.fieldnames or []) or 'none'})")
+        texts = [row[column] or "" for row in reader]
+    elif suffix == ".jsonl":
+        texts = []
+        for i, line in enumerate(text.splitlines(), 1):
+            if line.strip():
+                try:
+                    texts.append(str(json.loads(line)[column]))
+                except (json.JSONDecodeError, KeyError, TypeError):
+                    raise InputError(f"{name}: line {i} is not a JSON object with a {column!r} field") from None
+    else:
+        texts = text.splitlines()
+    texts = [t for t in texts if t.strip()]
+    if not texts:
+        raise InputError(f"{name}: empty input (no texts)")
+    return texts
+
+
+class Predictor:
+    """A sequence classifier and its tokenizer from one directory; `proba(texts)` in length-sorted batches."""
+
+    def __init__(self, model_dir: str | Path, batch_size: int = 64, device: str | None = None) -> None:
+        path = Path(model_dir)
+        if not path.is_dir():
+            raise InputError(f"{model_dir}: model directory not found (train one with `dvc repro`, "
+                             "or pass --model DIR)")
+        if not (path / "config.json").is_file():
+            raise InputError(f"{model_dir}: not a model directory (no config.json)")
+        import torch
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # no "Loading weights" bar on every call
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(str(path))
+            self.model = AutoModelForSequenceClassification.from_pretrained(str(path))
+        except (OSError, ValueError) as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            raise InputError(f"{model_dir}: cannot load the model ({first})") from None
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.model.to(self.device).eval()
+        self.batch_size = batch_size
+        self.labels = [self.model.config.id2label[i] for i in range(self.model.config.num_labels)]
+        self.max_length = self._max_length(path)
+
+    def _max_length(self, path: Path) -> int:
+        """The truncation used in training (synthbert_params.json), else the tokenizer's limit (<= 512)."""
+        saved = path / "synthbert_params.json"
+        if saved.is_file():
+            length = json.loads(saved.read_text(encoding="utf-8")).get("train", {}).get("max_length")
+            if isinstance(length, int):
+                return length
+        limit = getattr(self.tokenizer, "model_max_length", 512) or 512
+        return min(limit, getattr(self.model.config, "max_position_embeddings", 512) or 512, 512)
+
+    def proba(self, texts: Sequence[str]) -> Any:
+        """(n, labels) float32 probabilities. Tokenizes once, sorts by token count and pads each batch only to
+        its own longest row, so little work goes into padding."""
+        import numpy as np
+        import torch
+
+        out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
+        pad = self.tokenizer.pad_token_id or 0
+        ids = self.tokenizer(list(texts), truncation=True, max_length=self.max_length)["input_ids"]
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        with torch.inference_mode():
+            for start in range(0, len(order), self.batch_size):
+                idx = order[start:start + self.batch_size]
+                width = max(len(ids[i]) for i in idx)
+                batch = torch.full((len(idx), width), pad, dtype=torch.long)
+                mask = torch.zeros((len(idx), width), dtype=torch.long)
+                for row, i in enumerate(idx):
+                    batch[row, : len(ids[i])] = torch.tensor(ids[i])
+                    mask[row, : len(ids[i])] = 1
+                logits = self.model(input_ids=batch.to(self.device), attention_mask=mask.to(self.device)).logits
+                out[idx] = torch.softmax(logits.float(), dim=-1).cpu().numpy()
+        return out
+
+    def predict(self, texts: Sequence[str], top_k: int | None = None) -> Iterator[dict[str, Any]]:
+        """One dict per text, in input order: text, label, score and `top_k` {label: probability}."""
+        k = min(top_k or len(self.labels), len(self.labels))
+        for start in range(0, len(texts), CHUNK):
+            chunk = texts[start:start + CHUNK]
+            for text, p in zip(chunk, self.proba(chunk)):
+                best = sorted(range(len(p)), key=lambda j: (-p[j], j))[:k]
+                yield {"text": text, "label": self.labels[best[0]], "score": round(float(p[best[0]]), 6),
+                       "top_k": {self.labels[j]: round(float(p[j]), 6) for j in best}}
+
+
+def write_rows(rows: Iterator[dict[str, Any]], fmt: str, f: Any) -> int:
+    n = 0
+    writer = csv.writer(f, lineterminator="\n")
+    for row in rows:
+        if fmt == "jsonl":
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        else:
+            ranked = list(row["top_k"].items())
+            if n == 0:
+                writer.writerow(["text", "label", "score"] + [f"{c}_{r}" for r in range(2, len(ranked) + 1)
+                                                              for c in ("label", "score")])
+            writer.writerow([row["text"], row["label"], row["score"]] + [v for pair in ranked[1:] for v in pair])
+        n += 1
+    return n
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.texts and args.input:
+        raise InputError("give texts as arguments or --input FILE, not both")
+    if args.top_k is not None and args.top_k < 1:
+        raise InputError(f"--top-k must be >= 1, got {args.top_k}")
+    if not args.texts and args.input is None and sys.stdin.isatty():
+        raise InputError("no texts: give them as arguments, with --input FILE, or on standard input")
+    texts = list(args.texts) or read_texts(args.input, args.column)
+    fmt = args.format or ("csv" if args.out and args.out.suffix.lower() == ".csv" else "jsonl")
+    start = time.perf_counter()
+    predictor = Predictor(args.model, args.batch_size)
+    rows = predictor.predict(texts, args.top_k)
+    if args.out is None:
+        n = write_rows(rows, fmt, sys.stdout)
+    else:  # atomic: a killed run never leaves a half-written file that looks finished
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{args.out.name}.", dir=args.out.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+                n = write_rows(rows, fmt, f)
+            os.replace(tmp, args.out)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+    log.info("predicted %s texts in %.1f s", f"{n:,}", time.perf_counter() - start)
+    return n
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("texts", nargs="*", help="texts to classify (else --input, else standard input)")
+    p.add_argument("--model", default="models/classifier", help="model directory (default: models/classifier)")
+    p.add_argument("--input", "-i", help="UTF-8 file: one text per line, a .csv (--column) or .jsonl; '-' = stdin")
+    p.add_argument("--column", default="text", help="text column of a .csv / field of a .jsonl input")
+    p.add_argument("--out", "-o", type=Path, help="file to write (default: standard output)")
+    p.add_argument("--format", choices=("jsonl", "csv"), help="output format (default: from --out, else jsonl)")
+    p.add_argument("--top-k", type=int, help="probabilities of the k most likely labels (default: all)")
+    p.add_argument("--batch-size", type=int, default=64, help="texts per forward pass (default: 64)")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    if args.batch_size < 1:
+        p.error(f"--batch-size must be >= 1, got {args.batch_size}")
+    try:
+        run(args)
+    except (InputError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

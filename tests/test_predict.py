@@ -1,0 +1,145 @@
+"""stages.predict (use the model, standalone) and stages.modelcard (the model directory's README.md)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from stages import modelcard, modeling, predict
+from stages.errors import DataError
+from tests.conftest import ROOT, subprocess_env
+
+TEXTS = ["you won't believe what the mayor found", "city council approved a budget", "storm hits texas",
+         "10 secrets nobody saw coming", "the truth about coffee will surprise you"]
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory, tiny_bert):
+    """A classifier directory as train writes it (random head: these tests check plumbing, not accuracy)."""
+    path = tmp_path_factory.mktemp("predict") / "classifier"
+    modeling.load_classifier(str(tiny_bert), ["clickbait", "factual"]).save_pretrained(str(path))
+    modeling.load_tokenizer(str(tiny_bert)).save_pretrained(str(path))
+    train = {"model": str(tiny_bert), "epochs": 2.0, "learning_rate": 0.001, "max_length": 32}
+    (path / "synthbert_params.json").write_text(json.dumps({"seed": 42, "train": train,
+                                                            "labels": ["clickbait", "factual"]}))
+    return path
+
+
+def cli(capsys, *argv: str, stdin: bytes | None = None, monkeypatch=None) -> tuple[int, str, str]:
+    if stdin is not None:
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin), encoding="utf-8"))
+    code = predict.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_probabilities_match_transformers_pipeline_in_any_batch_size(model_dir):
+    from transformers import pipeline
+
+    clf = pipeline("text-classification", model=str(model_dir), device="cpu", top_k=None)
+    reference = [{d["label"]: d["score"] for d in row} for row in clf(TEXTS)]
+    for batch_size in (1, 2, 64):
+        p = predict.Predictor(model_dir, batch_size=batch_size, device="cpu")
+        got = p.proba(TEXTS)
+        assert got.shape == (5, 2)
+        want = np.array([[r["clickbait"], r["factual"]] for r in reference])
+        np.testing.assert_allclose(got, want, atol=1e-5)
+    assert p.max_length == 32  # the training truncation, from synthbert_params.json
+
+
+def test_jsonl_output_in_input_order_with_top_k(model_dir, capsys):
+    code, out, _ = cli(capsys, "--model", str(model_dir), "--top-k", "1", *TEXTS)
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and [r["text"] for r in rows] == TEXTS
+    for r in rows:
+        assert list(r["top_k"]) == [r["label"]] and r["top_k"][r["label"]] == r["score"] and r["score"] >= 0.5
+    code, out, _ = cli(capsys, "--model", str(model_dir), TEXTS[0])
+    (row,) = [json.loads(line) for line in out.splitlines()]
+    assert sorted(row["top_k"]) == ["clickbait", "factual"] and abs(sum(row["top_k"].values()) - 1) < 1e-5
+    assert list(row["top_k"].values()) == sorted(row["top_k"].values(), reverse=True)
+
+
+def test_csv_from_a_csv_file_and_jsonl_from_stdin(model_dir, tmp_path, capsys, monkeypatch):
+    src = tmp_path / "in.csv"
+    src.write_text("id,headline\n1,\"storm hits texas, figures show\"\n2,the truth about coffee\n", encoding="utf-8")
+    out_file = tmp_path / "out" / "pred.csv"
+    code, _, _ = cli(capsys, "--model", str(model_dir), "--input", str(src), "--column", "headline",
+                     "--out", str(out_file))
+    rows = list(csv.reader(out_file.open(encoding="utf-8")))
+    assert code == 0 and rows[0] == ["text", "label", "score", "label_2", "score_2"]
+    assert [r[0] for r in rows[1:]] == ["storm hits texas, figures show", "the truth about coffee"]
+    assert {r[1] for r in rows[1:]} | {r[3] for r in rows[1:]} == {"clickbait", "factual"}
+    assert [p.name for p in out_file.parent.iterdir()] == ["pred.csv"]  # no temporary file left behind
+    code, out, _ = cli(capsys, "--model", str(model_dir), "--format", "csv", "--top-k", "1",
+                       stdin="storm hits texas\n\n  \ncity council approved a budget\n".encode(), monkeypatch=monkeypatch)
+    assert code == 0 and out.splitlines()[0] == "text,label,score" and len(out.splitlines()) == 3  # blanks skipped
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "empty input (no texts)"),
+    (b"\n  \n", "empty input (no texts)"),
+    (b"fine\ncaf\xe9 latte\n", "not valid UTF-8 (byte 0xe9 on line 2); re-save it as UTF-8"),
+])
+def test_bad_input_files_are_one_line_errors(model_dir, tmp_path, capsys, content, message):
+    bad = tmp_path / "texts.txt"
+    bad.write_bytes(content)
+    code, out, err = cli(capsys, "--model", str(model_dir), "--input", str(bad))
+    assert code == 2 and out == "" and err == f"error: {bad}: {message}\n"
+
+
+def test_missing_model_directory_is_a_one_line_error(tmp_path, capsys):
+    code, out, err = cli(capsys, "--model", str(tmp_path / "nope"), "a text")
+    assert code == 2 and out == ""
+    assert err == f"error: {tmp_path / 'nope'}: model directory not found (train one with `dvc repro`, or pass --model DIR)\n"
+    (tmp_path / "empty").mkdir()
+    code, _, err = cli(capsys, "--model", str(tmp_path / "empty"), "a text")
+    assert code == 2 and err.endswith("not a model directory (no config.json)\n")
+    code, _, err = cli(capsys, "--model", str(tmp_path / "empty"), "--top-k", "0", "a text")
+    assert code == 2 and err == "error: --top-k must be >= 1, got 0\n"
+
+
+def test_predict_runs_alone_next_to_a_model_outside_the_repository(model_dir, tmp_path):
+    """Only predict.py and the model directory: no stages package, no params.yaml, no DVC."""
+    shutil.copy(ROOT / "stages" / "predict.py", tmp_path / "predict.py")
+    shutil.copytree(model_dir, tmp_path / "classifier")
+    env = {k: v for k, v in subprocess_env().items() if k != "PYTHONPATH"}
+    proc = subprocess.run([sys.executable, "-I", "predict.py", "--model", "classifier", "--input", "-"],
+                          input="storm hits texas\nthe truth about coffee\n", cwd=tmp_path, env=env,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert [json.loads(line)["text"] for line in proc.stdout.splitlines()] == ["storm hits texas",
+                                                                               "the truth about coffee"]
+
+
+def test_model_card_names_base_model_data_params_metrics_and_limits(model_dir, tmp_path, tiny_bert):
+    target = tmp_path / "classifier"
+    shutil.copytree(model_dir, target)
+    summary = {"base_model": str(tiny_bert), "train_rows": 48, "val_rows": 16, "best_val_f1_macro": 0.8125}
+    metrics = {"rows": 16, "accuracy": 0.875, "accuracy_ci_low": 0.7, "accuracy_ci_high": 1.0, "f1_macro": 0.87}
+    quality = {"provider": {"provider": "template", "task": "clickbait"}, "rows_read": 80, "rows_kept": 78}
+    path = modelcard.write_model_card(target, summary, metrics, quality)
+    card = path.read_text(encoding="utf-8")
+    assert path == target / "README.md" and card.startswith("---\nlibrary_name: transformers\n")
+    assert "pipeline_tag: text-classification" in card and "base_model:" not in card  # a local dir is no hub id
+    assert str(tiny_bert) not in card and str(tmp_path) not in card and f"`<local>/{tiny_bert.name}`" in card
+    assert "- Trained on synthetic data" in card and "`clickbait`, `factual`" in card
+    assert "80 rows generated, 78 kept" in card and "| `learning_rate` | `0.001` |" in card
+    assert "| accuracy | 0.875 | 0.700 – 1.000 |" in card and "Validation macro F1 of the kept epoch: 0.812" in card
+    assert "truncated to 32 tokens" in card
+    # Train writes the card before evaluate has run: no test metrics yet, and the hub id becomes front matter.
+    saved = json.loads((target / "synthbert_params.json").read_text())
+    saved["train"]["model"] = "sentence-transformers/all-MiniLM-L6-v2"
+    (target / "synthbert_params.json").write_text(json.dumps(saved))
+    card = modelcard.write_model_card(target).read_text(encoding="utf-8")
+    assert "base_model: sentence-transformers/all-MiniLM-L6-v2" in card and "see `reports/metrics.json`" in card
+    predict.Predictor(target)  # the card does not get in the way of loading
+    with pytest.raises(DataError, match="not a model directory"):
+        modelcard.write_model_card(tmp_path)
