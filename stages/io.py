@@ -26,11 +26,14 @@ from stages.errors import DataError, SynthbertError
 class WriteError(SynthbertError):
     """An output could not be written (disk full, read-only directory...); the destination is unchanged."""
 
+    def __init__(self, path: Path, reason: str):
+        self.path, self.reason = path, reason
+        kept = "its previous version is kept" if os.path.lexists(path) else "nothing was written"
+        super().__init__(f"cannot write {path}: {reason} ({kept})")
+
 
 def _write_error(path: Path, exc: OSError) -> WriteError:
-    reason = exc.strerror or str(exc) or type(exc).__name__
-    kept = "its previous version is kept" if os.path.lexists(path) else "nothing was written"
-    return WriteError(f"cannot write {path}: {reason} ({kept})")
+    return WriteError(path, exc.strerror or str(exc) or type(exc).__name__)
 
 
 def _ours(exc: OSError, tmp: Path) -> bool:
@@ -147,6 +150,8 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, path)
+    except WriteError as exc:  # a file inside the temporary directory: name the output instead
+        raise WriteError(path, exc.reason) if str(tmp) in str(exc.path) else exc from None
     except OSError as exc:
         if _ours(exc, tmp):
             raise _write_error(path, exc) from None

@@ -123,6 +123,20 @@ def test_file_size_limit_gives_one_line_naming_the_output_and_keeps_it(tmp_path)
     assert partials(tmp_path) == []
 
 
+def test_a_full_disk_inside_a_directory_output_names_the_directory(tmp_path):
+    (tmp_path / "out" / "model").mkdir(parents=True)
+    (tmp_path / "out" / "model" / "w.bin").write_text("previous\n")
+    code = WRITE_ONE.replace('io.write_text("out/x.txt", "new " * 2000)', "write_model()").replace(
+        "sys.exit(", 'def write_model():\n    with io.atomic_dir("out/model") as d:\n'
+                     '        io.write_text(d / "w.bin", "new " * 2000)\nsys.exit(')
+    proc = run_python(code, tmp_path, file_size_limit(1000))
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        "error: cannot write out/model: File too large (its previous version is kept)"]
+    assert (tmp_path / "out" / "model" / "w.bin").read_text() == "previous\n"
+    assert partials(tmp_path) == []
+
+
 def test_read_only_directory_gives_one_line_naming_the_output(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
