@@ -7,7 +7,7 @@ import pytest
 from tests.conftest import dvc, make_repo, stages_ran
 
 pytestmark = pytest.mark.e2e
-ALL = ["generate", "split", "train", "evaluate", "explain"]
+ALL = ["generate", "split", "train", "evaluate", "explain", "report"]
 
 
 @pytest.fixture(scope="module")
@@ -42,9 +42,9 @@ def test_metrics_show_lists_test_metrics(repo):
 
 def test_experiments_rerun_only_what_depends_on_the_changed_param(repo):
     out = dvc(repo, "exp", "run", "-S", "explain.num_samples=80").stdout
-    assert stages_ran(out) == ["explain"]
+    assert stages_ran(out) == ["explain", "report"]
     out = dvc(repo, "exp", "run", "-S", "train.learning_rate=2e-3").stdout
-    assert stages_ran(out) == ["train", "evaluate", "explain"]
+    assert stages_ran(out) == ["train", "evaluate", "explain", "report"]
     out = dvc(repo, "exp", "run", "-S", "generate.n_per_label=30").stdout
     assert stages_ran(out) == ALL
     table = dvc(repo, "exp", "show", "--md", "--no-pager").stdout
