@@ -37,8 +37,13 @@ def resolve_model(name: str) -> str:
     return name
 
 
-def _load_error(name: str, exc: Exception) -> DataError:
+def _load_error(name: str, source: str, exc: Exception) -> DataError:
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if Path(source).is_dir():
+        if not (Path(source) / "config.json").is_file():
+            return DataError(f"train.model: {name!r} is a directory without a saved model (no config.json); "
+                             "expected a directory written by save_pretrained() or `hf download`")
+        return DataError(f"train.model: cannot load {name!r} ({first[:200]})")
     return DataError(
         f"train.model: cannot load {name!r} ({first[:200]}). For a hub id, download it where a hub is "
         f"reachable (`hf download {name}`) and keep the cache, or set train.model to a local directory")
@@ -47,15 +52,19 @@ def _load_error(name: str, exc: Exception) -> DataError:
 def load_tokenizer(name: str) -> Any:
     from transformers import AutoTokenizer
 
+    source = resolve_model(name)
     try:
-        return AutoTokenizer.from_pretrained(resolve_model(name))
+        return AutoTokenizer.from_pretrained(source)
     except (OSError, ValueError) as exc:
-        raise _load_error(name, exc) from None
+        raise _load_error(name, source, exc) from None
 
 
-def load_classifier(name: str, labels: Sequence[str] | None = None) -> Any:
-    """A sequence-classification model; with `labels`, a fresh head whose config carries id2label."""
+def load_classifier(name: str, labels: Sequence[str] | None = None, attn_implementation: str | None = None) -> Any:
+    """A sequence-classification model; with `labels`, a fresh head whose config carries id2label.
+
+    `attn_implementation` ("sdpa", "eager") is a preference: a model without it loads with its default."""
     from transformers import AutoConfig, AutoModelForSequenceClassification
+    from transformers.models.auto.modeling_auto import MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES
 
     source = resolve_model(name)
     try:
@@ -64,10 +73,23 @@ def load_classifier(name: str, labels: Sequence[str] | None = None) -> Any:
             kwargs = {"num_labels": len(labels), "id2label": dict(enumerate(labels)),
                       "label2id": {lab: i for i, lab in enumerate(labels)}}
         config = AutoConfig.from_pretrained(source, **kwargs)
-        return AutoModelForSequenceClassification.from_pretrained(
-            source, config=config, ignore_mismatched_sizes=labels is not None)
+        if config.model_type not in MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES:
+            raise DataError(f"train.model: {name!r} is a {config.model_type!r} model, which has no "
+                            "sequence-classification head (expected a text encoder such as BERT, RoBERTa, "
+                            "DistilBERT, DeBERTa or ELECTRA)")
+        load = {"config": config, "ignore_mismatched_sizes": labels is not None}
+        if attn_implementation:
+            try:
+                return AutoModelForSequenceClassification.from_pretrained(
+                    source, attn_implementation=attn_implementation, **load)
+            except ValueError as exc:  # this architecture lacks it: fall back to its default
+                log.info("%s: no %s attention (%s); using its default", name, attn_implementation,
+                         str(exc).splitlines()[0][:120])
+        return AutoModelForSequenceClassification.from_pretrained(source, **load)
     except (OSError, ValueError, KeyError) as exc:
-        raise _load_error(name, exc) from None
+        if isinstance(exc, DataError):
+            raise
+        raise _load_error(name, source, exc) from None
 
 
 def device() -> str:

@@ -193,31 +193,62 @@ class Split:
         _check(total < 0.9, f"{p}.val_size + {p}.test_size", "< 0.9 (train needs rows)", total)
 
 
-SCHEDULERS = ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup")
+SCHEDULERS = ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup",
+              "inverse_sqrt")
 
 
 @dataclass(frozen=True)
 class Train:
     model: str = "sentence-transformers/all-MiniLM-L6-v2"
     epochs: float = 3.0
+    max_steps: int = 0
     learning_rate: float = 5e-5
     batch_size: int = 32
+    gradient_accumulation_steps: int = 1
     eval_batch_size: int = 128
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1
     lr_scheduler: str = "linear"
-    max_length: int = 64
+    label_smoothing: float = 0.0
+    class_weights: typing.Literal["none", "balanced", "explicit"] = "none"
+    label_weights: dict[str, float] = field(default_factory=dict)
+    freeze: typing.Literal["none", "all_but_head", "embeddings_and_first", "all_but_last"] = "none"
+    freeze_layers: int = 0
+    early_stopping_patience: int = 0
+    metric_for_best_model: typing.Literal["f1_macro", "accuracy", "loss"] = "f1_macro"
+    max_length: int = 0
+    length_percentile: float = 99.0
+    precision: typing.Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    resume: bool = False
+    deterministic: bool = False
+    overfit_patience: int = 2
+    near_perfect_f1: float = 0.99
 
     def validate(self, p: str) -> None:
         _check(self.epochs > 0, f"{p}.epochs", "> 0", self.epochs)
+        _check(self.max_steps >= 0, f"{p}.max_steps", ">= 0 (0: train for train.epochs)", self.max_steps)
         _check(0 < self.learning_rate < 1, f"{p}.learning_rate", "in (0, 1)", self.learning_rate)
         _check(self.batch_size >= 1, f"{p}.batch_size", ">= 1", self.batch_size)
+        _check(self.gradient_accumulation_steps >= 1, f"{p}.gradient_accumulation_steps", ">= 1",
+               self.gradient_accumulation_steps)
         _check(self.eval_batch_size >= 1, f"{p}.eval_batch_size", ">= 1", self.eval_batch_size)
         _check(self.weight_decay >= 0, f"{p}.weight_decay", ">= 0", self.weight_decay)
         _check(0 <= self.warmup_ratio < 1, f"{p}.warmup_ratio", "in [0, 1)", self.warmup_ratio)
         _check(self.lr_scheduler in SCHEDULERS, f"{p}.lr_scheduler", "one of " + ", ".join(SCHEDULERS),
                self.lr_scheduler)
-        _check(8 <= self.max_length <= 8192, f"{p}.max_length", "in [8, 8192] tokens", self.max_length)
+        _check(0 <= self.label_smoothing < 1, f"{p}.label_smoothing", "in [0, 1)", self.label_smoothing)
+        for label, weight in self.label_weights.items():
+            _check(0 < weight < float("inf"), f"{p}.label_weights.{label}", "a weight > 0", weight)
+        _check(self.class_weights != "explicit" or bool(self.label_weights), f"{p}.label_weights",
+               "a weight for every label when train.class_weights is explicit", self.label_weights)
+        _check(self.freeze_layers >= 0, f"{p}.freeze_layers", ">= 0 encoder layers", self.freeze_layers)
+        _check(self.early_stopping_patience >= 0, f"{p}.early_stopping_patience", ">= 0 evaluations (0: off)",
+               self.early_stopping_patience)
+        _check(self.max_length == 0 or 8 <= self.max_length <= 8192, f"{p}.max_length",
+               "0 (auto) or in [8, 8192] tokens", self.max_length)
+        _check(0 < self.length_percentile <= 100, f"{p}.length_percentile", "in (0, 100]", self.length_percentile)
+        _check(self.overfit_patience >= 1, f"{p}.overfit_patience", ">= 1 evaluations", self.overfit_patience)
+        _check(0 < self.near_perfect_f1 <= 1, f"{p}.near_perfect_f1", "in (0, 1]", self.near_perfect_f1)
 
 
 BASELINES = ("majority", "tfidf_lr", "frozen_lr")
