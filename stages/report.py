@@ -136,9 +136,10 @@ def baselines_section(baselines: dict | None) -> list[str]:
         return []
     rows = []
     for name, row in models.items():
-        test = row.get("test", row) if isinstance(row, dict) else {}
+        row = row if isinstance(row, dict) else {}
+        test = row.get("test", row)
         rows.append([code(name), test.get("accuracy"), test.get("f1_macro"), ci(test, "f1_macro"),
-                     signed(test.get("fine_tuned_gain_f1_macro")), row.get("train_seconds") if isinstance(row, dict) else None])
+                     signed(test.get("fine_tuned_gain_f1_macro")), row.get("train_seconds")])
     return ["", "## Baselines (test split)", "",
             *table(["model", "accuracy", "macro F1", "macro-F1 interval", "fine-tuned gain", "train seconds"], rows)]
 

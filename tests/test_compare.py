@@ -55,7 +55,8 @@ def test_workflow_is_valid_and_posts_with_cml_without_a_public_image_host():
     assert "pull_request" in trigger and flow["permissions"]["pull-requests"] == "write"
     steps = flow["jobs"]["report"]["steps"]
     uses = [s.get("uses", "") for s in steps]
-    assert any(u.startswith("actions/checkout@") for u in uses) and any(u.startswith("iterative/setup-cml@") for u in uses)
+    assert any(u.startswith("actions/checkout@") for u in uses)
+    assert any(u.startswith("iterative/setup-cml@") for u in uses)
     assert steps[0]["with"]["fetch-depth"] == 0
     runs = "\n".join(s.get("run", "") for s in steps)
     assert "bash scripts/setup.sh" in runs

@@ -79,7 +79,7 @@ def test_csv_from_a_csv_file_and_jsonl_from_stdin(model_dir, tmp_path, capsys, m
     assert {r[1] for r in rows[1:]} | {r[3] for r in rows[1:]} == {"clickbait", "factual"}
     assert [p.name for p in out_file.parent.iterdir()] == ["pred.csv"]  # no temporary file left behind
     code, out, _ = cli(capsys, "--model", str(model_dir), "--format", "csv", "--top-k", "1",
-                       stdin="storm hits texas\n\n  \ncity council approved a budget\n".encode(), monkeypatch=monkeypatch)
+                       stdin=b"storm hits texas\n\n  \ncity council approved a budget\n", monkeypatch=monkeypatch)
     assert code == 0 and out.splitlines()[0] == "text,label,score" and len(out.splitlines()) == 3  # blanks skipped
 
 
@@ -98,7 +98,8 @@ def test_bad_input_files_are_one_line_errors(model_dir, tmp_path, capsys, conten
 def test_missing_model_directory_is_a_one_line_error(tmp_path, capsys):
     code, out, err = cli(capsys, "--model", str(tmp_path / "nope"), "a text")
     assert code == 2 and out == ""
-    assert err == f"error: {tmp_path / 'nope'}: model directory not found (train one with `dvc repro`, or pass --model DIR)\n"
+    assert err == (f"error: {tmp_path / 'nope'}: model directory not found (train one with `dvc repro`, "
+                   "or pass --model DIR)\n")
     (tmp_path / "empty").mkdir()
     code, _, err = cli(capsys, "--model", str(tmp_path / "empty"), "a text")
     assert code == 2 and err.endswith("not a model directory (no config.json)\n")

@@ -1,4 +1,4 @@
-"""stages.report: reports/report.md from whatever the other stages wrote; relative links that exist; no machine paths."""
+"""stages.report: reports/report.md from what the other stages wrote; relative links that exist; no machine paths."""
 
 from __future__ import annotations
 
@@ -51,7 +51,8 @@ def full_reports(root: Path, model_path: str) -> Path:
     write(r / "eval" / "confusion.png", "png")
     write(r / "eval" / "baselines.json", {"models": {
         "fine_tuned": {"train_seconds": 15.2, "test": {"accuracy": 0.833, "f1_macro": 0.8321}},
-        "tfidf_lr": {"train_seconds": 0.4, "test": {"accuracy": 0.7, "f1_macro": 0.69, "fine_tuned_gain_f1_macro": 0.1421}}}})
+        "tfidf_lr": {"train_seconds": 0.4,
+                     "test": {"accuracy": 0.7, "f1_macro": 0.69, "fine_tuned_gain_f1_macro": 0.1421}}}})
     write(r / "explain" / "html" / "01.html", "<html></html>")
     write(r / "explain" / "mismatches.md", "# Mismatches\n")
     write(r / "explain" / "explanations.json", {"mismatches": 3, "explained": 1, "examples": [
