@@ -1,16 +1,21 @@
-import json
+"""The train stage on the tiny BERT: a loadable model, per-epoch curves, the summary, and every bad input."""
 
+import json
+import math
+
+import numpy as np
 import pandas as pd
 import pytest
 
 from stages import params, train
 from stages.errors import DataError, ParamsError
-from tests.conftest import TINY_PARAMS
 
 CLICKBAIT = ["you won't believe what the mayor found", "10 secrets nobody saw coming",
              "this is why parents are furious", "the truth about coffee will surprise you"]
 FACTUAL = ["central bank raised rates in march", "city council approved a budget",
            "toyota to cut 100 jobs this year", "storm hits texas, figures show"]
+# Settings under which the tiny BERT learns the fixture within a few epochs.
+LEARNS = {"epochs": 6, "batch_size": 4, "learning_rate": 3e-3, "warmup_ratio": 0.0}
 
 
 def write_splits(tmp_path, val_labels=None):
@@ -28,14 +33,15 @@ def write_splits(tmp_path, val_labels=None):
 
 
 def tiny_cfg(model, **kw):
-    return params.load_dict({**TINY_PARAMS["train"], "model": str(model), "epochs": 3, **kw}, "train")
+    return params.load_dict({"model": str(model), "epochs": 3, "batch_size": 16, "learning_rate": 1e-3, **kw},
+                            "train")
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, tiny_bert):
     tmp = tmp_path_factory.mktemp("train")
     split_dir = write_splits(tmp)
-    summary = train.run(tiny_cfg(tiny_bert, epochs=8, batch_size=8), 0, split_dir, tmp / "model", tmp / "reports")
+    summary = train.run(tiny_cfg(tiny_bert, **LEARNS), 0, split_dir, tmp / "model", tmp / "reports", tmp / "ckpt")
     return tmp, summary
 
 
@@ -47,25 +53,63 @@ def test_trained_model_loads_in_a_pipeline_with_label_names(trained):
     out = clf(["the truth about coffee will surprise you", "city council approved a budget"])
     assert {o["label"] for o in out} <= {"clickbait", "factual"}
     saved = json.loads((tmp / "model" / "synthbert_params.json").read_text())
-    assert saved["labels"] == ["clickbait", "factual"] and saved["train"]["epochs"] == 8
+    assert saved["labels"] == ["clickbait", "factual"] and saved["train"]["epochs"] == 6
     assert summary["train_rows"] == 32 and 0 <= summary["best_val_f1_macro"] <= 1
 
 
 def test_training_learns_the_fixture(trained):
-    # 8 distinct texts seen 4 times each for 8 epochs with a high learning rate: val (the same texts)
-    # must be mostly right; a broken label mapping or optimizer would stay near 0.5.
+    # 8 distinct texts seen 4 times per epoch: val (the same texts) must be mostly right; a broken label
+    # mapping, loss or optimizer would stay near 0.5.
     _, summary = trained
     assert summary["best_val_f1_macro"] >= 0.75
 
 
-def test_dvclive_logs_per_epoch_metrics(trained):
+def test_dvclive_writes_one_row_per_epoch_for_every_curve(trained):
     tmp, _ = trained
     plots = tmp / "reports" / "plots" / "metrics"
-    f1 = pd.read_csv(plots / "eval" / "f1_macro.tsv", sep="\t")
-    assert len(f1) == 8  # one validation per epoch
-    assert len(pd.read_csv(plots / "loss.tsv", sep="\t")) == 8  # one training-loss log per epoch
-    assert (plots / "eval" / "loss.tsv").exists()
-    assert json.loads((tmp / "reports" / "summary.json").read_text())["device"] == "cpu"
+    tables = {name: pd.read_csv(plots / f"{name}.tsv", sep="\t")
+              for name in ("loss", "epoch", "eval/loss", "eval/f1_macro", "eval/f1_label/clickbait",
+                           "eval/f1_label/factual")}
+    for name, table in tables.items():
+        assert table["step"].tolist() == [1, 2, 3, 4, 5, 6], name  # x axis: the epoch
+    assert tables["epoch"]["epoch"].tolist() == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+    # Macro-F1 is the mean of the per-label F1s, epoch by epoch.
+    mean = (tables["eval/f1_label/clickbait"]["clickbait"] + tables["eval/f1_label/factual"]["factual"]) / 2
+    assert np.allclose(mean, tables["eval/f1_macro"]["f1_macro"])
+    assert tables["loss"]["loss"].iloc[-1] < tables["loss"]["loss"].iloc[0]  # training loss fell
+
+
+def test_summary_has_device_memory_parameters_and_speed(trained):
+    from transformers import AutoModelForSequenceClassification
+
+    tmp, summary = trained
+    assert json.loads((tmp / "reports" / "summary.json").read_text()) == summary
+    assert summary["device"] == "cpu" and summary["precision"] == "fp32" and summary["processes"] == 1
+    assert summary["peak_memory_mb"] > 50 and summary["train_samples_per_second"] > 0
+    model = AutoModelForSequenceClassification.from_pretrained(str(tmp / "model"))
+    assert summary["trainable_parameters"] == summary["total_parameters"] == sum(p.numel() for p in model.parameters())
+    assert summary["optimizer_steps"] == 6 * 8 and summary["epochs_trained"] == 6.0 and not summary["stopped_early"]
+    assert summary["overfitting_warning"] is None or isinstance(summary["overfitting_warning"], str)
+
+
+def test_auto_max_length_is_the_99th_percentile_of_training_token_counts(trained, tiny_bert):
+    from transformers import AutoTokenizer
+
+    tmp, summary = trained
+    counts = sorted(len(ids) for ids in AutoTokenizer.from_pretrained(str(tiny_bert))(CLICKBAIT + FACTUAL)["input_ids"])
+    assert summary["max_length"] == max(8, 8 * math.ceil(counts[-1] / 8))  # 99% of 32 rows: the longest
+    saved = AutoTokenizer.from_pretrained(str(tmp / "model"))
+    assert saved.model_max_length == summary["max_length"]  # evaluate/explain truncate like training
+    assert json.loads((tmp / "model" / "synthbert_params.json").read_text())["train"]["max_length"] == summary["max_length"]
+
+
+def test_checkpoints_are_dropped_after_success(trained):
+    tmp, _ = trained
+    assert sorted(p.name for p in (tmp / "ckpt").iterdir()) == ["run.json"]
+    assert json.loads((tmp / "ckpt" / "run.json").read_text())["complete"] is True
+
+
+# ------------------------------------------------------------------------------------------- bad input
 
 
 def test_val_label_unknown_to_train_is_a_clear_error(tmp_path, tiny_bert):
@@ -75,19 +119,62 @@ def test_val_label_unknown_to_train_is_a_clear_error(tmp_path, tiny_bert):
     assert not (tmp_path / "model").exists()
 
 
-def test_max_length_above_model_limit(tmp_path, tiny_bert):
-    with pytest.raises(ParamsError, match=r"train.max_length must be <= 128 .*got 512"):
-        train.run(tiny_cfg(tiny_bert, max_length=512), 0, write_splits(tmp_path), tmp_path / "m", tmp_path / "r")
+@pytest.mark.parametrize("overrides, message", [
+    ({"max_length": 512}, r"train.max_length must be <= 128 \(the limit of .*\), got 512"),
+    ({"freeze": "embeddings_and_first", "freeze_layers": 3}, r"train.freeze_layers must be <= 2 \(the encoder layers"),
+    ({"freeze": "all_but_last", "freeze_layers": 5}, r"train.freeze_layers must be <= 2 .*got 5"),
+    ({"precision": "fp16"}, r"train.precision fp16 needs a CUDA GPU \(device is cpu\)"),
+    ({"class_weights": "explicit", "label_weights": {"clickbait": 2.0}},
+     r"train.label_weights must give a weight for every label of train.csv, got none for 'factual'"),
+    ({"class_weights": "explicit", "label_weights": {"clickbait": 2.0, "factual": 1.0, "satire": 1.0}},
+     r"train.label_weights.satire names no label of train.csv"),
+])
+def test_bad_train_params_stop_before_training_and_write_nothing(tmp_path, tiny_bert, overrides, message):
+    with pytest.raises(ParamsError, match=message) as err:
+        train.run(tiny_cfg(tiny_bert, **overrides), 0, write_splits(tmp_path), tmp_path / "m", tmp_path / "r",
+                  tmp_path / "c")
+    assert "\n" not in str(err.value)
+    assert not any((tmp_path / name).exists() for name in ("m", "r", "c"))
+
+
+@pytest.fixture(scope="module")
+def not_a_text_encoder(tmp_path_factory):
+    from transformers import ViTConfig, ViTModel
+
+    path = tmp_path_factory.mktemp("vit")
+    ViTModel(ViTConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=37,
+                       image_size=32, patch_size=16)).save_pretrained(str(path))
+    return path
 
 
 @pytest.mark.parametrize("model, message", [
     ("/nonexistent/model/dir", "is not a directory"),
     ("./models/typo", "is not a directory"),
-    ("no-such-org/no-such-model-xyz", "cannot load 'no-such-org/no-such-model-xyz'"),
+    ("no-such-org/no-such-model-xyz", r"cannot load 'no-such-org/no-such-model-xyz' .*`hf download no-such-org"),
+    ("EMPTY_DIR", r"is a directory without a saved model \(no config.json\)"),
+    ("VIT_DIR", r"is a 'vit' model, which has no sequence-classification head"),
 ])
-def test_bad_base_model_is_a_clear_error(tmp_path, model, message):
-    with pytest.raises(DataError, match=message):
+def test_bad_base_model_is_a_clear_error(tmp_path, model, message, not_a_text_encoder):
+    if model == "EMPTY_DIR":
+        model = tmp_path / "empty"
+        model.mkdir()
+    elif model == "VIT_DIR":
+        model = not_a_text_encoder
+    with pytest.raises(DataError, match=message) as err:
         train.run(tiny_cfg(model), 0, write_splits(tmp_path), tmp_path / "m", tmp_path / "r")
+    assert "\n" not in str(err.value)
+
+
+def test_stage_cli_reports_a_bad_freeze_in_one_line_with_exit_2(tmp_path, tiny_bert, capsys):
+    p = tmp_path / "params.yaml"
+    p.write_text(f"train: {{model: {tiny_bert}, freeze: all_but_last, freeze_layers: 9}}\n")
+    code = train.main(["--params", str(p), "--split", str(write_splits(tmp_path)), "--model", str(tmp_path / "m"),
+                       "--reports", str(tmp_path / "r"), "--checkpoints", str(tmp_path / "c")])
+    err = capsys.readouterr().err.strip().splitlines()  # transformers' load report comes first
+    assert code == 2
+    assert err[-1].startswith("error: params.yaml: train.freeze_layers must be <= 2 (the encoder layers of ")
+    assert sum(line.startswith("error:") for line in err) == 1
+    assert not (tmp_path / "m").exists() and not (tmp_path / "r").exists()
 
 
 def test_default_model_resolves_to_the_bundled_copy_offline():

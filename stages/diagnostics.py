@@ -1,0 +1,116 @@
+"""What a reviewer needs from a training run: per-epoch curves (DVCLive), the overfitting warning, peak memory.
+
+Reads the data report's `shortcut_warning` (reports/data/quality.json; absent key or file: false).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+from stages.io import read_json
+
+log = logging.getLogger(__name__)
+
+
+def epoch_rows(log_history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per evaluation of the Trainer's log history: step (the epoch, rounded up), epoch, the train
+    loss logged for that epoch, and every eval_* metric, named as DVCLive files (`eval/loss`, ...)."""
+    rows, train_loss = [], None
+    for entry in log_history:
+        if "loss" in entry and "eval_loss" not in entry:
+            train_loss = float(entry["loss"])
+        if "eval_loss" not in entry:
+            continue
+        epoch = float(entry.get("epoch", len(rows) + 1))
+        step = max(math.ceil(epoch - 1e-9), rows[-1]["step"] + 1 if rows else 1)  # rising even when epochs < 1
+        row: dict[str, Any] = {"step": step, "global_step": entry.get("step"), "epoch": round(epoch, 4)}
+        if train_loss is not None:
+            row["loss"] = train_loss
+        for key, value in entry.items():
+            if key.startswith("eval_") and key not in ("eval_runtime", "eval_samples_per_second",
+                                                       "eval_steps_per_second"):
+                row["eval/" + key[len("eval_"):]] = float(value)
+        rows.append(row)
+    return rows
+
+
+def live_logger(live: Any) -> Any:
+    """A Trainer callback that writes each evaluation's row (see epoch_rows) to DVCLive, one step per epoch.
+
+    It reads the log history rather than single log events, so a resumed run also writes the epochs trained
+    before the interruption (they come back with the checkpoint's trainer state)."""
+    from transformers import TrainerCallback
+
+    class LiveLogger(TrainerCallback):
+        written = 0
+
+        def on_evaluate(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if not state.is_world_process_zero:
+                return
+            rows = epoch_rows(state.log_history)
+            for row in rows[self.written:]:
+                live.step = row["step"]
+                for key, value in row.items():
+                    if key not in ("step", "global_step"):
+                        live.log_metric(key, value)
+                live.make_summary()
+            self.written = len(rows)
+
+    return LiveLogger()
+
+
+def rising_val_loss(rows: list[dict[str, Any]], patience: int) -> str | None:
+    """The first run of `patience` evaluations in a row where val loss rose and train loss fell."""
+    streak = 0
+    for i in range(1, len(rows)):
+        prev, cur = rows[i - 1], rows[i]
+        if not all(k in r for r in (prev, cur) for k in ("loss", "eval/loss")):
+            streak = 0
+            continue
+        rising = cur["eval/loss"] > prev["eval/loss"] and cur["loss"] < prev["loss"]
+        streak = streak + 1 if rising else 0
+        if streak >= patience:
+            first, last = rows[i - patience], cur
+            return (f"validation loss rose for {patience} evaluations in a row (epoch {first['epoch']:g} to "
+                    f"{last['epoch']:g}: {first['eval/loss']:.4f} -> {last['eval/loss']:.4f}) while training "
+                    f"loss fell ({first['loss']:.4f} -> {last['loss']:.4f})")
+    return None
+
+
+def overfitting_warning(rows: list[dict[str, Any]], patience: int, best_f1: float, near_perfect: float,
+                        shortcut: bool) -> str | None:
+    """One line when validation loss rises while training loss falls, or when near-perfect validation
+    scores meet a data report whose shortcut probe fired; None otherwise."""
+    found = []
+    rising = rising_val_loss(rows, patience)
+    if rising:
+        found.append(rising)
+    if shortcut and best_f1 >= near_perfect:
+        found.append(f"best validation macro-F1 {best_f1:.4f} is near perfect (>= {near_perfect:g}) while the "
+                     "data report's shortcut probe fired: the model may have learned a surface feature, "
+                     "not the task")
+    return "; ".join(found) or None
+
+
+def shortcut_fired(path: Path | None) -> bool:
+    """The data report's `shortcut_warning`; False when no report is given or it lacks the key."""
+    if path is None:
+        return False
+    data = read_json(path)
+    return bool(data.get("shortcut_warning", False)) if isinstance(data, dict) else False
+
+
+def peak_memory_mb(device: str) -> float:
+    """Peak memory of this process: CUDA memory allocated by torch on a GPU, else the peak resident set."""
+    if device == "cuda":
+        import torch
+
+        return round(torch.cuda.max_memory_allocated() / 2**20, 1)
+    import resource
+    import sys
+
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(rss / (2**20 if sys.platform == "darwin" else 2**10), 1)  # bytes on macOS, KiB on Linux

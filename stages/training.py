@@ -1,0 +1,178 @@
+"""Fine-tuning controls for the train stage: precision choice, max_length from the token-length distribution,
+class weights, layer freezing and a Trainer whose loss applies class weights and label smoothing.
+
+Pure helpers; heavy imports (torch, transformers) happen inside the functions that need them.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from stages.errors import ParamsError
+
+log = logging.getLogger(__name__)
+
+
+def choose_precision(requested: str, device: str, capability: tuple[int, int] | None = None) -> str:
+    """fp32, bf16 or fp16 for `train.precision` on `device` ("cuda" | "cpu").
+
+    `capability` is the CUDA compute capability: bf16 runs natively from Ampere (8.0) on. (torch's
+    `is_bf16_supported()` also says yes on older GPUs, where bf16 is emulated and slow.)
+    """
+    native_bf16 = device == "cuda" and capability is not None and capability >= (8, 0)
+    if requested == "auto":
+        if device != "cuda":
+            return "fp32"
+        return "bf16" if native_bf16 else "fp16"
+    if requested == "fp16" and device != "cuda":
+        raise ParamsError(f"params.yaml: train.precision fp16 needs a CUDA GPU (device is {device}); "
+                          "use auto, fp32 or bf16")
+    if requested == "bf16" and device == "cuda" and not native_bf16:
+        raise ParamsError(f"params.yaml: train.precision bf16 needs a GPU of compute capability >= 8.0 "
+                          f"(this one is {'.'.join(map(str, capability or ()))}); use auto or fp16")
+    return requested
+
+
+def device_capability(device: str) -> tuple[int, int] | None:
+    import torch
+
+    return tuple(torch.cuda.get_device_capability()) if device == "cuda" else None  # type: ignore[return-value]
+
+
+def model_limit(model: Any, tokenizer: Any) -> int:
+    """The longest input the model accepts: its position embeddings, or the tokenizer's limit if lower."""
+    limits = [getattr(model.config, "max_position_embeddings", None), getattr(tokenizer, "model_max_length", None)]
+    usable = [int(x) for x in limits if isinstance(x, int) and 0 < x < 100_000]  # tokenizers use 1e30 for "none"
+    return min(usable) if usable else 512
+
+
+def choose_max_length(lengths: Sequence[int], configured: int, percentile: float, limit: int, model: str) -> int:
+    """`train.max_length` when set (checked against the model's limit), else the `percentile` of the training
+    texts' token counts rounded up to a multiple of 8, capped by the limit."""
+    if configured:
+        if configured > limit:
+            raise ParamsError(f"params.yaml: train.max_length must be <= {limit} (the limit of {model}), "
+                              f"got {configured}")
+        return configured
+    import numpy as np
+
+    # inverted_cdf: the shortest length that at least `percentile` % of the texts fit in whole.
+    value = int(np.percentile(np.asarray(lengths, dtype=np.int64), percentile, method="inverted_cdf"))
+    return max(8, min(limit, 8 * math.ceil(value / 8)))
+
+
+def class_weight_values(mode: str, explicit: dict[str, float], labels: Sequence[str],
+                        train_labels: Sequence[str]) -> list[float] | None:
+    """Loss weight per label index: None (unweighted), `balanced` (n / (k * n_label)) or explicit."""
+    if mode == "none":
+        return None
+    if mode == "balanced":
+        counts = collections.Counter(train_labels)
+        return [len(train_labels) / (len(labels) * counts[lab]) for lab in labels]
+    unknown = sorted(set(explicit) - set(labels))
+    if unknown:
+        raise ParamsError(f"params.yaml: train.label_weights.{unknown[0]} names no label of train.csv "
+                          f"(labels: {', '.join(labels)})")
+    missing = [lab for lab in labels if lab not in explicit]
+    if missing:
+        raise ParamsError(f"params.yaml: train.label_weights must give a weight for every label of train.csv, "
+                          f"got none for {missing[0]!r}")
+    return [float(explicit[lab]) for lab in labels]
+
+
+def encoder_layers(base: Any) -> Any:
+    """The ModuleList of transformer blocks of a base model (BERT/RoBERTa/ELECTRA/DeBERTa, DistilBERT, ...)."""
+    import torch
+
+    for path in ("encoder.layer", "transformer.layer", "encoder.layers", "layers", "layer"):
+        obj = base
+        for part in path.split("."):
+            obj = getattr(obj, part, None)
+        if isinstance(obj, torch.nn.ModuleList):
+            return obj
+    return None
+
+
+def freeze(model: Any, mode: str, n: int, name: str) -> tuple[int, int]:
+    """Set requires_grad per `train.freeze`; return (trainable, total) parameter counts."""
+    if mode != "none":
+        base = model.base_model
+        layers = encoder_layers(base)
+        if layers is None and mode != "all_but_head":
+            raise ParamsError(f"params.yaml: train.freeze {mode} needs encoder layers, but {name} "
+                              f"({type(base).__name__}) has none that this stage can find; use all_but_head")
+        count = len(layers) if layers is not None else 0
+        if n > count:
+            raise ParamsError(f"params.yaml: train.freeze_layers must be <= {count} (the encoder layers of "
+                              f"{name}), got {n}")
+        if mode == "all_but_head":
+            frozen = [base]
+        elif mode == "embeddings_and_first":
+            frozen = [getattr(base, "embeddings", None), *list(layers)[:n]]
+        else:  # all_but_last: everything in the base model but the last n layers and the pooler
+            keep = {id(p) for m in [*list(layers)[count - n:], getattr(base, "pooler", None)] if m is not None
+                    for p in m.parameters()}
+            frozen = [p for p in base.parameters() if id(p) not in keep]
+        for item in frozen:
+            if item is None:
+                continue
+            for p in (item.parameters() if hasattr(item, "parameters") else [item]):
+                p.requires_grad_(False)
+    total = sum(p.numel() for p in model.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return trainable, total
+
+
+def make_trainer(weights: Sequence[float] | None, label_smoothing: float, **kwargs: Any) -> Any:
+    """A Trainer whose loss is cross-entropy with class weights and label smoothing, and whose evaluation
+    runs under torch.inference_mode."""
+    import torch
+    import torch.nn.functional as F
+    from transformers import Trainer
+
+    class ClassifierTrainer(Trainer):
+        loss_is_scaled_for_ga = False  # a per-batch mean: the Trainer divides it by the accumulation steps
+
+        def compute_loss(self, model: Any, inputs: dict[str, Any], return_outputs: bool = False,
+                         num_items_in_batch: Any = None) -> Any:
+            inputs = dict(inputs)
+            labels = inputs.pop("labels")
+            outputs = model(**inputs)
+            logits = outputs.logits.float()
+            w = None if weights is None else torch.tensor(weights, dtype=logits.dtype, device=logits.device)
+            loss = F.cross_entropy(logits, labels, weight=w, label_smoothing=label_smoothing)
+            return (loss, outputs) if return_outputs else loss
+
+        def prediction_step(self, *args: Any, **kw: Any) -> Any:
+            with torch.inference_mode():
+                return super().prediction_step(*args, **kw)
+
+    return ClassifierTrainer(**kwargs)
+
+
+def metric_fn(labels: Sequence[str]) -> Any:
+    """compute_metrics for the Trainer: accuracy, macro-F1 and the F1 of each label (`f1_label/<label>`)."""
+    names = [label_key(lab) for lab in labels]
+
+    def compute(pred: Any) -> dict[str, float]:
+        from sklearn.metrics import accuracy_score, f1_score
+
+        logits, y = pred
+        y_hat = logits.argmax(-1)
+        per = f1_score(y, y_hat, labels=list(range(len(labels))), average=None, zero_division=0)
+        return {"accuracy": float(accuracy_score(y, y_hat)),
+                "f1_macro": float(f1_score(y, y_hat, average="macro", zero_division=0)),
+                **{f"f1_label/{n}": float(v) for n, v in zip(names, per)}}
+
+    return compute
+
+
+def label_key(label: str) -> str:
+    """A label as a metric / file name: letters, digits, '.', '-' and '_' only."""
+    import re
+
+    return re.sub(r"[^\w.-]", "_", label) or "_"

@@ -1,0 +1,241 @@
+"""Fine-tuning controls: precision choice, max_length, class weights, freezing, the loss, early stopping,
+max_steps with gradient accumulation, the scheduler, fused AdamW, SDPA, deterministic mode, overfitting."""
+
+import json
+
+import numpy as np
+import pytest
+
+from stages import checkpoints, diagnostics, params, train, training
+from stages.errors import DataError, ParamsError
+from tests.test_train import LEARNS, tiny_cfg, write_splits
+
+
+@pytest.mark.parametrize("requested, device, capability, expected", [
+    ("auto", "cpu", None, "fp32"),
+    ("auto", "cuda", (8, 0), "bf16"),   # A100
+    ("auto", "cuda", (9, 0), "bf16"),   # H100
+    ("auto", "cuda", (7, 5), "fp16"),   # T4: bf16 only emulated
+    ("auto", "cuda", (6, 1), "fp16"),
+    ("fp32", "cuda", (9, 0), "fp32"),
+    ("fp16", "cuda", (8, 0), "fp16"),
+    ("bf16", "cpu", None, "bf16"),      # CPU autocast supports bf16
+])
+def test_precision_choice(requested, device, capability, expected):
+    assert training.choose_precision(requested, device, capability) == expected
+
+
+@pytest.mark.parametrize("requested, device, capability, message", [
+    ("fp16", "cpu", None, "train.precision fp16 needs a CUDA GPU"),
+    ("bf16", "cuda", (7, 0), r"train.precision bf16 needs a GPU of compute capability >= 8.0 \(this one is 7.0\)"),
+])
+def test_impossible_precision_is_a_params_error(requested, device, capability, message):
+    with pytest.raises(ParamsError, match=message):
+        training.choose_precision(requested, device, capability)
+
+
+def test_max_length_choice():
+    lengths = [5] * 98 + [30, 200]
+    assert training.choose_max_length(lengths, 0, 99.0, 512, "m") == 32      # 99% fit in 30, rounded up to 8s
+    assert training.choose_max_length(lengths, 0, 100.0, 512, "m") == 200    # everything
+    assert training.choose_max_length(lengths, 0, 100.0, 128, "m") == 128    # capped by the model
+    assert training.choose_max_length(lengths, 0, 50.0, 512, "m") == 8       # at least 8
+    assert training.choose_max_length(lengths, 64, 99.0, 512, "m") == 64     # explicit wins
+    with pytest.raises(ParamsError, match=r"train.max_length must be <= 128 \(the limit of m\), got 200"):
+        training.choose_max_length(lengths, 200, 99.0, 128, "m")
+
+
+def test_class_weights():
+    labels, rows = ["a", "b"], ["a", "a", "a", "b"]
+    assert training.class_weight_values("none", {}, labels, rows) is None
+    assert training.class_weight_values("balanced", {}, labels, rows) == pytest.approx([4 / 6, 2.0])
+    assert training.class_weight_values("explicit", {"b": 3.0, "a": 1.0}, labels, rows) == [1.0, 3.0]
+
+
+@pytest.mark.parametrize("raw, message", [
+    ({"lr_scheduler": "cosine_annealing"}, "train.lr_scheduler must be one of linear, cosine"),
+    ({"batch_size": 0}, "train.batch_size must be >= 1, got 0"),
+    ({"gradient_accumulation_steps": 0}, "train.gradient_accumulation_steps must be >= 1, got 0"),
+    ({"max_steps": -1}, "train.max_steps must be >= 0"),
+    ({"freeze": "encoder"}, "train.freeze must be one of none, all_but_head, embeddings_and_first, all_but_last"),
+    ({"freeze_layers": -1}, "train.freeze_layers must be >= 0"),
+    ({"label_smoothing": 1.0}, "train.label_smoothing must be in [0, 1), got 1.0"),
+    ({"class_weights": "explicit"}, "train.label_weights must be a weight for every label"),
+    ({"label_weights": {"a": 0}}, "train.label_weights.a must be a weight > 0, got 0"),
+    ({"precision": "fp8"}, "train.precision must be one of auto, fp32, bf16, fp16"),
+    ({"metric_for_best_model": "f1"}, "train.metric_for_best_model must be one of f1_macro, accuracy, loss"),
+    ({"max_length": 4}, "train.max_length must be 0 (auto) or in [8, 8192] tokens, got 4"),
+    ({"length_percentile": 0}, "train.length_percentile must be in (0, 100]"),
+    ({"early_stopping_patience": -2}, "train.early_stopping_patience must be >= 0"),
+    ({"resume": "yes"}, "train.resume must be true or false, got 'yes'"),
+    ({"deterministic": 1}, "train.deterministic must be true or false, got 1"),
+    ({"overfit_patience": 0}, "train.overfit_patience must be >= 1"),
+])
+def test_invalid_train_params_name_key_expected_and_found(raw, message):
+    with pytest.raises(ParamsError) as err:
+        params.load_dict(raw, "train")
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def sizes(module):
+    return sum(p.numel() for p in module.parameters())
+
+
+@pytest.mark.parametrize("mode, n", [("none", 0), ("all_but_head", 0), ("embeddings_and_first", 1),
+                                     ("embeddings_and_first", 2), ("all_but_last", 1), ("all_but_last", 0)])
+def test_freeze_counts(tiny_bert, mode, n):
+    from stages.modeling import load_classifier
+
+    model = load_classifier(str(tiny_bert), ["a", "b"])
+    bert, total = model.bert, sizes(model)
+    layers, head, pooler = bert.encoder.layer, sizes(model.classifier), sizes(bert.pooler)
+    expected = {
+        "none": total,
+        "all_but_head": head,
+        "embeddings_and_first": total - sizes(bert.embeddings) - sum(sizes(m) for m in layers[:n]),
+        "all_but_last": head + pooler + sum(sizes(m) for m in layers[len(layers) - n:]),
+    }[mode]
+    assert training.freeze(model, mode, n, "tiny") == (expected, total)
+    assert head == 32 * 2 + 2 and expected < total or mode == "none"
+
+
+def test_loss_applies_class_weights_and_label_smoothing_by_hand(tiny_bert, tmp_path):
+    import torch
+    from transformers import TrainingArguments
+
+    from stages.modeling import load_classifier, load_tokenizer
+
+    torch.manual_seed(0)
+    model, tok = load_classifier(str(tiny_bert), ["a", "b"]), load_tokenizer(str(tiny_bert))
+    model.eval()
+    enc = tok(["the mayor found", "city council approved a budget", "storm hits texas"], padding=True,
+              return_tensors="pt")
+    labels = torch.tensor([0, 1, 1])
+    weights, eps = [1.0, 3.0], 0.2
+    args = TrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to="none")
+    trainer = training.make_trainer(weights, eps, model=model, args=args)
+    loss = trainer.compute_loss(model, {**enc, "labels": labels})
+    with torch.no_grad():
+        logp = torch.log_softmax(model(**enc).logits, -1).numpy()
+    w, y, k = np.array(weights), labels.numpy(), 2
+    # PyTorch's weighted, smoothed cross-entropy, written out: mean over rows weighted by w[y].
+    per_row = (1 - eps) * w[y] * -logp[np.arange(3), y] + eps / k * (-(logp * w).sum(1))
+    assert float(loss) == pytest.approx(per_row.sum() / w[y].sum(), rel=1e-5)
+    plain = training.make_trainer(None, 0.0, model=model, args=args).compute_loss(model, {**enc, "labels": labels})
+    assert float(plain) == pytest.approx(-logp[np.arange(3), y].mean(), rel=1e-5)
+    # Evaluation runs under inference_mode: its outputs are inference tensors.
+    _, logits, _ = trainer.prediction_step(model, {**enc, "labels": labels}, prediction_loss_only=False)
+    assert logits.is_inference()
+
+
+def test_epoch_rows_and_overfitting_warning():
+    history = [{"loss": 0.6, "epoch": 1.0, "step": 4}, {"eval_loss": 0.5, "eval_f1_macro": 0.7, "epoch": 1.0, "step": 4},
+               {"loss": 0.5, "epoch": 2.0, "step": 8}, {"eval_loss": 0.4, "eval_f1_macro": 0.8, "epoch": 2.0, "step": 8},
+               {"loss": 0.4, "epoch": 3.0, "step": 12}, {"eval_loss": 0.45, "eval_f1_macro": 0.8, "epoch": 3.0, "step": 12},
+               {"loss": 0.3, "epoch": 4.0, "step": 16}, {"eval_loss": 0.5, "eval_f1_macro": 0.8, "epoch": 4.0, "step": 16},
+               {"train_runtime": 3.0, "train_loss": 0.45, "epoch": 4.0}]
+    rows = diagnostics.epoch_rows(history)
+    assert [r["step"] for r in rows] == [1, 2, 3, 4] and [r["global_step"] for r in rows] == [4, 8, 12, 16]
+    assert rows[2] == {"step": 3, "global_step": 12, "epoch": 3.0, "loss": 0.4, "eval/loss": 0.45,
+                       "eval/f1_macro": 0.8}
+    warning = diagnostics.overfitting_warning(rows, 2, 0.8, 0.99, shortcut=False)
+    assert warning == ("validation loss rose for 2 evaluations in a row (epoch 2 to 4: 0.4000 -> 0.5000) while "
+                       "training loss fell (0.5000 -> 0.3000)")
+    assert diagnostics.overfitting_warning(rows, 3, 0.8, 0.99, shortcut=False) is None
+    flat = [dict(r, loss=0.5) for r in rows]  # val loss rises but training loss does not fall: no warning
+    assert diagnostics.overfitting_warning(flat, 2, 0.8, 0.99, shortcut=False) is None
+    assert "shortcut probe fired" in diagnostics.overfitting_warning(flat, 2, 0.995, 0.99, shortcut=True)
+    assert diagnostics.overfitting_warning(flat, 2, 0.995, 0.99, shortcut=False) is None
+    assert diagnostics.overfitting_warning(flat, 2, 0.9, 0.99, shortcut=True) is None
+    # Fractional epochs: every evaluation still gets its own, rising step.
+    half = diagnostics.epoch_rows([{"eval_loss": 1.0, "epoch": 0.5}, {"eval_loss": 0.9, "epoch": 1.0}])
+    assert [r["step"] for r in half] == [1, 2]
+
+
+def test_shortcut_flag_from_the_data_report(tmp_path):
+    (tmp_path / "q.json").write_text(json.dumps({"rows_kept": 3, "shortcut_warning": True}))
+    (tmp_path / "old.json").write_text(json.dumps({"rows_kept": 3}))
+    assert diagnostics.shortcut_fired(tmp_path / "q.json") is True
+    assert diagnostics.shortcut_fired(tmp_path / "old.json") is False  # a report without the key
+    assert diagnostics.shortcut_fired(None) is False
+    with pytest.raises(DataError, match="missing.json: file not found"):
+        diagnostics.shortcut_fired(tmp_path / "missing.json")
+
+
+def fake_checkpoint(directory, step, whole=True):
+    path = directory / f"checkpoint-{step}"
+    path.mkdir(parents=True)
+    for name in ("config.json", "model.safetensors", "optimizer.pt", "scheduler.pt"):
+        (path / name).write_text("x")
+    (path / "trainer_state.json").write_text('{"epoch": 1.0}' if whole else '{"epo')
+    return path
+
+
+def test_checkpoint_directory_keeps_only_the_same_runs_complete_checkpoints(tmp_path):
+    d = tmp_path / "ckpt"
+    checkpoints.prepare(d, "fp1", resume=True)
+    fake_checkpoint(d, 4), fake_checkpoint(d, 8), fake_checkpoint(d, 12, whole=False)
+    assert checkpoints.last_complete(d).name == "checkpoint-8"  # 12 was cut off mid-write
+    checkpoints.prepare(d, "fp1", resume=True)
+    assert [p.name for p in checkpoints.checkpoints(d)] == ["checkpoint-4", "checkpoint-8"]
+    checkpoints.prepare(d, "fp2", resume=True)  # other params or data: never resumed from
+    assert checkpoints.checkpoints(d) == [] and checkpoints.read_run(d) == {"fingerprint": "fp2", "complete": False}
+    fake_checkpoint(d, 4)
+    checkpoints.prepare(d, "fp2", resume=False)
+    assert checkpoints.checkpoints(d) == []
+    fake_checkpoint(d, 4)
+    checkpoints.finish(d, "fp2")
+    assert sorted(p.name for p in d.iterdir()) == ["run.json"] and checkpoints.read_run(d)["complete"] is True
+
+
+# ------------------------------------------------------------------------------------ training runs
+
+
+def test_freezing_keeps_frozen_weights_bit_identical(tmp_path, tiny_bert):
+    from safetensors.torch import load_file
+
+    cfg = tiny_cfg(tiny_bert, **{**LEARNS, "epochs": 1}, freeze="all_but_last", freeze_layers=1)
+    summary = train.run(cfg, 0, write_splits(tmp_path), tmp_path / "m", tmp_path / "r")
+    before, after = load_file(tiny_bert / "model.safetensors"), load_file(tmp_path / "m" / "model.safetensors")
+    after = {k.removeprefix("bert."): v for k, v in after.items()}
+    frozen = [k for k in before if k.startswith(("embeddings.", "encoder.layer.0."))]
+    trained = [k for k in before if k.startswith(("encoder.layer.1.", "pooler."))]
+    assert frozen and trained
+    assert all(np.array_equal(before[k].numpy(), after[k].numpy()) for k in frozen)
+    assert all(not np.array_equal(before[k].numpy(), after[k].numpy()) for k in trained if k.endswith("weight"))
+    assert summary["trainable_parameters"] == sum(after[k].numel() for k in trained) + 32 * 2 + 2
+    assert summary["trainable_parameters"] < summary["total_parameters"]
+
+
+def test_early_stopping_stops_and_restores_the_best_epoch(tmp_path, tiny_bert):
+    # A learning rate too small to change a prediction: validation accuracy never improves after epoch 1.
+    cfg = tiny_cfg(tiny_bert, epochs=6, batch_size=16, learning_rate=1e-8, early_stopping_patience=2,
+                   metric_for_best_model="accuracy")
+    summary = train.run(cfg, 0, write_splits(tmp_path), tmp_path / "m", tmp_path / "r")
+    assert summary["stopped_early"] and summary["epochs_trained"] == 3.0 and summary["best_epoch"] == 1.0
+
+
+def test_max_steps_accumulation_scheduler_optimizer_attention_and_determinism(tmp_path, tiny_bert):
+    import torch
+    from transformers import TrainerCallback
+
+    seen = {}
+
+    class Probe(TrainerCallback):
+        def on_train_begin(self, args, state, control, model=None, optimizer=None, **kw):
+            seen.update(deterministic=torch.are_deterministic_algorithms_enabled(), fused=optimizer.defaults["fused"],
+                        attn=model.config._attn_implementation, lrs=[])
+
+        def on_step_end(self, args, state, control, lr_scheduler=None, **kw):
+            seen["lrs"].append(lr_scheduler.get_last_lr()[0])
+
+    cfg = tiny_cfg(tiny_bert, max_steps=5, batch_size=4, gradient_accumulation_steps=2, learning_rate=1e-3,
+                   warmup_ratio=0.0, lr_scheduler="cosine", deterministic=True, class_weights="balanced",
+                   label_smoothing=0.1)
+    summary = train.run(cfg, 0, write_splits(tmp_path), tmp_path / "m", tmp_path / "r", callbacks=[Probe()])
+    assert summary["optimizer_steps"] == 5 and summary["epochs_trained"] == pytest.approx(5 * 2 * 4 / 32)
+    assert seen["deterministic"] and not torch.are_deterministic_algorithms_enabled()  # restored afterwards
+    assert seen["fused"] is True and seen["attn"] == "sdpa"
+    cosine = [1e-3 * 0.5 * (1 + np.cos(np.pi * s / 5)) for s in range(1, 6)]
+    assert seen["lrs"] == pytest.approx(cosine, abs=1e-9)
+    assert summary["class_weights"] == [1.0, 1.0] and summary["deterministic"] is True
