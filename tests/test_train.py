@@ -100,7 +100,8 @@ def test_auto_max_length_is_the_99th_percentile_of_training_token_counts(trained
     assert summary["max_length"] == max(8, 8 * math.ceil(counts[-1] / 8))  # 99% of 32 rows: the longest
     saved = AutoTokenizer.from_pretrained(str(tmp / "model"))
     assert saved.model_max_length == summary["max_length"]  # evaluate/explain truncate like training
-    assert json.loads((tmp / "model" / "synthbert_params.json").read_text())["train"]["max_length"] == summary["max_length"]
+    saved_params = json.loads((tmp / "model" / "synthbert_params.json").read_text())
+    assert saved_params["train"]["max_length"] == summary["max_length"]
 
 
 def test_checkpoints_are_dropped_after_success(trained):

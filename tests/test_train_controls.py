@@ -120,20 +120,22 @@ def test_loss_applies_class_weights_and_label_smoothing_by_hand(tiny_bert, tmp_p
     w, y, k = np.array(weights), labels.numpy(), 2
     # PyTorch's weighted, smoothed cross-entropy, written out: mean over rows weighted by w[y].
     per_row = (1 - eps) * w[y] * -logp[np.arange(3), y] + eps / k * (-(logp * w).sum(1))
-    assert float(loss) == pytest.approx(per_row.sum() / w[y].sum(), rel=1e-5)
+    assert loss.item() == pytest.approx(per_row.sum() / w[y].sum(), rel=1e-5)
     plain = training.make_trainer(None, 0.0, model=model, args=args).compute_loss(model, {**enc, "labels": labels})
-    assert float(plain) == pytest.approx(-logp[np.arange(3), y].mean(), rel=1e-5)
+    assert plain.item() == pytest.approx(-logp[np.arange(3), y].mean(), rel=1e-5)
     # Evaluation runs under inference_mode: its outputs are inference tensors.
     _, logits, _ = trainer.prediction_step(model, {**enc, "labels": labels}, prediction_loss_only=False)
     assert logits.is_inference()
 
 
 def test_epoch_rows_and_overfitting_warning():
-    history = [{"loss": 0.6, "epoch": 1.0, "step": 4}, {"eval_loss": 0.5, "eval_f1_macro": 0.7, "epoch": 1.0, "step": 4},
-               {"loss": 0.5, "epoch": 2.0, "step": 8}, {"eval_loss": 0.4, "eval_f1_macro": 0.8, "epoch": 2.0, "step": 8},
-               {"loss": 0.4, "epoch": 3.0, "step": 12}, {"eval_loss": 0.45, "eval_f1_macro": 0.8, "epoch": 3.0, "step": 12},
-               {"loss": 0.3, "epoch": 4.0, "step": 16}, {"eval_loss": 0.5, "eval_f1_macro": 0.8, "epoch": 4.0, "step": 16},
-               {"train_runtime": 3.0, "train_loss": 0.45, "epoch": 4.0}]
+    history = []
+    for epoch, (train_loss, val_loss, f1) in enumerate([(0.6, 0.5, 0.7), (0.5, 0.4, 0.8), (0.4, 0.45, 0.8),
+                                                        (0.3, 0.5, 0.8)], start=1):
+        history += [{"loss": train_loss, "epoch": float(epoch), "step": 4 * epoch},
+                    {"eval_loss": val_loss, "eval_f1_macro": f1, "eval_runtime": 0.1, "epoch": float(epoch),
+                     "step": 4 * epoch}]
+    history.append({"train_runtime": 3.0, "train_loss": 0.45, "epoch": 4.0})
     rows = diagnostics.epoch_rows(history)
     assert [r["step"] for r in rows] == [1, 2, 3, 4] and [r["global_step"] for r in rows] == [4, 8, 12, 16]
     assert rows[2] == {"step": 3, "global_step": 12, "epoch": 3.0, "loss": 0.4, "eval/loss": 0.45,
