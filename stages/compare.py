@@ -5,9 +5,9 @@
     python -m stages.compare --check-lock                    # dvc.lock up to date with code and params?
 
 Uses DVC's own `dvc metrics diff`, `dvc params diff` and `dvc status` (JSON output). The lock check needs
-no data: a stage whose only changes are DVC-cached data that is not here (a fresh clone without
-`dvc pull`) counts as up to date; a changed param, command or code dependency, or a git-tracked report
-that differs from dvc.lock, does not. No params.
+no data: a stage whose only changes are absent files that git never holds (DVC-cached data, git-ignored
+outputs; a fresh clone without `dvc pull`) counts as up to date; a changed param, command or code
+dependency, or a report that is missing or differs from dvc.lock, does not. No params.
 """
 
 from __future__ import annotations
@@ -122,12 +122,19 @@ def changed_keys(cwd: Path, stage: str, file: str, key: str) -> list[str]:
     return sorted(k[1:] for k in set(now) | set(old) if k[1:].startswith(f"{key}.") and now.get(k) != old.get(k))
 
 
+def git_ignored(cwd: Path, path: str) -> bool:
+    # A pattern like `/models/checkpoints/` matches directories only, and an absent path is no directory.
+    return any(_run(["git", "check-ignore", "-q", "--no-index", p], cwd).returncode == 0 for p in (path, path + "/"))
+
+
 def stale_stages(cwd: Path) -> list[str]:
     """`stage: reason` for every stage that `dvc repro` would rerun for a reason other than absent data."""
     cached = cached_outs(cwd)
 
     def absent_data(path: str, state: Any) -> bool:
-        return state in DATA_MISSING and any(path == c or path.startswith(c + "/") for c in cached)
+        """Missing, but never in git: DVC-cached data, or an ignored output such as a checkpoint directory."""
+        return state in DATA_MISSING and (any(path == c or path.startswith(c + "/") for c in cached)
+                                          or git_ignored(cwd, path))
 
     problems = []
     for stage, changes in dvc_json(cwd, "status").items():

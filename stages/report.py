@@ -12,11 +12,10 @@ import argparse
 import csv
 import logging
 import os
-import subprocess
 from pathlib import Path
 from typing import Any
 
-from stages import cli
+from stages import cli, provenance
 from stages.io import atomic_path, read_json, write_text
 from stages.markdown import code, fmt, signed, table
 from stages.text import md_escape
@@ -29,12 +28,9 @@ TOP_SHORTCUTS = 5
 
 
 def git_revision(cwd: Path) -> str:
-    try:
-        proc = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=cwd, capture_output=True, text=True,
-                              timeout=30)
-    except (OSError, subprocess.TimeoutExpired):
-        return "unknown"
-    return proc.stdout.strip() if proc.returncode == 0 else "unknown"
+    """HEAD when the report was built (the commit the run started from), shortened; 'unknown' outside git."""
+    rev = provenance.git_state(cwd)["git_rev"]
+    return rev[:12] if rev else "unknown"
 
 
 def optional_json(path: Path | None, name: str = "") -> Any:
@@ -98,7 +94,7 @@ def header(quality: dict | None, split: dict | None, summary: dict | None, revis
     if split and isinstance(split.get("splits"), dict):
         sizes = ", ".join(f"{name} {fmt(s.get('rows'))}" for name, s in split["splits"].items())
         facts.append(f"- split: {sizes}")
-    facts.append(f"- git revision: {code(revision)}")
+    facts.append(f"- git revision: {code(revision)} (HEAD when this report was built)")
     return ["# Model report", "", *facts]
 
 

@@ -152,4 +152,8 @@ def test_check_lock_names_a_changed_param_or_code_file(ci_clone):
     proc = stage_compare(ci_clone, "--check-lock")
     assert proc.returncode == 2 and "train: deps stages/train.py modified" in proc.stderr
     run_cmd(["git", "checkout", "stages/train.py"], ci_clone)
+    (ci_clone / "reports" / "report.md").unlink()  # a report that should be in git is missing
+    proc = stage_compare(ci_clone, "--check-lock")
+    assert proc.returncode == 2 and "report: outs reports/report.md deleted" in proc.stderr
+    run_cmd(["git", "checkout", "reports/report.md"], ci_clone)
     assert stage_compare(ci_clone, "--check-lock").returncode == 0

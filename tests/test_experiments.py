@@ -6,6 +6,7 @@ committed, then copied for each module, so the modules stay independent without 
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import time
@@ -44,19 +45,33 @@ def copy_of_baseline(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path,
     return dest
 
 
+def without_lime(repo: Path) -> Path:
+    """Commit explain.max_examples=0: every experiment reruns explain, and LIME is not what these tests test."""
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["explain"]["max_examples"] = 0
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run_cmd(["git", "commit", "-qam", "explain nothing"], repo)
+    return repo
+
+
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory, tiny_bert):
     return copy_of_baseline(tmp_path_factory, tiny_bert, tmp_path_factory.mktemp("experiments") / "repo")
 
 
-def test_single_experiment_reruns_train_and_what_follows_and_updates_the_report(repo):
+def test_single_experiment_reruns_only_the_stages_that_read_the_param(repo):
     before = (repo / "reports" / "report.md").read_text()
-    out = dvc(repo, "exp", "run", "-n", "fast-lr", "-S", "train.learning_rate=2e-3").stdout
-    assert stages_ran(out) == ["train", "evaluate", "explain", "report"]
-    assert float(yaml.safe_load((repo / "params.yaml").read_text())["train"]["learning_rate"]) == 0.002
-    assert (repo / "reports" / "report.md").read_text() != before  # new training numbers
+    out = dvc(repo, "exp", "run", "-n", "fewer-lime", "-S", "explain.max_examples=1").stdout
+    assert stages_ran(out) == ["explain", "report"]
+    assert yaml.safe_load((repo / "params.yaml").read_text())["explain"]["max_examples"] == 1
+    explained = json.loads((repo / "reports" / "explain" / "explanations.json").read_text())
+    assert explained["explained"] == min(1, explained["mismatches"]) < 3  # the baseline explains up to 3
+    after = (repo / "reports" / "report.md").read_text()
+    assert after != before and f"{explained['explained']} of {explained['mismatches']} test mismatches" in after
     shown = dvc(repo, "exp", "show", "--md", "--no-pager").stdout
-    assert "fast-lr" in shown and "test.f1_macro" in shown
+    assert "fewer-lime" in shown and "test.f1_macro" in shown.splitlines()[0]
+    run_cmd(["git", "checkout", "--", "."], repo)  # back to the baseline for the grid
+    dvc(repo, "checkout", "-q")
 
 
 def wait_for_queue(repo: Path, timeout: float = 400) -> str:
@@ -70,6 +85,7 @@ def wait_for_queue(repo: Path, timeout: float = 400) -> str:
 
 
 def test_queued_grid_sweep_runs_every_combination(repo):
+    without_lime(repo)
     out = dvc(repo, "exp", "run", "--queue", "-S", "train.learning_rate=2e-5,5e-5", "-S", "train.epochs=1,2").stdout
     assert out.count("Queued experiment") == 4
     dvc(repo, "queue", "start", "-j", "1")

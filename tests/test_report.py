@@ -98,7 +98,7 @@ def test_report_shows_every_section_with_links_that_exist(tmp_path):
     assert "<script>" not in md and "&lt;script&gt;" in md and "\\| \\*\\*bold\\*\\*" in md
     assert "wins (+0.31)" in md and "bold" not in md.split("wins (+0.31)")[1].split("\n")[0]  # only toward predicted
     git_line = next(line for line in md.splitlines() if line.startswith("- git revision"))
-    assert git_line == "- git revision: `unknown`"  # tmp_path is no git repository
+    assert git_line == "- git revision: `unknown` (HEAD when this report was built)"  # tmp_path: no git repo
 
 
 def test_report_is_byte_identical_on_a_rerun(tmp_path):
@@ -148,6 +148,9 @@ def test_report_stage_in_the_pipeline_links_only_committed_files(tmp_path_factor
     md = (repo / "reports" / "report.md").read_text(encoding="utf-8")
     assert_links_exist_and_no_machine_paths(md, repo / "reports", str(repo), str(tiny_bert))
     assert "![Training curves](train_curves.png)" in md and "![Test confusion matrix](eval/confusion.png)" in md
+    built_from = subprocess.run(["git", "rev-parse", "--short=12", "HEAD~1"], cwd=repo, capture_output=True,
+                                text=True).stdout.strip()  # the repro ran before the commit that holds its reports
+    assert f"- git revision: `{built_from}` (HEAD when this report was built)" in md
     tracked = subprocess.run(["git", "ls-files", "reports"], cwd=repo, capture_output=True, text=True).stdout.split()
     for target in LINK.findall(md):  # everything it links is in git, so a PR shows it
         assert f"reports/{target}" in tracked, target

@@ -14,7 +14,7 @@ import yaml
 from stages import sweep
 from stages.errors import ParamsError
 from tests.conftest import ROOT, dvc, run_cmd, subprocess_env
-from tests.test_experiments import copy_of_baseline
+from tests.test_experiments import copy_of_baseline, without_lime
 
 SPACE = {"train.learning_rate": {"low": 1e-4, "high": 3e-3, "log": True},
          "train.epochs": {"low": 1, "high": 2, "integer": True}}
@@ -73,7 +73,7 @@ def test_objective_reads_a_dotted_key_from_a_commit(tmp_path):
 
 @pytest.mark.e2e
 def test_three_trial_sweep_runs_dvc_experiments_and_names_the_best(tmp_path_factory, tiny_bert):
-    repo = copy_of_baseline(tmp_path_factory, tiny_bert, tmp_path_factory.mktemp("sweep") / "repo")
+    repo = without_lime(copy_of_baseline(tmp_path_factory, tiny_bert, tmp_path_factory.mktemp("sweep") / "repo"))
     write_sweep(repo / "sweep.yaml")
     proc = subprocess.run([sys.executable, "-m", "stages.sweep", "--trials", "3"], cwd=repo, env=subprocess_env(),
                           capture_output=True, text=True)
