@@ -140,8 +140,8 @@ def baselines_section(baselines: dict | None) -> list[str]:
             *table(["model", "accuracy", "macro F1", "macro-F1 interval", "fine-tuned gain", "train seconds"], rows)]
 
 
-TRAINING = {"epochs": "epochs", "train_rows": "train rows", "val_rows": "validation rows",
-            "best_val_f1_macro": "best validation macro F1", "train_loss": "final train loss",
+TRAINING = {"epochs": "epochs", "best_epoch": "kept epoch", "train_rows": "train rows", "val_rows": "validation rows",
+            "best_val_f1_macro": "best validation macro F1", "train_loss": "final train loss", "precision": "numeric precision",
             "train_seconds": "train seconds", "device": "device", "peak_memory_mb": "peak memory (MB)",
             "trainable_parameters": "trainable parameters"}
 
