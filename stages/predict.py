@@ -103,7 +103,7 @@ class Predictor:
         saved = path / "synthbert_params.json"
         if saved.is_file():
             length = json.loads(saved.read_text(encoding="utf-8")).get("train", {}).get("max_length")
-            if isinstance(length, int):
+            if isinstance(length, int) and length > 0:  # 0 would be the unresolved "auto" setting
                 return length
         limit = getattr(self.tokenizer, "model_max_length", 512) or 512
         return min(limit, getattr(self.model.config, "max_position_embeddings", 512) or 512, 512)
