@@ -78,7 +78,10 @@ def render(rev: str, metrics: dict[str, Any], params: dict[str, Any]) -> str:
     if per_label:
         lines += ["", "### Test F1 per label", "", *table(cols("label"), show(per_label))]
     lines += ["", "### Params", ""]
-    rows = [[code(key if len(params) == 1 else f"{path}:{key}"), code(v.get("old")), code(v.get("new"))]
+    def value(v: Any) -> str:
+        return "—" if v is None else code(v)
+
+    rows = [[code(key if len(params) == 1 else f"{path}:{key}"), value(v.get("old")), value(v.get("new"))]
             for path, keys in sorted(params.items()) for key, v in sorted(keys.items())]
     lines += table(["param", code(rev), "workspace"], rows, right_from=3) if rows else ["No param changed."]
     return "\n".join(lines) + "\n"
@@ -91,7 +94,10 @@ def rebase_links(markdown: str, source: Path, root: Path, base: str) -> str:
         bang, text, target = m.groups()
         if re.match(r"^([a-z][a-z0-9+.-]*:|#|/)", target, re.I):
             return m.group(0)
-        path = (source.parent / target).resolve().relative_to(root.resolve()).as_posix()
+        try:
+            path = (source.parent / target).resolve().relative_to(root.resolve()).as_posix()
+        except ValueError:  # points outside the repository: nothing to rebase it on
+            return m.group(0)
         return f"{bang}[{text}]({base.rstrip('/')}/{path}{'?raw=true' if bang else ''})"
 
     return _LINK.sub(fix, markdown)

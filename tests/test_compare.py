@@ -32,20 +32,22 @@ def test_metric_rows_show_changed_and_headline_metrics_and_per_label_f1():
     headline, per_label = compare.metric_rows(diff)
     assert [r[0] for r in headline] == ["`test.accuracy`", "`test.f1_macro`", "`test.f1_macro_ci_low`"]
     assert per_label == [["a.b", 0.5, 0.75, 0.25], ["c", 0.9, 0.75, -0.15]]
-    md = compare.render("main", diff, {"params.yaml": {"train.epochs": {"old": 2, "new": 3}}})
+    md = compare.render("main", diff, {"params.yaml": {"train.epochs": {"old": 2, "new": 3},
+                                                       "train.freeze": {"old": None, "new": "none"}}})
     assert "| `test.f1_macro_ci_low` | — | 0.600 | — |" in md
     assert "| a.b | 0.500 | 0.750 | +0.250 |" in md and "| c | 0.900 | 0.750 | -0.150 |" in md
-    assert "| `train.epochs` | `2` | `3` |" in md
+    assert "| `train.epochs` | `2` | `3` |" in md and "| `train.freeze` | — | `none` |" in md
     assert "No param changed." in compare.render("main", diff, {})
 
 
 def test_rebase_links_points_relative_links_at_the_commit_and_images_at_raw_files(tmp_path):
     report = tmp_path / "reports" / "report.md"
     md = ("![cm](eval/confusion.png) [page](explain/html/01.html) [web](https://dvc.org) [top](#top) "
-          "![x](../x.png)")
+          "![x](../x.png) [out](../../../elsewhere.md)")
     out = compare.rebase_links(md, report, tmp_path, LINK_BASE + "/")
     assert f"![cm]({LINK_BASE}/reports/eval/confusion.png?raw=true)" in out
     assert f"[page]({LINK_BASE}/reports/explain/html/01.html)" in out
+    assert "[out](../../../elsewhere.md)" in out  # outside the repository: left alone
     assert "[web](https://dvc.org)" in out and "[top](#top)" in out and f"![x]({LINK_BASE}/x.png?raw=true)" in out
 
 
