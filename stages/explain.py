@@ -1,21 +1,26 @@
-"""Stage explain: LIME explanations of the test mismatches, most confident errors first.
+"""Stage explain: LIME explanations of the test mismatches and the tokens that recur across them.
 
-Reads: the model directory and predictions.csv from evaluate. Writes: mismatches.md, explanations.json
-and one LIME HTML page per explained example (html/NN.html). Params: base.seed, explain.*
+Explains the mismatches most confident first, plus a few confident correct predictions per label as contrast.
+
+Reads: the model directory and predictions.csv from evaluate. Writes the directory --out: mismatches.md,
+explanations.json, spurious_tokens.png and html/ (one LIME page per example, html/lime.js shared).
+Params: base.seed, explain.*
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import math
 import re
+import time
 import zlib
 from pathlib import Path
 from typing import Any
 
-from stages import cli, modeling, params
-from stages.io import read_csv, write_json, write_text
-from stages.text import md_escape
+from stages import cli, explain_report, modeling, params
+from stages.errors import DataError
+from stages.io import atomic_dir, read_csv, write_json, write_text
 
 log = logging.getLogger(__name__)
 _WORD = re.compile(r"\w", re.UNICODE)
@@ -24,8 +29,9 @@ _WORD = re.compile(r"\w", re.UNICODE)
 class CachedClassifier:
     """LIME's classifier_fn: predicts each distinct string once, in length-sorted batches.
 
-    LIME draws every perturbation before calling classifier_fn, so caching by string cannot change the
-    explanation; it only skips repeated work (a 10-word text has at most 1,024 distinct perturbations).
+    LIME draws every perturbation before it calls classifier_fn, once, with all of them, so caching by
+    string cannot change an explanation; it only skips repeated work (a 10-word text has at most 1,024
+    distinct perturbations). The cache is shared across examples: template texts share many perturbations.
     """
 
     def __init__(self, model: Any, tokenizer: Any, batch_size: int) -> None:
@@ -38,7 +44,7 @@ class CachedClassifier:
 
         self.calls += len(texts)
         todo = list(dict.fromkeys(t for t in texts if t not in self.cache))
-        if todo:
+        if todo:  # predict_proba sorts by length, pads per batch and runs under torch.inference_mode
             proba = modeling.predict_proba(self.model, self.tokenizer, todo, self.batch_size)
             self.cache.update(zip(todo, proba))
             self.predicted += len(todo)
@@ -51,6 +57,7 @@ def example_seed(seed: int, text: str) -> int:
 
 
 def explain_one(text: str, label_ids: list[int], labels: list[str], fn: Any, cfg: params.Explain, seed: int) -> Any:
+    """One LIME explanation with a fresh explainer (LIME's RNG is consumed by each call, lime#486)."""
     from lime.lime_text import LimeTextExplainer
 
     explainer = LimeTextExplainer(class_names=labels, random_state=example_seed(seed, text))
@@ -58,58 +65,109 @@ def explain_one(text: str, label_ids: list[int], labels: list[str], fn: Any, cfg
                                       num_samples=cfg.num_samples)
 
 
-def render_markdown(items: list[dict[str, Any]], skipped: int, total_mismatches: int) -> str:
-    lines = ["# Test mismatches explained with LIME", ""]
-    if not items:
-        lines.append("No mismatches to explain: every test row was classified correctly."
-                     if total_mismatches == 0 else "No mismatch could be explained (see skipped).")
-    else:
-        lines.append(f"{len(items)} of {total_mismatches} mismatches, most confident first. Weights are "
-                     "LIME's local linear weights: positive pushes toward the predicted label.")
-    if skipped:
-        lines += ["", f"Skipped {skipped} mismatches whose text has no word characters (LIME cannot perturb them)."]
-    for i, it in enumerate(items, 1):
-        lines += ["", f"## {i}. true `{it['true']}`, predicted `{it['predicted']}` "
-                      f"(confidence {it['confidence']:.3f})", "", f"> {md_escape(it['text'])}", "",
-                  "| token | weight toward predicted |", "|---|---:|"]
-        lines += [f"| {md_escape(tok)} | {w:+.4f} |" for tok, w in it["weights"]]
-        lines += ["", f"[LIME page]({it['html']})"]
-    return "\n".join(lines) + "\n"
+def read_predictions(path: Path) -> Any:
+    """predictions.csv with a float confidence; rows in a stable order, most confident first."""
+    frame = read_csv(path, columns=("text", "true", "predicted", "confidence"), what="predictions")
+    conf = []
+    for i, value in enumerate(frame["confidence"], start=1):
+        try:
+            number = float(value)
+        except ValueError:
+            number = math.nan
+        if not 0 <= number <= 1:  # also rejects nan
+            raise DataError(f"{path}: row {i}: confidence must be a probability in [0, 1], got {value!r}")
+        conf.append(number)
+    frame = frame.assign(confidence=conf)
+    return frame.sort_values(["confidence", "text"], ascending=[False, True], kind="stable")
+
+
+def choose(preds: Any, cfg: params.Explain) -> tuple[Any, Any, int, int]:
+    """(mismatches to explain, contrast rows, number of mismatches, mismatches skipped for lacking words)."""
+    has_words = preds["text"].map(lambda t: bool(_WORD.search(t)))
+    wrong = preds["true"] != preds["predicted"]
+    skipped = int((wrong & ~has_words).sum())
+    chosen = preds[wrong & has_words].head(cfg.max_examples)
+    right = preds[~wrong & has_words]
+    contrast = right.groupby("true", sort=True).head(cfg.correct_per_label)
+    contrast = contrast.sort_values(["true", "confidence", "text"], ascending=[True, False, True], kind="stable")
+    return chosen, contrast, int(wrong.sum()), skipped
+
+
+def check_labels(frames: list[Any], labels: list[str], path: Path) -> None:
+    for frame in frames:
+        for column in ("true", "predicted"):
+            unknown = sorted(set(frame[column]) - set(labels))
+            if unknown:
+                raise DataError(f"{path}: {column} label {unknown[0]!r} is not a label of the model "
+                                f"(expected one of {', '.join(labels)})")
+
+
+def explain_rows(rows: Any, kind: str, labels: list[str], fn: CachedClassifier, cfg: params.Explain,
+                 seed: int) -> list[tuple[dict[str, Any], Any]]:
+    out = []
+    for i, row in enumerate(rows.itertuples(index=False), 1):
+        start, before = time.perf_counter(), fn.predicted
+        pred_id, true_id = labels.index(row.predicted), labels.index(row.true)
+        ids = [pred_id] if pred_id == true_id else [pred_id, true_id]
+        exp = explain_one(row.text, ids, labels, fn, cfg, seed)
+        name = f"{i:02d}.html" if kind == "mismatch" else f"correct-{i:02d}.html"
+        item = {"text": row.text, "true": row.true, "predicted": row.predicted,
+                "confidence": round(float(row.confidence), 6), "html": f"html/{name}",
+                "weights": [[tok, round(float(w), 6)] for tok, w in exp.as_list(label=pred_id)]}
+        if true_id != pred_id:
+            item["weights_true"] = [[tok, round(float(w), 6)] for tok, w in exp.as_list(label=true_id)]
+        out.append((item, exp))
+        log.info("%s %d/%d: %s new strings predicted, %.1f s", kind, i, len(rows),
+                 f"{fn.predicted - before:,}", time.perf_counter() - start)
+    return out
+
+
+def write_reports(out_dir: Path, summary: dict[str, Any], explained: list[tuple[dict[str, Any], Any]]) -> None:
+    """Everything into a temporary directory that replaces out_dir at the end: nothing half-written, and
+    pages of examples no longer explained do not linger."""
+    with atomic_dir(out_dir) as tmp:
+        if explained:
+            from lime import explanation
+
+            bundle = (Path(explanation.__file__).parent / "bundle.js").read_text(encoding="utf-8")
+            write_text(tmp / "html" / explain_report.LIME_JS, bundle)
+            for item, exp in explained:
+                heading = (f"true: {item['true']}, predicted: {item['predicted']} "
+                           f"(confidence {item['confidence']:.3f})")
+                page = explain_report.lime_page(exp.as_html(text=True), bundle, heading)
+                write_text(tmp / item["html"], page)
+        explain_report.chart(summary["patterns"], tmp / explain_report.CHART)
+        write_text(tmp / "mismatches.md", explain_report.render_markdown(summary))
+        write_json(tmp / "explanations.json", summary)
 
 
 def run(cfg: params.Explain, seed: int, model_dir: Path, predictions: Path, out_dir: Path) -> dict[str, Any]:
-    preds = read_csv(predictions, columns=("text", "true", "predicted", "confidence"), what="predictions")
-    wrong = preds[preds["true"] != preds["predicted"]].copy()
-    wrong["confidence"] = wrong["confidence"].astype(float)
-    wrong = wrong.sort_values(["confidence", "text"], ascending=[False, True], kind="stable")
-    explainable = wrong[wrong["text"].map(lambda t: bool(_WORD.search(t)))]
-    skipped = len(wrong) - len(explainable)
-    chosen = explainable.head(cfg.max_examples)
-    items: list[dict[str, Any]] = []
-    html_dir = out_dir / "html"
-    if len(chosen):
+    preds = read_predictions(predictions)
+    chosen, contrast, mismatches, skipped = choose(preds, cfg)
+    if skipped:
+        log.warning("skipping %d mismatches whose text has no word characters (LIME cannot perturb them)", skipped)
+    mismatch_items: list[tuple[dict[str, Any], Any]] = []
+    contrast_items: list[tuple[dict[str, Any], Any]] = []
+    fn = None
+    if len(chosen) or len(contrast):
         model = modeling.load_classifier(str(model_dir)).to(modeling.device())
-        tokenizer = modeling.load_tokenizer(str(model_dir))
         labels = modeling.labels_of(model)
-        fn = CachedClassifier(model, tokenizer, cfg.batch_size)
-        for i, row in enumerate(chosen.itertuples(index=False), 1):
-            pred_id = labels.index(row.predicted)
-            exp = explain_one(row.text, [pred_id], labels, fn, cfg, seed)
-            html = f"html/{i:02d}.html"
-            write_text(out_dir / html, exp.as_html(text=True))
-            items.append({"text": row.text, "true": row.true, "predicted": row.predicted,
-                          "confidence": round(float(row.confidence), 6), "html": html,
-                          "weights": [(tok, round(float(w), 6)) for tok, w in exp.as_list(label=pred_id)]})
-        log.info("LIME: %s perturbations requested, %s distinct strings predicted", f"{fn.calls:,}",
+        check_labels([chosen, contrast], labels, predictions)
+        fn = CachedClassifier(model, modeling.load_tokenizer(str(model_dir)), cfg.batch_size)
+        log.info("explaining %d mismatches and %d correct rows on %s, %s perturbations each", len(chosen),
+                 len(contrast), modeling.device(), f"{cfg.num_samples:,}")
+        mismatch_items = explain_rows(chosen, "mismatch", labels, fn, cfg, seed)
+        contrast_items = explain_rows(contrast, "correct", labels, fn, cfg, seed)
+        log.info("LIME: %s perturbed texts requested, %s distinct ones predicted", f"{fn.calls:,}",
                  f"{fn.predicted:,}")
-    for stale in sorted(html_dir.glob("*.html")) if html_dir.exists() else []:
-        if f"html/{stale.name}" not in {it["html"] for it in items}:
-            stale.unlink()
-    write_text(out_dir / "mismatches.md", render_markdown(items, skipped, len(wrong)))
-    summary = {"mismatches": len(wrong), "explained": len(items), "skipped_no_words": skipped,
-               "num_samples": cfg.num_samples, "num_features": cfg.num_features, "examples": items}
-    write_json(out_dir / "explanations.json", summary)
-    log.info("explained %s of %s mismatches", len(items), len(wrong))
+    examples = [item for item, _ in mismatch_items]
+    summary = {"mismatches": mismatches, "explained": len(examples), "skipped_no_words": skipped,
+               "num_samples": cfg.num_samples, "num_features": cfg.num_features,
+               "perturbations": {"requested": fn.calls if fn else 0, "predicted": fn.predicted if fn else 0},
+               "patterns": explain_report.spurious_patterns(examples, cfg.pattern_tokens),
+               "examples": examples, "contrast": [item for item, _ in contrast_items]}
+    write_reports(out_dir, summary, mismatch_items + contrast_items)
+    log.info("explained %d of %d mismatches and %d correct rows", len(examples), mismatches, len(contrast_items))
     return summary
 
 

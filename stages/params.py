@@ -310,14 +310,18 @@ class Evaluate:
 @dataclass(frozen=True)
 class Explain:
     max_examples: int = 10
+    correct_per_label: int = 2
     num_samples: int = 5000
     num_features: int = 8
+    pattern_tokens: int = 10
     batch_size: int = 256
 
     def validate(self, p: str) -> None:
         _check(self.max_examples >= 0, f"{p}.max_examples", ">= 0", self.max_examples)
+        _check(self.correct_per_label >= 0, f"{p}.correct_per_label", ">= 0", self.correct_per_label)
         _check(self.num_samples >= 10, f"{p}.num_samples", ">= 10", self.num_samples)
         _check(self.num_features >= 1, f"{p}.num_features", ">= 1", self.num_features)
+        _check(self.pattern_tokens >= 1, f"{p}.pattern_tokens", ">= 1", self.pattern_tokens)
         _check(self.batch_size >= 1, f"{p}.batch_size", ">= 1", self.batch_size)
 
 

@@ -1,79 +1,208 @@
+"""The explain stage on a tiny BERT trained on template headlines: equivalence with plain LIME, the reports,
+determinism, escaping, edge cases (no mismatch, one word, no word characters) and bad inputs."""
+
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from stages import explain, modeling, params
-from tests.test_evaluate import model_dir  # noqa: F401  (module-scoped fixture)
+from stages import explain, modeling, params, train
+from stages.errors import DataError
+from stages.task import load_task
+from stages.template import generate_label
+from tests.conftest import ROOT
+
+LONG = "you won't believe what the mayor found in texas this year, and why parents are furious about coffee"
 
 
 @pytest.fixture(scope="module")
-def loaded(model_dir):  # noqa: F811
-    return modeling.load_classifier(str(model_dir)), modeling.load_tokenizer(str(model_dir))
+def model_dir(tmp_path_factory, tiny_bert):
+    """A real fine-tuned classifier: the tiny BERT trained on 40 template headlines per label."""
+    tmp = tmp_path_factory.mktemp("explain-model")
+    task = load_task(ROOT / "data" / "tasks" / "clickbait.yaml")
+    rows = [(t, label.name) for label in task.labels for t in generate_label(label, 40, seed=1)]
+    (tmp / "split").mkdir()
+    pd.DataFrame(rows, columns=["text", "label"]).to_csv(tmp / "split" / "train.csv", index=False)
+    pd.DataFrame(rows[::4], columns=["text", "label"]).to_csv(tmp / "split" / "val.csv", index=False)
+    cfg = params.load_dict({"model": str(tiny_bert), "epochs": 4, "batch_size": 8, "learning_rate": 3e-3,
+                            "warmup_ratio": 0.0, "max_length": 32}, "train")
+    train.run(cfg, 0, tmp / "split", tmp / "model", tmp / "reports")
+    return tmp / "model"
+
+
+@pytest.fixture(scope="module")
+def loaded(model_dir):
+    model = modeling.load_classifier(str(model_dir))
+    return model, modeling.load_tokenizer(str(model_dir)), modeling.labels_of(model)
 
 
 def cfg(**kw):
-    return params.load_dict({"num_samples": 200, "num_features": 5, **kw}, "explain")
+    return params.load_dict({"num_samples": 300, "num_features": 6, "correct_per_label": 1, **kw}, "explain")
 
 
-def test_cached_classifier_gives_the_same_explanation_as_plain_lime(loaded):
+def tutorial_fn(model, tokenizer):
+    """The plain way: no cache, every perturbation tokenized in one call with padding=True."""
+    import torch
+
+    def fn(texts):
+        with torch.inference_mode():
+            enc = tokenizer(list(texts), padding=True, truncation=True, return_tensors="pt")
+            return torch.softmax(model(**enc).logits.float(), dim=-1).double().numpy()
+    return fn
+
+
+@pytest.mark.parametrize("text", [LONG, "the mayor found coffee", "storm"])
+def test_cached_classifier_gives_the_same_weights_as_plain_lime(loaded, text):
     from lime.lime_text import LimeTextExplainer
 
-    model, tok = loaded
-    labels = modeling.labels_of(model)
-    text = "you won't believe what the mayor found in texas"
-
-    def plain(texts):  # uncached, one call for all perturbations
-        return modeling.predict_proba(model, tok, list(texts), batch_size=1024)
-
+    model, tok, labels = loaded
     reference = LimeTextExplainer(class_names=labels, random_state=explain.example_seed(3, text)).explain_instance(
-        text, plain, labels=[1], num_features=5, num_samples=200)
+        text, tutorial_fn(model, tok), labels=[0, 1], num_features=6, num_samples=300)
     fn = explain.CachedClassifier(model, tok, batch_size=16)
-    ours = explain.explain_one(text, [1], labels, fn, cfg(), 3)
-    ref_w, our_w = dict(reference.as_list(label=1)), dict(ours.as_list(label=1))
-    assert ref_w.keys() == our_w.keys()
-    assert max(abs(ref_w[k] - our_w[k]) for k in ref_w) < 1e-4
-    assert fn.predicted < fn.calls  # the cache did skip repeated strings (9 words -> at most 512 masks)
+    ours = explain.explain_one(text, [0, 1], labels, fn, cfg(), 3)
+    for label in (0, 1):
+        ref_w, our_w = dict(reference.as_list(label=label)), dict(ours.as_list(label=label))
+        assert ref_w.keys() == our_w.keys()
+        assert max(abs(ref_w[k] - our_w[k]) for k in ref_w) < 1e-4
+    if " " in text:  # the model does react to the words, so equal weights are not both ~0
+        assert max(abs(w) for _, w in reference.as_list(label=1)) > 1e-3
+    assert fn.predicted < fn.calls  # repeated perturbations were predicted once
+
+
+def test_an_explanation_does_not_depend_on_the_examples_explained_before(loaded):
+    model, tok, labels = loaded
+    alone = explain.explain_one(LONG, [1], labels, explain.CachedClassifier(model, tok, 64), cfg(), 5)
+    shared = explain.CachedClassifier(model, tok, 64)
+    explain.explain_one("the mayor found coffee", [1], labels, shared, cfg(), 5)
+    after = explain.explain_one(LONG, [1], labels, shared, cfg(), 5)
+    a, b = dict(alone.as_list(label=1)), dict(after.as_list(label=1))
+    assert a.keys() == b.keys() and max(abs(a[k] - b[k]) for k in a) < 1e-6
 
 
 def write_predictions(path, rows):
     frame = pd.DataFrame(rows, columns=["text", "true", "predicted", "confidence"])
-    frame["p_clickbait"] = frame["confidence"]
-    frame["p_factual"] = 1 - frame["confidence"]
+    frame["p_clickbait"] = [c if p == "clickbait" else 1 - c for _, _, p, c in rows]
+    frame["p_factual"] = 1 - frame["p_clickbait"]
     frame.to_csv(path, index=False)
 
 
-def test_explain_reports_mismatches_escaped_and_deterministic(tmp_path, model_dir):  # noqa: F811
-    preds = tmp_path / "predictions.csv"
-    write_predictions(preds, [
-        ("<script>alert(1)</script> **mayor** found", "factual", "clickbait", 0.9),
-        ("storm", "factual", "clickbait", 0.8),                 # a single word works
-        ("!!! ???", "factual", "clickbait", 0.95),              # no word characters: skipped, said so
-        ("city council approved a budget", "factual", "factual", 0.7),
-    ])
-    summary = explain.run(cfg(), 0, model_dir, preds, tmp_path / "out")
-    assert summary["mismatches"] == 3 and summary["explained"] == 2 and summary["skipped_no_words"] == 1
-    md = (tmp_path / "out" / "mismatches.md").read_text()
-    assert "<script>" not in md and "&lt;script&gt;" in md and "\\*\\*mayor\\*\\*" in md
+ROWS = [
+    ("<script>alert(1)</script> **mayor** found [x](http://e.x) | coffee", "factual", "clickbait", 0.9),
+    ("storm", "factual", "clickbait", 0.8),                        # a single word works
+    ("!!! ???", "factual", "clickbait", 0.95),                     # no word characters: skipped, said so
+    ("city council approved a budget", "clickbait", "factual", 0.7),
+    ("central bank raised rates in march", "factual", "factual", 0.99),
+    ("toyota to cut 100 jobs", "factual", "factual", 0.6),
+    ("10 secrets nobody saw coming", "clickbait", "clickbait", 0.97),
+]
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory, model_dir):
+    tmp = tmp_path_factory.mktemp("explained")
+    write_predictions(tmp / "predictions.csv", ROWS)
+    summary = explain.run(cfg(), 0, model_dir, tmp / "predictions.csv", tmp / "out")
+    return tmp, summary
+
+
+def test_reports_explain_mismatches_most_confident_first_and_contrast_per_label(reports):
+    tmp, summary = reports
+    assert (summary["mismatches"], summary["explained"], summary["skipped_no_words"]) == (4, 3, 1)
+    assert [ex["confidence"] for ex in summary["examples"]] == [0.9, 0.8, 0.7]
+    assert [ex["text"] for ex in summary["examples"]][1] == "storm"
+    assert [w[0] for w in summary["examples"][1]["weights"]] == ["storm"]
+    assert [(c["true"], c["confidence"]) for c in summary["contrast"]] == [("clickbait", 0.97), ("factual", 0.99)]
+    for ex in summary["examples"]:  # both sides of a mistake: toward the prediction and toward the truth
+        assert {t for t, _ in ex["weights"]} == {t for t, _ in ex["weights_true"]}
+    assert json.loads((tmp / "out" / "explanations.json").read_text()) == summary
+    pairs = {(p["true"], p["predicted"]): p for p in summary["patterns"]}
+    assert pairs[("factual", "clickbait")]["mismatches"] == 2 and pairs[("clickbait", "factual")]["mismatches"] == 1
+    md = (tmp / "out" / "mismatches.md").read_text()
     assert "Skipped 1 mismatches whose text has no word characters" in md
-    assert (tmp_path / "out" / "html" / "01.html").exists() and (tmp_path / "out" / "html" / "02.html").exists()
-    first = (tmp_path / "out" / "explanations.json").read_text()
-    explain.run(cfg(), 0, model_dir, preds, tmp_path / "out")
-    assert (tmp_path / "out" / "explanations.json").read_text() == first
-    assert json.loads(first)["examples"][0]["confidence"] == 0.9  # most confident first
+    assert "## Spurious patterns" in md and "## Correctly classified, for contrast" in md
+    assert "](spurious_tokens.png)" in md and (tmp / "out" / "spurious_tokens.png").stat().st_size > 1000
 
 
-def test_zero_mismatches_is_a_report_not_an_error(tmp_path, model_dir):  # noqa: F811
+def test_texts_are_shown_as_text_never_as_markup(reports):
+    tmp, _ = reports
+    md = (tmp / "out" / "mismatches.md").read_text()
+    assert "<script>" not in md and "](http" not in md and "&lt;script&gt;" in md
+    line = next(x for x in md.splitlines() if x.startswith("> ") and "alert" in x)
+    assert "\\*\\*" in line and "\\[" in line and "\\|" in line  # literal asterisks, brackets, pipe
+    page = (tmp / "out" / "html" / "01.html").read_text()
+    assert "<script>alert" not in page and "</script> **mayor**" not in page
+
+
+def test_lime_pages_share_one_script_and_link_to_it(reports):
+    from lime import explanation
+
+    tmp, summary = reports
+    html = tmp / "out" / "html"
+    bundle = (Path(explanation.__file__).parent / "bundle.js").read_text(encoding="utf-8")
+    assert (html / "lime.js").read_text(encoding="utf-8") == bundle
+    pages = sorted(p.name for p in html.glob("*.html"))
+    assert pages == ["01.html", "02.html", "03.html", "correct-01.html", "correct-02.html"]
+    for ex in summary["examples"] + summary["contrast"]:
+        page = (tmp / "out" / ex["html"]).read_text()
+        assert '<script src="lime.js"></script>' in page and len(page) < 20_000
+        assert "lime.Explanation" in page and f"[LIME page]({ex['html']})" in (tmp / "out" / "mismatches.md").read_text()
+
+
+def test_same_inputs_same_bytes_and_stale_pages_are_removed(reports, model_dir):
+    tmp, _ = reports
+    before = {p.relative_to(tmp / "out"): p.read_bytes() for p in (tmp / "out").rglob("*") if p.is_file()}
+    (tmp / "again" / "html").mkdir(parents=True)
+    (tmp / "again" / "html" / "99.html").write_text("old")
+    explain.run(cfg(), 0, model_dir, tmp / "predictions.csv", tmp / "again")
+    after = {p.relative_to(tmp / "again"): p.read_bytes() for p in (tmp / "again").rglob("*") if p.is_file()}
+    assert after == before
+    other = explain.run(cfg(), 1, model_dir, tmp / "predictions.csv", tmp / "seed1")
+    assert other["examples"][0]["weights"] != json.loads(before[Path("explanations.json")])["examples"][0]["weights"]
+
+
+def test_zero_mismatches_is_a_report_not_an_error(tmp_path, model_dir):
     preds = tmp_path / "predictions.csv"
     write_predictions(preds, [("city council approved a budget", "factual", "factual", 0.7)])
-    summary = explain.run(cfg(), 0, model_dir, preds, tmp_path / "out")
-    assert summary["explained"] == 0
+    summary = explain.run(cfg(correct_per_label=0), 0, model_dir, preds, tmp_path / "out")
+    assert (summary["mismatches"], summary["explained"], summary["examples"], summary["patterns"]) == (0, 0, [], [])
     assert "every test row was classified correctly" in (tmp_path / "out" / "mismatches.md").read_text()
+    assert (tmp_path / "out" / "spurious_tokens.png").is_file() and not (tmp_path / "out" / "html").exists()
+
+
+@pytest.mark.parametrize("rows, message", [
+    ([("storm hits", "factual", "sports", 0.9)], "predicted label 'sports' is not a label of the model"),
+    ([("storm hits", "factual", "clickbait", "high")], "row 1: confidence must be a probability in [0, 1], got 'high'"),
+    ([("storm hits", "factual", "clickbait", 1.5)], "row 1: confidence must be a probability in [0, 1], got '1.5'"),
+])
+def test_bad_predictions_fail_in_one_line_and_write_nothing(tmp_path, model_dir, capsys, rows, message):
+    preds = tmp_path / "predictions.csv"
+    pd.DataFrame(rows, columns=["text", "true", "predicted", "confidence"]).to_csv(preds, index=False)
+    (tmp_path / "params.yaml").write_text("base: {seed: 1}\nexplain: {num_samples: 50}\n")
+    code = explain.main(["--params", str(tmp_path / "params.yaml"), "--model", str(model_dir),
+                         "--predictions", str(preds), "--out", str(tmp_path / "out")])
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line.lower()]
+    assert code == 2 and len(errors) == 1 and errors[0].startswith(f"error: {preds}: ") and message in errors[0]
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(DataError, match="missing column 'confidence'"):
+        pd.DataFrame({"text": ["a"], "true": ["x"], "predicted": ["y"]}).to_csv(preds, index=False)
+        explain.run(cfg(), 0, model_dir, preds, tmp_path / "out")
+
+
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs a CUDA GPU")
+def test_on_the_gpu_weights_match_the_cpu(loaded, model_dir):
+    model, tok, labels = loaded
+    cpu = explain.explain_one(LONG, [1], labels, explain.CachedClassifier(model, tok, 64), cfg(), 2)
+    gpu_model = modeling.load_classifier(str(model_dir)).to("cuda")
+    gpu = explain.explain_one(LONG, [1], labels, explain.CachedClassifier(gpu_model, tok, 64), cfg(), 2)
+    a, b = dict(cpu.as_list(label=1)), dict(gpu.as_list(label=1))
+    assert a.keys() == b.keys() and max(abs(a[k] - b[k]) for k in a) < 1e-3
+    assert np.isfinite(list(b.values())).all()
 
 
 def test_predict_proba_is_order_independent(loaded):
-    model, tok = loaded
+    model, tok, _ = loaded
     texts = ["a", "city council approved a budget today in texas", "storm hits", "the mayor"]
     p1 = modeling.predict_proba(model, tok, texts, batch_size=2)
     p2 = modeling.predict_proba(model, tok, texts[::-1], batch_size=3)[::-1]
