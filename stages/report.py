@@ -187,6 +187,14 @@ def mismatches_section(explained: dict | None, explain_dir: Path, rel: Any) -> l
                      md_escape(str(ex.get("predicted", ""))), ex.get("confidence"), tokens])
     if rows:
         out += ["", *table(["#", "text", "true", "predicted", "confidence", "LIME tokens"], rows, right_from=6)]
+    patterns = [[f"{md_escape(str(p.get('true')))} → {md_escape(str(p.get('predicted')))}",
+                 ", ".join(f"{md_escape(str(t.get('token')))} ({t.get('count')})" for t in p.get("tokens", [])[:6]),
+                 p.get("mismatches")] for p in (explained.get("patterns") or [])[:5] if isinstance(p, dict)]
+    if patterns:
+        out += ["", "Tokens that recur in the mistakes (in how many mismatches each pushed toward the wrong label):",
+                "", *table(["true → predicted", "tokens", "mismatches"], patterns, right_from=2)]
+    if (explain_dir / "spurious_tokens.png").is_file():
+        out += ["", f"![Tokens behind the mistakes]({rel(explain_dir / 'spurious_tokens.png')})"]
     if (explain_dir / "mismatches.md").is_file():
         out += ["", f"All explanations: [mismatches]({rel(explain_dir / 'mismatches.md')})"]
     return out

@@ -55,9 +55,12 @@ def full_reports(root: Path, model_path: str) -> Path:
                      "test": {"accuracy": 0.7, "f1_macro": 0.69, "fine_tuned_gain_f1_macro": 0.1421}}}})
     write(r / "explain" / "html" / "01.html", "<html></html>")
     write(r / "explain" / "mismatches.md", "# Mismatches\n")
+    write(r / "explain" / "spurious_tokens.png", "png")
     write(r / "explain" / "explanations.json", {"mismatches": 3, "explained": 1, "examples": [
         {"text": "<script>x</script> | **bold** wins!", "true": "b", "predicted": "a", "confidence": 0.91,
-         "html": "html/01.html", "weights": [["wins", 0.31], ["bold", -0.12]]}]})
+         "html": "html/01.html", "weights": [["wins", 0.31], ["bold", -0.12]]}],
+        "patterns": [{"true": "b", "predicted": "a", "mismatches": 3,
+                      "tokens": [{"token": "wins", "count": 2}, {"token": "<b>", "count": 1}]}]})
     return r
 
 
@@ -85,7 +88,7 @@ def test_report_shows_every_section_with_links_that_exist(tmp_path):
     assert summary["curves"] and summary["warnings"]
     links = assert_links_exist_and_no_machine_paths(md, r, str(tmp_path), str(model))
     assert set(links) == {"eval/confusion.png", "train_curves.png", "data/quality.md", "explain/html/01.html",
-                          "explain/mismatches.md"}
+                          "explain/mismatches.md", "explain/spurious_tokens.png"}
     assert (r / "train_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "base model: `<local>/tiny-bert`" in md and "split: train 54, val 18, test 18" in md
     assert "| macro F1 | 0.832 | 0.650 – 0.970 |" in md and "| accuracy | 0.833 | 0.667 – 1.000 |" in md
@@ -96,6 +99,7 @@ def test_report_shows_every_section_with_links_that_exist(tmp_path):
     assert "| best validation macro F1 | 0.812 |" in md and "| epochs | 3 |" in md
     # Untrusted text is shown literally: no HTML, no broken table, no emphasis.
     assert "<script>" not in md and "&lt;script&gt;" in md and "\\| \\*\\*bold\\*\\*" in md
+    assert "| b → a | wins (2), &lt;b&gt; (1) | 3 |" in md
     assert "wins (+0.31)" in md and "bold" not in md.split("wins (+0.31)")[1].split("\n")[0]  # only toward predicted
     git_line = next(line for line in md.splitlines() if line.startswith("- git revision"))
     assert git_line == "- git revision: `unknown` (HEAD when this report was built)"  # tmp_path: no git repo
@@ -112,7 +116,8 @@ def test_report_with_only_the_required_inputs_leaves_optional_sections_out(tmp_p
     r = full_reports(tmp_path, "m")
     (r / "train_curves.png").write_bytes(b"stale")
     for name in ("data/split.json", "data/quality.md", "train/summary.json", "eval/baselines.json",
-                 "eval/confusion.png", "explain/explanations.json", "explain/mismatches.md"):
+                 "eval/confusion.png", "explain/explanations.json", "explain/mismatches.md",
+                 "explain/spurious_tokens.png"):
         (r / name).unlink()
     for tsv in (r / "train").rglob("*.tsv"):
         tsv.unlink()
