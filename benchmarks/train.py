@@ -1,0 +1,244 @@
+"""Benchmark the train stage against the tutorial way of fine-tuning (issue: train, fast on CPU and GPU).
+
+CPU mode (default): the default data (template provider, generated into a temporary directory), MiniLM, two
+epochs (--epochs; after one epoch test macro-F1 still swings by 0.15 between seeds), side by side:
+  tutorial     each split tokenized at once with padding=True (to the split's longest row), truncation at
+               512, fixed random batches, eager attention, AdamW without the fused kernel;
+  tutorial-512 the same with every row padded to 512 tokens (padding="max_length", the Hugging Face
+               fine-tuning tutorial); only a few steps, for its rate (padding is masked, so its model equals
+               the tutorial's up to rounding);
+  train stage  `stages.train.run`: dynamic padding, length-grouped batches, max_length from the token-length
+               distribution, fused AdamW, SDPA attention, evaluation under torch.inference_mode.
+Training samples/s counts the optimizer steps only (forward, backward, update; evaluation and checkpoints
+excluded); CPU seconds are shown too, since other processes on a shared machine distort wall time.
+Target: >= 3x the tutorial's samples/s with test macro-F1 within 0.01.
+
+GPU mode (--gpu): a BERT-base-sized encoder (random weights, no download) trained by the train stage at
+sequence length 128 (bf16 where supported): samples/s and model FLOPs utilisation (target > 35%).
+
+Usage: python benchmarks/train.py [--epochs 2] [--tutorial512-steps 3] [--gpu]   (repository root, .venv active)
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from stages import modeling, params, train  # noqa: E402
+
+# Dense bf16 tensor-core peak (TFLOP/s) by GPU name; --peak-tflops for others.
+PEAK_BF16 = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0, "L4": 121.0, "A10": 125.0,
+             "A6000": 155.0, "4090": 165.0}
+
+
+def step_timer():
+    from transformers import TrainerCallback
+
+    class StepTimer(TrainerCallback):
+        """Wall and CPU seconds of each optimizer step (forward, backward, update)."""
+
+        def __init__(self) -> None:
+            self.wall: list[float] = []
+            self.cpu: list[float] = []
+
+        def on_step_begin(self, args, state, control, **kw):
+            self.t, self.c = time.perf_counter(), time.process_time()
+
+        def on_step_end(self, args, state, control, **kw):
+            self.wall.append(time.perf_counter() - self.t)
+            self.cpu.append(time.process_time() - self.c)
+
+    return StepTimer()
+
+
+def make_data(tmp: Path) -> Path:
+    """Run the generate and split commands of dvc.yaml in `tmp` with this repository's params."""
+    import yaml
+
+    for sub in ("tasks", "raw"):
+        shutil.copytree(ROOT / "data" / sub, tmp / "data" / sub)
+    shutil.copy2(ROOT / "params.yaml", tmp / "params.yaml")
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for name in ("generate", "split"):
+        cmd = shlex.split(stages[name]["cmd"])
+        cmd[0] = sys.executable if cmd[0] == "python" else cmd[0]
+        subprocess.run(cmd, cwd=tmp, env=env, check=True, capture_output=True)
+    return tmp / "data" / "split"
+
+
+def test_f1(model, tokenizer, split: Path) -> float:
+    import pandas as pd
+    from sklearn.metrics import f1_score
+
+    test = pd.read_csv(split / "test.csv", dtype=str, keep_default_na=False)
+    proba = modeling.predict_proba(model.to("cpu"), tokenizer, test["text"].tolist(), 128)
+    labels = modeling.labels_of(model)
+    return float(f1_score(test["label"], [labels[i] for i in proba.argmax(1)], average="macro"))
+
+
+def tutorial(cfg: params.Train, seed: int, split: Path, out: Path, padding, max_steps: int = -1):
+    """The usual notebook: tokenize each split at once, fixed batches, plain Trainer."""
+    import pandas as pd
+    from datasets import Dataset
+    from transformers import (AutoModelForSequenceClassification, AutoTokenizer, Trainer, TrainingArguments,
+                              default_data_collator, set_seed)
+
+    set_seed(seed)
+    frames = {s: pd.read_csv(split / f"{s}.csv", dtype=str, keep_default_na=False) for s in ("train", "val")}
+    labels = sorted(set(frames["train"]["label"]))
+    source = modeling.resolve_model(cfg.model)
+    tok = AutoTokenizer.from_pretrained(source)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        source, num_labels=len(labels), id2label=dict(enumerate(labels)),
+        label2id={lab: i for i, lab in enumerate(labels)}, attn_implementation="eager")
+
+    def encode(df):
+        enc = tok(df["text"].tolist(), padding=padding, truncation=True, max_length=512)
+        return Dataset.from_dict({**enc, "labels": [labels.index(lab) for lab in df["label"]]})
+
+    data = {s: encode(f) for s, f in frames.items()}
+    args = TrainingArguments(
+        output_dir=str(out), num_train_epochs=cfg.epochs, max_steps=max_steps, learning_rate=cfg.learning_rate,
+        per_device_train_batch_size=cfg.batch_size, per_device_eval_batch_size=cfg.eval_batch_size,
+        weight_decay=cfg.weight_decay, warmup_steps=cfg.warmup_ratio, lr_scheduler_type=cfg.lr_scheduler,
+        optim="adamw_torch", eval_strategy="epoch" if max_steps < 0 else "no", save_strategy="no",
+        seed=seed, report_to="none", disable_tqdm=True, use_cpu=True)
+    timer = step_timer()
+    trainer = Trainer(model=model, args=args, train_dataset=data["train"], eval_dataset=data["val"],
+                      data_collator=default_data_collator, callbacks=[timer])
+    trainer.train()
+    return model, tok, timer, len(data["train"][0]["input_ids"])
+
+
+def cpu_mode(args: argparse.Namespace) -> None:
+    import pandas as pd
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    base = params.load("base", ROOT / "params.yaml")
+    cfg = dataclasses.replace(params.load("train", ROOT / "params.yaml"), epochs=float(args.epochs))
+    print(f"machine: {os.cpu_count()} CPU cores, torch threads {torch.get_num_threads()}, "
+          f"load average {os.getloadavg()[0]:.2f}; model {cfg.model}, {cfg.epochs:g} epochs, batch {cfg.batch_size}")
+    with tempfile.TemporaryDirectory(prefix="bench-train-") as tmp_name:
+        tmp = Path(tmp_name)
+        split = make_data(tmp)
+        rows = len(pd.read_csv(split / "train.csv"))
+        results = {}
+
+        timer = step_timer()
+        summary = train.run(cfg, base.seed, split, tmp / "model", tmp / "reports", tmp / "ckpt", callbacks=[timer])
+        model = AutoModelForSequenceClassification.from_pretrained(str(tmp / "model"))
+        tok = AutoTokenizer.from_pretrained(str(tmp / "model"))
+        n = rows * cfg.epochs
+        results["train stage"] = (n / sum(timer.wall), n / sum(timer.cpu), test_f1(model, tok, split),
+                                  f"max_length {summary['max_length']}, grouped")
+
+        model, tok, timer, width = tutorial(cfg, base.seed, split, tmp / "tut", padding=True)
+        results["tutorial"] = (n / sum(timer.wall), n / sum(timer.cpu), test_f1(model, tok, split),
+                               f"padded to {width}")
+
+        if args.tutorial512_steps > 1:
+            _, _, timer, width = tutorial(cfg, base.seed, split, tmp / "tut512", padding="max_length",
+                                          max_steps=args.tutorial512_steps)
+            k = cfg.batch_size * (len(timer.wall) - 1)  # the first step is warm-up
+            results["tutorial-512"] = (k / sum(timer.wall[1:]), k / sum(timer.cpu[1:]), None,
+                                       f"padded to {width}, {len(timer.wall) - 1} steps timed")
+
+    print(f"{'':14}{'train samples/s':>16}{'per CPU-s':>11}{'test macro-F1':>15}   padding")
+    for name, (wall, cpu, f1, note) in results.items():
+        f1_text = f"{f1:.4f}" if f1 is not None else "(= tutorial)"
+        print(f"{name:14}{wall:16.1f}{cpu:11.1f}{f1_text:>15}   {note}")
+    stage, tut = results["train stage"], results["tutorial"]
+    ratio, cpu_ratio, gap = stage[0] / tut[0], stage[1] / tut[1], abs(stage[2] - tut[2])
+    print(f"speed-up vs tutorial: {ratio:.2f}x wall, {cpu_ratio:.2f}x per CPU-second "
+          f"(target >= 3x: {'ok' if ratio >= 3 else 'MISSED'}); test macro-F1 gap {gap:.4f} "
+          f"(target <= 0.01: {'ok' if gap <= 0.01 else 'MISSED'})")
+    if "tutorial-512" in results:
+        t512 = results["tutorial-512"]
+        print(f"speed-up vs tutorial-512: {stage[0] / t512[0]:.1f}x wall, {stage[1] / t512[1]:.1f}x per CPU-second")
+    print(f"train stage summary: {summary['train_samples_per_second']} samples/s over the whole epoch "
+          f"(evaluation and checkpoint included), peak memory {summary['peak_memory_mb']} MB")
+
+
+def flops_per_token(model, seq: int) -> float:
+    """Training FLOPs per token: 6 x non-embedding parameters + attention scores and values (12 L H S)."""
+    emb = sum(p.numel() for n, p in model.named_parameters() if "embeddings" in n)
+    dense = sum(p.numel() for p in model.parameters()) - emb
+    cfg = model.config
+    return 6 * dense + 12 * cfg.num_hidden_layers * cfg.hidden_size * seq
+
+
+def gpu_mode(args: argparse.Namespace) -> None:
+    import random
+
+    import pandas as pd
+    import torch
+    from transformers import BertConfig, BertModel, BertTokenizer
+
+    if not torch.cuda.is_available():
+        raise SystemExit("--gpu needs a CUDA GPU")
+    name = torch.cuda.get_device_name()
+    peak = args.peak_tflops or next((v for k, v in PEAK_BF16.items() if k in name), None)
+    seq, batch, steps = 128, args.gpu_batch_size, args.gpu_steps
+    with tempfile.TemporaryDirectory(prefix="bench-train-gpu-") as tmp_name:
+        tmp = Path(tmp_name)
+        vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [f"w{i}" for i in range(30517)]
+        BertTokenizer(vocab={w: i for i, w in enumerate(vocab)}, model_max_length=512).save_pretrained(tmp / "base")
+        BertModel(BertConfig()).save_pretrained(tmp / "base")  # BERT-base: 12 layers, hidden 768, 110 M params
+        rng = random.Random(0)
+        (tmp / "split").mkdir()
+        for split, n in (("train", batch * steps), ("val", 512)):
+            texts = [" ".join(rng.choices(vocab[5:], k=seq - 2)) for _ in range(n)]
+            pd.DataFrame({"text": texts, "label": [rng.choice("ab") for _ in range(n)]}).to_csv(
+                tmp / "split" / f"{split}.csv", index=False)
+        cfg = params.load_dict({"model": str(tmp / "base"), "epochs": 1, "batch_size": batch, "max_length": seq,
+                                "precision": args.precision}, "train")
+        timer = step_timer()
+        summary = train.run(cfg, 0, tmp / "split", tmp / "model", tmp / "reports", tmp / "ckpt", callbacks=[timer])
+        from transformers import AutoModelForSequenceClassification
+
+        fpt = flops_per_token(AutoModelForSequenceClassification.from_pretrained(str(tmp / "model")), seq)
+    timed = timer.wall[3:]  # the first steps are warm-up (allocator, kernel selection)
+    rate = batch * len(timed) / sum(timed)
+    achieved = rate * seq * fpt / 1e12
+    print(f"GPU: {name}, precision {summary['precision']}, batch {batch}, seq {seq}, {len(timed)} steps timed")
+    print(f"training samples/s: {rate:.1f}; {fpt / 1e9:.3f} GFLOP per token; {achieved:.1f} TFLOP/s achieved")
+    if peak:
+        print(f"model FLOPs utilisation: {100 * achieved / peak:.1f}% of {peak:g} TFLOP/s "
+              f"(target > 35%: {'ok' if achieved / peak > 0.35 else 'MISSED'})")
+    else:
+        print("model FLOPs utilisation: unknown peak for this GPU; pass --peak-tflops")
+    print(f"peak memory {summary['peak_memory_mb']} MB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--gpu", action="store_true", help="BERT-base at seq 128 on the GPU: samples/s and MFU")
+    parser.add_argument("--epochs", type=float, default=2.0, help="CPU mode: epochs for both runs")
+    parser.add_argument("--tutorial512-steps", type=int, default=3, help="steps of the pad-to-512 run (0: skip)")
+    parser.add_argument("--gpu-batch-size", type=int, default=128)
+    parser.add_argument("--gpu-steps", type=int, default=40)
+    parser.add_argument("--precision", default="auto", help="train.precision for --gpu (auto: bf16 if supported)")
+    parser.add_argument("--peak-tflops", type=float, help="the GPU's dense bf16 peak, for MFU")
+    args = parser.parse_args()
+    import logging
+
+    logging.basicConfig(level=logging.WARNING)
+    (gpu_mode if args.gpu else cpu_mode)(args)
+
+
+if __name__ == "__main__":
+    main()
