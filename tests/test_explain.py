@@ -144,10 +144,11 @@ def test_lime_pages_share_one_script_and_link_to_it(reports):
     assert (html / "lime.js").read_text(encoding="utf-8") == bundle
     pages = sorted(p.name for p in html.glob("*.html"))
     assert pages == ["01.html", "02.html", "03.html", "correct-01.html", "correct-02.html"]
+    md = (tmp / "out" / "mismatches.md").read_text()
     for ex in summary["examples"] + summary["contrast"]:
         page = (tmp / "out" / ex["html"]).read_text()
         assert '<script src="lime.js"></script>' in page and len(page) < 20_000
-        assert "lime.Explanation" in page and f"[LIME page]({ex['html']})" in (tmp / "out" / "mismatches.md").read_text()
+        assert "lime.Explanation" in page and f"[LIME page]({ex['html']})" in md
 
 
 def test_same_inputs_same_bytes_and_stale_pages_are_removed(reports, model_dir):

@@ -51,7 +51,8 @@ BUNDLE = "var lime = {};</script-like>"
 
 def lime_like_page(labels):
     return (f'<html><head><script>{BUNDLE} </script></head><body><div id="top_divX"></div>\n<script>\n'
-            f"var exp = new lime.Explanation({labels});\nexp.show([[\"storm\", 0.1]], 1, d);\n</script>\n</body></html>")
+            f"var exp = new lime.Explanation({labels});\nexp.show([[\"storm\", 0.1]], 1, d);\n</script>\n"
+            "</body></html>")
 
 
 def test_lime_page_links_the_shared_script_and_cannot_be_escaped_by_a_label():
