@@ -64,6 +64,22 @@ def test_training_learns_the_fixture(trained):
     assert summary["best_val_f1_macro"] >= 0.75
 
 
+def test_the_saved_model_is_the_best_epochs(trained):
+    from sklearn.metrics import f1_score
+
+    from stages import modeling
+
+    tmp, summary = trained
+    model, tok = modeling.load_classifier(str(tmp / "model")), modeling.load_tokenizer(str(tmp / "model"))
+    val = pd.read_csv(tmp / "split" / "val.csv")
+    predicted = modeling.predict_proba(model, tok, val["text"].tolist()).argmax(1)
+    f1 = f1_score(val["label"], [modeling.labels_of(model)[i] for i in predicted], average="macro")
+    assert f1 == pytest.approx(summary["best_val_f1_macro"], abs=1e-6)
+    curve = pd.read_csv(tmp / "reports" / "plots" / "metrics" / "eval" / "f1_macro.tsv", sep="\t")
+    assert summary["best_val_f1_macro"] == pytest.approx(curve["f1_macro"].max(), abs=1e-6)
+    assert curve["f1_macro"].iloc[int(summary["best_epoch"]) - 1] == curve["f1_macro"].max()
+
+
 def test_dvclive_writes_one_row_per_epoch_for_every_curve(trained):
     tmp, _ = trained
     plots = tmp / "reports" / "plots" / "metrics"

@@ -241,3 +241,17 @@ def test_max_steps_accumulation_scheduler_optimizer_attention_and_determinism(tm
     cosine = [1e-3 * 0.5 * (1 + np.cos(np.pi * s / 5)) for s in range(1, 6)]
     assert seen["lrs"] == pytest.approx(cosine, abs=1e-9)
     assert summary["class_weights"] == [1.0, 1.0] and summary["deterministic"] is True
+
+
+def test_near_perfect_scores_with_a_shortcut_in_the_data_raise_the_warning(tmp_path, tiny_bert, caplog):
+    import logging
+
+    caplog.set_level(logging.WARNING, logger="stages")
+    quality = tmp_path / "quality.json"
+    quality.write_text(json.dumps({"rows_kept": 40, "shortcut_warning": True,
+                                   "shortcuts": [{"feature": "ends with ?", "accuracy": 1.0}]}))
+    cfg = tiny_cfg(tiny_bert, **{**LEARNS, "epochs": 4}, near_perfect_f1=0.75)
+    summary = train.run(cfg, 0, write_splits(tmp_path), tmp_path / "m", tmp_path / "r", quality=quality)
+    assert summary["best_val_f1_macro"] >= 0.75
+    assert "while the data report's shortcut probe fired" in summary["overfitting_warning"]
+    assert "possible overfitting: " in caplog.text and "\n" not in summary["overfitting_warning"]
