@@ -106,7 +106,7 @@ def freeze(model: Any, mode: str, n: int, name: str) -> tuple[int, int]:
             raise ParamsError(f"params.yaml: train.freeze {mode} needs encoder layers, but {name} "
                               f"({type(base).__name__}) has none that this stage can find; use all_but_head")
         count = len(layers) if layers is not None else 0
-        if n > count:
+        if mode != "all_but_head" and n > count:
             raise ParamsError(f"params.yaml: train.freeze_layers must be <= {count} (the encoder layers of "
                               f"{name}), got {n}")
         if mode == "all_but_head":
