@@ -16,7 +16,6 @@ import pytest
 from stages import checkpoints, params, train
 from tests.conftest import dvc, make_repo, stages_ran, subprocess_env
 
-pytestmark = pytest.mark.e2e
 EPOCHS = 8
 PARAMS = {"train": {"epochs": EPOCHS, "resume": True, "batch_size": 4, "learning_rate": 3e-3, "warmup_ratio": 0.0}}
 
@@ -43,6 +42,7 @@ def kill_after_checkpoint(repo: Path, min_step: int) -> Path:
     raise AssertionError(f"training ended (exit {proc.returncode}) before a checkpoint of step {min_step} was seen")
 
 
+@pytest.mark.e2e
 def test_killed_training_resumes_on_the_next_repro_and_ends_with_the_same_model(tmp_path, tiny_bert):
     repo = make_repo(tmp_path / "repo", tiny_bert, PARAMS)
     dvc(repo, "repro", "split")
