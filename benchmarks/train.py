@@ -13,12 +13,15 @@ epochs (--epochs; after one epoch test macro-F1 still swings by 0.15 between see
 Each runs once per seed (base.seed, +1, ...), alternating. Training samples/s counts the optimizer steps only
 (forward, backward, update; evaluation and checkpoints excluded), the fastest run of each (other processes
 on a shared machine slow some runs); CPU seconds are shown too. Test macro-F1: the mean over the seeds.
+Tokens/row: the positions (padding included) the training forward passes process per row; the speed-up then
+splits into fewer tokens (padding dropped) and cheaper tokens (kernels), and "no padding at all" is the most
+that dropping padding can give on this data.
 Target: >= 3x the tutorial's samples/s with test macro-F1 within 0.01.
 
 GPU mode (--gpu): a BERT-base-sized encoder (random weights, no download) trained by the train stage at
 sequence length 128 (bf16 where supported): samples/s and model FLOPs utilisation (target > 35%).
 
-Usage (repository root, .venv active): python benchmarks/train.py [--epochs 2] [--seeds 3] [--gpu]
+Usage (repository root, .venv active): python benchmarks/train.py [--epochs 2] [--seeds 5] [--gpu]
 """
 
 from __future__ import annotations
@@ -49,11 +52,27 @@ def step_timer():
     from transformers import TrainerCallback
 
     class StepTimer(TrainerCallback):
-        """Wall and CPU seconds of each optimizer step (forward, backward, update)."""
+        """Wall and CPU seconds of each optimizer step (forward, backward, update), and the tokens the training
+        forward passes processed: all positions (padding included) and the real ones (attention mask)."""
 
         def __init__(self) -> None:
             self.wall: list[float] = []
             self.cpu: list[float] = []
+            self.positions = self.real = self.rows = 0
+
+        def on_train_begin(self, args, state, control, model=None, **kw):
+            def count(module, inputs, kwargs):
+                ids, mask = kwargs.get("input_ids"), kwargs.get("attention_mask")
+                if module.training and ids is not None:
+                    self.positions += ids.numel()
+                    self.rows += ids.shape[0]
+                    self.real += int(mask.sum()) if mask is not None else ids.numel()
+
+            model.register_forward_pre_hook(count, with_kwargs=True)
+
+        def tokens_per_row(self) -> tuple[float, float]:
+            """(positions, real tokens) per training row."""
+            return self.positions / max(self.rows, 1), self.real / max(self.rows, 1)
 
         def on_step_begin(self, args, state, control, **kw):
             self.t, self.c = time.perf_counter(), time.process_time()
@@ -154,11 +173,13 @@ def cpu_mode(args: argparse.Namespace) -> None:
             summary = train.run(run_cfg, seed, split, out / "model", out / "reports", out / "ckpt", callbacks=[timer])
             model = AutoModelForSequenceClassification.from_pretrained(str(out / "model"))
             f1 = test_f1(model, AutoTokenizer.from_pretrained(str(out / "model")), split)
-            return n / sum(timer.wall), n / sum(timer.cpu), f1, f"max_length {summary['max_length']}, grouped"
+            return (n / sum(timer.wall), n / sum(timer.cpu), f1, f"max_length {summary['max_length']}, grouped",
+                    *timer.tokens_per_row())
 
         def tut(run_cfg: params.Train, seed: int, out: Path) -> tuple:
             model, tok, timer, width = tutorial(run_cfg, seed, split, out, padding=True)
-            return n / sum(timer.wall), n / sum(timer.cpu), test_f1(model, tok, split), f"padded to {width}"
+            return (n / sum(timer.wall), n / sum(timer.cpu), test_f1(model, tok, split), f"padded to {width}",
+                    *timer.tokens_per_row())
 
         runs = {"tutorial": (tut, cfg), "train stage": (stage, cfg)}
         if cpu_has_bf16():  # not the default on a CPU (precision auto = fp32), shown for what it adds
@@ -173,16 +194,21 @@ def cpu_mode(args: argparse.Namespace) -> None:
                                           max_steps=args.tutorial512_steps)
             k = cfg.batch_size * (len(timer.wall) - 1)  # the first step is warm-up
             seen["tutorial-512"] = [(k / sum(timer.wall[1:]), k / sum(timer.cpu[1:]), None,
-                                     f"padded to {width}, {len(timer.wall) - 1} steps timed")]
+                                     f"padded to {width}, {len(timer.wall) - 1} steps timed",
+                                     *timer.tokens_per_row())]
 
     # Speed: the fastest run of each (least disturbed by other processes); quality: the mean over the seeds.
     speed = {name: max(found, key=lambda x: x[0]) for name, found in seen.items()}
     f1 = {name: [x[2] for x in found] for name, found in seen.items() if found[0][2] is not None}
-    print(f"{'':14}{'train samples/s':>16}{'per CPU-s':>11}   {'test macro-F1 (mean, min-max)':<31}padding")
-    for name, (wall, cpu, _, note) in speed.items():
+    print(f"{'':14}{'train samples/s':>16}{'per CPU-s':>11}{'tokens/row':>12}   "
+          f"{'test macro-F1 (mean, min-max)':<31}padding")
+    for name, (wall, cpu, _, note, positions, _real) in speed.items():
         scores = f1.get(name)
         text = f"{sum(scores) / len(scores):.4f} ({min(scores):.4f}-{max(scores):.4f})" if scores else "= tutorial"
-        print(f"{name:14}{wall:16.1f}{cpu:11.1f}   {text:<31}{note}")
+        print(f"{name:14}{wall:16.1f}{cpu:11.1f}{positions:12.1f}   {text:<31}{note}")
+    real = speed["tutorial"][5]
+    print(f"tokens/row: positions each training row costs in the forward passes, padding included; the texts "
+          f"themselves average {real:.1f} tokens ([CLS] and [SEP] included)")
     mean = {name: sum(v) / len(v) for name, v in f1.items()}
     for name in [k for k in speed if k.startswith(("train stage", "stage"))]:
         gap = abs(mean[name] - mean["tutorial"])
@@ -191,6 +217,11 @@ def cpu_mode(args: argparse.Namespace) -> None:
         if "tutorial-512" in speed:
             line += f", vs tutorial-512: {speed[name][0] / speed['tutorial-512'][0]:.0f}x"
         print(line + f"; mean test macro-F1 gap {gap:.4f} (target <= 0.01: {'ok' if gap <= 0.01 else 'MISSED'})")
+        # Padding is the only work the stage drops; the rest (fused AdamW, SDPA) makes each token cheaper.
+        fewer = speed["tutorial"][4] / speed[name][4]
+        print(f"  of which fewer tokens: {fewer:.2f}x ({speed['tutorial'][4]:.1f} -> {speed[name][4]:.1f} per row; "
+              f"no padding at all would give {speed['tutorial'][4] / real:.2f}x), "
+              f"cheaper tokens: {speed[name][0] / speed['tutorial'][0] / fewer:.2f}x")
     print("target: >= 3x the tutorial's training samples/s with the default params (train stage row)")
 
 
@@ -249,7 +280,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gpu", action="store_true", help="BERT-base at seq 128 on the GPU: samples/s and MFU")
     parser.add_argument("--epochs", type=float, default=2.0, help="CPU mode: epochs for both runs")
-    parser.add_argument("--seeds", type=int, default=3, help="CPU mode: runs of each, seeds base.seed, +1, ...")
+    parser.add_argument("--seeds", type=int, default=5, help="CPU mode: runs of each, seeds base.seed, +1, ...")
     parser.add_argument("--tutorial512-steps", type=int, default=3, help="steps of the pad-to-512 run (0: skip)")
     parser.add_argument("--gpu-batch-size", type=int, default=128)
     parser.add_argument("--gpu-steps", type=int, default=40)
