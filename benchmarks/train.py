@@ -1,6 +1,7 @@
 """Benchmark the train stage against the tutorial way of fine-tuning (issue: train, fast on CPU and GPU).
 
-CPU mode (default): the default data (template provider, generated into a temporary directory), MiniLM, two
+CPU mode (default): the default data (template provider, generated into a temporary directory; --split DIR:
+a directory with your own train.csv, val.csv and test.csv instead, e.g. data/split after `dvc repro`), MiniLM, two
 epochs (--epochs; after one epoch test macro-F1 still swings by 0.15 between seeds), side by side:
   tutorial     each split tokenized at once with padding=True (to the split's longest row), truncation at
                512, fixed random batches, eager attention, AdamW without the fused kernel;
@@ -21,7 +22,7 @@ Target: >= 3x the tutorial's samples/s with test macro-F1 within 0.01.
 GPU mode (--gpu): a BERT-base-sized encoder (random weights, no download) trained by the train stage at
 sequence length 128 (bf16 where supported): samples/s and model FLOPs utilisation (target > 35%).
 
-Usage (repository root, .venv active): python benchmarks/train.py [--epochs 2] [--seeds 5] [--gpu]
+Usage (repository root, .venv active): python benchmarks/train.py [--epochs 2] [--seeds 5] [--split DIR] [--gpu]
 """
 
 from __future__ import annotations
@@ -165,7 +166,11 @@ def cpu_mode(args: argparse.Namespace) -> None:
           f"{args.seeds} seeds each")
     with tempfile.TemporaryDirectory(prefix="bench-train-") as tmp_name:
         tmp = Path(tmp_name)
-        split = make_data(tmp)
+        split = args.split or make_data(tmp)
+        for name in ("train", "val", "test"):
+            if not (split / f"{name}.csv").is_file():
+                raise SystemExit(f"error: --split {split}: no {name}.csv (expected train.csv, val.csv and test.csv "
+                                 "with columns text and label)")
         n = len(pd.read_csv(split / "train.csv")) * cfg.epochs
 
         def stage(run_cfg: params.Train, seed: int, out: Path) -> tuple:
@@ -280,6 +285,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gpu", action="store_true", help="BERT-base at seq 128 on the GPU: samples/s and MFU")
     parser.add_argument("--epochs", type=float, default=2.0, help="CPU mode: epochs for both runs")
+    parser.add_argument("--split", type=Path, help="CPU mode: a directory with train/val/test.csv (default: generate "
+                                                   "the default data)")
     parser.add_argument("--seeds", type=int, default=5, help="CPU mode: runs of each, seeds base.seed, +1, ...")
     parser.add_argument("--tutorial512-steps", type=int, default=3, help="steps of the pad-to-512 run (0: skip)")
     parser.add_argument("--gpu-batch-size", type=int, default=128)
