@@ -1,8 +1,9 @@
 """Stage train: fine-tune a pretrained encoder for sequence classification with the Hugging Face Trainer.
 
-Reads: <split>/train.csv, <split>/val.csv and (optional) the data report's shortcut_warning. Writes: the model
-directory (Hugging Face format, id2label, tokenizer, params), DVCLive per-epoch curves and summary.json in the
-reports directory; keeps resumable checkpoints in the checkpoint directory. Params: base.seed, train.*.
+Reads: <split>/train.csv, <split>/val.csv and (optional) the data report (shortcut_warning, provider, row
+counts). Writes: the model directory (Hugging Face format, id2label, tokenizer, params, the model card
+README.md), DVCLive per-epoch curves and summary.json in the reports directory; keeps resumable checkpoints
+in the checkpoint directory. Params: base.seed, train.*.
 Runs on CUDA when present, else the CPU; under `torchrun --nproc-per-node N` as N processes (rank 0 writes).
 """
 
@@ -20,9 +21,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from stages import checkpoints, cli, diagnostics, modeling, params, training
+from stages import checkpoints, cli, diagnostics, modelcard, modeling, params, training
 from stages.errors import DataError
-from stages.io import atomic_dir, read_csv, write_json
+from stages.io import atomic_dir, read_csv, read_json, write_json
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,7 @@ def run(cfg: params.Train, seed: int, split_dir: Path, model_dir: Path, reports:
 
     train_df, val_df, labels = read_splits(split_dir)
     shortcut = diagnostics.shortcut_fired(quality)
+    data_report = read_json(quality) if quality else None  # provider and row counts, for the model card
     weights = training.class_weight_values(cfg.class_weights, cfg.label_weights, labels,
                                            train_df["label"].tolist())
     dev = modeling.device()
@@ -175,6 +177,8 @@ def run(cfg: params.Train, seed: int, split_dir: Path, model_dir: Path, reports:
             write_json(tmp / "synthbert_params.json", {
                 "seed": seed, "train": {**params.as_dict(cfg), "max_length": max_length}, "labels": labels,
                 "max_length_setting": cfg.max_length})
+            # The card goes with the model; test metrics come later (evaluate), so it points to them.
+            modelcard.write_model_card(tmp, summary, None, data_report if isinstance(data_report, dict) else None)
         checkpoints.finish(ckpt, fp)
         live.summary.update({k: summary[k] for k in ("best_val_f1_macro", "best_val_accuracy", "best_epoch")})
     write_json(reports / "summary.json", summary)

@@ -120,6 +120,17 @@ def test_auto_max_length_is_the_99th_percentile_of_training_token_counts(trained
     assert saved_params["train"]["max_length"] == summary["max_length"]
 
 
+def test_the_model_directory_carries_its_model_card(trained, tiny_bert):
+    tmp, summary = trained
+    card = (tmp / "model" / "README.md").read_text(encoding="utf-8")
+    assert card.startswith("---\nlibrary_name: transformers\npipeline_tag: text-classification\n")
+    assert "`clickbait`, `factual`" in card and "| `epochs` | `6.0` |" in card
+    assert "Train split 32 rows, validation 8." in card
+    assert f"Validation macro F1 of the kept epoch: {summary['best_val_f1_macro']:.3f}." in card
+    assert "see `reports/metrics.json`" in card  # train runs before evaluate: no test metrics yet
+    assert f"truncated to {summary['max_length']} tokens" in card and str(tiny_bert) not in card
+
+
 def test_checkpoints_are_dropped_after_success(trained):
     tmp, _ = trained
     assert sorted(p.name for p in (tmp / "ckpt").iterdir()) == ["run.json"]

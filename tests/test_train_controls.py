@@ -248,10 +248,14 @@ def test_near_perfect_scores_with_a_shortcut_in_the_data_raise_the_warning(tmp_p
 
     caplog.set_level(logging.WARNING, logger="stages")
     quality = tmp_path / "quality.json"
-    quality.write_text(json.dumps({"rows_kept": 40, "shortcut_warning": True,
+    quality.write_text(json.dumps({"rows_read": 44, "rows_kept": 40, "shortcut_warning": True,
+                                   "provider": {"provider": "template", "task": "clickbait"},
                                    "shortcuts": [{"feature": "ends with ?", "accuracy": 1.0}]}))
     cfg = tiny_cfg(tiny_bert, **{**LEARNS, "epochs": 4}, near_perfect_f1=0.75)
     summary = train.run(cfg, 0, write_splits(tmp_path), tmp_path / "m", tmp_path / "r", quality=quality)
     assert summary["best_val_f1_macro"] >= 0.75
     assert "while the data report's shortcut probe fired" in summary["overfitting_warning"]
     assert "possible overfitting: " in caplog.text and "\n" not in summary["overfitting_warning"]
+    card = (tmp_path / "m" / "README.md").read_text(encoding="utf-8")  # the model card names the data report's data
+    assert "synthetic data from the `template` provider for the task `clickbait`" in card
+    assert "44 rows generated, 40 kept after cleaning." in card
