@@ -1,8 +1,8 @@
 """Benchmark the train stage against the tutorial way of fine-tuning (issue: train, fast on CPU and GPU).
 
 CPU mode (default): the default data (template provider, generated into a temporary directory; --split DIR:
-a directory with your own train.csv, val.csv and test.csv instead, e.g. data/split after `dvc repro`), MiniLM, two
-epochs (--epochs; after one epoch test macro-F1 still swings by 0.15 between seeds), side by side:
+your own train.csv, val.csv and test.csv instead, e.g. data/split after `dvc repro`), MiniLM, two epochs
+(--epochs; after one epoch test macro-F1 still swings by 0.15 between seeds), side by side:
   tutorial     each split tokenized at once with padding=True (to the split's longest row), truncation at
                512, fixed random batches, eager attention, AdamW without the fused kernel;
   tutorial-512 the same with every row padded to 512 tokens (padding="max_length", the Hugging Face

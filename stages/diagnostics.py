@@ -95,12 +95,15 @@ def overfitting_warning(rows: list[dict[str, Any]], patience: int, best_f1: floa
     return "; ".join(found) or None
 
 
-def shortcut_fired(path: Path | None) -> bool:
-    """The data report's `shortcut_warning`; False when no report is given or it lacks the key."""
-    if path is None:
-        return False
-    data = read_json(path)
-    return bool(data.get("shortcut_warning", False)) if isinstance(data, dict) else False
+def read_data_report(path: Path | None) -> dict[str, Any]:
+    """The generate stage's quality.json (shortcut warning, provider, row counts); {} when none is given."""
+    data = read_json(path) if path is not None else {}
+    return data if isinstance(data, dict) else {}
+
+
+def shortcut_fired(report: dict[str, Any]) -> bool:
+    """The data report's `shortcut_warning`; False when the report lacks the key."""
+    return bool(report.get("shortcut_warning", False))
 
 
 def peak_memory_mb(device: str) -> float:

@@ -23,7 +23,7 @@ from typing import Any
 
 from stages import checkpoints, cli, diagnostics, modelcard, modeling, params, training
 from stages.errors import DataError
-from stages.io import atomic_dir, read_csv, read_json, write_json
+from stages.io import atomic_dir, read_csv, write_json
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +89,8 @@ def run(cfg: params.Train, seed: int, split_dir: Path, model_dir: Path, reports:
     from transformers import DataCollatorWithPadding, EarlyStoppingCallback
 
     train_df, val_df, labels = read_splits(split_dir)
-    shortcut = diagnostics.shortcut_fired(quality)
-    data_report = read_json(quality) if quality else None  # provider and row counts, for the model card
+    data_report = diagnostics.read_data_report(quality)  # shortcut warning; provider and rows for the card
+    shortcut = diagnostics.shortcut_fired(data_report)
     weights = training.class_weight_values(cfg.class_weights, cfg.label_weights, labels,
                                            train_df["label"].tolist())
     dev = modeling.device()
@@ -178,7 +178,7 @@ def run(cfg: params.Train, seed: int, split_dir: Path, model_dir: Path, reports:
                 "seed": seed, "train": {**params.as_dict(cfg), "max_length": max_length}, "labels": labels,
                 "max_length_setting": cfg.max_length})
             # The card goes with the model; test metrics come later (evaluate), so it points to them.
-            modelcard.write_model_card(tmp, summary, None, data_report if isinstance(data_report, dict) else None)
+            modelcard.write_model_card(tmp, summary, None, data_report or None)
         checkpoints.finish(ckpt, fp)
         live.summary.update({k: summary[k] for k in ("best_val_f1_macro", "best_val_accuracy", "best_epoch")})
     write_json(reports / "summary.json", summary)

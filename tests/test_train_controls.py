@@ -157,11 +157,14 @@ def test_epoch_rows_and_overfitting_warning():
 def test_shortcut_flag_from_the_data_report(tmp_path):
     (tmp_path / "q.json").write_text(json.dumps({"rows_kept": 3, "shortcut_warning": True}))
     (tmp_path / "old.json").write_text(json.dumps({"rows_kept": 3}))
-    assert diagnostics.shortcut_fired(tmp_path / "q.json") is True
-    assert diagnostics.shortcut_fired(tmp_path / "old.json") is False  # a report without the key
-    assert diagnostics.shortcut_fired(None) is False
+    (tmp_path / "list.json").write_text("[]")
+    report = diagnostics.read_data_report
+    assert diagnostics.shortcut_fired(report(tmp_path / "q.json")) is True
+    assert diagnostics.shortcut_fired(report(tmp_path / "old.json")) is False  # a report without the key
+    assert report(None) == {} and report(tmp_path / "list.json") == {}
+    assert diagnostics.shortcut_fired(report(None)) is False
     with pytest.raises(DataError, match="missing.json: file not found"):
-        diagnostics.shortcut_fired(tmp_path / "missing.json")
+        report(tmp_path / "missing.json")
 
 
 def fake_checkpoint(directory, step, whole=True):
