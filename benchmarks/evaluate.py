@@ -19,8 +19,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from stages import baselines, evaluate, metrics, params  # noqa: E402
-from stages.io import read_csv  # noqa: E402
+from stages import evaluate  # noqa: E402
+from stages.core import params  # noqa: E402
+from stages.evaluation import baselines, metrics  # noqa: E402
+from stages.core.io import read_csv  # noqa: E402
 
 
 def bench_baselines(cfg: params.Evaluate, model: str, train, test) -> None:

@@ -34,7 +34,8 @@ def build(tmp: Path, steps: int) -> tuple[Path, Path]:
     """Default data, split, a briefly fine-tuned model; predictions.csv of its val and test rows."""
     import pandas as pd
 
-    from stages import generate, modeling, params, split, train
+    from stages import generate, split, train
+    from stages.core import modeling, params
 
     seed = params.load("base", ROOT / "params.yaml").seed
     gen = params.load("generate", ROOT / "params.yaml")
@@ -58,7 +59,8 @@ def tutorial(model_dir: Path, rows: list[dict], cfg, seed: int) -> tuple[float, 
     import torch
     from lime.lime_text import LimeTextExplainer
 
-    from stages import explain, modeling
+    from stages import explain
+    from stages.core import modeling
 
     start = time.perf_counter()
     model, tokenizer = modeling.load_classifier(str(model_dir)), modeling.load_tokenizer(str(model_dir))
@@ -86,7 +88,8 @@ def token_counts(model_dir: Path, rows: list[dict], cfg, seed: int) -> tuple[int
     import numpy as np
     from lime.lime_text import LimeTextExplainer
 
-    from stages import explain, modeling
+    from stages import explain
+    from stages.core import modeling
 
     tokenizer, seen = modeling.load_tokenizer(str(model_dir)), set()
 
@@ -111,7 +114,8 @@ def main() -> None:
     import torch
     from transformers.utils import logging as hf_logging
 
-    from stages import explain, params
+    from stages import explain
+    from stages.core import params
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()

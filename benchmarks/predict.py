@@ -1,4 +1,4 @@
-"""Benchmark `stages.predict` against `transformers.pipeline` with default settings (target: >= 3x texts/s).
+"""Benchmark `stages.tools.predict` against `transformers.pipeline` with default settings (target: >= 3x texts/s).
 
 5,000 headlines from the default task's templates, classified on the CPU by a MiniLM-L6 classifier (the
 bundled all-MiniLM-L6-v2 encoder with a fresh 2-label head: speed does not depend on training). Both
@@ -23,8 +23,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 def headlines(n: int) -> list[str]:
-    from stages.task import load_task
-    from stages.template import generate_label
+    from stages.generation.task import load_task
+    from stages.generation.template import generate_label
 
     task = load_task(ROOT / "data" / "tasks" / "clickbait.yaml")
     texts: list[str] = []
@@ -35,7 +35,7 @@ def headlines(n: int) -> list[str]:
 
 
 def build_model(path: Path) -> Path:
-    from stages import modeling
+    from stages.core import modeling
 
     modeling.load_classifier("sentence-transformers/all-MiniLM-L6-v2", ["clickbait", "factual"]).save_pretrained(path)
     modeling.load_tokenizer("sentence-transformers/all-MiniLM-L6-v2").save_pretrained(path)
@@ -52,7 +52,7 @@ def main() -> None:
     from transformers import pipeline
     from transformers.utils import logging as hf_logging
 
-    from stages.predict import Predictor
+    from stages.tools.predict import Predictor
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
@@ -76,7 +76,7 @@ def main() -> None:
     same = sum(a["label"] == b["label"] for a, b in zip(theirs, ours))
     gap = max(abs(a["score"] - b["score"]) for a, b in zip(theirs, ours))
     print(f"transformers.pipeline (defaults)   : {len(texts) / base:8.1f} texts/s  ({base:6.2f} s)")
-    print(f"stages.predict (batch {args.batch_size:>4})        : {len(texts) / fast:8.1f} texts/s  ({fast:6.2f} s)")
+    print(f"stages.tools.predict (batch {args.batch_size:>4})        : {len(texts) / fast:8.1f} texts/s  ({fast:6.2f} s)")
     print(f"speed-up: {base / fast:.2f}x (target >= 3x: {'ok' if base / fast >= 3 else 'MISSED'}); "
           f"same label for {same:,}/{len(texts):,} texts, largest score difference {gap:.1e}")
 

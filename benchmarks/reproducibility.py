@@ -1,7 +1,7 @@
 """Benchmark what reproducibility and safe writes cost, and what a DVC remote saves.
 
-1. stages.io.write_csv (temporary file, fsync, rename) against a plain pandas `to_csv` on 100,000 rows.
-2. stages.io.atomic_dir (fsync of every file, rename) against writing the same ~90 MB model-sized directory
+1. stages.core.io.write_csv (temporary file, fsync, rename) against a plain pandas `to_csv` on 100,000 rows.
+2. stages.core.io.atomic_dir (fsync of every file, rename) against writing the same ~90 MB model-sized directory
    in place.
 3. With the tiny test model: a teammate's `dvc pull` in a fresh clone against running `dvc repro` there.
 
@@ -35,7 +35,7 @@ def best_of(n: int, fn) -> float:
 def bench_csv(tmp: Path) -> None:
     import pandas as pd
 
-    from stages.io import write_csv
+    from stages.core.io import write_csv
 
     frame = pd.DataFrame({"text": [f"headline number {i} about things" for i in range(100_000)],
                           "label": ["clickbait", "factual"] * 50_000, "source": "template"})
@@ -48,7 +48,7 @@ def bench_csv(tmp: Path) -> None:
 
 
 def bench_dir(tmp: Path) -> None:
-    from stages.io import atomic_dir
+    from stages.core.io import atomic_dir
 
     blob = os.urandom(30_000_000)
 

@@ -42,7 +42,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from stages import modeling, params, train  # noqa: E402
+from stages import train  # noqa: E402
+from stages.core import modeling, params  # noqa: E402
 
 # Dense bf16 tensor-core peak (TFLOP/s) by GPU name; --peak-tflops for others.
 PEAK_BF16 = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0, "L4": 121.0, "A10": 125.0,

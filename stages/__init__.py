@@ -1,5 +1,7 @@
 """synthbert: a DVC pipeline that trains BERT-family classifiers on synthetic (LLM-generated) text.
 
-One module per stage (generate, split, train, evaluate, explain), each with a pure `run()` and a thin
-`main()`; helpers in params, io, text, modeling and cli. Importing the package does no work.
+The six DVC stages are the modules at this level (generate, split, train, evaluate, explain, report), each a
+`run(...)` of named steps and a thin `main()`. Beside each stage its workshop (generation/, training/,
+evaluation/, explanation/), `core/` for what every stage may use, and `tools/` for the user commands
+(predict, compare, sweep). Importing the package does no work.
 """

@@ -14,9 +14,10 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from stages import baselines, cli, evalreport, external, figures, metrics, modeling, params
-from stages.errors import DataError, ParamsError
-from stages.io import atomic_dir, read_csv, read_json, write_csv, write_json, write_text
+from stages.core import cli, modeling, params
+from stages.evaluation import baselines, external, figures, metrics, summary
+from stages.core.errors import DataError, ParamsError
+from stages.core.io import atomic_dir, read_csv, read_json, write_csv, write_json, write_text
 
 log = logging.getLogger(__name__)
 FINE_TUNED = "fine_tuned"
@@ -157,7 +158,7 @@ def run(cfg: params.Evaluate, seed: int, base_model: str, model_dir: Path, split
     with atomic_dir(eval_dir) as tmp:
         write_eval_dir(tmp, preds, sources, head, curves, calib, slices, cfg)
         write_json(tmp / "baselines.json", table)
-        write_text(tmp / "summary.md", evalreport.render(base_model, head, table, slices, curves["positive_label"],
+        write_text(tmp / "summary.md", summary.render(base_model, head, table, slices, curves["positive_label"],
                                                          sources is None))
     write_json(metrics_path, {"test": head, **({"external": ext} if ext else {})})
     log.info("test: %s rows, accuracy %.4f, macro-F1 %.4f [%.4f, %.4f], ECE %.4f, %s mismatches", f"{len(y):,}",

@@ -18,9 +18,10 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from stages import cli, explain_report, modeling, params
-from stages.errors import DataError
-from stages.io import atomic_dir, read_csv, write_json, write_text
+from stages.core import cli, modeling, params
+from stages.explanation import pages
+from stages.core.errors import DataError
+from stages.core.io import atomic_dir, read_csv, write_json, write_text
 
 log = logging.getLogger(__name__)
 _WORD = re.compile(r"\w", re.UNICODE)
@@ -130,14 +131,14 @@ def write_reports(out_dir: Path, summary: dict[str, Any], explained: list[tuple[
             from lime import explanation
 
             bundle = (Path(explanation.__file__).parent / "bundle.js").read_text(encoding="utf-8")
-            write_text(tmp / "html" / explain_report.LIME_JS, bundle)
+            write_text(tmp / "html" / pages.LIME_JS, bundle)
             for item, exp in explained:
                 heading = (f"true: {item['true']}, predicted: {item['predicted']} "
                            f"(confidence {item['confidence']:.3f})")
-                page = explain_report.lime_page(exp.as_html(text=True), bundle, heading)
+                page = pages.lime_page(exp.as_html(text=True), bundle, heading)
                 write_text(tmp / item["html"], page)
-        explain_report.chart(summary["patterns"], tmp / explain_report.CHART)
-        write_text(tmp / "mismatches.md", explain_report.render_markdown(summary))
+        pages.chart(summary["patterns"], tmp / pages.CHART)
+        write_text(tmp / "mismatches.md", pages.render_markdown(summary))
         write_json(tmp / "explanations.json", summary)
 
 
@@ -164,7 +165,7 @@ def run(cfg: params.Explain, seed: int, model_dir: Path, predictions: Path, out_
     summary = {"mismatches": mismatches, "explained": len(examples), "skipped_no_words": skipped,
                "num_samples": cfg.num_samples, "num_features": cfg.num_features,
                "perturbations": {"requested": fn.calls if fn else 0, "predicted": fn.predicted if fn else 0},
-               "patterns": explain_report.spurious_patterns(examples, cfg.pattern_tokens),
+               "patterns": pages.spurious_patterns(examples, cfg.pattern_tokens),
                "examples": examples, "contrast": [item for item, _ in contrast_items]}
     write_reports(out_dir, summary, mismatch_items + contrast_items)
     log.info("explained %d of %d mismatches and %d correct rows", len(examples), mismatches, len(contrast_items))

@@ -15,10 +15,11 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from stages import cli, params, quality
-from stages.errors import DataError
-from stages.io import read_csv, write_csv, write_json, write_text
-from stages.text import dedup_key, drop_reason, normalize
+from stages.core import cli, params
+from stages.generation import quality
+from stages.core.errors import DataError
+from stages.core.io import read_csv, write_csv, write_json, write_text
+from stages.core.text import dedup_key, drop_reason, normalize
 
 log = logging.getLogger(__name__)
 
@@ -39,18 +40,18 @@ def provide(cfg: params.Generate, seed: int, cache_dir: Path | None) -> tuple[li
                "tokens": {"prompt": 0, "completion": 0, "total": 0}, "cost_usd": 0.0}
     if cfg.provider == "csv":
         return rows_from_csv(cfg.csv), {"provider": "csv", "file": cfg.csv.path}, offline
-    from stages.task import load_task
+    from stages.generation.task import load_task
 
     task = load_task(cfg.task)
     if cfg.provider == "openai":
-        from stages import openai_provider
+        from stages.generation import openai_provider
 
         if cache_dir is None:
             raise DataError("the openai provider needs a response cache directory (--cache)")
         rows, generation = openai_provider.generate(task, cfg, seed, cache_dir)
         return rows, {"provider": "openai", "task": task.name, "mode": cfg.mode, "models": generation["models"]}, \
             generation
-    from stages import template
+    from stages.generation import template
 
     return template.generate(task, cfg.n_per_label, seed), {"provider": "template", "task": task.name}, offline
 
@@ -87,7 +88,7 @@ def clean(rows: list[dict[str, Any]], min_chars: int, max_chars: int) -> tuple[l
 
 def run(cfg: params.Generate, seed: int, out: Path, quality_dir: Path, cache_dir: Path | None = None) -> dict[str, Any]:
     if cache_dir is not None:
-        from stages.llm_cache import ResponseCache
+        from stages.generation.llm_cache import ResponseCache
 
         ResponseCache(cache_dir).close()  # DVC expects the (persistent) cache output even when nothing is asked
     raw, provider, generation = provide(cfg, seed, cache_dir)

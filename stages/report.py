@@ -15,10 +15,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-from stages import cli, provenance
-from stages.io import atomic_path, read_json, write_text
-from stages.markdown import code, fmt, signed, table
-from stages.text import md_escape
+from stages.core import cli, provenance
+from stages.core.io import read_json, write_text
+from stages.core.plotting import pyplot, save_png
+from stages.core.markdown import code, fmt, signed, table
+from stages.core.text import md_escape
 
 log = logging.getLogger(__name__)
 HEADLINE = (("accuracy", "accuracy"), ("f1_macro", "macro F1"), ("f1_weighted", "weighted F1"),
@@ -55,13 +56,9 @@ def plot_curves(train_dir: Path, path: Path) -> bool:
     if not any(series.values()):
         return False
     epoch = dict(read_tsv(metrics / "epoch.tsv", "epoch"))  # DVCLive steps count log calls, not epochs
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(8.0, 3.2), dpi=100)
+    fig, (left, right) = pyplot().subplots(1, 2, figsize=(8.0, 3.2), dpi=100)
     for ax, names in ((left, ("train loss", "val loss")), (right, ("val macro-F1",))):
         for name in names:
             if series[name]:
@@ -70,10 +67,7 @@ def plot_curves(train_dir: Path, path: Path) -> bool:
         ax.set(xlabel="epoch" if epoch else "DVCLive step", title=" and ".join(names))
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend()
-    fig.tight_layout()
-    with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, format="png", metadata={"Software": None})  # no timestamp: same curves, same bytes
-    plt.close(fig)
+    save_png(fig, path)
     return True
 
 

@@ -14,10 +14,10 @@ import random
 from pathlib import Path
 from typing import Any
 
-from stages import cli, params
-from stages.errors import DataError
-from stages.io import read_csv, write_csv, write_json
-from stages.text import dedup_key
+from stages.core import cli, params
+from stages.core.errors import DataError
+from stages.core.io import read_csv, write_csv, write_json
+from stages.core.text import dedup_key
 
 log = logging.getLogger(__name__)
 SPLITS = ("train", "val", "test")

@@ -21,9 +21,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from stages import checkpoints, cli, diagnostics, modelcard, modeling, params, training
-from stages.errors import DataError
-from stages.io import atomic_dir, read_csv, write_json
+from stages.core import cli, modeling, params
+from stages.training import checkpoints, controls, diagnostics, modelcard
+from stages.core.errors import DataError
+from stages.core.io import atomic_dir, read_csv, write_json
 
 log = logging.getLogger(__name__)
 
@@ -91,21 +92,21 @@ def run(cfg: params.Train, seed: int, split_dir: Path, model_dir: Path, reports:
     train_df, val_df, labels = read_splits(split_dir)
     data_report = diagnostics.read_data_report(quality)  # shortcut warning; provider and rows for the card
     shortcut = diagnostics.shortcut_fired(data_report)
-    weights = training.class_weight_values(cfg.class_weights, cfg.label_weights, labels,
+    weights = controls.class_weight_values(cfg.class_weights, cfg.label_weights, labels,
                                            train_df["label"].tolist())
     dev = modeling.device()
-    precision = training.choose_precision(cfg.precision, dev, training.device_capability(dev))
+    precision = controls.choose_precision(cfg.precision, dev, controls.device_capability(dev))
     transformers.set_seed(seed)
     model = modeling.load_classifier(cfg.model, labels, attn_implementation="sdpa")
     tokenizer = modeling.load_tokenizer(cfg.model)
     if tokenizer.pad_token is None:
         raise DataError(f"train.model: the tokenizer of {cfg.model!r} has no padding token (a decoder-only "
                         "model?); expected an encoder such as BERT, RoBERTa, DistilBERT or DeBERTa")
-    trainable, total = training.freeze(model, cfg.freeze, cfg.freeze_layers, cfg.model)
-    limit = training.model_limit(model, tokenizer)
+    trainable, total = controls.freeze(model, cfg.freeze, cfg.freeze_layers, cfg.model)
+    limit = controls.model_limit(model, tokenizer)
     enc = tokenizer(train_df["text"].tolist(), truncation=True, max_length=limit)
     lengths = [len(ids) for ids in enc["input_ids"]]
-    max_length = training.choose_max_length(lengths, cfg.max_length, cfg.length_percentile, limit, cfg.model)
+    max_length = controls.choose_max_length(lengths, cfg.max_length, cfg.length_percentile, limit, cfg.model)
     train_ds = to_dataset(train_df, tokenizer, model.config.label2id, max_length)
     val_ds = to_dataset(val_df, tokenizer, model.config.label2id, max_length)
     deterministic_before = torch.are_deterministic_algorithms_enabled()
@@ -136,10 +137,10 @@ def run(cfg: params.Train, seed: int, split_dir: Path, model_dir: Path, reports:
         cbs = [diagnostics.live_logger(live)] if main else []
         if cfg.early_stopping_patience:
             cbs.append(EarlyStoppingCallback(early_stopping_patience=cfg.early_stopping_patience))
-        trainer = training.make_trainer(
+        trainer = controls.make_trainer(
             weights, cfg.label_smoothing, model=model, args=args, train_dataset=train_ds, eval_dataset=val_ds,
             processing_class=tokenizer, data_collator=DataCollatorWithPadding(tokenizer),
-            compute_metrics=training.metric_fn(labels), callbacks=cbs + list(callbacks))
+            compute_metrics=controls.metric_fn(labels), callbacks=cbs + list(callbacks))
         started = time.perf_counter()
         result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
         seconds = time.perf_counter() - started

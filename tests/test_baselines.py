@@ -1,12 +1,13 @@
-"""stages.baselines with real scikit-learn and the tiny local BERT as the frozen encoder."""
+"""stages.evaluation.baselines with real scikit-learn and the tiny local BERT as the frozen encoder."""
 
 import random
 
 import numpy as np
 import pytest
 
-from stages import baselines, params
-from stages.errors import DataError
+from stages.core import params
+from stages.evaluation import baselines
+from stages.core.errors import DataError
 
 LABELS = ["clickbait", "factual"]
 # Words of the default task file (so the tiny BERT's vocabulary knows them); each class has its own.

@@ -1,5 +1,5 @@
-"""stages.compare: the markdown comparison with a git revision, the dvc.lock check, and the PR workflow that
-runs them (its `python -m stages.compare` lines are executed here, in a clone shaped like the CI checkout)."""
+"""stages.tools.compare: the markdown comparison with a git revision, the dvc.lock check, and the PR workflow that
+runs them (its `python -m stages.tools.compare` lines are executed here, in a clone shaped like the CI checkout)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stages import compare
+from stages.tools import compare
 from tests.conftest import ROOT, dvc, run_cmd, stages_ran, subprocess_env
 from tests.test_experiments import copy_of_baseline
 
@@ -88,7 +88,7 @@ def two_commits(tmp_path_factory, tiny_bert):
 
 
 def stage_compare(repo: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "stages.compare", *args], cwd=repo, env=subprocess_env(),
+    return subprocess.run([sys.executable, "-m", "stages.tools.compare", *args], cwd=repo, env=subprocess_env(),
                           capture_output=True, text=True)
 
 

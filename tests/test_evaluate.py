@@ -6,8 +6,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from stages import evaluate, params, train
-from stages.errors import DataError, ParamsError
+from stages import evaluate, train
+from stages.core import params
+from stages.core.errors import DataError, ParamsError
 from tests.test_train import CLICKBAIT, FACTUAL, tiny_cfg, write_splits
 
 PNGS = ["confusion.png", "per_label_f1.png", "reliability.png", "roc.png", "pr.png"]

@@ -8,10 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stages import explain, modeling, params, train
-from stages.errors import DataError
-from stages.task import load_task
-from stages.template import generate_label
+from stages import explain, train
+from stages.core import modeling, params
+from stages.core.errors import DataError
+from stages.generation.task import load_task
+from stages.generation.template import generate_label
 from tests.conftest import ROOT
 
 LONG = "you won't believe what the mayor found in texas this year, and why parents are furious about coffee"

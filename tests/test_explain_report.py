@@ -3,7 +3,7 @@ and mismatches.md (no model needed)."""
 
 import pytest
 
-from stages import explain_report as er
+from stages.explanation import pages as er
 
 
 def test_mark_text_bolds_tokens_toward_the_prediction_and_italicises_those_toward_the_truth():

@@ -5,10 +5,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from stages import generate, params
-from stages.errors import DataError
-from stages.task import load_task
-from stages.text import dedup_key
+from stages import generate
+from stages.core import params
+from stages.core.errors import DataError
+from stages.generation.task import load_task
+from stages.core.text import dedup_key
 
 ROOT = Path(__file__).resolve().parents[1]
 TASK = ROOT / "data" / "tasks" / "clickbait.yaml"

@@ -1,4 +1,4 @@
-"""stages.io writers: atomic replacement, usual file modes, stale temporaries, and one-line write errors.
+"""stages.core.io writers: atomic replacement, usual file modes, stale temporaries, and one-line write errors.
 
 Failures are real: a file-size limit (RLIMIT_FSIZE, what a full disk or quota does to write()) and a
 read-only directory, each in a subprocess; as root the subprocess drops CAP_DAC_OVERRIDE so that
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from stages import io
-from stages.errors import SynthbertError
+from stages.core import io
+from stages.core.errors import SynthbertError
 from tests.conftest import ROOT
 
 PR_CAPBSET_DROP, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH = 24, 1, 2
@@ -48,7 +48,7 @@ def run_python(code: str, cwd: Path, preexec) -> subprocess.CompletedProcess:
 
 WRITE_ONE = """
 import sys
-from stages import cli, io
+from stages.core import cli, io
 sys.exit(cli.main("t", lambda p: None, lambda a: io.write_text("out/x.txt", "new " * 2000), []))
 """
 

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stages import llm, openai_provider, params
-from stages.errors import DataError
-from stages.llm_cache import ResponseCache, request_key
-from stages.task import load_task
+from stages.core import params
+from stages.generation import llm, openai_provider
+from stages.core.errors import DataError
+from stages.generation.llm_cache import ResponseCache, request_key
+from stages.generation.task import load_task
 from tests.openai_server import FakeOpenAI
 
 ROOT = Path(__file__).resolve().parents[1]

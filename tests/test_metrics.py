@@ -1,9 +1,9 @@
-"""stages.metrics: hand-computed examples, the vectorised macro-F1 against scikit-learn, bootstrap invariants."""
+"""stages.evaluation.metrics: hand-computed examples, the vectorised macro-F1 against scikit-learn, bootstrap invariants."""
 
 import numpy as np
 import pytest
 
-from stages import metrics
+from stages.evaluation import metrics
 
 Y_TRUE = ["a", "a", "a", "a", "a", "b", "b", "b", "b", "b"]
 Y_PRED = ["a", "a", "a", "b", "b", "b", "b", "b", "b", "a"]

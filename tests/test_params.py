@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from stages import params
-from stages.errors import ParamsError
+from stages.core import params
+from stages.core.errors import ParamsError
 
 ROOT = Path(__file__).resolve().parents[1]
 

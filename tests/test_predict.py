@@ -1,4 +1,4 @@
-"""stages.predict (use the model, standalone) and stages.modelcard (the model directory's README.md)."""
+"""stages.tools.predict (use the model, standalone) and stages.training.modelcard (the model directory's README.md)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stages import modelcard, modeling, predict
-from stages.errors import DataError
+from stages.core import modeling
+from stages.tools import predict
+from stages.training import modelcard
+from stages.core.errors import DataError
 from tests.conftest import ROOT, subprocess_env
 
 TEXTS = ["you won't believe what the mayor found", "city council approved a budget", "storm hits texas",
@@ -109,7 +111,7 @@ def test_missing_model_directory_is_a_one_line_error(tmp_path, capsys):
 
 def test_predict_runs_alone_next_to_a_model_outside_the_repository(model_dir, tmp_path):
     """Only predict.py and the model directory: no stages package, no params.yaml, no DVC."""
-    shutil.copy(ROOT / "stages" / "predict.py", tmp_path / "predict.py")
+    shutil.copy(ROOT / "stages" / "tools" / "predict.py", tmp_path / "predict.py")
     shutil.copytree(model_dir, tmp_path / "classifier")
     env = {k: v for k, v in subprocess_env().items() if k != "PYTHONPATH"}
     proc = subprocess.run([sys.executable, "-I", "predict.py", "--model", "classifier", "--input", "-"],

@@ -1,4 +1,4 @@
-"""stages.provenance: versions, git revision and device, with no absolute paths."""
+"""stages.core.provenance: versions, git revision and device, with no absolute paths."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from stages import provenance
+from stages.core import provenance
 from tests.conftest import run_cmd
 
 

@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from stages import quality
+from stages.generation import quality
 
 
 def brute_force_near_duplicates(texts, threshold):

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from stages import report
-from stages.errors import DataError
+from stages.core.errors import DataError
 from tests.conftest import ROOT, dvc, subprocess_env
 from tests.test_experiments import baseline
 

@@ -3,9 +3,10 @@ import json
 import pandas as pd
 import pytest
 
-from stages import params, split
-from stages.errors import DataError
-from stages.text import dedup_key
+from stages import split
+from stages.core import params
+from stages.core.errors import DataError
+from stages.core.text import dedup_key
 
 
 def make_data(tmp_path, n_per_label=50, labels=("a", "b", "c")):

@@ -1,4 +1,4 @@
-"""stages.sweep: the search space file, and a 3-trial Optuna sweep over real DVC experiments (tiny model)."""
+"""stages.tools.sweep: the search space file, and a 3-trial Optuna sweep over real DVC experiments (tiny model)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stages import sweep
-from stages.errors import ParamsError
+from stages.tools import sweep
+from stages.core.errors import ParamsError
 from tests.conftest import ROOT, dvc, run_cmd, subprocess_env
 from tests.test_experiments import copy_of_baseline, without_lime
 
@@ -75,7 +75,7 @@ def test_objective_reads_a_dotted_key_from_a_commit(tmp_path):
 def test_three_trial_sweep_runs_dvc_experiments_and_names_the_best(tmp_path_factory, tiny_bert):
     repo = without_lime(copy_of_baseline(tmp_path_factory, tiny_bert, tmp_path_factory.mktemp("sweep") / "repo"))
     write_sweep(repo / "sweep.yaml")
-    proc = subprocess.run([sys.executable, "-m", "stages.sweep", "--trials", "3"], cwd=repo, env=subprocess_env(),
+    proc = subprocess.run([sys.executable, "-m", "stages.tools.sweep", "--trials", "3"], cwd=repo, env=subprocess_env(),
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     rows = []

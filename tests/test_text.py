@@ -1,6 +1,6 @@
 import pytest
 
-from stages.text import dedup_key, drop_reason, md_escape, normalize
+from stages.core.text import dedup_key, drop_reason, md_escape, normalize
 
 
 @pytest.mark.parametrize("raw, expected", [

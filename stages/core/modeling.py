@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from stages.errors import DataError
+from stages.core.errors import DataError
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stages.errors import DataError
-from stages.io import read_yaml
+from stages.core.errors import DataError
+from stages.core.io import read_yaml
 
 SLOT = re.compile(r"\{(\w+)\}")
 TOP_KEYS = {"name", "description", "labels", "slots", "attributes", "prompts", "examples"}

@@ -1,6 +1,6 @@
 """A Bayesian sweep over DVC experiments: Optuna proposes params, each trial is a `dvc exp run`.
 
-    python -m stages.sweep --trials 20
+    python -m stages.tools.sweep --trials 20
 
 Reads the search space, objective and direction from sweep.yaml and base.seed (Optuna's sampler) from
 params.yaml. Each trial runs `dvc exp run --temp -n sweep-N -S key=value ...` (outside the workspace, which
@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from stages import cli, params
-from stages.errors import DataError, ParamsError
-from stages.io import read_yaml
+from stages.core import cli, params
+from stages.core.errors import DataError, ParamsError
+from stages.core.io import read_yaml
 
 log = logging.getLogger(__name__)
 SWEEP_FILE = "sweep.yaml"

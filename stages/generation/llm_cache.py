@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from stages.errors import DataError
+from stages.core.errors import DataError
 
 log = logging.getLogger(__name__)
 FILE = "responses.jsonl"

@@ -20,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from stages.errors import DataError, SynthbertError
+from stages.core.errors import DataError, SynthbertError
 
 
 class WriteError(SynthbertError):

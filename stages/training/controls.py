@@ -12,7 +12,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from stages.errors import ParamsError
+from stages.core.errors import ParamsError
 
 log = logging.getLogger(__name__)
 

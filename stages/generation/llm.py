@@ -20,9 +20,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from stages import params
-from stages.errors import SynthbertError
-from stages.llm_cache import ResponseCache
+from stages.core import params
+from stages.core.errors import SynthbertError
+from stages.generation.llm_cache import ResponseCache
 
 log = logging.getLogger(__name__)
 OPENAI_URL = "https://api.openai.com/v1"

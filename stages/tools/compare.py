@@ -1,8 +1,8 @@
 """The workspace against a git revision, for a pull request: metrics, params and per-label F1 as markdown.
 
-    python -m stages.compare --rev main                      # markdown on stdout
-    python -m stages.compare --rev origin/main --report reports/report.md --link-base URL --out comment.md
-    python -m stages.compare --check-lock                    # dvc.lock up to date with code and params?
+    python -m stages.tools.compare --rev main                      # markdown on stdout
+    python -m stages.tools.compare --rev origin/main --report reports/report.md --link-base URL --out comment.md
+    python -m stages.tools.compare --check-lock                    # dvc.lock up to date with code and params?
 
 Uses DVC's own `dvc metrics diff`, `dvc params diff` and `dvc status` (JSON output). The lock check needs
 no data: a stage whose only changes are absent files that git never holds (DVC-cached data, git-ignored
@@ -20,11 +20,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from stages import cli
-from stages.errors import DataError
-from stages.io import read_yaml, write_text
-from stages.markdown import code, fmt, signed, table
-from stages.text import md_escape
+from stages.core import cli
+from stages.core.errors import DataError
+from stages.core.io import read_yaml, write_text
+from stages.core.markdown import code, fmt, signed, table
+from stages.core.text import md_escape
 
 PER_LABEL_F1 = re.compile(r"^test\.per_label\.(?P<label>.+)\.f1$")
 ALWAYS = ("test.accuracy", "test.f1_macro")  # shown even when unchanged

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from stages.text import md_escape
+from stages.core.text import md_escape
 
 _ABSOLUTE = re.compile(r"^(/|~|[A-Za-z]:[\\/])")
 

@@ -14,8 +14,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from stages import modeling, params
-from stages.errors import DataError
+from stages.core import modeling, params
+from stages.core.errors import DataError
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from stages import params
-from stages.errors import DataError, ParamsError
-from stages.io import read_csv
+from stages.core import params
+from stages.core.errors import DataError, ParamsError
+from stages.core.io import read_csv
 
 log = logging.getLogger(__name__)
 

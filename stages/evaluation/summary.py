@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from stages.text import md_escape
+from stages.core.text import md_escape
 
 NAMES = {"fine_tuned": "fine-tuned", "majority": "majority class", "tfidf_lr": "TF-IDF + logistic regression",
          "frozen_lr": "frozen encoder + logistic regression"}

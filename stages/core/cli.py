@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
-from stages.errors import SynthbertError
+from stages.core.errors import SynthbertError
 
 log = logging.getLogger("stages")
 
@@ -39,7 +39,7 @@ def main(
     except UnicodeDecodeError as exc:  # raised by readers that did not wrap it; still one line
         print(f"error: input is not valid UTF-8 ({exc.reason} at byte {exc.start})", file=sys.stderr)
         return 2
-    except OSError as exc:  # unreadable input, or a write outside stages.io (whose WriteError names the output)
+    except OSError as exc:  # unreadable input, or a write outside stages.core.io (whose WriteError names the output)
         reason = exc.strerror or str(exc) or type(exc).__name__
         print(f"error: cannot access {exc.filename}: {reason}" if exc.filename else f"error: {reason}",
               file=sys.stderr)

@@ -1,4 +1,4 @@
-"""Errors that a stage turns into a one-line message and exit code 2 (see stages.cli)."""
+"""Errors that a stage turns into a one-line message and exit code 2 (see stages.core.cli)."""
 
 
 class SynthbertError(Exception):

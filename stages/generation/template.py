@@ -5,9 +5,9 @@ from __future__ import annotations
 import random
 import zlib
 
-from stages.errors import DataError
-from stages.task import SLOT, Label, Task
-from stages.text import dedup_key, normalize
+from stages.core.errors import DataError
+from stages.generation.task import SLOT, Label, Task
+from stages.core.text import dedup_key, normalize
 
 
 def _fill(template: str, slots: dict[str, tuple[str, ...]], rng: random.Random) -> str:

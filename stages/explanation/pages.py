@@ -12,8 +12,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from stages.markdown import table
-from stages.text import md_escape
+from stages.core.markdown import table
+from stages.core.text import md_escape
 
 LIME_JS = "lime.js"
 CHART = "spurious_tokens.png"
@@ -82,10 +82,10 @@ def spurious_patterns(examples: list[dict[str, Any]], top: int) -> list[dict[str
 
 def chart(patterns: list[dict[str, Any]], path: Path) -> None:
     """Horizontal bars: how many mismatches each token pushed toward the wrong label, per pair."""
-    from stages.figures import _pyplot, _save
+    from stages.core.plotting import pyplot, save_png
 
     rows = [(p, t) for p in patterns for t in p["tokens"]][:CHART_ROWS]
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 1.4 + 0.32 * max(len(rows), 1)), dpi=100)
     if not rows:
         ax.text(0.5, 0.5, "no explained mismatches", ha="center", va="center")
@@ -103,7 +103,7 @@ def chart(patterns: list[dict[str, Any]], path: Path) -> None:
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.set_xlabel("mismatches it pushes toward the wrong label (mean weight)")
     ax.set_title("Tokens pushing toward the wrong label")
-    _save(fig, path)
+    save_png(fig, path)
 
 
 def _weights_table(ex: dict[str, Any]) -> list[str]:

@@ -11,10 +11,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from stages.errors import DataError
-from stages.io import read_json, write_text
-from stages.markdown import code, fmt, public, table
-from stages.text import md_escape
+from stages.core.errors import DataError
+from stages.core.io import read_json, write_text
+from stages.core.markdown import code, fmt, public, table
+from stages.core.text import md_escape
 
 CARD = "README.md"
 METRICS = (("accuracy", "accuracy"), ("f1_macro", "macro F1"), ("f1_weighted", "weighted F1"))
@@ -81,7 +81,7 @@ def render(config: dict[str, Any], saved: dict[str, Any], summary: dict[str, Any
               "", "## How to use", "", "```python", "from transformers import pipeline",
               'clf = pipeline("text-classification", model="models/classifier", top_k=None)',
               'clf(["Example headline"])', "```", "", "or, batched, from a file or standard input:", "", "```bash",
-              'python -m stages.predict --model models/classifier --input texts.txt --format csv', "```"]
+              'python -m stages.tools.predict --model models/classifier --input texts.txt --format csv', "```"]
     return "\n".join(lines) + "\n"
 
 

@@ -1,8 +1,8 @@
 """Use the trained classifier: the label and class probabilities of each text, batched.
 
-    python -m stages.predict "You won't believe what the mayor did" "Council approves budget"
-    python -m stages.predict --input headlines.txt --out predictions.csv --top-k 1
-    cat headlines.txt | python -m stages.predict --format csv
+    python -m stages.tools.predict "You won't believe what the mayor did" "Council approves budget"
+    python -m stages.tools.predict --input headlines.txt --out predictions.csv --top-k 1
+    cat headlines.txt | python -m stages.tools.predict --format csv
 
 Needs only a model directory (default models/classifier): no params.yaml, data or DVC. It imports nothing
 else from this repository, so the file can be copied next to a model and run as `python predict.py`.
@@ -26,7 +26,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-log = logging.getLogger("stages.predict")
+log = logging.getLogger("stages.tools.predict")
 CHUNK = 8192  # texts tokenized and sorted together; bounds memory on large inputs
 
 

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from stages.text import dedup_key, md_escape
+from stages.core.text import dedup_key, md_escape
 
 Row = dict[str, str]
 TOP_TOKENS = 10  # single-token features listed in the shortcut probe

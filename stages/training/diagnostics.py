@@ -10,7 +10,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from stages.io import read_json
+from stages.core.io import read_json
 
 log = logging.getLogger(__name__)
 

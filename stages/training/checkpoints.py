@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from stages.io import write_json
+from stages.core.io import write_json
 
 log = logging.getLogger(__name__)
 RUN_FILE = "run.json"

@@ -18,10 +18,11 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from stages import llm, params
-from stages.errors import DataError
-from stages.llm_cache import ResponseCache, request_key
-from stages.task import SLOT, Task
+from stages.core import params
+from stages.generation import llm
+from stages.core.errors import DataError
+from stages.generation.llm_cache import ResponseCache, request_key
+from stages.generation.task import SLOT, Task
 
 log = logging.getLogger(__name__)
 SYSTEM = ("You write synthetic data for training a text classifier. {task}Reply with a JSON object "

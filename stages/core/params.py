@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 
-from stages.errors import ParamsError
+from stages.core.errors import ParamsError
 
 PARAMS_FILE = "params.yaml"
 
@@ -336,7 +336,7 @@ SECTIONS: dict[str, type] = {
 
 
 def read_params(path: str | Path = PARAMS_FILE) -> dict[str, Any]:
-    from stages.io import read_yaml
+    from stages.core.io import read_yaml
 
     raw = read_yaml(path)
     if not isinstance(raw, dict):

@@ -1,0 +1,43 @@
+"""`synthbert <verb> ...` (and `python -m stages.tools <verb> ...`): one console command for the user tools.
+
+    synthbert predict "You won't believe what the mayor did"
+    synthbert compare --rev main
+    synthbert sweep --trials 20
+
+Each verb is also `python -m stages.tools.<verb>`; `synthbert <verb> --help` shows its options.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+VERBS = {
+    "predict": "label and class probabilities of texts with the trained model",
+    "compare": "metrics, params and per-label F1 of the workspace against a git revision (markdown)",
+    "sweep": "a Bayesian sweep over DVC experiments (Optuna)",
+}
+
+
+def usage() -> str:
+    lines = ["usage: synthbert <verb> [options]   (synthbert <verb> --help for a verb's options)", "", "verbs:"]
+    lines += [f"  {verb:<9} {what}" for verb, what in VERBS.items()]
+    lines += ["", "example:", '  synthbert predict "You won\'t believe what the mayor did" "Council approves budget"']
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help"):
+        print(usage())
+        return 0
+    verb, rest = args[0], args[1:]
+    if verb not in VERBS:
+        print(f"error: synthbert: unknown verb {verb!r}; expected one of {', '.join(VERBS)}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(f"stages.tools.{verb}")
+    return module.main(rest)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
