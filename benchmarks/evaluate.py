@@ -64,8 +64,8 @@ def bench_stage(cfg: params.Evaluate, seed: int, model: str) -> None:
         return
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        out = evaluate.run(cfg, seed, model, model_dir, ROOT / "data" / "split", Path(tmp) / "metrics.json",
-                           Path(tmp) / "eval", ROOT / "data" / "external")
+        out = evaluate.run(cfg=cfg, seed=seed, base_model=model, model_dir=model_dir, split_dir=ROOT / "data" / "split", metrics_path=Path(tmp) / "metrics.json",
+                           eval_dir=Path(tmp) / "eval", external_dir=ROOT / "data" / "external")
         took = time.perf_counter() - start
     t = out["test"]
     print(f"whole evaluate stage (model load, scoring, 3 baselines, bootstrap, plots): {took:6.1f} s; "

@@ -39,10 +39,10 @@ def build(tmp: Path, steps: int) -> tuple[Path, Path]:
 
     seed = params.load("base", ROOT / "params.yaml").seed
     gen = params.load("generate", ROOT / "params.yaml")
-    generate.run(replace(gen, provider="template", task=str(ROOT / gen.task)), seed, tmp / "data.csv", tmp / "q")
-    split.run(params.load("split", ROOT / "params.yaml"), seed, tmp / "data.csv", tmp / "split", tmp / "split.json")
+    generate.run(cfg=replace(gen, provider="template", task=str(ROOT / gen.task)), seed=seed, out=tmp / "data.csv", reports=tmp / "q")
+    split.run(cfg=params.load("split", ROOT / "params.yaml"), seed=seed, data=tmp / "data.csv", out_dir=tmp / "split", report=tmp / "split.json")
     cfg = replace(params.load("train", ROOT / "params.yaml"), max_steps=steps)
-    train.run(cfg, seed, tmp / "split", tmp / "model", tmp / "train")
+    train.run(cfg=cfg, seed=seed, split_dir=tmp / "split", model_dir=tmp / "model", reports=tmp / "train")
     model = modeling.load_classifier(str(tmp / "model"))
     tokenizer, labels = modeling.load_tokenizer(str(tmp / "model")), modeling.labels_of(model)
     rows = pd.concat([pd.read_csv(tmp / "split" / f"{s}.csv", dtype=str) for s in ("val", "test")])

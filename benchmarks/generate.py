@@ -42,7 +42,7 @@ def config(server: FakeOpenAI, n_per_label: int, **overrides: object) -> params.
 
 def timed_run(cfg: params.Generate, tmp: Path, name: str) -> tuple[float, int]:
     start = time.perf_counter()
-    report = generate.run(cfg, 42, tmp / name / "generated.csv", tmp / name / "reports", tmp / name / "cache")
+    report = generate.run(cfg=cfg, seed=42, out=tmp / name / "generated.csv", reports=tmp / name / "reports", cache_dir=tmp / name / "cache")
     return time.perf_counter() - start, report["rows_read"]
 
 

@@ -176,7 +176,7 @@ def cpu_mode(args: argparse.Namespace) -> None:
 
         def stage(run_cfg: params.Train, seed: int, out: Path) -> tuple:
             timer = step_timer()
-            summary = train.run(run_cfg, seed, split, out / "model", out / "reports", out / "ckpt", callbacks=[timer])
+            summary = train.run(cfg=run_cfg, seed=seed, split_dir=split, model_dir=out / "model", reports=out / "reports", checkpoint_dir=out / "ckpt", callbacks=[timer])
             model = AutoModelForSequenceClassification.from_pretrained(str(out / "model"))
             f1 = test_f1(model, AutoTokenizer.from_pretrained(str(out / "model")), split)
             return (n / sum(timer.wall), n / sum(timer.cpu), f1, f"max_length {summary['max_length']}, grouped",
@@ -265,7 +265,7 @@ def gpu_mode(args: argparse.Namespace) -> None:
         cfg = params.load_dict({"model": str(tmp / "base"), "epochs": 1, "batch_size": batch, "max_length": seq,
                                 "precision": args.precision}, "train")
         timer = step_timer()
-        summary = train.run(cfg, 0, tmp / "split", tmp / "model", tmp / "reports", tmp / "ckpt", callbacks=[timer])
+        summary = train.run(cfg=cfg, seed=0, split_dir=tmp / "split", model_dir=tmp / "model", reports=tmp / "reports", checkpoint_dir=tmp / "ckpt", callbacks=[timer])
         from transformers import AutoModelForSequenceClassification
 
         fpt = flops_per_token(AutoModelForSequenceClassification.from_pretrained(str(tmp / "model")), seq)

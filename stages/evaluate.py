@@ -11,13 +11,14 @@ from __future__ import annotations
 import argparse
 import logging
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from stages.core import cli, modeling, params
-from stages.evaluation import baselines, external, figures, metrics, summary
+from stages.core import cli, contracts, modeling, params
 from stages.core.errors import DataError, ParamsError
-from stages.core.io import atomic_dir, read_csv, read_json, write_csv, write_json, write_text
+from stages.core.io import atomic_dir, write_csv, write_json, write_text
+from stages.evaluation import baselines, external, figures, metrics, summary
 
 log = logging.getLogger(__name__)
 FINE_TUNED = "fine_tuned"
@@ -64,17 +65,18 @@ def prediction_frame(frame: Any, proba: Any, labels: list[str]) -> Any:
     preds = pd.DataFrame({"text": frame["text"].tolist(), "true": frame["label"].tolist(),
                           "predicted": [labels[i] for i in proba.argmax(1)], "confidence": proba.max(1).round(6)})
     for i, lab in enumerate(labels):
-        preds[f"p_{lab}"] = proba[:, i].round(6)
+        preds[contracts.PROBABILITY_PREFIX + lab] = proba[:, i].round(6)
     return preds
 
 
-def write_eval_dir(out: Path, preds: Any, sources: list[str] | None, test: dict[str, Any], curves: dict[str, Any],
-                   calib: list[dict[str, Any]], slices: list[dict[str, Any]], cfg: params.Evaluate) -> None:
+def write_eval_dir(out: Path, preds: Any, labels: list[str], sources: list[str], test: dict[str, Any],
+                   curves: dict[str, Any], calib: list[dict[str, Any]], slices: list[dict[str, Any]],
+                   cfg: params.Evaluate) -> None:
     """Every per-row table, plot source and PNG of the test split (the fine-tuned model)."""
     import pandas as pd
 
-    write_csv(out / "predictions.csv", preds)
-    wrong = preds.assign(**({"source": sources} if sources is not None else {}))
+    contracts.write_predictions(out / "predictions.csv", preds, labels)
+    wrong = preds.assign(source=sources)
     wrong = wrong[wrong["true"] != wrong["predicted"]]
     write_csv(out / "mismatches.csv", wrong.sort_values(["confidence", "text"], ascending=[False, True],
                                                          kind="stable"))
@@ -98,76 +100,121 @@ def write_eval_dir(out: Path, preds: Any, sources: list[str] | None, test: dict[
                       f"Precision-recall, {pos} (AP {test['average_precision']:.3f})", False)
 
 
-def run(cfg: params.Evaluate, seed: int, base_model: str, model_dir: Path, split_dir: Path, metrics_path: Path,
-        eval_dir: Path, external_dir: Path | None = None, train_report: Path | None = None) -> dict[str, Any]:
-    import numpy as np
+@dataclass
+class Scored:
+    """Every predictor's probabilities on every set, indexed [set][model], with the true label indices."""
 
-    test = read_csv(split_dir / "test.csv", columns=("text", "label"), what="test split")
+    sets: dict[str, Any]                     # set name -> frame (text, label, source); "test" first
+    y: dict[str, Any]                        # set name -> true label indices
+    proba: dict[str, dict[str, Any]]         # set name -> model name -> (rows x labels) probabilities
+    train_seconds: dict[str, float | None]   # model name -> seconds it took to train
+
+
+def load_model(model_dir: Path) -> tuple[Any, Any, list[str]]:
     model = modeling.load_classifier(str(model_dir))
     tokenizer = modeling.load_tokenizer(str(model_dir))
-    labels = modeling.labels_of(model)
+    model.to(modeling.device())
+    return model, tokenizer, modeling.labels_of(model)
+
+
+def read_sets(cfg: params.Evaluate, split_dir: Path, external_dir: Path | None, labels: list[str]) -> dict[str, Any]:
+    """The test split and every external (real) set, with labels the model knows."""
+    test = contracts.read_dataset(split_dir / "test.csv", "test split")
     unknown = sorted(set(test["label"]) - set(labels))
     if unknown:
         raise DataError(f"{split_dir / 'test.csv'}: label {unknown[0]!r} is unknown to the model "
                         f"(model labels: {', '.join(labels)})")
-    pos = positive_index(cfg, labels)
-    sets = {"test": test, **external.read_all(cfg, external_dir, labels)}
-    train = read_csv(split_dir / "train.csv", columns=("text", "label"), what="train split") \
-        if cfg.baselines.models else None
-    model.to(modeling.device())
-    probas = {name: {FINE_TUNED: modeling.predict_proba(model, tokenizer, f["text"].tolist(), cfg.batch_size)}
-              for name, f in sets.items()}
-    fitted = {} if train is None else baselines.run_all(
-        cfg.baselines, base_model, cfg.batch_size, train["text"].tolist(), train["label"].tolist(), labels,
-        [f["text"].tolist() for f in sets.values()])
-    for name, fit in fitted.items():
-        for set_name, proba in zip(sets, fit["proba"]):
-            probas[set_name][name] = proba
-    ys = {name: np.array([labels.index(lab) for lab in f["label"]]) for name, f in sets.items()}
-    scores = {name: score_set(name, ys[name], probas[name], labels, cfg, seed) for name in sets}
+    return {"test": test, **external.read_all(cfg, external_dir, labels)}
 
-    # The fine-tuned model on the test split in detail.
-    proba, y = probas["test"][FINE_TUNED], ys["test"]
-    preds = prediction_frame(test, proba, labels)
-    m = metrics.classification_metrics(test["label"].tolist(), preds["predicted"].tolist(), labels)
-    m.update({k: v for k, v in scores["test"][FINE_TUNED].items() if "_ci_" in k})
+
+def predict_all(cfg: params.Evaluate, base_model: str, model: Any, tokenizer: Any, labels: list[str],
+                sets: dict[str, Any], split_dir: Path, train_report: Path | None) -> Scored:
+    """The fine-tuned model and each baseline (fit on train.csv) on every set."""
+    import numpy as np
+
+    texts = {name: frame["text"].tolist() for name, frame in sets.items()}
+    proba = {name: {FINE_TUNED: modeling.predict_proba(model, tokenizer, t, cfg.batch_size)} for name, t in texts.items()}
+    seconds = {FINE_TUNED: contracts.TrainSummary.read(train_report).train_seconds if train_report else None}
+    if cfg.baselines.models:
+        train = contracts.read_dataset(split_dir / "train.csv", "train split", ("text", "label"))
+        fitted = baselines.run_all(cfg.baselines, base_model, cfg.batch_size, train["text"].tolist(),
+                                   train["label"].tolist(), labels, list(texts.values()))
+        for name, fit in fitted.items():
+            seconds[name] = fit["train_seconds"]
+            for set_name, p in zip(sets, fit["proba"]):
+                proba[set_name][name] = p
+    y = {name: np.array([labels.index(lab) for lab in frame["label"]]) for name, frame in sets.items()}
+    return Scored(sets, y, proba, seconds)
+
+
+def baselines_table(cfg: params.Evaluate, scored: Scored, scores: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """baselines.json: each model's train seconds and scores per set; on real sets the gap to the test split."""
+    models: dict[str, Any] = {}
+    for k, seconds in scored.train_seconds.items():
+        models[k] = {"train_seconds": seconds}
+        for s in scored.sets:
+            row = dict(scores[s][k])
+            if s != "test":
+                row["f1_macro_gap"] = metrics.r6(scores["test"][k]["f1_macro"] - row["f1_macro"])
+            models[k][s] = row
+    return {"resamples": cfg.bootstrap, "confidence": cfg.confidence, "sets": list(scored.sets), "models": models}
+
+
+def test_details(cfg: params.Evaluate, scored: Scored, labels: list[str], pos: int | None,
+                 intervals: dict[str, Any]) -> tuple[contracts.TestMetrics, dict[str, Any], list[dict[str, Any]]]:
+    """The fine-tuned model on the test split in detail: metrics with intervals, ROC/PR curves, calibration."""
+    test, proba, y = scored.sets["test"], scored.proba["test"][FINE_TUNED], scored.y["test"]
+    m = metrics.classification_metrics(test["label"].tolist(), [labels[i] for i in proba.argmax(1)], labels)
+    m.update({k: v for k, v in intervals.items() if "_ci_" in k})
     curves = metrics.binary_curves(y, proba[:, pos], pos) if pos is not None else \
         {"roc_auc": None, "average_precision": None, "roc": [], "pr": []}
     curves["positive_label"] = None if pos is None else labels[pos]
-    if pos is not None:
-        m.update(roc_auc=curves["roc_auc"], average_precision=curves["average_precision"])
+    m.update(roc_auc=curves["roc_auc"], average_precision=curves["average_precision"])
     m["ece"], m["brier"], calib = metrics.calibration(proba, y, cfg.calibration_bins)
-    # Headline numbers and their intervals first, the bulky per-label table and confusion matrix last.
-    first = ["rows", "accuracy", "accuracy_ci_low", "accuracy_ci_high", "f1_macro", "f1_macro_ci_low",
-             "f1_macro_ci_high"]
-    last = ["per_label", "confusion_matrix"]
-    head = {k: m[k] for k in first} | {k: v for k, v in m.items() if k not in first + last} | {k: m[k] for k in last}
-    sources = test["source"].tolist() if "source" in test.columns else None
-    slices = slice_table(sets, probas, labels, cfg.length_buckets)
+    return contracts.TestMetrics(**m), curves, calib
 
-    train_seconds = read_json(train_report).get("train_seconds") if train_report and train_report.exists() else None
-    seconds = {FINE_TUNED: train_seconds, **{k: v["train_seconds"] for k, v in fitted.items()}}
-    table = {"resamples": cfg.bootstrap, "confidence": cfg.confidence, "sets": list(sets),
-             "models": {k: {"train_seconds": seconds[k], **{s: scores[s][k] for s in sets}} for k in seconds}}
-    for s in list(sets)[1:]:
-        for k, row in table["models"].items():
-            row[s]["f1_macro_gap"] = metrics.r6(scores["test"][k]["f1_macro"] - scores[s][k]["f1_macro"])
-    ext = {s: {**scores[s][FINE_TUNED], "f1_macro_gap": table["models"][FINE_TUNED][s]["f1_macro_gap"]}
-           for s in list(sets)[1:]}
 
+def write_reports(cfg: params.Evaluate, base_model: str, eval_dir: Path, metrics_path: Path, scored: Scored,
+                  labels: list[str], head: contracts.TestMetrics, curves: dict[str, Any], calib: list[dict[str, Any]],
+                  table: dict[str, Any]) -> contracts.Metrics:
+    """The eval directory (atomically), then metrics.json."""
+    test = scored.sets["test"]
+    preds = prediction_frame(test, scored.proba["test"][FINE_TUNED], labels)
+    slices = slice_table(scored.sets, scored.proba, labels, cfg.length_buckets)
+    external_rows = {s: table["models"][FINE_TUNED][s] for s in list(scored.sets)[1:]}
     with atomic_dir(eval_dir) as tmp:
-        write_eval_dir(tmp, preds, sources, head, curves, calib, slices, cfg)
+        write_eval_dir(tmp, preds, labels, test["source"].tolist(), head.to_dict(), curves, calib, slices, cfg)
         write_json(tmp / "baselines.json", table)
-        write_text(tmp / "summary.md", summary.render(base_model, head, table, slices, curves["positive_label"],
-                                                         sources is None))
-    write_json(metrics_path, {"test": head, **({"external": ext} if ext else {})})
-    log.info("test: %s rows, accuracy %.4f, macro-F1 %.4f [%.4f, %.4f], ECE %.4f, %s mismatches", f"{len(y):,}",
-             head["accuracy"], head["f1_macro"], head["f1_macro_ci_low"], head["f1_macro_ci_high"], head["ece"],
-             int((preds["true"] != preds["predicted"]).sum()))
-    for s, row in ext.items():
+        write_text(tmp / "summary.md", summary.render(base_model, head.to_dict(), table, slices,
+                                                      curves["positive_label"]))
+    result = contracts.Metrics(test=head, external=external_rows)
+    result.write(metrics_path)
+    return result
+
+
+def run(*, cfg: params.Evaluate, seed: int, base_model: str, model_dir: Path, split_dir: Path, metrics_path: Path,
+        eval_dir: Path, external_dir: Path | None = None, train_report: Path | None = None) -> dict[str, Any]:
+    """Score the model and its baselines on the test split and the real sets; write metrics.json and eval/."""
+    model, tokenizer, labels = load_model(model_dir)
+    pos = positive_index(cfg, labels)
+    sets = read_sets(cfg, split_dir, external_dir, labels)
+    scored = predict_all(cfg, base_model, model, tokenizer, labels, sets, split_dir, train_report)
+    scores = {name: score_set(name, scored.y[name], scored.proba[name], labels, cfg, seed) for name in sets}
+    table = baselines_table(cfg, scored, scores)
+    head, curves, calib = test_details(cfg, scored, labels, pos, scores["test"][FINE_TUNED])
+    result = write_reports(cfg, base_model, eval_dir, metrics_path, scored, labels, head, curves, calib, table)
+    log_results(result, scored)
+    return {"test": head.to_dict(), "external": result.external, "baselines": table}
+
+
+def log_results(result: contracts.Metrics, scored: Scored) -> None:
+    t = result.test
+    wrong = int((scored.proba["test"][FINE_TUNED].argmax(1) != scored.y["test"]).sum())
+    log.info("test: %s rows, accuracy %.4f, macro-F1 %.4f [%.4f, %.4f], ECE %.4f, %s mismatches", f"{t.rows:,}",
+             t.accuracy, t.f1_macro, t.f1_macro_ci_low, t.f1_macro_ci_high, t.ece, wrong)
+    for s, row in result.external.items():
         log.info("real set %s: %s rows, macro-F1 %.4f (gap %+.4f)", s, f"{row['rows']:,}", row["f1_macro"],
                  row["f1_macro_gap"])
-    return {"test": head, "external": ext, "baselines": table}
 
 
 def slice_table(sets: dict[str, Any], probas: dict[str, Any], labels: list[str], edges: tuple[int, ...]) -> list:
@@ -178,8 +225,7 @@ def slice_table(sets: dict[str, Any], probas: dict[str, Any], labels: list[str],
     for name, frame in sets.items():
         true += frame["label"].tolist()
         pred += [labels[i] for i in probas[name][FINE_TUNED].argmax(1)]
-        src = frame["source"].tolist() if "source" in frame.columns else ["(no source column)"] * len(frame)
-        by_source += [s or "(empty)" for s in src]
+        by_source += [s or "(empty)" for s in frame["source"].tolist()]
     n = len(test)
     lengths = [metrics.length_bucket(len(t.split()), edges) for t in test["text"]]
     order = [metrics.length_bucket(e, edges) for e in (*edges, (edges[-1] if edges else 0) + 1)]
@@ -198,9 +244,9 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--train-report", type=Path, help="train summary.json (for the training time)")
 
     def body(args: argparse.Namespace) -> None:
-        cfg = params.load("evaluate", args.params)
-        run(cfg, params.load("base", args.params).seed, params.load("train", args.params).model, args.model,
-            args.split, args.metrics, args.out, args.external, args.train_report)
+        run(cfg=params.load("evaluate", args.params), seed=params.load("base", args.params).seed,
+            base_model=params.load("train", args.params).model, model_dir=args.model, split_dir=args.split,
+            metrics_path=args.metrics, eval_dir=args.out, external_dir=args.external, train_report=args.train_report)
 
     return cli.main(__doc__.splitlines()[0], add, body, argv)
 

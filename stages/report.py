@@ -2,8 +2,10 @@
 
 Reads (each optional but quality.json and metrics.json): the data-quality and split reports, the train
 summary and DVCLive curves, metrics.json, the eval directory (confusion.png, baselines.json, summary.md) and
-the explain directory (explanations.json). Writes: the report and a PNG of the training curves. No params.
-Every link is relative to the report and every value that could hold a machine path is shortened.
+the explain directory (explanations.json). Writes: the report and a PNG of the training curves.
+Params: report.near_perfect_f1 (the shortcut-overfitting warning). The report ends with its provenance (git
+revision, device, threads, package versions). Every link is relative to the report and every value that could
+hold a machine path is shortened.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from stages.core import cli, provenance
+from stages.core import cli, params, provenance
+from stages.core.contracts import Metrics, QualityReport, SplitReport, TrainSummary
 from stages.core.io import read_json, write_text
 from stages.core.plotting import pyplot, save_png
 from stages.core.markdown import code, fmt, signed, table
@@ -76,46 +79,48 @@ def ci(test: dict[str, Any], key: str) -> str:
     return f"{lo:.3f} – {hi:.3f}" if isinstance(lo, (int, float)) and isinstance(hi, (int, float)) else "—"
 
 
-def header(quality: dict | None, split: dict | None, summary: dict | None, revision: str) -> list[str]:
-    provider = (quality or {}).get("provider") or {}
-    provider = provider if isinstance(provider, dict) else {"provider": provider}
-    facts = [f"- task: **{fmt(provider.get('task', '—'))}**, provider {code(provider.get('provider', '—'))}"]
+def header(quality: QualityReport, split: SplitReport | None, summary: TrainSummary | None,
+           revision: str) -> list[str]:
+    provider = quality.provider
+    facts = [f"- task: **{fmt(provider.task or provider.file or '—')}**, provider {code(provider.provider)}"]
     if summary:
-        facts.append(f"- base model: {code(summary.get('base_model', '—'))}, trained on "
-                     f"{fmt(summary.get('device', '—'))}")
-    if quality:
-        facts.append(f"- rows: {fmt(quality.get('rows_read'))} generated, {fmt(quality.get('rows_kept'))} kept")
-    if split and isinstance(split.get("splits"), dict):
-        sizes = ", ".join(f"{name} {fmt(s.get('rows'))}" for name, s in split["splits"].items())
+        facts.append(f"- base model: {code(summary.base_model)}, trained on {fmt(summary.device)}")
+    facts.append(f"- rows: {fmt(quality.rows_read)} generated, {fmt(quality.rows_kept)} kept")
+    if split:
+        sizes = ", ".join(f"{name} {fmt(s.get('rows'))}" for name, s in split.splits.items())
         facts.append(f"- split: {sizes}")
     facts.append(f"- git revision: {code(revision)} (HEAD when this report was built)")
     return ["# Model report", "", *facts]
 
 
-def warnings(quality: dict | None, summary: dict | None) -> list[str]:
+def warnings(cfg: params.Report, quality: QualityReport, summary: TrainSummary | None) -> list[str]:
     found = []
-    if quality and quality.get("shortcut_warning"):
-        top = (quality.get("shortcuts") or [{}])[0]
-        found.append(f"- **Shortcut**: {code(top.get('feature', '?'))} alone predicts the label with accuracy "
-                     f"{fmt(top.get('accuracy'))}: the model may learn it instead of the task.")
-    if summary and summary.get("overfitting_warning"):
-        found.append(f"- **Overfitting**: {md_escape(str(summary['overfitting_warning']))}")
+    if quality.shortcut_warning:
+        top = quality.shortcuts[0]
+        found.append(f"- **Shortcut**: {code(top['feature'])} alone predicts the label with accuracy "
+                     f"{fmt(top['accuracy'])}: the model may learn it instead of the task.")
+    if summary and summary.overfitting_warning:
+        found.append(f"- **Overfitting**: {md_escape(summary.overfitting_warning)}")
+    if summary and quality.shortcut_warning and summary.best_val_f1_macro >= cfg.near_perfect_f1:
+        found.append(f"- **Overfitting**: best validation macro-F1 {summary.best_val_f1_macro:.4f} is near perfect "
+                     f"(>= report.near_perfect_f1 = {cfg.near_perfect_f1:g}) while the data report's shortcut probe "
+                     "fired: the model may have learned a surface feature, not the task.")
     return ["", "## Warnings", "", *found] if found else []
 
 
-def metrics_section(test: dict[str, Any], external: Any) -> list[str]:
-    rows = [[name, test[key], ci(test, key)] for key, name in HEADLINE if isinstance(test.get(key), (int, float))]
-    out = ["", "## Test metrics", "", f"{fmt(test.get('rows'))} held-out test rows; intervals are bootstrap "
+def metrics_section(result: Metrics) -> list[str]:
+    test = result.test.to_dict()
+    rows = [[name, test[key], ci(test, key)] for key, name in HEADLINE if test.get(key) is not None]
+    out = ["", "## Test metrics", "", f"{fmt(test['rows'])} held-out test rows; intervals are bootstrap "
            "confidence intervals where evaluate computed them.", "", *table(["metric", "value", "interval"], rows)]
-    if isinstance(external, dict) and external:
-        rows = [[md_escape(name), r.get("rows"), r.get("f1_macro"), ci(r, "f1_macro"), r.get("f1_macro_gap")]
-                for name, r in external.items() if isinstance(r, dict)]
+    if result.external:
+        rows = [[md_escape(name), r["rows"], r["f1_macro"], ci(r, "f1_macro"), r["f1_macro_gap"]]
+                for name, r in result.external.items()]
         out += ["", "### Real (external) test sets", "",
                 *table(["set", "rows", "macro F1", "interval", "gap to synthetic test"], rows)]
-    per_label = test.get("per_label") or {}
+    per_label = test["per_label"]
     if per_label:
-        rows = [[md_escape(lab), v.get("precision"), v.get("recall"), v.get("f1"), v.get("support")]
-                for lab, v in per_label.items()]
+        rows = [[md_escape(lab), v["precision"], v["recall"], v["f1"], v["support"]] for lab, v in per_label.items()]
         out += ["", "### Per label", "", *table(["label", "precision", "recall", "F1", "support"], rows)]
     return out
 
@@ -126,10 +131,9 @@ def baselines_section(baselines: dict | None) -> list[str]:
         return []
     rows = []
     for name, row in models.items():
-        row = row if isinstance(row, dict) else {}
-        test = row.get("test", row)
-        rows.append([code(name), test.get("accuracy"), test.get("f1_macro"), ci(test, "f1_macro"),
-                     signed(test.get("fine_tuned_gain_f1_macro")), row.get("train_seconds")])
+        test = row["test"]
+        rows.append([code(name), test["accuracy"], test["f1_macro"], ci(test, "f1_macro"),
+                     signed(test.get("fine_tuned_gain_f1_macro")), row["train_seconds"]])
     return ["", "## Baselines (test split)", "",
             *table(["model", "accuracy", "macro F1", "macro-F1 interval", "fine-tuned gain", "train seconds"], rows)]
 
@@ -140,27 +144,23 @@ TRAINING = {"epochs": "epochs", "best_epoch": "kept epoch", "train_rows": "train
             "trainable_parameters": "trainable parameters"}
 
 
-def training_section(summary: dict | None, curves: str | None) -> list[str]:
+def training_section(summary: TrainSummary | None, curves: str | None) -> list[str]:
     if not summary and not curves:
         return []
-    rows = [[name, summary[k]] for k, name in TRAINING.items() if summary and summary.get(k) is not None]
+    rows = [[name, getattr(summary, k)] for k, name in TRAINING.items() if summary and getattr(summary, k) is not None]
     out = ["", "## Training", ""] + (table(["", "value"], rows) if rows else [])
     return out + (["", f"![Training curves]({curves})"] if curves else [])
 
 
-def quality_section(quality: dict | None, link: str | None) -> list[str]:
-    if not quality:
-        return []
-    dropped = quality.get("dropped") or {}
-    out = ["", "## Data quality", "", f"{fmt(quality.get('rows_read'))} rows read, {fmt(quality.get('rows_kept'))} "
+def quality_section(quality: QualityReport, link: str | None) -> list[str]:
+    dropped = quality.dropped
+    out = ["", "## Data quality", "", f"{fmt(quality.rows_read)} rows read, {fmt(quality.rows_kept)} "
            f"kept; dropped: {', '.join(f'{fmt(n)} {md_escape(r)}' for r, n in dropped.items()) or 'none'}."]
-    per_label = quality.get("per_label") or {}
-    if per_label:
-        rows = [[md_escape(lab), v.get("before"), v.get("after")] for lab, v in per_label.items()]
+    if quality.per_label:
+        rows = [[md_escape(lab), v["before"], v["after"]] for lab, v in quality.per_label.items()]
         out += ["", *table(["label", "rows before cleaning", "rows kept"], rows)]
-    shortcuts = quality.get("shortcuts") or []
-    if shortcuts:
-        rows = [[code(s.get("feature", "?")), s.get("accuracy")] for s in shortcuts[:TOP_SHORTCUTS]]
+    if quality.shortcuts:
+        rows = [[code(s["feature"]), s["accuracy"]] for s in quality.shortcuts[:TOP_SHORTCUTS]]
         out += ["", "Surface features that predict the label on their own (accuracy of that feature alone):", "",
                 *table(["feature", "accuracy"], rows)]
     return out + (["", f"Full report: [data quality]({link})"] if link else [])
@@ -194,21 +194,38 @@ def mismatches_section(explained: dict | None, explain_dir: Path, rel: Any) -> l
     return out
 
 
-def run(quality_path: Path, split_path: Path | None, train_dir: Path | None, metrics_path: Path,
-        eval_dir: Path | None, explain_dir: Path | None, out: Path, curves_png: Path) -> dict[str, Any]:
+def provenance_section(prov: dict[str, Any]) -> list[str]:
+    """What built this report (the git revision is in the header): device and threads, Python, packages."""
+    packages = ", ".join(f"{name} {prov[name]}" for name in provenance.PACKAGES if prov.get(name))
+    return ["", "## Provenance", "",
+            f"- device: {code(prov['device'])} ({md_escape(str(prov.get('device_name') or 'unknown'))}), "
+            f"{prov['torch_threads']} torch threads",
+            f"- python {prov['python']} on {prov['platform']}", f"- packages: {packages}"]
+
+
+def read_inputs(quality_path: Path, split_path: Path | None, train_dir: Path | None,
+                metrics_path: Path) -> tuple[QualityReport, SplitReport | None, TrainSummary | None, Metrics]:
+    """The typed reports; split.json and the train summary are optional (a report of a partial pipeline)."""
+    split = SplitReport.read(split_path) if split_path is not None and split_path.is_file() else None
+    summary_path = train_dir / "summary.json" if train_dir is not None else None
+    summary = TrainSummary.read(summary_path) if summary_path is not None and summary_path.is_file() else None
+    return QualityReport.read(quality_path), split, summary, Metrics.read(metrics_path)
+
+
+def run(*, cfg: params.Report, quality_path: Path, metrics_path: Path, out: Path, curves_png: Path,
+        split_path: Path | None = None, train_dir: Path | None = None, eval_dir: Path | None = None,
+        explain_dir: Path | None = None) -> dict[str, Any]:
+    """Write report.md (and the training-curves PNG) from the other stages' reports."""
     def rel(target: Path) -> str:
         return Path(os.path.relpath(target.resolve(), out.resolve().parent)).as_posix()
 
-    quality = read_json(quality_path)
-    metrics = read_json(metrics_path)
-    test = metrics.get("test", {}) if isinstance(metrics, dict) else {}
-    split, summary = optional_json(split_path), optional_json(train_dir, "summary.json")
+    quality, split, summary, result = read_inputs(quality_path, split_path, train_dir, metrics_path)
     baselines, explained = optional_json(eval_dir, "baselines.json"), optional_json(explain_dir, "explanations.json")
     if not (has_curves := bool(train_dir) and plot_curves(train_dir, curves_png)):
         curves_png.unlink(missing_ok=True)  # no stale image from an earlier run
+    prov = provenance.collect(out.resolve().parent, device=summary.device if summary else None)
     lines = header(quality, split, summary, git_revision(out.resolve().parent))
-    lines += warnings(quality, summary) + metrics_section(test, metrics.get("external"))
-    lines += baselines_section(baselines)
+    lines += warnings(cfg, quality, summary) + metrics_section(result) + baselines_section(baselines)
     if eval_dir and (eval_dir / "confusion.png").is_file():
         lines += ["", "## Confusion matrix", "", f"![Test confusion matrix]({rel(eval_dir / 'confusion.png')})"]
     if eval_dir and (eval_dir / "summary.md").is_file():
@@ -217,9 +234,10 @@ def run(quality_path: Path, split_path: Path | None, train_dir: Path | None, met
     quality_md = quality_path.with_suffix(".md")
     lines += quality_section(quality, rel(quality_md) if quality_md.is_file() else None)
     lines += mismatches_section(explained, explain_dir, rel) if explain_dir else []
+    lines += provenance_section(prov)
     write_text(out, "\n".join(lines) + "\n")
     log.info("wrote %s (%s lines)", out, len(lines))
-    return {"lines": len(lines), "curves": has_curves, "warnings": bool(warnings(quality, summary))}
+    return {"lines": len(lines), "curves": has_curves, "warnings": bool(warnings(cfg, quality, summary))}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -234,7 +252,9 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--curves", required=True, type=Path, help="training-curves PNG to write")
 
     def body(args: argparse.Namespace) -> None:
-        run(args.quality, args.split, args.train, args.metrics, args.eval, args.explain, args.out, args.curves)
+        run(cfg=params.load("report", args.params), quality_path=args.quality, metrics_path=args.metrics,
+            out=args.out, curves_png=args.curves, split_path=args.split, train_dir=args.train, eval_dir=args.eval,
+            explain_dir=args.explain)
 
     return cli.main(__doc__.splitlines()[0], add, body, argv)
 

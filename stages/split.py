@@ -1,6 +1,6 @@
 """Stage split: stratified, seeded, leak-free train / val / test split of the generated dataset.
 
-Reads: the dataset CSV (text,label,...). Writes: <out>/{train,val,test}.csv and split.json.
+Reads: the dataset CSV (text,label,source). Writes: <out>/{train,val,test}.csv and split.json.
 Params: base.seed, split.val_size, split.test_size. Rows whose texts share a duplicate key (same words,
 ignoring case and punctuation) always land in the same split. Imports neither torch nor transformers.
 """
@@ -14,9 +14,8 @@ import random
 from pathlib import Path
 from typing import Any
 
-from stages.core import cli, params
+from stages.core import cli, contracts, params
 from stages.core.errors import DataError
-from stages.core.io import read_csv, write_csv, write_json
 from stages.core.text import dedup_key
 
 log = logging.getLogger(__name__)
@@ -58,21 +57,22 @@ def assign(texts: list[str], labels: list[str], cfg: params.Split, seed: int, so
     return result
 
 
-def run(cfg: params.Split, seed: int, data: Path, out_dir: Path, report: Path) -> dict[str, Any]:
-    frame = read_csv(data, columns=("text", "label"), what="dataset")
+def run(*, cfg: params.Split, seed: int, data: Path, out_dir: Path, report: Path) -> dict[str, Any]:
+    """Split the dataset CSV `data` into <out_dir>/{train,val,test}.csv; write split.json to `report`."""
+    frame = contracts.read_dataset(data, "dataset")
     frame = frame[(frame["text"].str.strip() != "") & (frame["label"].str.strip() != "")]
     if frame.empty:
         raise DataError(f"{data}: no rows with both a text and a label")
     frame = frame.assign(split=assign(frame["text"].tolist(), frame["label"].tolist(), cfg, seed, str(data)))
-    summary: dict[str, Any] = {"seed": seed, "val_size": cfg.val_size, "test_size": cfg.test_size, "splits": {}}
+    splits: dict[str, Any] = {}
     for name in SPLITS:
-        part = frame[frame["split"] == name].drop(columns="split")
-        write_csv(out_dir / f"{name}.csv", part)
-        summary["splits"][name] = {"rows": len(part), "labels": {k: int(v) for k, v in sorted(part["label"].value_counts().items())}}
-    write_json(report, summary)
-    log.info("split %s rows: %s", f"{len(frame):,}",
-             ", ".join(f"{n} {s['rows']:,}" for n, s in summary["splits"].items()))
-    return summary
+        part = frame[frame["split"] == name]
+        contracts.write_dataset(out_dir / f"{name}.csv", part[list(contracts.DATASET_COLUMNS)].to_dict("records"))
+        splits[name] = {"rows": len(part), "labels": {k: int(v) for k, v in sorted(part["label"].value_counts().items())}}
+    summary = contracts.SplitReport(seed=seed, val_size=cfg.val_size, test_size=cfg.test_size, splits=splits)
+    summary.write(report)
+    log.info("split %s rows: %s", f"{len(frame):,}", ", ".join(f"{n} {s['rows']:,}" for n, s in splits.items()))
+    return summary.to_dict()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def body(args: argparse.Namespace) -> None:
         seed = params.load("base", args.params).seed
-        run(params.load("split", args.params), seed, args.data, args.out, args.report)
+        run(cfg=params.load("split", args.params), seed=seed, data=args.data, out_dir=args.out, report=args.report)
 
     return cli.main(__doc__.splitlines()[0], add, body, argv)
 

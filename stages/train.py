@@ -1,7 +1,7 @@
 """Stage train: fine-tune a pretrained encoder for sequence classification with the Hugging Face Trainer.
 
-Reads: <split>/train.csv, <split>/val.csv and (optional) the data report (shortcut_warning, provider, row
-counts). Writes: the model directory (Hugging Face format, id2label, tokenizer, params, the model card
+Reads: <split>/train.csv, <split>/val.csv and (optional) dataset.json from generate (provider and row counts,
+for the model card). Writes: the model directory (Hugging Face format, id2label, tokenizer, params, the model card
 README.md), DVCLive per-epoch curves and summary.json in the reports directory; keeps resumable checkpoints
 in the checkpoint directory. Params: base.seed, train.*.
 Runs on CUDA when present, else the CPU; under `torchrun --nproc-per-node N` as N processes (rank 0 writes).
@@ -18,20 +18,21 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from stages.core import cli, modeling, params
-from stages.training import checkpoints, controls, diagnostics, modelcard
+from stages.core import cli, contracts, modeling, params, provenance
 from stages.core.errors import DataError
-from stages.core.io import atomic_dir, read_csv, write_json
+from stages.core.io import atomic_dir, write_json
+from stages.training import checkpoints, controls, diagnostics, modelcard
 
 log = logging.getLogger(__name__)
 
 
 def read_splits(split_dir: Path) -> tuple[Any, Any, list[str]]:
-    train = read_csv(split_dir / "train.csv", columns=("text", "label"), what="train split")
-    val = read_csv(split_dir / "val.csv", columns=("text", "label"), what="val split")
+    train = contracts.read_dataset(split_dir / "train.csv", "train split", ("text", "label"))
+    val = contracts.read_dataset(split_dir / "val.csv", "val split", ("text", "label"))
     labels = sorted(set(train["label"]))
     if len(labels) < 2:
         raise DataError(f"{split_dir / 'train.csv'}: need at least two labels, found {', '.join(labels)}")
@@ -81,19 +82,29 @@ def best_row(rows: list[dict[str, Any]], state: Any, metric: str) -> dict[str, A
     return (min if metric == "loss" else max)(rows, key=lambda r: r.get(key, 0.0))
 
 
-def run(cfg: params.Train, seed: int, split_dir: Path, model_dir: Path, reports: Path,
-        checkpoint_dir: Path | None = None, quality: Path | None = None,
-        callbacks: Sequence[Any] = ()) -> dict[str, Any]:
-    import torch
+@dataclass
+class Prepared:
+    """Everything the Trainer needs, built from the split files and train.* before any training step."""
+
+    labels: list[str]
+    weights: list[float] | None
+    device: str
+    precision: str
+    model: Any
+    tokenizer: Any
+    max_length: int
+    trainable: int
+    total: int
+    train_ds: Any
+    val_ds: Any
+
+
+def prepare(cfg: params.Train, seed: int, split_dir: Path) -> Prepared:
+    """Read the splits, load the base model and tokenizer, freeze, and tokenize (truncation only)."""
     import transformers
-    from dvclive import Live
-    from transformers import DataCollatorWithPadding, EarlyStoppingCallback
 
     train_df, val_df, labels = read_splits(split_dir)
-    data_report = diagnostics.read_data_report(quality)  # shortcut warning; provider and rows for the card
-    shortcut = diagnostics.shortcut_fired(data_report)
-    weights = controls.class_weight_values(cfg.class_weights, cfg.label_weights, labels,
-                                           train_df["label"].tolist())
+    weights = controls.class_weight_values(cfg.class_weights, cfg.label_weights, labels, train_df["label"].tolist())
     dev = modeling.device()
     precision = controls.choose_precision(cfg.precision, dev, controls.device_capability(dev))
     transformers.set_seed(seed)
@@ -104,88 +115,123 @@ def run(cfg: params.Train, seed: int, split_dir: Path, model_dir: Path, reports:
                         "model?); expected an encoder such as BERT, RoBERTa, DistilBERT or DeBERTa")
     trainable, total = controls.freeze(model, cfg.freeze, cfg.freeze_layers, cfg.model)
     limit = controls.model_limit(model, tokenizer)
-    enc = tokenizer(train_df["text"].tolist(), truncation=True, max_length=limit)
-    lengths = [len(ids) for ids in enc["input_ids"]]
+    lengths = [len(ids) for ids in tokenizer(train_df["text"].tolist(), truncation=True, max_length=limit)["input_ids"]]
     max_length = controls.choose_max_length(lengths, cfg.max_length, cfg.length_percentile, limit, cfg.model)
-    train_ds = to_dataset(train_df, tokenizer, model.config.label2id, max_length)
-    val_ds = to_dataset(val_df, tokenizer, model.config.label2id, max_length)
-    deterministic_before = torch.are_deterministic_algorithms_enabled()
+    return Prepared(labels, weights, dev, precision, model, tokenizer, max_length, trainable, total,
+                    to_dataset(train_df, tokenizer, model.config.label2id, max_length),
+                    to_dataset(val_df, tokenizer, model.config.label2id, max_length))
 
+
+def resume_point(cfg: params.Train, args: Any, ckpt: Path, fp: str) -> tuple[Path | None, float]:
+    """The checkpoint to resume from (train.resume and a complete one of this run) and its epoch."""
+    with args.main_process_first(local=False, desc="checkpoints"):
+        if args.process_index == 0:
+            checkpoints.prepare(ckpt, fp, cfg.resume)
+        resume_from = checkpoints.last_complete(ckpt) if cfg.resume else None
+    if resume_from is None:
+        return None, 0.0
+    epoch = float(json.loads((resume_from / "trainer_state.json").read_text())["epoch"])
+    log.info("resuming from %s (epoch %g)", resume_from, epoch)
+    return resume_from, epoch
+
+
+def build_trainer(cfg: params.Train, prep: Prepared, args: Any, live: Any, callbacks: Sequence[Any]) -> Any:
+    from transformers import DataCollatorWithPadding, EarlyStoppingCallback
+
+    cbs = [diagnostics.live_logger(live)] if live is not None else []
+    if cfg.early_stopping_patience:
+        cbs.append(EarlyStoppingCallback(early_stopping_patience=cfg.early_stopping_patience))
+    return controls.make_trainer(
+        prep.weights, cfg.label_smoothing, model=prep.model, args=args, train_dataset=prep.train_ds,
+        eval_dataset=prep.val_ds, processing_class=prep.tokenizer,
+        data_collator=DataCollatorWithPadding(prep.tokenizer), compute_metrics=controls.metric_fn(prep.labels),
+        callbacks=cbs + list(callbacks))
+
+
+def summarize(cfg: params.Train, prep: Prepared, trainer: Any, result: Any, seconds: float, start_epoch: float,
+              resume_from: Path | None) -> contracts.TrainSummary:
+    import torch
+    import transformers
+
+    rows = diagnostics.epoch_rows(trainer.state.log_history)
+    best = best_row(rows, trainer.state, cfg.metric_for_best_model)
+    state, epochs_done = trainer.state, float(trainer.state.epoch or 0.0)
+    return contracts.TrainSummary(
+        base_model=cfg.model, device=prep.device, torch=torch.__version__, transformers=transformers.__version__,
+        train_rows=len(prep.train_ds), val_rows=len(prep.val_ds), epochs=cfg.epochs,
+        train_loss=round(float(result.training_loss), 6), best_val_f1_macro=round(best["eval/f1_macro"], 6),
+        best_val_accuracy=round(best["eval/accuracy"], 6), best_epoch=best["epoch"],
+        epochs_trained=round(epochs_done, 4), optimizer_steps=state.global_step,
+        stopped_early=bool(cfg.early_stopping_patience) and state.global_step < state.max_steps,
+        train_seconds=round(seconds, 1),
+        train_samples_per_second=round(len(prep.train_ds) * (epochs_done - start_epoch) / seconds, 1),
+        peak_memory_mb=diagnostics.peak_memory_mb(prep.device), processes=trainer.args.world_size,
+        precision=prep.precision, max_length=prep.max_length, trainable_parameters=prep.trainable,
+        total_parameters=prep.total, class_weights=None if prep.weights is None else [round(w, 6) for w in prep.weights],
+        deterministic=cfg.deterministic, resumed_from=resume_from.name if resume_from else None,
+        overfitting_warning=diagnostics.rising_val_loss(rows, cfg.overfit_patience))
+
+
+def save_model(cfg: params.Train, seed: int, prep: Prepared, trainer: Any, model_dir: Path,
+               summary: contracts.TrainSummary, dataset: contracts.DatasetInfo | None) -> None:
+    """The model directory, atomically: weights, tokenizer (truncating as trained), params and the card."""
+    prep.tokenizer.model_max_length = prep.max_length  # evaluate, explain and predict truncate as training did
+    with atomic_dir(model_dir) as tmp:
+        trainer.save_model(str(tmp))
+        prep.tokenizer.save_pretrained(str(tmp))
+        # train.max_length as used (auto resolved), so predict.py truncates the same way.
+        write_json(tmp / "synthbert_params.json", {
+            "seed": seed, "train": {**params.as_dict(cfg), "max_length": prep.max_length}, "labels": prep.labels,
+            "max_length_setting": cfg.max_length})
+        # The card goes with the model; test metrics come later (evaluate), so it points to them.
+        modelcard.write_model_card(tmp, summary, None, dataset, provenance.collect(device=prep.device))
+
+
+def run(*, cfg: params.Train, seed: int, split_dir: Path, model_dir: Path, reports: Path,
+        checkpoint_dir: Path | None = None, dataset: Path | None = None,
+        callbacks: Sequence[Any] = ()) -> dict[str, Any]:
+    """Fine-tune train.model on <split_dir>/train.csv, select on val.csv; write the model and the reports."""
+    import torch
+    from dvclive import Live
+
+    data_info = contracts.DatasetInfo.read(dataset) if dataset is not None else None
+    prep = prepare(cfg, seed, split_dir)
+    deterministic_before = torch.are_deterministic_algorithms_enabled()
     with contextlib.ExitStack() as stack:
         ckpt = checkpoint_dir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="synthbert-ckpt-")))
-        args = training_args(cfg, seed, ckpt, precision, dev)
+        args = training_args(cfg, seed, ckpt, prep.precision, prep.device)
         stack.callback(torch.use_deterministic_algorithms, deterministic_before)  # full_determinism sets it
-        main, world = args.process_index == 0, args.world_size
+        is_main, world = args.process_index == 0, args.world_size
         if world > 1 and checkpoint_dir is None:
             raise DataError("distributed training needs --checkpoints: a directory that every process sees")
-        (log.info if main else log.debug)(
-            "training %s on %s rows (val %s), %s labels; device %s x %s, %s, max_length %s, %s of %s "
-            "parameters trainable", cfg.model, f"{len(train_ds):,}", f"{len(val_ds):,}", len(labels), dev, world,
-            precision, max_length, f"{trainable:,}", f"{total:,}")
-        fp = checkpoints.fingerprint(params.as_dict(cfg), seed, world,
-                                     [split_dir / "train.csv", split_dir / "val.csv"])
-        with args.main_process_first(local=False, desc="checkpoints"):
-            if main:
-                checkpoints.prepare(ckpt, fp, cfg.resume)
-            resume_from = checkpoints.last_complete(ckpt) if cfg.resume else None
-        start_epoch = 0.0
-        if resume_from is not None:
-            start_epoch = float(json.loads((resume_from / "trainer_state.json").read_text())["epoch"])
-            log.info("resuming from %s (epoch %g)", resume_from, start_epoch)
+        log_start(cfg, prep, world, is_main)
+        fp = checkpoints.fingerprint(params.as_dict(cfg), seed, world, [split_dir / "train.csv", split_dir / "val.csv"])
+        resume_from, start_epoch = resume_point(cfg, args, ckpt, fp)
         # dvcyaml=False: the plots are declared by hand in dvc.yaml; save_dvc_exp=False: already in dvc repro.
-        live = stack.enter_context(Live(str(reports), dvcyaml=False, save_dvc_exp=False)) if main else None
-        cbs = [diagnostics.live_logger(live)] if main else []
-        if cfg.early_stopping_patience:
-            cbs.append(EarlyStoppingCallback(early_stopping_patience=cfg.early_stopping_patience))
-        trainer = controls.make_trainer(
-            weights, cfg.label_smoothing, model=model, args=args, train_dataset=train_ds, eval_dataset=val_ds,
-            processing_class=tokenizer, data_collator=DataCollatorWithPadding(tokenizer),
-            compute_metrics=controls.metric_fn(labels), callbacks=cbs + list(callbacks))
+        live = stack.enter_context(Live(str(reports), dvcyaml=False, save_dvc_exp=False)) if is_main else None
+        trainer = build_trainer(cfg, prep, args, live, callbacks)
         started = time.perf_counter()
         result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
-        seconds = time.perf_counter() - started
-        rows = diagnostics.epoch_rows(trainer.state.log_history)
-        best = best_row(rows, trainer.state, cfg.metric_for_best_model)
-        epochs_done = float(trainer.state.epoch or 0.0)
-        summary = {
-            "base_model": cfg.model, "device": dev, "torch": torch.__version__,
-            "transformers": transformers.__version__, "train_rows": len(train_ds), "val_rows": len(val_ds),
-            "epochs": cfg.epochs, "train_loss": round(float(result.training_loss), 6),
-            "best_val_f1_macro": round(best["eval/f1_macro"], 6),
-            "best_val_accuracy": round(best["eval/accuracy"], 6),
-            "best_epoch": best["epoch"], "epochs_trained": round(epochs_done, 4),
-            "optimizer_steps": trainer.state.global_step,
-            "stopped_early": bool(cfg.early_stopping_patience) and trainer.state.global_step < trainer.state.max_steps,
-            "train_seconds": round(seconds, 1),
-            "train_samples_per_second": round(len(train_ds) * (epochs_done - start_epoch) / seconds, 1),
-            "peak_memory_mb": diagnostics.peak_memory_mb(dev), "processes": world, "precision": precision,
-            "max_length": max_length, "trainable_parameters": trainable, "total_parameters": total,
-            "class_weights": None if weights is None else [round(w, 6) for w in weights],
-            "deterministic": cfg.deterministic, "resumed_from": resume_from.name if resume_from else None,
-            "overfitting_warning": diagnostics.overfitting_warning(
-                rows, cfg.overfit_patience, best["eval/f1_macro"], cfg.near_perfect_f1, shortcut),
-        }
-        if not main:
+        summary = summarize(cfg, prep, trainer, result, time.perf_counter() - started, start_epoch, resume_from)
+        if not is_main:
             log.debug("process %s of %s done; process 0 writes the model and reports", args.process_index, world)
-            return summary
-        if summary["overfitting_warning"]:
-            log.warning("possible overfitting: %s", summary["overfitting_warning"])
-        tokenizer.model_max_length = max_length  # evaluate, explain and predict truncate as training did
-        with atomic_dir(model_dir) as tmp:
-            trainer.save_model(str(tmp))
-            tokenizer.save_pretrained(str(tmp))
-            # train.max_length as used (auto resolved), so predict.py truncates the same way.
-            write_json(tmp / "synthbert_params.json", {
-                "seed": seed, "train": {**params.as_dict(cfg), "max_length": max_length}, "labels": labels,
-                "max_length_setting": cfg.max_length})
-            # The card goes with the model; test metrics come later (evaluate), so it points to them.
-            modelcard.write_model_card(tmp, summary, None, data_report or None)
+            return summary.to_dict()
+        if summary.overfitting_warning:
+            log.warning("possible overfitting: %s", summary.overfitting_warning)
+        save_model(cfg, seed, prep, trainer, model_dir, summary, data_info)
         checkpoints.finish(ckpt, fp)
-        live.summary.update({k: summary[k] for k in ("best_val_f1_macro", "best_val_accuracy", "best_epoch")})
-    write_json(reports / "summary.json", summary)
-    log.info("best val macro-F1 %.4f (epoch %g) after %.0f s; model saved to %s", summary["best_val_f1_macro"],
-             summary["best_epoch"], seconds, model_dir)
-    return summary
+        live.summary.update({k: getattr(summary, k) for k in ("best_val_f1_macro", "best_val_accuracy", "best_epoch")})
+    summary.write(reports / "summary.json")
+    log.info("best val macro-F1 %.4f (epoch %g) after %.0f s; model saved to %s", summary.best_val_f1_macro,
+             summary.best_epoch, summary.train_seconds, model_dir)
+    return summary.to_dict()
+
+
+def log_start(cfg: params.Train, prep: Prepared, world: int, is_main: bool) -> None:
+    (log.info if is_main else log.debug)(
+        "training %s on %s rows (val %s), %s labels; device %s x %s, %s, max_length %s, %s of %s parameters "
+        "trainable", cfg.model, f"{len(prep.train_ds):,}", f"{len(prep.val_ds):,}", len(prep.labels), prep.device,
+        world, prep.precision, prep.max_length, f"{prep.trainable:,}", f"{prep.total:,}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -194,13 +240,13 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--model", required=True, type=Path, help="model directory to write")
         p.add_argument("--reports", required=True, type=Path, help="directory for DVCLive logs and summary.json")
         p.add_argument("--checkpoints", required=True, type=Path, help="checkpoint directory kept between runs")
-        p.add_argument("--quality", type=Path, help="the data report (quality.json) with shortcut_warning")
+        p.add_argument("--dataset", type=Path, help="dataset.json from generate (provider, rows) for the model card")
 
     def body(args: argparse.Namespace) -> None:
         seed = params.load("base", args.params).seed
         try:
-            run(params.load("train", args.params), seed, args.split, args.model, args.reports, args.checkpoints,
-                args.quality)
+            run(cfg=params.load("train", args.params), seed=seed, split_dir=args.split, model_dir=args.model,
+                reports=args.reports, checkpoint_dir=args.checkpoints, dataset=args.dataset)
         finally:  # torchrun: leave the process group cleanly (only if training got that far)
             dist = sys.modules.get("torch.distributed")
             if dist is not None and dist.is_available() and dist.is_initialized():

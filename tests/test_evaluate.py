@@ -17,7 +17,7 @@ PNGS = ["confusion.png", "per_label_f1.png", "reliability.png", "roc.png", "pr.p
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory, tiny_bert):
     tmp = tmp_path_factory.mktemp("eval")
-    train.run(tiny_cfg(tiny_bert, epochs=1), 0, write_splits(tmp), tmp / "model", tmp / "reports")
+    train.run(cfg=tiny_cfg(tiny_bert, epochs=1), seed=0, split_dir=write_splits(tmp), model_dir=tmp / "model", reports=tmp / "reports")
     return tmp / "model"
 
 
@@ -34,15 +34,16 @@ def cfg_of(**kw):
 
 
 def run(tmp_path, model_dir, tiny_bert, cfg=None, split_dir=None, **kw):
-    return evaluate.run(cfg or cfg_of(), 42, str(tiny_bert), model_dir, split_dir or splits_with_source(tmp_path),
-                        tmp_path / "metrics.json", tmp_path / "eval", **kw)
+    return evaluate.run(cfg=cfg or cfg_of(), seed=42, base_model=str(tiny_bert), model_dir=model_dir, split_dir=split_dir or splits_with_source(tmp_path),
+                        metrics_path=tmp_path / "metrics.json", eval_dir=tmp_path / "eval", **kw)
 
 
 @pytest.fixture(scope="module")
 def evaluated(tmp_path_factory, model_dir, tiny_bert):
     tmp = tmp_path_factory.mktemp("evaluated")
-    report = tmp / "train_summary.json"
-    report.write_text(json.dumps({"train_seconds": 12.5}))
+    report = tmp / "train_summary.json"  # the real summary of the module's model, with a round training time
+    summary = json.loads((model_dir.parent / "reports" / "summary.json").read_text())
+    report.write_text(json.dumps({**summary, "train_seconds": 12.5}))
     out = run(tmp, model_dir, tiny_bert, cfg_of(positive_label="clickbait"), train_report=report)
     return tmp, out
 
@@ -126,20 +127,28 @@ def test_same_inputs_give_the_same_bytes(evaluated, tmp_path, model_dir, tiny_be
         assert (tmp_path / "eval" / name).read_bytes() == (first / "eval" / name).read_bytes(), name
 
 
-def test_without_source_column_baselines_or_binary_positive(tmp_path, model_dir, tiny_bert):
+def test_without_baselines_or_train_summary(tmp_path, model_dir, tiny_bert):
     cfg = cfg_of(baselines={"models": []}, length_buckets=[5, 6])
-    out = run(tmp_path, model_dir, tiny_bert, cfg, split_dir=write_splits(tmp_path))  # no source column
+    out = run(tmp_path, model_dir, tiny_bert, cfg, split_dir=write_splits(tmp_path))
     assert list(out["baselines"]["models"]) == ["fine_tuned"]
     assert out["baselines"]["models"]["fine_tuned"]["train_seconds"] is None
     slices = pd.read_csv(tmp_path / "eval" / "slices.csv")
-    assert slices["slice"].tolist() == ["1-5 words", "6-6 words", "7+ words", "(no source column)"]
-    assert "source" not in pd.read_csv(tmp_path / "eval" / "mismatches.csv").columns
-    assert "no `source` column" in (tmp_path / "eval" / "summary.md").read_text()
+    assert slices["slice"].tolist() == ["1-5 words", "6-6 words", "7+ words", "template"]
+    assert "source" in pd.read_csv(tmp_path / "eval" / "mismatches.csv").columns
+
+
+def test_a_split_file_without_the_source_column_is_one_line_naming_it(tmp_path, model_dir, tiny_bert):
+    split_dir = write_splits(tmp_path)
+    pd.read_csv(split_dir / "test.csv").drop(columns="source").to_csv(split_dir / "test.csv", index=False)
+    with pytest.raises(DataError, match=r"test.csv: missing column 'source' \(expected text, label, source"):
+        run(tmp_path, model_dir, tiny_bert, split_dir=split_dir)
+    assert not (tmp_path / "metrics.json").exists() and not (tmp_path / "eval").exists()
 
 
 def test_test_label_unknown_to_the_model_is_a_clear_error(tmp_path, model_dir, tiny_bert):
     split_dir = write_splits(tmp_path)
-    pd.DataFrame({"text": ["a satire headline"], "label": ["satire"]}).to_csv(split_dir / "test.csv", index=False)
+    pd.DataFrame({"text": ["a satire headline"], "label": ["satire"], "source": ["template"]}).to_csv(
+        split_dir / "test.csv", index=False)
     with pytest.raises(DataError, match="test.csv: label 'satire' is unknown to the model"):
         run(tmp_path, model_dir, tiny_bert, split_dir=split_dir)
     assert not (tmp_path / "metrics.json").exists() and not (tmp_path / "eval").exists()

@@ -29,7 +29,7 @@ def model_dir(tmp_path_factory, tiny_bert):
     pd.DataFrame(rows[::4], columns=["text", "label"]).to_csv(tmp / "split" / "val.csv", index=False)
     cfg = params.load_dict({"model": str(tiny_bert), "epochs": 4, "batch_size": 8, "learning_rate": 3e-3,
                             "warmup_ratio": 0.0, "max_length": 32}, "train")
-    train.run(cfg, 0, tmp / "split", tmp / "model", tmp / "reports")
+    train.run(cfg=cfg, seed=0, split_dir=tmp / "split", model_dir=tmp / "model", reports=tmp / "reports")
     return tmp / "model"
 
 

@@ -20,7 +20,7 @@ def cfg(**kw):
 
 
 def run(tmp_path, **kw):
-    return generate.run(cfg(**kw), 42, tmp_path / "generated.csv", tmp_path / "reports")
+    return generate.run(cfg=cfg(**kw), seed=42, out=tmp_path / "generated.csv", reports=tmp_path / "reports")
 
 
 def test_template_provider_is_deterministic_balanced_and_clean(tmp_path):
@@ -34,7 +34,7 @@ def test_template_provider_is_deterministic_balanced_and_clean(tmp_path):
     assert report["rows_kept"] == 100
     run(tmp_path, n_per_label=50)
     assert (tmp_path / "generated.csv").read_bytes() == first  # same seed, same bytes
-    generate.run(cfg(n_per_label=50), 7, tmp_path / "other.csv", tmp_path / "r2")
+    generate.run(cfg=cfg(n_per_label=50), seed=7, out=tmp_path / "other.csv", reports=tmp_path / "r2")
     assert (tmp_path / "other.csv").read_bytes() != first
 
 
@@ -68,8 +68,8 @@ def test_csv_provider_maps_columns_and_counts_drops(tmp_path):
                     '"same text, both ways",bait\n'             # conflicting labels: both dropped
                     '"A headline without a label",\n'
                     '"Another real headline",bait\n')
-    report = generate.run(csv_cfg(src, text_column="headline", label_column="cls"), 1,
-                          tmp_path / "out.csv", tmp_path / "rep")
+    report = generate.run(cfg=csv_cfg(src, text_column="headline", label_column="cls"), seed=1,
+                          out=tmp_path / "out.csv", reports=tmp_path / "rep")
     frame = pd.read_csv(tmp_path / "out.csv")
     assert sorted(frame["text"]) == ["Another real headline", "Rates rose 2% in May", "You will not believe this"]
     assert report["dropped"] == {"conflicting_labels": 1, "duplicate": 2, "empty": 1, "missing_label": 1,
@@ -94,7 +94,7 @@ def test_csv_bad_input_is_one_clear_error_and_nothing_written(tmp_path, content,
     if content is not None:
         write_csv(src, content, encoding)
     with pytest.raises(DataError) as err:
-        generate.run(csv_cfg(src), 1, tmp_path / "out.csv", tmp_path / "rep")
+        generate.run(cfg=csv_cfg(src), seed=1, out=tmp_path / "out.csv", reports=tmp_path / "rep")
     assert message in str(err.value) and "\n" not in str(err.value)
     assert not (tmp_path / "out.csv").exists() and not (tmp_path / "rep").exists()
 
@@ -130,7 +130,7 @@ def test_default_template_output_is_unchanged_byte_for_byte(tmp_path):
     import hashlib
 
     config = params.load_dict({**params.read_params(ROOT / "params.yaml")["generate"], "task": str(TASK)}, "generate")
-    report = generate.run(config, 42, tmp_path / "generated.csv", tmp_path / "reports", tmp_path / "cache")
+    report = generate.run(cfg=config, seed=42, out=tmp_path / "generated.csv", reports=tmp_path / "reports", cache_dir=tmp_path / "cache")
     digest = hashlib.md5((tmp_path / "generated.csv").read_bytes()).hexdigest()
     assert digest == "5403a6880769cd8eea843afb4976d629" and report["rows_kept"] == 800
     assert (tmp_path / "cache" / "responses.jsonl").read_bytes() == b""  # the DVC output exists, nothing asked
@@ -147,7 +147,7 @@ def test_quality_report_counts_near_duplicates_and_flags_shortcuts(tmp_path):
               "Court rejects appeal over water prices,news", "Rail strike ends after pay deal,news"]
     src = write_csv(tmp_path / "in.csv", "\n".join(lines) + "\n")
     config = cfg(provider="csv", csv={"path": str(src)}, near_duplicate_threshold=0.85)
-    report = generate.run(config, 1, tmp_path / "out.csv", tmp_path / "rep")
+    report = generate.run(cfg=config, seed=1, out=tmp_path / "out.csv", reports=tmp_path / "rep")
     assert report["dropped"] == {"near_duplicate": 1}
     assert report["duplicates"]["near"] == 1 and report["duplicates"]["near_rate"] == round(1 / 12, 4)
     assert report["per_label"]["news"] == {"before": 6, "after": 5}
@@ -178,7 +178,7 @@ def llm_cfg(server, **kw):
 
 
 def llm_run(tmp_path, config, out="generated.csv"):
-    return generate.run(config, 42, tmp_path / out, tmp_path / "reports", tmp_path / "cache")
+    return generate.run(cfg=config, seed=42, out=tmp_path / out, reports=tmp_path / "reports", cache_dir=tmp_path / "cache")
 
 
 def test_openai_rows_drops_by_reason_tokens_and_cost(tmp_path, server):
@@ -248,7 +248,7 @@ def test_the_api_key_appears_in_no_file_and_no_log(tmp_path, server, capsys):
     captured = capsys.readouterr()
     assert code == 0 and server.auth == {f"Bearer {KEY}"}  # the key was used...
     files = [f for f in tmp_path.rglob("*") if f.is_file()]
-    assert len(files) == 6 and not [f for f in files if KEY.encode() in f.read_bytes()]  # ...and written nowhere
+    assert len(files) == 7 and not [f for f in files if KEY.encode() in f.read_bytes()]  # ...and written nowhere
     assert KEY not in captured.err + captured.out
 
 

@@ -16,6 +16,7 @@ import pytest
 from stages.core import modeling
 from stages.tools import predict
 from stages.training import modelcard
+from stages.core.contracts import DatasetInfo, Provider, TrainSummary
 from stages.core.errors import DataError
 from tests.conftest import ROOT, subprocess_env
 
@@ -125,10 +126,15 @@ def test_predict_runs_alone_next_to_a_model_outside_the_repository(model_dir, tm
 def test_model_card_names_base_model_data_params_metrics_and_limits(model_dir, tmp_path, tiny_bert):
     target = tmp_path / "classifier"
     shutil.copytree(model_dir, target)
-    summary = {"base_model": str(tiny_bert), "train_rows": 48, "val_rows": 16, "best_val_f1_macro": 0.8125}
+    summary = TrainSummary(
+        base_model=str(tiny_bert), device="cpu", torch="2", transformers="5", train_rows=48, val_rows=16, epochs=2.0,
+        train_loss=0.4, best_val_f1_macro=0.8125, best_val_accuracy=0.8, best_epoch=2.0, epochs_trained=2.0,
+        optimizer_steps=6, stopped_early=False, train_seconds=1.0, train_samples_per_second=96.0, peak_memory_mb=1.0,
+        processes=1, precision="fp32", max_length=32, trainable_parameters=1, total_parameters=1, class_weights=None,
+        deterministic=False, resumed_from=None, overfitting_warning=None)
     metrics = {"rows": 16, "accuracy": 0.875, "accuracy_ci_low": 0.7, "accuracy_ci_high": 1.0, "f1_macro": 0.87}
-    quality = {"provider": {"provider": "template", "task": "clickbait"}, "rows_read": 80, "rows_kept": 78}
-    path = modelcard.write_model_card(target, summary, metrics, quality)
+    data = DatasetInfo(provider=Provider(provider="template", task="clickbait"), rows_read=80, rows_kept=78)
+    path = modelcard.write_model_card(target, summary, metrics, data)
     card = path.read_text(encoding="utf-8")
     assert path == target / "README.md" and card.startswith("---\nlibrary_name: transformers\n")
     assert "pipeline_tag: text-classification" in card and "base_model:" not in card  # a local dir is no hub id

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from stages import report
+from stages.core import params
+from stages.core.contracts import Provider, QualityReport, SplitReport, TestMetrics, TrainSummary
 from stages.core.errors import DataError
 from tests.conftest import ROOT, dvc, subprocess_env
 from tests.test_experiments import baseline
@@ -25,29 +27,59 @@ def write(path: Path, data) -> Path:
     return path
 
 
+def quality_report(**kw) -> dict:
+    """A complete quality.json as generate writes it (stages.core.contracts.QualityReport)."""
+    fields = dict(
+        provider=Provider(provider="template", task="clickbait"), rows_read=100, rows_kept=90,
+        dropped={"duplicate": 10}, per_label={"a": {"before": 50, "after": 45}, "b": {"before": 50, "after": 45}},
+        llm_dropped={}, duplicates={"exact": 10, "exact_rate": 0.1, "near": 0, "near_threshold": 0.9, "near_rate": 0.0},
+        length_chars={}, length_words={}, diversity={}, majority_baseline=0.5, shortcut_threshold=0.9,
+        shortcuts=[{"feature": "ends_with_!", "accuracy": 0.97}, {"feature": "length", "accuracy": 0.6}],
+        shortcut_warning=True, shortcut_features=["ends_with_!"])
+    return QualityReport(**{**fields, **kw}).to_dict()
+
+
+def train_summary(model_path: str, **kw) -> dict:
+    """A complete train summary.json (stages.core.contracts.TrainSummary)."""
+    fields = dict(
+        base_model=model_path, device="cpu", torch="2", transformers="5", train_rows=54, val_rows=18, epochs=3.0,
+        train_loss=0.3, best_val_f1_macro=0.81234, best_val_accuracy=0.8, best_epoch=2.0, epochs_trained=3.0,
+        optimizer_steps=9, stopped_early=False, train_seconds=15.2, train_samples_per_second=10.0,
+        peak_memory_mb=100.0, processes=1, precision="fp32", max_length=32, trainable_parameters=1000,
+        total_parameters=1000, class_weights=None, deterministic=False, resumed_from=None,
+        overfitting_warning="train loss fell while val loss rose after epoch 2")
+    return TrainSummary(**{**fields, **kw}).to_dict()
+
+
+def test_metrics(**kw) -> dict:
+    fields = dict(
+        rows=18, accuracy=0.833333, accuracy_ci_low=0.666667, accuracy_ci_high=1.0, f1_macro=0.8321,
+        f1_macro_ci_low=0.65, f1_macro_ci_high=0.97, precision_macro=0.835, recall_macro=0.825,
+        precision_weighted=0.835, recall_weighted=0.825, f1_weighted=0.8321, ece=0.1, brier=0.2, per_label={
+            "a": {"precision": 0.9, "recall": 0.75, "f1": 0.818182, "support": 9, "accuracy": 0.83},
+            "b": {"precision": 0.77, "recall": 0.9, "f1": 0.83, "support": 9, "accuracy": 0.83}},
+        confusion_matrix={"labels": ["a", "b"], "matrix": [[7, 2], [1, 8]]})
+    return {"test": TestMetrics(**{**fields, **kw}).to_dict()}
+
+
+test_metrics.__test__ = False  # a factory, not a test
+
+
 def full_reports(root: Path, model_path: str) -> Path:
     """Every input the report can use, in the pipeline's layout under root/reports."""
     r = root / "reports"
-    write(r / "data" / "quality.json", {
-        "provider": {"provider": "template", "task": "clickbait"}, "rows_read": 100, "rows_kept": 90,
-        "dropped": {"duplicate": 10}, "per_label": {"a": {"before": 50, "after": 45}, "b": {"before": 50, "after": 45}},
-        "shortcuts": [{"feature": "ends_with_!", "accuracy": 0.97}, {"feature": "length", "accuracy": 0.6}],
-        "shortcut_warning": True})
+    write(r / "data" / "quality.json", quality_report())
     write(r / "data" / "quality.md", "# Data quality\n")
-    write(r / "data" / "split.json", {"splits": {"train": {"rows": 54}, "val": {"rows": 18}, "test": {"rows": 18}}})
-    write(r / "train" / "summary.json", {"base_model": model_path, "device": "cpu", "epochs": 3.0, "train_rows": 54,
-                                         "best_val_f1_macro": 0.81234, "train_seconds": 15.2,
-                                         "overfitting_warning": "train loss fell while val loss rose after epoch 2"})
+    write(r / "data" / "split.json", SplitReport(seed=1, val_size=0.2, test_size=0.2, splits={
+        "train": {"rows": 54, "labels": {}}, "val": {"rows": 18, "labels": {}},
+        "test": {"rows": 18, "labels": {}}}).to_dict())
+    write(r / "train" / "summary.json", train_summary(model_path))
     metrics = r / "train" / "plots" / "metrics"
     write(metrics / "loss.tsv", "step\tloss\n0\t0.7\n2\t0.5\n4\t0.3\n")
     write(metrics / "eval" / "loss.tsv", "step\tloss\n1\t0.6\n3\t0.5\n5\t0.55\n")
     write(metrics / "eval" / "f1_macro.tsv", "step\tf1_macro\n1\t0.7\n3\t0.81234\n5\t0.8\n")
     write(metrics / "epoch.tsv", "step\tepoch\n0\t1\n1\t1\n2\t2\n3\t2\n4\t3\n5\t3\n")
-    write(r / "metrics.json", {"test": {
-        "rows": 18, "accuracy": 0.833333, "accuracy_ci_low": 0.666667, "accuracy_ci_high": 1.0, "f1_macro": 0.8321,
-        "f1_macro_ci_low": 0.65, "f1_macro_ci_high": 0.97, "per_label": {
-            "a": {"precision": 0.9, "recall": 0.75, "f1": 0.818182, "support": 9},
-            "b": {"precision": 0.77, "recall": 0.9, "f1": 0.83, "support": 9}}}})
+    write(r / "metrics.json", test_metrics())
     write(r / "eval" / "confusion.png", "png")
     write(r / "eval" / "baselines.json", {"models": {
         "fine_tuned": {"train_seconds": 15.2, "test": {"accuracy": 0.833, "f1_macro": 0.8321}},
@@ -65,8 +97,9 @@ def full_reports(root: Path, model_path: str) -> Path:
 
 
 def build(r: Path) -> tuple[str, dict]:
-    summary = report.run(r / "data" / "quality.json", r / "data" / "split.json", r / "train", r / "metrics.json",
-                         r / "eval", r / "explain", r / "report.md", r / "train_curves.png")
+    summary = report.run(cfg=params.Report(), quality_path=r / "data" / "quality.json", metrics_path=r / "metrics.json",
+                         out=r / "report.md", curves_png=r / "train_curves.png", split_path=r / "data" / "split.json",
+                         train_dir=r / "train", eval_dir=r / "eval", explain_dir=r / "explain")
     return (r / "report.md").read_text(encoding="utf-8"), summary
 
 
@@ -121,17 +154,13 @@ def test_report_with_only_the_required_inputs_leaves_optional_sections_out(tmp_p
         (r / name).unlink()
     for tsv in (r / "train").rglob("*.tsv"):
         tsv.unlink()
-    quality = json.loads((r / "data" / "quality.json").read_text())
-    write(r / "data" / "quality.json", {k: quality[k] for k in ("provider", "rows_read", "rows_kept", "dropped",
-                                                                "per_label")})
-    metrics = json.loads((r / "metrics.json").read_text())
-    write(r / "metrics.json", {"test": {k: v for k, v in metrics["test"].items() if "_ci_" not in k}})
+    write(r / "data" / "quality.json", quality_report(shortcuts=[], shortcut_warning=False, shortcut_features=[]))
     md, summary = build(r)
     assert not summary["curves"] and not summary["warnings"] and not (r / "train_curves.png").exists()
     assert assert_links_exist_and_no_machine_paths(md, r) == []
     for absent in ("## Warnings", "## Baselines", "## Training", "## Confusion matrix", "## Top mismatches"):
         assert absent not in md
-    assert "| macro F1 | 0.832 | — |" in md and "## Data quality" in md
+    assert "| macro F1 | 0.832 | 0.650 – 0.970 |" in md and "## Data quality" in md
 
 
 def test_missing_metrics_is_a_one_line_error(tmp_path):
@@ -140,11 +169,52 @@ def test_missing_metrics_is_a_one_line_error(tmp_path):
     with pytest.raises(DataError, match=r"metrics.json: file not found"):
         build(r)
     assert not (r / "report.md").exists()
+    (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text(encoding="utf-8"), encoding="utf-8")
     proc = subprocess.run([sys.executable, "-m", "stages.report", "--quality", "reports/data/quality.json",
                            "--metrics", "reports/metrics.json", "--out", "reports/report.md", "--curves",
                            "reports/c.png"], cwd=tmp_path, env={**subprocess_env(), "PYTHONPATH": str(ROOT)},
                           capture_output=True, text=True)
     assert proc.returncode == 2 and proc.stderr.strip() == "error: reports/metrics.json: file not found"
+
+
+def test_near_perfect_validation_with_a_data_shortcut_warns_only_above_the_threshold(tmp_path):
+    r = full_reports(tmp_path, "m")
+    write(r / "train" / "summary.json", train_summary("m", best_val_f1_macro=0.995, overfitting_warning=None))
+    md, _ = build(r)
+    line = next(x for x in md.splitlines() if "near perfect" in x)
+    assert line.startswith("- **Overfitting**: best validation macro-F1 0.9950 is near perfect")
+    assert "report.near_perfect_f1 = 0.99" in line
+    write(r / "train" / "summary.json", train_summary("m", best_val_f1_macro=0.98, overfitting_warning=None))
+    assert "near perfect" not in build(r)[0]
+    write(r / "data" / "quality.json", quality_report(shortcut_warning=False, shortcut_features=[]))
+    write(r / "train" / "summary.json", train_summary("m", best_val_f1_macro=1.0, overfitting_warning=None))
+    assert "near perfect" not in build(r)[0]  # no shortcut in the data: a perfect score is just a perfect score
+
+
+def test_report_records_device_threads_and_package_versions(tmp_path):
+    from importlib import metadata
+
+    md, _ = build(full_reports(tmp_path, "m"))
+    section = md.split("## Provenance")[1]
+    assert f"torch {metadata.version('torch')}" in section and f"dvc {metadata.version('dvc')}" in section
+    assert f"transformers {metadata.version('transformers')}" in section
+    threads = re.search(r"- device: `cpu` \((.+)\), (\d+) torch threads", section)
+    assert threads and int(threads.group(2)) >= 1 and threads.group(1) != "unknown"
+
+
+@pytest.mark.parametrize(("name", "data", "message"), [
+    ("metrics.json", {"test": {"rows": 3}}, "metrics.json: test: field 'accuracy' is missing"),
+    ("metrics.json", [], "metrics.json: expected a JSON object (metrics.json (evaluate)), found list"),
+    ("data/quality.json", {"provider": "template"}, "quality.json: field 'provider' must be an object, found 'template'"),
+    ("train/summary.json", {"base_model": 3}, "summary.json: field 'base_model' must be a string, found 3"),
+])
+def test_a_hand_off_file_of_the_wrong_shape_is_one_line_naming_file_and_field(tmp_path, name, data, message):
+    r = full_reports(tmp_path, "m")
+    write(r / name, data)
+    with pytest.raises(DataError) as err:
+        build(r)
+    assert message in str(err.value) and "\n" not in str(err.value)
+    assert not (r / "report.md").exists()
 
 
 @pytest.mark.e2e

@@ -12,13 +12,13 @@ from stages.core.text import dedup_key
 def make_data(tmp_path, n_per_label=50, labels=("a", "b", "c")):
     rows = [{"text": f"{lab} text number {i}", "label": lab} for lab in labels for i in range(n_per_label)]
     path = tmp_path / "generated.csv"
-    pd.DataFrame(rows).to_csv(path, index=False)
+    pd.DataFrame(rows).assign(source="template").to_csv(path, index=False)
     return path
 
 
 def do_split(tmp_path, data, seed=42, **kw):
     cfg = params.load_dict(kw, "split")
-    return split.run(cfg, seed, data, tmp_path / "split", tmp_path / "split.json")
+    return split.run(cfg=cfg, seed=seed, data=data, out_dir=tmp_path / "split", report=tmp_path / "split.json")
 
 
 def read(tmp_path):
@@ -51,7 +51,7 @@ def test_identical_normalised_texts_never_land_in_two_splits(tmp_path):
     rows = [{"text": f"headline {i}", "label": "ab"[i % 2]} for i in range(40)]
     rows += [{"text": f"HEADLINE {i}!", "label": "ab"[i % 2]} for i in range(40)]  # same keys, other spelling
     path = tmp_path / "g.csv"
-    pd.DataFrame(rows).to_csv(path, index=False)
+    pd.DataFrame(rows).assign(source="template").to_csv(path, index=False)
     do_split(tmp_path, path)
     keys = {n: set(f["text"].map(dedup_key)) for n, f in read(tmp_path).items()}
     assert not (keys["train"] & keys["val"]) and not (keys["train"] & keys["test"]) and not (keys["val"] & keys["test"])
@@ -68,7 +68,7 @@ def test_class_too_small_to_stratify_is_a_clear_error(tmp_path):
     rows = [{"text": f"big {i}", "label": "big"} for i in range(20)] + [{"text": "tiny one", "label": "tiny"},
                                                                       {"text": "tiny two", "label": "tiny"}]
     path = tmp_path / "g.csv"
-    pd.DataFrame(rows).to_csv(path, index=False)
+    pd.DataFrame(rows).assign(source="template").to_csv(path, index=False)
     with pytest.raises(DataError, match="label 'tiny' has 2 distinct texts, too few to stratify"):
         do_split(tmp_path, path)
     assert not (tmp_path / "split").exists()

@@ -23,9 +23,9 @@ def write_splits(tmp_path, val_labels=None):
     d = tmp_path / "split"
     d.mkdir(exist_ok=True)
     rows = [(t, "clickbait") for t in CLICKBAIT] + [(t, "factual") for t in FACTUAL]
-    train_df = pd.DataFrame(rows * 4, columns=["text", "label"])
+    train_df = pd.DataFrame(rows * 4, columns=["text", "label"]).assign(source="template")
     train_df.to_csv(d / "train.csv", index=False)
-    val = pd.DataFrame(rows, columns=["text", "label"])
+    val = pd.DataFrame(rows, columns=["text", "label"]).assign(source="template")
     if val_labels:
         val["label"] = val_labels
     val.to_csv(d / "val.csv", index=False)
@@ -42,7 +42,7 @@ def tiny_cfg(model, **kw):
 def trained(tmp_path_factory, tiny_bert):
     tmp = tmp_path_factory.mktemp("train")
     split_dir = write_splits(tmp)
-    summary = train.run(tiny_cfg(tiny_bert, **LEARNS), 0, split_dir, tmp / "model", tmp / "reports", tmp / "ckpt")
+    summary = train.run(cfg=tiny_cfg(tiny_bert, **LEARNS), seed=0, split_dir=split_dir, model_dir=tmp / "model", reports=tmp / "reports", checkpoint_dir=tmp / "ckpt")
     return tmp, summary
 
 
@@ -144,7 +144,7 @@ def test_checkpoints_are_dropped_after_success(trained):
 def test_val_label_unknown_to_train_is_a_clear_error(tmp_path, tiny_bert):
     split_dir = write_splits(tmp_path, val_labels=["clickbait"] * 4 + ["satire"] * 4)
     with pytest.raises(DataError, match="val.csv: label 'satire' never occurs in train.csv"):
-        train.run(tiny_cfg(tiny_bert), 0, split_dir, tmp_path / "model", tmp_path / "reports")
+        train.run(cfg=tiny_cfg(tiny_bert), seed=0, split_dir=split_dir, model_dir=tmp_path / "model", reports=tmp_path / "reports")
     assert not (tmp_path / "model").exists()
 
 
@@ -160,8 +160,8 @@ def test_val_label_unknown_to_train_is_a_clear_error(tmp_path, tiny_bert):
 ])
 def test_bad_train_params_stop_before_training_and_write_nothing(tmp_path, tiny_bert, overrides, message):
     with pytest.raises(ParamsError, match=message) as err:
-        train.run(tiny_cfg(tiny_bert, **overrides), 0, write_splits(tmp_path), tmp_path / "m", tmp_path / "r",
-                  tmp_path / "c")
+        train.run(cfg=tiny_cfg(tiny_bert, **overrides), seed=0, split_dir=write_splits(tmp_path), model_dir=tmp_path / "m", reports=tmp_path / "r",
+                  checkpoint_dir=tmp_path / "c")
     assert "\n" not in str(err.value)
     assert not any((tmp_path / name).exists() for name in ("m", "r", "c"))
 
@@ -190,7 +190,7 @@ def test_bad_base_model_is_a_clear_error(tmp_path, model, message, not_a_text_en
     elif model == "VIT_DIR":
         model = not_a_text_encoder
     with pytest.raises(DataError, match=message) as err:
-        train.run(tiny_cfg(model), 0, write_splits(tmp_path), tmp_path / "m", tmp_path / "r")
+        train.run(cfg=tiny_cfg(model), seed=0, split_dir=write_splits(tmp_path), model_dir=tmp_path / "m", reports=tmp_path / "r")
     assert "\n" not in str(err.value)
 
 

@@ -9,6 +9,7 @@ import pytest
 from stages import train
 from stages.core import params
 from stages.training import checkpoints, controls, diagnostics
+from stages.core.contracts import DatasetInfo, Provider
 from stages.core.errors import DataError, ParamsError
 from tests.test_train import LEARNS, tiny_cfg, write_splits
 
@@ -142,31 +143,15 @@ def test_epoch_rows_and_overfitting_warning():
     assert [r["step"] for r in rows] == [1, 2, 3, 4] and [r["global_step"] for r in rows] == [4, 8, 12, 16]
     assert rows[2] == {"step": 3, "global_step": 12, "epoch": 3.0, "loss": 0.4, "eval/loss": 0.45,
                        "eval/f1_macro": 0.8}
-    warning = diagnostics.overfitting_warning(rows, 2, 0.8, 0.99, shortcut=False)
+    warning = diagnostics.rising_val_loss(rows, 2)
     assert warning == ("validation loss rose for 2 evaluations in a row (epoch 2 to 4: 0.4000 -> 0.5000) while "
                        "training loss fell (0.5000 -> 0.3000)")
-    assert diagnostics.overfitting_warning(rows, 3, 0.8, 0.99, shortcut=False) is None
+    assert diagnostics.rising_val_loss(rows, 3) is None
     flat = [dict(r, loss=0.5) for r in rows]  # val loss rises but training loss does not fall: no warning
-    assert diagnostics.overfitting_warning(flat, 2, 0.8, 0.99, shortcut=False) is None
-    assert "shortcut probe fired" in diagnostics.overfitting_warning(flat, 2, 0.995, 0.99, shortcut=True)
-    assert diagnostics.overfitting_warning(flat, 2, 0.995, 0.99, shortcut=False) is None
-    assert diagnostics.overfitting_warning(flat, 2, 0.9, 0.99, shortcut=True) is None
+    assert diagnostics.rising_val_loss(flat, 2) is None
     # Fractional epochs: every evaluation still gets its own, rising step.
     half = diagnostics.epoch_rows([{"eval_loss": 1.0, "epoch": 0.5}, {"eval_loss": 0.9, "epoch": 1.0}])
     assert [r["step"] for r in half] == [1, 2]
-
-
-def test_shortcut_flag_from_the_data_report(tmp_path):
-    (tmp_path / "q.json").write_text(json.dumps({"rows_kept": 3, "shortcut_warning": True}))
-    (tmp_path / "old.json").write_text(json.dumps({"rows_kept": 3}))
-    (tmp_path / "list.json").write_text("[]")
-    report = diagnostics.read_data_report
-    assert diagnostics.shortcut_fired(report(tmp_path / "q.json")) is True
-    assert diagnostics.shortcut_fired(report(tmp_path / "old.json")) is False  # a report without the key
-    assert report(None) == {} and report(tmp_path / "list.json") == {}
-    assert diagnostics.shortcut_fired(report(None)) is False
-    with pytest.raises(DataError, match="missing.json: file not found"):
-        report(tmp_path / "missing.json")
 
 
 def fake_checkpoint(directory, step, whole=True):
@@ -202,7 +187,7 @@ def test_freezing_keeps_frozen_weights_bit_identical(tmp_path, tiny_bert):
     from safetensors.torch import load_file
 
     cfg = tiny_cfg(tiny_bert, **{**LEARNS, "epochs": 1}, freeze="all_but_last", freeze_layers=1)
-    summary = train.run(cfg, 0, write_splits(tmp_path), tmp_path / "m", tmp_path / "r")
+    summary = train.run(cfg=cfg, seed=0, split_dir=write_splits(tmp_path), model_dir=tmp_path / "m", reports=tmp_path / "r")
     before, after = load_file(tiny_bert / "model.safetensors"), load_file(tmp_path / "m" / "model.safetensors")
     after = {k.removeprefix("bert."): v for k, v in after.items()}
     frozen = [k for k in before if k.startswith(("embeddings.", "encoder.layer.0."))]
@@ -218,7 +203,7 @@ def test_early_stopping_stops_and_restores_the_best_epoch(tmp_path, tiny_bert):
     # A learning rate too small to change a prediction: validation accuracy never improves after epoch 1.
     cfg = tiny_cfg(tiny_bert, epochs=6, batch_size=16, learning_rate=1e-8, early_stopping_patience=2,
                    metric_for_best_model="accuracy")
-    summary = train.run(cfg, 0, write_splits(tmp_path), tmp_path / "m", tmp_path / "r")
+    summary = train.run(cfg=cfg, seed=0, split_dir=write_splits(tmp_path), model_dir=tmp_path / "m", reports=tmp_path / "r")
     assert summary["stopped_early"] and summary["epochs_trained"] == 3.0 and summary["best_epoch"] == 1.0
 
 
@@ -239,7 +224,7 @@ def test_max_steps_accumulation_scheduler_optimizer_attention_and_determinism(tm
     cfg = tiny_cfg(tiny_bert, max_steps=5, batch_size=4, gradient_accumulation_steps=2, learning_rate=1e-3,
                    warmup_ratio=0.0, lr_scheduler="cosine", deterministic=True, class_weights="balanced",
                    label_smoothing=0.1)
-    summary = train.run(cfg, 0, write_splits(tmp_path), tmp_path / "m", tmp_path / "r", callbacks=[Probe()])
+    summary = train.run(cfg=cfg, seed=0, split_dir=write_splits(tmp_path), model_dir=tmp_path / "m", reports=tmp_path / "r", callbacks=[Probe()])
     assert summary["optimizer_steps"] == 5 and summary["epochs_trained"] == pytest.approx(5 * 2 * 4 / 32)
     assert seen["deterministic"] and not torch.are_deterministic_algorithms_enabled()  # restored afterwards
     assert seen["fused"] is True and seen["attn"] == "sdpa"
@@ -248,19 +233,28 @@ def test_max_steps_accumulation_scheduler_optimizer_attention_and_determinism(tm
     assert summary["class_weights"] == [1.0, 1.0] and summary["deterministic"] is True
 
 
-def test_near_perfect_scores_with_a_shortcut_in_the_data_raise_the_warning(tmp_path, tiny_bert, caplog):
-    import logging
+def test_model_card_names_the_data_and_records_provenance(tmp_path, tiny_bert):
+    from importlib import metadata
 
-    caplog.set_level(logging.WARNING, logger="stages")
-    quality = tmp_path / "quality.json"
-    quality.write_text(json.dumps({"rows_read": 44, "rows_kept": 40, "shortcut_warning": True,
-                                   "provider": {"provider": "template", "task": "clickbait"},
-                                   "shortcuts": [{"feature": "ends with ?", "accuracy": 1.0}]}))
-    cfg = tiny_cfg(tiny_bert, **{**LEARNS, "epochs": 4}, near_perfect_f1=0.75)
-    summary = train.run(cfg, 0, write_splits(tmp_path), tmp_path / "m", tmp_path / "r", quality=quality)
-    assert summary["best_val_f1_macro"] >= 0.75
-    assert "while the data report's shortcut probe fired" in summary["overfitting_warning"]
-    assert "possible overfitting: " in caplog.text and "\n" not in summary["overfitting_warning"]
-    card = (tmp_path / "m" / "README.md").read_text(encoding="utf-8")  # the model card names the data report's data
+    dataset = tmp_path / "dataset.json"
+    DatasetInfo(provider=Provider(provider="template", task="clickbait"), rows_read=44, rows_kept=40).write(dataset)
+    cfg = tiny_cfg(tiny_bert, **{**LEARNS, "epochs": 1})
+    summary = train.run(cfg=cfg, seed=0, split_dir=write_splits(tmp_path), model_dir=tmp_path / "m",
+                        reports=tmp_path / "r", dataset=dataset)
+    card = (tmp_path / "m" / "README.md").read_text(encoding="utf-8")  # the model card names generate's data
     assert "synthetic data from the `template` provider for the task `clickbait`" in card
     assert "44 rows generated, 40 kept after cleaning." in card
+    provenance = card.split("## Provenance")[1]
+    assert f"| torch | `{metadata.version('torch')}` |" in provenance
+    assert f"| transformers | `{metadata.version('transformers')}` |" in provenance
+    assert "| device | `cpu` " in provenance and "| torch threads | " in provenance and "| git revision |" in provenance
+    assert summary["overfitting_warning"] is None or "validation loss rose" in summary["overfitting_warning"]
+
+
+def test_dataset_json_of_the_wrong_shape_stops_before_training(tmp_path, tiny_bert):
+    dataset = tmp_path / "dataset.json"
+    dataset.write_text(json.dumps({"provider": {"provider": "template"}, "rows_read": "44", "rows_kept": 40}))
+    with pytest.raises(DataError, match=r"dataset.json: field 'rows_read' must be an integer, found '44'"):
+        train.run(cfg=tiny_cfg(tiny_bert), seed=0, split_dir=write_splits(tmp_path), model_dir=tmp_path / "m",
+                  reports=tmp_path / "r", dataset=dataset)
+    assert not (tmp_path / "m").exists()

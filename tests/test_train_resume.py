@@ -66,8 +66,8 @@ def test_killed_training_resumes_on_the_next_repro_and_ends_with_the_same_model(
 
     # The same training without interruption (same params, data and seed) gives the same weights.
     cfg = params.load("train", repo / "params.yaml")
-    ref = train.run(cfg, params.load("base", repo / "params.yaml").seed, repo / "data" / "split",
-                    tmp_path / "ref" / "model", tmp_path / "ref" / "reports", tmp_path / "ref" / "ckpt")
+    ref = train.run(cfg=cfg, seed=params.load("base", repo / "params.yaml").seed, split_dir=repo / "data" / "split",
+                    model_dir=tmp_path / "ref" / "model", reports=tmp_path / "ref" / "reports", checkpoint_dir=tmp_path / "ref" / "ckpt")
     assert ref["best_val_f1_macro"] == summary["best_val_f1_macro"]
     assert (tmp_path / "ref" / "model" / "model.safetensors").read_bytes() == \
         (repo / "models" / "classifier" / "model.safetensors").read_bytes()
@@ -95,13 +95,13 @@ def test_checkpoints_resume_only_the_same_params_and_data(tmp_path, tiny_bert, c
     split, ckpt = write_splits(tmp_path), tmp_path / "ckpt"
     cfg = tiny_cfg(tiny_bert, **{**LEARNS, "epochs": 3}, resume=True)
     with pytest.raises(Crash):
-        train.run(cfg, 0, split, tmp_path / "m", tmp_path / "r", ckpt, callbacks=[crash_after_epoch(1)])
+        train.run(cfg=cfg, seed=0, split_dir=split, model_dir=tmp_path / "m", reports=tmp_path / "r", checkpoint_dir=ckpt, callbacks=[crash_after_epoch(1)])
     assert checkpoints.last_complete(ckpt).name == "checkpoint-8"
     other = tiny_cfg(tiny_bert, **{**LEARNS, "epochs": 3, "learning_rate": 1e-3}, resume=True)
     with pytest.raises(Crash):  # other params: the old checkpoint is deleted, training starts at epoch 0
-        train.run(other, 0, split, tmp_path / "m", tmp_path / "r", ckpt, callbacks=[crash_after_epoch(2)])
+        train.run(cfg=other, seed=0, split_dir=split, model_dir=tmp_path / "m", reports=tmp_path / "r", checkpoint_dir=ckpt, callbacks=[crash_after_epoch(2)])
     assert "they belong to other params, data or process count" in caplog.text
     assert checkpoints.last_complete(ckpt).name == "checkpoint-16"
-    summary = train.run(other, 0, split, tmp_path / "m", tmp_path / "r", ckpt)  # same params again: resumes
+    summary = train.run(cfg=other, seed=0, split_dir=split, model_dir=tmp_path / "m", reports=tmp_path / "r", checkpoint_dir=ckpt)  # same params again: resumes
     assert summary["resumed_from"] == "checkpoint-16" and summary["epochs_trained"] == 3.0
     assert summary["train_samples_per_second"] > 0

@@ -1,102 +1,23 @@
 """Typed, validated sections of params.yaml.
 
-`load("train")` returns a frozen dataclass. Unknown keys, wrong types and out-of-range values raise
-`ParamsError` naming `section.key`, what was expected and what was found, before any work starts.
+`load("train")` returns a frozen dataclass. Unknown keys, wrong types, non-finite numbers and out-of-range
+values raise `ParamsError` naming `section.key`, what was expected and what was found, before any work starts
+(the checking machinery is stages/core/schema.py).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
-import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-
 from stages.core.errors import ParamsError
+from stages.core.schema import build, check
 
 PARAMS_FILE = "params.yaml"
-
-
-def _fail(key: str, expected: str, found: Any) -> None:
-    raise ParamsError(f"params.yaml: {key} must be {expected}, got {found!r}")
-
-
-def _check(ok: bool, key: str, expected: str, found: Any) -> None:
-    if not ok:
-        _fail(key, expected, found)
-
-
-def _coerce(value: Any, tp: Any, key: str) -> Any:
-    """Check `value` against the annotation `tp`; return it (floats written as strings are parsed)."""
-    origin = typing.get_origin(tp)
-    if origin in (typing.Union, types.UnionType):
-        options = typing.get_args(tp)
-        if value is None and type(None) in options:
-            return None
-        inner = [o for o in options if o is not type(None)]
-        return _coerce(value, inner[0], key)
-    if origin is typing.Literal:
-        choices = typing.get_args(tp)
-        _check(value in choices, key, "one of " + ", ".join(map(str, choices)), value)
-        return value
-    if origin in (list, tuple):
-        (item_tp,) = typing.get_args(tp)[:1]
-        _check(isinstance(value, list), key, "a list", value)
-        return tuple(_coerce(v, item_tp, f"{key}[{i}]") for i, v in enumerate(value))
-    if origin is dict:
-        _check(isinstance(value, dict), key, "a mapping", value)
-        _, val_tp = typing.get_args(tp)
-        return {str(k): _coerce(v, val_tp, f"{key}.{k}") for k, v in value.items()}
-    if dataclasses.is_dataclass(tp):
-        _check(isinstance(value, dict), key, "a mapping", value)
-        return build(tp, value, key)
-    if tp is bool:
-        _check(isinstance(value, bool), key, "true or false", value)
-        return value
-    if tp is int:
-        _check(isinstance(value, int) and not isinstance(value, bool), key, "an integer", value)
-        return value
-    if tp is float:
-        # YAML 1.1 (PyYAML) reads `3e-05`, which `dvc exp run -S` may write, as a string.
-        if isinstance(value, str):
-            try:
-                return float(value)
-            except ValueError:
-                _fail(key, "a number", value)
-        _check(isinstance(value, (int, float)) and not isinstance(value, bool), key, "a number", value)
-        return float(value)
-    if tp is str:
-        _check(isinstance(value, str) and value.strip() != "", key, "a non-empty string", value)
-        return value
-    raise TypeError(f"unsupported annotation {tp!r} for {key}")  # a bug in this module, not bad input
-
-
-def build(cls: type, raw: dict[str, Any] | None, prefix: str) -> Any:
-    """Build dataclass `cls` from a mapping, rejecting unknown keys; missing keys take their defaults."""
-    raw = {} if raw is None else raw
-    _check(isinstance(raw, dict), prefix, "a mapping", raw)
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(raw) - names)
-    if unknown:
-        raise ParamsError(
-            f"params.yaml: unknown key {prefix}.{unknown[0]} (known keys: {', '.join(sorted(names))})"
-        )
-    kwargs = {}
-    for f in dataclasses.fields(cls):
-        key = f"{prefix}.{f.name}"
-        if f.name in raw:
-            kwargs[f.name] = _coerce(raw[f.name], hints[f.name], key)
-        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-            raise ParamsError(f"params.yaml: missing key {key}")
-    obj = cls(**kwargs)
-    validate = getattr(obj, "validate", None)
-    if validate:
-        validate(prefix)
-    return obj
 
 
 # ---------------------------------------------------------------------------------------- sections
@@ -107,7 +28,7 @@ class Base:
     seed: int = 42
 
     def validate(self, p: str) -> None:
-        _check(0 <= self.seed < 2**32, f"{p}.seed", "an integer in [0, 2**32)", self.seed)
+        check(0 <= self.seed < 2**32, f"{p}.seed", "an integer in [0, 2**32)", self.seed)
 
 
 @dataclass(frozen=True)
@@ -124,7 +45,7 @@ class Price:
 
     def validate(self, p: str) -> None:
         for name in ("input", "output"):
-            _check(getattr(self, name) >= 0, f"{p}.{name}", ">= 0 (USD per million tokens)", getattr(self, name))
+            check(getattr(self, name) >= 0, f"{p}.{name}", ">= 0 (USD per million tokens)", getattr(self, name))
 
 
 @dataclass(frozen=True)
@@ -155,29 +76,29 @@ class Generate:
     prices: dict[str, Price] = field(default_factory=dict)
 
     def validate(self, p: str) -> None:
-        _check(self.n_per_label >= 1, f"{p}.n_per_label", ">= 1", self.n_per_label)
-        _check(self.min_chars >= 1, f"{p}.min_chars", ">= 1", self.min_chars)
-        _check(self.max_chars > self.min_chars, f"{p}.max_chars", f"> generate.min_chars ({self.min_chars})",
+        check(self.n_per_label >= 1, f"{p}.n_per_label", ">= 1", self.n_per_label)
+        check(self.min_chars >= 1, f"{p}.min_chars", ">= 1", self.min_chars)
+        check(self.max_chars > self.min_chars, f"{p}.max_chars", f"> generate.min_chars ({self.min_chars})",
                self.max_chars)
         for name in ("near_duplicate_threshold", "shortcut_threshold"):
-            _check(0 < getattr(self, name) <= 1, f"{p}.{name}", "a fraction in (0, 1]", getattr(self, name))
+            check(0 < getattr(self, name) <= 1, f"{p}.{name}", "a fraction in (0, 1]", getattr(self, name))
         if self.mode == "model_as_label":
-            _check(len(set(self.models)) >= 2 and len(set(self.models)) == len(self.models), f"{p}.models",
+            check(len(set(self.models)) >= 2 and len(set(self.models)) == len(self.models), f"{p}.models",
                    "at least two distinct model names in model_as_label mode", list(self.models))
-        _check(self.base_url is None or self.base_url.startswith(("http://", "https://")), f"{p}.base_url",
+        check(self.base_url is None or self.base_url.startswith(("http://", "https://")), f"{p}.base_url",
                "null or an http(s):// URL", self.base_url)
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", self.api_key_env):  # its value is not echoed: it may be a key
             raise ParamsError(f"params.yaml: {p}.api_key_env must be the name of an environment variable such as "
                               "OPENAI_API_KEY (never the key itself), got something else")
-        _check(0 <= self.temperature <= 2, f"{p}.temperature", "in [0, 2]", self.temperature)
-        _check(self.max_tokens >= 16, f"{p}.max_tokens", ">= 16 tokens", self.max_tokens)
-        _check(1 <= self.samples_per_request <= 100, f"{p}.samples_per_request", "in [1, 100]",
+        check(0 <= self.temperature <= 2, f"{p}.temperature", "in [0, 2]", self.temperature)
+        check(self.max_tokens >= 16, f"{p}.max_tokens", ">= 16 tokens", self.max_tokens)
+        check(1 <= self.samples_per_request <= 100, f"{p}.samples_per_request", "in [1, 100]",
                self.samples_per_request)
-        _check(1 <= self.concurrency <= 256, f"{p}.concurrency", "in [1, 256]", self.concurrency)
-        _check(self.timeout_s > 0, f"{p}.timeout_s", "> 0 seconds", self.timeout_s)
-        _check(0 <= self.max_retries <= 20, f"{p}.max_retries", "in [0, 20]", self.max_retries)
+        check(1 <= self.concurrency <= 256, f"{p}.concurrency", "in [1, 256]", self.concurrency)
+        check(self.timeout_s > 0, f"{p}.timeout_s", "> 0 seconds", self.timeout_s)
+        check(0 <= self.max_retries <= 20, f"{p}.max_retries", "in [0, 20]", self.max_retries)
         for name in ("backoff_s", "few_shot", "max_requests", "max_total_tokens"):
-            _check(getattr(self, name) >= 0, f"{p}.{name}", ">= 0", getattr(self, name))
+            check(getattr(self, name) >= 0, f"{p}.{name}", ">= 0", getattr(self, name))
 
 
 @dataclass(frozen=True)
@@ -188,9 +109,9 @@ class Split:
     def validate(self, p: str) -> None:
         for name in ("val_size", "test_size"):
             v = getattr(self, name)
-            _check(0.0 < v < 1.0, f"{p}.{name}", "a fraction in (0, 1)", v)
+            check(0.0 < v < 1.0, f"{p}.{name}", "a fraction in (0, 1)", v)
         total = self.val_size + self.test_size
-        _check(total < 0.9, f"{p}.val_size + {p}.test_size", "< 0.9 (train needs rows)", total)
+        check(total < 0.9, f"{p}.val_size + {p}.test_size", "< 0.9 (train needs rows)", total)
 
 
 SCHEDULERS = ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup",
@@ -222,33 +143,31 @@ class Train:
     resume: bool = False
     deterministic: bool = False
     overfit_patience: int = 2
-    near_perfect_f1: float = 0.99
 
     def validate(self, p: str) -> None:
-        _check(self.epochs > 0, f"{p}.epochs", "> 0", self.epochs)
-        _check(self.max_steps >= 0, f"{p}.max_steps", ">= 0 (0: train for train.epochs)", self.max_steps)
-        _check(0 < self.learning_rate < 1, f"{p}.learning_rate", "in (0, 1)", self.learning_rate)
-        _check(self.batch_size >= 1, f"{p}.batch_size", ">= 1", self.batch_size)
-        _check(self.gradient_accumulation_steps >= 1, f"{p}.gradient_accumulation_steps", ">= 1",
+        check(self.epochs > 0, f"{p}.epochs", "> 0", self.epochs)
+        check(self.max_steps >= 0, f"{p}.max_steps", ">= 0 (0: train for train.epochs)", self.max_steps)
+        check(0 < self.learning_rate < 1, f"{p}.learning_rate", "in (0, 1)", self.learning_rate)
+        check(self.batch_size >= 1, f"{p}.batch_size", ">= 1", self.batch_size)
+        check(self.gradient_accumulation_steps >= 1, f"{p}.gradient_accumulation_steps", ">= 1",
                self.gradient_accumulation_steps)
-        _check(self.eval_batch_size >= 1, f"{p}.eval_batch_size", ">= 1", self.eval_batch_size)
-        _check(self.weight_decay >= 0, f"{p}.weight_decay", ">= 0", self.weight_decay)
-        _check(0 <= self.warmup_ratio < 1, f"{p}.warmup_ratio", "in [0, 1)", self.warmup_ratio)
-        _check(self.lr_scheduler in SCHEDULERS, f"{p}.lr_scheduler", "one of " + ", ".join(SCHEDULERS),
+        check(self.eval_batch_size >= 1, f"{p}.eval_batch_size", ">= 1", self.eval_batch_size)
+        check(self.weight_decay >= 0, f"{p}.weight_decay", ">= 0", self.weight_decay)
+        check(0 <= self.warmup_ratio < 1, f"{p}.warmup_ratio", "in [0, 1)", self.warmup_ratio)
+        check(self.lr_scheduler in SCHEDULERS, f"{p}.lr_scheduler", "one of " + ", ".join(SCHEDULERS),
                self.lr_scheduler)
-        _check(0 <= self.label_smoothing < 1, f"{p}.label_smoothing", "in [0, 1)", self.label_smoothing)
+        check(0 <= self.label_smoothing < 1, f"{p}.label_smoothing", "in [0, 1)", self.label_smoothing)
         for label, weight in self.label_weights.items():
-            _check(0 < weight < float("inf"), f"{p}.label_weights.{label}", "a weight > 0", weight)
-        _check(self.class_weights != "explicit" or bool(self.label_weights), f"{p}.label_weights",
+            check(0 < weight < float("inf"), f"{p}.label_weights.{label}", "a weight > 0", weight)
+        check(self.class_weights != "explicit" or bool(self.label_weights), f"{p}.label_weights",
                "a weight for every label when train.class_weights is explicit", self.label_weights)
-        _check(self.freeze_layers >= 0, f"{p}.freeze_layers", ">= 0 encoder layers", self.freeze_layers)
-        _check(self.early_stopping_patience >= 0, f"{p}.early_stopping_patience", ">= 0 evaluations (0: off)",
+        check(self.freeze_layers >= 0, f"{p}.freeze_layers", ">= 0 encoder layers", self.freeze_layers)
+        check(self.early_stopping_patience >= 0, f"{p}.early_stopping_patience", ">= 0 evaluations (0: off)",
                self.early_stopping_patience)
-        _check(self.max_length == 0 or 8 <= self.max_length <= 8192, f"{p}.max_length",
+        check(self.max_length == 0 or 8 <= self.max_length <= 8192, f"{p}.max_length",
                "0 (auto) or in [8, 8192] tokens", self.max_length)
-        _check(0 < self.length_percentile <= 100, f"{p}.length_percentile", "in (0, 100]", self.length_percentile)
-        _check(self.overfit_patience >= 1, f"{p}.overfit_patience", ">= 1 evaluations", self.overfit_patience)
-        _check(0 < self.near_perfect_f1 <= 1, f"{p}.near_perfect_f1", "in (0, 1]", self.near_perfect_f1)
+        check(0 < self.length_percentile <= 100, f"{p}.length_percentile", "in (0, 100]", self.length_percentile)
+        check(self.overfit_patience >= 1, f"{p}.overfit_patience", ">= 1 evaluations", self.overfit_patience)
 
 
 BASELINES = ("majority", "tfidf_lr", "frozen_lr")
@@ -262,10 +181,10 @@ class Baselines:
     max_length: int = 64
 
     def validate(self, p: str) -> None:
-        _check(len(set(self.models)) == len(self.models), f"{p}.models", "a list without repeats", list(self.models))
-        _check(1 <= self.tfidf_max_ngram <= 5, f"{p}.tfidf_max_ngram", "in [1, 5] words", self.tfidf_max_ngram)
-        _check(self.c > 0, f"{p}.c", "> 0", self.c)
-        _check(8 <= self.max_length <= 8192, f"{p}.max_length", "in [8, 8192] tokens", self.max_length)
+        check(len(set(self.models)) == len(self.models), f"{p}.models", "a list without repeats", list(self.models))
+        check(1 <= self.tfidf_max_ngram <= 5, f"{p}.tfidf_max_ngram", "in [1, 5] words", self.tfidf_max_ngram)
+        check(self.c > 0, f"{p}.c", "> 0", self.c)
+        check(8 <= self.max_length <= 8192, f"{p}.max_length", "in [8, 8192] tokens", self.max_length)
 
 
 @dataclass(frozen=True)
@@ -277,10 +196,10 @@ class ExternalTest:
     label_map: dict[str, str] = field(default_factory=dict)
 
     def validate(self, p: str) -> None:
-        _check(all(ch.isalnum() or ch in "-_" for ch in self.name) and self.name != "test", f"{p}.name",
+        check(all(ch.isalnum() or ch in "-_" for ch in self.name) and self.name != "test", f"{p}.name",
                "letters, digits, - or _ (not 'test', the split's name)", self.name)
         parts = Path(self.path).parts
-        _check(not Path(self.path).is_absolute() and ".." not in parts and not self.path.startswith("~"),
+        check(not Path(self.path).is_absolute() and ".." not in parts and not self.path.startswith("~"),
                f"{p}.path", "a file path relative to the external test directory (data/external/)", self.path)
 
 
@@ -296,15 +215,15 @@ class Evaluate:
     external_test: tuple[ExternalTest, ...] = ()
 
     def validate(self, p: str) -> None:
-        _check(self.batch_size >= 1, f"{p}.batch_size", ">= 1", self.batch_size)
-        _check(100 <= self.bootstrap <= 100_000, f"{p}.bootstrap", "in [100, 100000] resamples", self.bootstrap)
-        _check(0.5 <= self.confidence < 1, f"{p}.confidence", "in [0.5, 1)", self.confidence)
-        _check(2 <= self.calibration_bins <= 100, f"{p}.calibration_bins", "in [2, 100]", self.calibration_bins)
+        check(self.batch_size >= 1, f"{p}.batch_size", ">= 1", self.batch_size)
+        check(100 <= self.bootstrap <= 100_000, f"{p}.bootstrap", "in [100, 100000] resamples", self.bootstrap)
+        check(0.5 <= self.confidence < 1, f"{p}.confidence", "in [0.5, 1)", self.confidence)
+        check(2 <= self.calibration_bins <= 100, f"{p}.calibration_bins", "in [2, 100]", self.calibration_bins)
         edges = list(self.length_buckets)
-        _check(all(e >= 1 for e in edges) and edges == sorted(set(edges)), f"{p}.length_buckets",
+        check(all(e >= 1 for e in edges) and edges == sorted(set(edges)), f"{p}.length_buckets",
                "increasing word counts >= 1", edges)
         names = [e.name for e in self.external_test]
-        _check(len(set(names)) == len(names), f"{p}.external_test", "entries with distinct names", names)
+        check(len(set(names)) == len(names), f"{p}.external_test", "entries with distinct names", names)
 
 
 @dataclass(frozen=True)
@@ -317,12 +236,20 @@ class Explain:
     batch_size: int = 256
 
     def validate(self, p: str) -> None:
-        _check(self.max_examples >= 0, f"{p}.max_examples", ">= 0", self.max_examples)
-        _check(self.correct_per_label >= 0, f"{p}.correct_per_label", ">= 0", self.correct_per_label)
-        _check(self.num_samples >= 10, f"{p}.num_samples", ">= 10", self.num_samples)
-        _check(self.num_features >= 1, f"{p}.num_features", ">= 1", self.num_features)
-        _check(self.pattern_tokens >= 1, f"{p}.pattern_tokens", ">= 1", self.pattern_tokens)
-        _check(self.batch_size >= 1, f"{p}.batch_size", ">= 1", self.batch_size)
+        check(self.max_examples >= 0, f"{p}.max_examples", ">= 0", self.max_examples)
+        check(self.correct_per_label >= 0, f"{p}.correct_per_label", ">= 0", self.correct_per_label)
+        check(self.num_samples >= 10, f"{p}.num_samples", ">= 10", self.num_samples)
+        check(self.num_features >= 1, f"{p}.num_features", ">= 1", self.num_features)
+        check(self.pattern_tokens >= 1, f"{p}.pattern_tokens", ">= 1", self.pattern_tokens)
+        check(self.batch_size >= 1, f"{p}.batch_size", ">= 1", self.batch_size)
+
+
+@dataclass(frozen=True)
+class Report:
+    near_perfect_f1: float = 0.99
+
+    def validate(self, p: str) -> None:
+        check(0 < self.near_perfect_f1 <= 1, f"{p}.near_perfect_f1", "in (0, 1]", self.near_perfect_f1)
 
 
 SECTIONS: dict[str, type] = {
@@ -332,6 +259,7 @@ SECTIONS: dict[str, type] = {
     "train": Train,
     "evaluate": Evaluate,
     "explain": Explain,
+    "report": Report,
 }
 
 

@@ -30,7 +30,7 @@ def _gain(row: dict[str, Any]) -> str:
 
 
 def render(base_model: str, test: dict[str, Any], table: dict[str, Any], slices: Sequence[dict[str, Any]],
-           positive_label: str | None, no_source: bool) -> str:
+           positive_label: str | None) -> str:
     pct = f"{table['confidence'] * 100:g}%"
     lines = ["# Evaluation", "",
              f"Fine-tuned from {md_escape(base_model)}; test split: {test['rows']:,} rows. Intervals are "
@@ -69,7 +69,5 @@ def render(base_model: str, test: dict[str, Any], table: dict[str, Any], slices:
               "| by | slice | rows | accuracy | macro-F1 | mismatches |", "|---|---|---:|---:|---:|---:|"]
     lines += [f"| {s['slice_by']} | {md_escape(s['slice'])} | {s['rows']:,} | {s['accuracy']:.3f} | "
               f"{s['f1_macro']:.3f} | {s['mismatches']:,} |" for s in slices]
-    if no_source:
-        lines += ["", "The test split has no `source` column, so there is no per-source slice of it."]
     lines += ["", "Every misclassified test row, most confident first: `mismatches.csv`."]
     return "\n".join(lines) + "\n"

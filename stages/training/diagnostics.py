@@ -1,16 +1,12 @@
-"""What a reviewer needs from a training run: per-epoch curves (DVCLive), the overfitting warning, peak memory.
-
-Reads the data report's `shortcut_warning` (reports/data/quality.json; absent key or file: false).
+"""What a reviewer needs from a training run: per-epoch curves (DVCLive), the overfitting warning (validation
+loss rising while training loss falls), peak memory. The report stage adds the data-shortcut warning.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from pathlib import Path
 from typing import Any
-
-from stages.core.io import read_json
 
 log = logging.getLogger(__name__)
 
@@ -78,32 +74,6 @@ def rising_val_loss(rows: list[dict[str, Any]], patience: int) -> str | None:
                     f"{last['epoch']:g}: {first['eval/loss']:.4f} -> {last['eval/loss']:.4f}) while training "
                     f"loss fell ({first['loss']:.4f} -> {last['loss']:.4f})")
     return None
-
-
-def overfitting_warning(rows: list[dict[str, Any]], patience: int, best_f1: float, near_perfect: float,
-                        shortcut: bool) -> str | None:
-    """One line when validation loss rises while training loss falls, or when near-perfect validation
-    scores meet a data report whose shortcut probe fired; None otherwise."""
-    found = []
-    rising = rising_val_loss(rows, patience)
-    if rising:
-        found.append(rising)
-    if shortcut and best_f1 >= near_perfect:
-        found.append(f"best validation macro-F1 {best_f1:.4f} is near perfect (>= {near_perfect:g}) while the "
-                     "data report's shortcut probe fired: the model may have learned a surface feature, "
-                     "not the task")
-    return "; ".join(found) or None
-
-
-def read_data_report(path: Path | None) -> dict[str, Any]:
-    """The generate stage's quality.json (shortcut warning, provider, row counts); {} when none is given."""
-    data = read_json(path) if path is not None else {}
-    return data if isinstance(data, dict) else {}
-
-
-def shortcut_fired(report: dict[str, Any]) -> bool:
-    """The data report's `shortcut_warning`; False when the report lacks the key."""
-    return bool(report.get("shortcut_warning", False))
 
 
 def peak_memory_mb(device: str) -> float:

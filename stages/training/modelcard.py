@@ -1,8 +1,8 @@
 """The model card: models/classifier/README.md, for whoever receives the model directory without the repo.
 
 `write_model_card(model_dir, ...)` reads the directory's config.json (labels) and synthbert_params.json
-(seed, train params) and renders base model, data, params, metrics, intended use and limits, with Hugging
-Face front matter. Train calls it on the directory it writes; test metrics appear when given.
+(seed, train params) and renders base model, data, params, metrics, intended use, limits and provenance
+(git revision, device, thread count, package versions), with Hugging Face front matter. Train calls it on the directory it writes; test metrics appear when given.
 """
 
 from __future__ import annotations
@@ -11,9 +11,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from stages.core.contracts import DatasetInfo, TrainSummary
 from stages.core.errors import DataError
 from stages.core.io import read_json, write_text
 from stages.core.markdown import code, fmt, public, table
+from stages.core.provenance import PACKAGES
 from stages.core.text import md_escape
 
 CARD = "README.md"
@@ -35,13 +37,22 @@ def _metric_rows(metrics: dict[str, Any]) -> list[list[Any]]:
     return rows
 
 
-def render(config: dict[str, Any], saved: dict[str, Any], summary: dict[str, Any] | None,
-           metrics: dict[str, Any] | None, data: dict[str, Any] | None) -> str:
+def provenance_rows(prov: dict[str, Any]) -> list[list[Any]]:
+    """What produced the model: git revision, device, threads, Python and package versions."""
+    rev = prov.get("git_rev")
+    rows = [["git revision", code((rev or "unknown")[:12] + (" (uncommitted changes)" if prov.get("git_dirty") else ""))],
+            ["device", f"{code(prov.get('device'))} {md_escape(str(prov.get('device_name') or ''))}".strip()],
+            ["torch threads", prov.get("torch_threads")], ["python", code(prov.get("python"))]]
+    rows += [[name, code(prov[name])] for name in PACKAGES if prov.get(name)]
+    return rows
+
+
+def render(config: dict[str, Any], saved: dict[str, Any], summary: TrainSummary | None,
+           metrics: dict[str, Any] | None, data: DatasetInfo | None, prov: dict[str, Any] | None = None) -> str:
     train = saved.get("train", {})
-    base = str(train.get("model") or (summary or {}).get("base_model") or "unknown")
+    base = str(train.get("model") or (summary.base_model if summary else "unknown"))
     labels = saved.get("labels") or [config["id2label"][k] for k in sorted(config.get("id2label", {}), key=int)]
-    provider = (data or {}).get("provider") or {}
-    provider = provider if isinstance(provider, dict) else {"provider": provider}
+    provider = data.provider.to_dict() if data else {}
     synthetic = provider.get("provider") != "csv"
     front = ["---", "library_name: transformers", "pipeline_tag: text-classification",
              *([f"base_model: {_hub_id(base)}"] if _hub_id(base) else []),
@@ -54,14 +65,14 @@ def render(config: dict[str, Any], saved: dict[str, Any], summary: dict[str, Any
               f"synthetic data from the {code(provider.get('provider', 'template'))} provider")
     lines.append(f"Trained on {source}" + (f" for the task {code(task)}" if task else "") + ".")
     if data:
-        lines.append(f"{fmt(data.get('rows_read'))} rows generated, {fmt(data.get('rows_kept'))} kept after cleaning.")
+        lines.append(f"{fmt(data.rows_read)} rows generated, {fmt(data.rows_kept)} kept after cleaning.")
     if summary:
-        lines.append(f"Train split {fmt(summary.get('train_rows'))} rows, validation {fmt(summary.get('val_rows'))}.")
+        lines.append(f"Train split {fmt(summary.train_rows)} rows, validation {fmt(summary.val_rows)}.")
     rows = [[code(k), code(v)] for k, v in train.items() if k != "model"] + [[code("seed"), code(saved.get("seed"))]]
     lines += ["", "## Training params", "", *table(["param", "value"], rows, right_from=2)]
     lines += ["", "## Metrics", ""]
-    if summary and summary.get("best_val_f1_macro") is not None:
-        lines.append(f"Validation macro F1 of the kept epoch: {fmt(summary['best_val_f1_macro'])}.")
+    if summary:
+        lines.append(f"Validation macro F1 of the kept epoch: {fmt(summary.best_val_f1_macro)}.")
     if metrics:
         lines += ["", f"Held-out test split ({fmt(metrics.get('rows'))} rows, bootstrap intervals):", "",
                   *table(["metric", "value", "interval"], _metric_rows(metrics))]
@@ -81,14 +92,18 @@ def render(config: dict[str, Any], saved: dict[str, Any], summary: dict[str, Any
               "", "## How to use", "", "```python", "from transformers import pipeline",
               'clf = pipeline("text-classification", model="models/classifier", top_k=None)',
               'clf(["Example headline"])', "```", "", "or, batched, from a file or standard input:", "", "```bash",
-              'python -m stages.tools.predict --model models/classifier --input texts.txt --format csv', "```"]
+              'synthbert predict --model models/classifier --input texts.txt --format csv', "```"]
+    if prov:
+        lines += ["", "## Provenance", "", *table(["", "value"], provenance_rows(prov))]
     return "\n".join(lines) + "\n"
 
 
-def write_model_card(model_dir: str | Path, summary: dict[str, Any] | None = None,
-                     metrics: dict[str, Any] | None = None, data: dict[str, Any] | None = None) -> Path:
+def write_model_card(model_dir: str | Path, summary: TrainSummary | None = None,
+                     metrics: dict[str, Any] | None = None, data: DatasetInfo | None = None,
+                     prov: dict[str, Any] | None = None) -> Path:
     """Write `model_dir`/README.md; `summary` is train's summary, `metrics` the test section of metrics.json
-    (optional: train runs before evaluate), `data` the generate stage's quality.json. Returns the path."""
+    (optional: train runs before evaluate), `data` generate's dataset.json, `prov` provenance.collect().
+    Returns the path."""
     model_dir = Path(model_dir)
     if not (model_dir / "config.json").is_file():
         raise DataError(f"{model_dir}: not a model directory (no config.json)")
@@ -96,5 +111,5 @@ def write_model_card(model_dir: str | Path, summary: dict[str, Any] | None = Non
     saved = read_json(saved_path) if saved_path.is_file() else {}
     config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
     path = model_dir / CARD
-    write_text(path, render(config, saved, summary, metrics, data))
+    write_text(path, render(config, saved, summary, metrics, data, prov))
     return path

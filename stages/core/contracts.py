@@ -1,0 +1,315 @@
+"""The hand-off files between stages: one typed definition each, used by its writer and every reader.
+
+| file                         | writer   | readers          |
+|------------------------------|----------|------------------|
+| data/generated.csv           | generate | split            |
+| data/split/{train,val,test}  | split    | train, evaluate  |
+| reports/data/quality.json    | generate | report           |
+| reports/data/dataset.json    | generate | train            |
+| reports/data/split.json      | split    | report           |
+| reports/train/summary.json   | train    | evaluate, report |
+| reports/metrics.json         | evaluate | report           |
+| reports/eval/predictions.csv | evaluate | explain          |
+
+A JSON contract is a frozen dataclass: `Contract.read(path)` checks every field's presence and type and stops
+with one line naming the file and the field; `write(path)` writes exactly its fields. A field has a default
+only when its writer may leave it out.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import typing
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+from stages.core.errors import DataError
+from stages.core.io import read_csv, read_json, write_csv, write_json
+
+C = TypeVar("C", bound="Contract")
+
+# CSV hand-offs: generated.csv and the three split files share their columns.
+DATASET_COLUMNS = ("text", "label", "source")
+# predictions.csv: these columns, then one probability column `p_<label>` per model label, in label order.
+PREDICTION_COLUMNS = ("text", "true", "predicted", "confidence")
+PROBABILITY_PREFIX = "p_"
+
+
+def _describe(hint: Any) -> str:
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        return " or ".join(_describe(a) for a in args)
+    if hint is type(None):
+        return "null"
+    if isinstance(hint, type) and issubclass(hint, Contract):
+        return "an object"
+    origin = typing.get_origin(hint) or hint
+    return {int: "an integer", float: "a number", str: "a string", bool: "true/false", dict: "an object",
+            list: "a list"}.get(origin, str(hint))
+
+
+def _matches(value: Any, hint: Any) -> bool:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        return any(_matches(value, a) for a in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is Any:
+        return True
+    if isinstance(hint, type) and issubclass(hint, Contract):
+        return isinstance(value, dict)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, origin or hint)
+
+
+def _convert(value: Any, hint: Any, where: str) -> Any:
+    """Nested contracts (possibly optional) become their dataclass."""
+    for candidate in typing.get_args(hint) or (hint,):
+        if isinstance(candidate, type) and issubclass(candidate, Contract) and isinstance(value, dict):
+            return candidate.from_dict(value, where)
+    return value
+
+
+@dataclasses.dataclass(frozen=True)
+class Contract:
+    """Base of the JSON hand-offs: typed fields, strict reading, exact writing."""
+
+    FILE: ClassVar[str] = "a JSON report"
+
+    @classmethod
+    def from_dict(cls: type[C], data: Any, where: str | Path) -> C:
+        if not isinstance(data, dict):
+            raise DataError(f"{where}: expected a JSON object ({cls.FILE}), found {type(data).__name__}")
+        hints = typing.get_type_hints(cls)
+        values = {}
+        for f in dataclasses.fields(cls):
+            hint = hints[f.name]
+            if f.name not in data:
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                    raise DataError(f"{where}: field {f.name!r} is missing (expected {_describe(hint)}); "
+                                    f"rerun the stage that writes {cls.FILE}")
+                continue
+            value = data[f.name]
+            if not _matches(value, hint):
+                raise DataError(f"{where}: field {f.name!r} must be {_describe(hint)}, found {value!r:.80}")
+            values[f.name] = _convert(value, hint, f"{where}: {f.name}")
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def read(cls: type[C], path: str | Path) -> C:
+        return cls.from_dict(read_json(path), path)
+
+    def write(self, path: str | Path) -> None:
+        write_json(path, self.to_dict())
+
+
+def _plain(value: Any) -> Any:
+    return value.to_dict() if isinstance(value, Contract) else value
+
+
+# ---- generate -> report: reports/data/quality.json
+
+
+@dataclasses.dataclass(frozen=True)
+class Provider(Contract):
+    """Where the rows came from: the provider, and its task file or CSV, mode and models."""
+
+    FILE: ClassVar[str] = "quality.json"
+    provider: str
+    task: str | None = None
+    file: str | None = None
+    mode: str | None = None
+    models: list | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class QualityReport(Contract):
+    """Counts and measures of the cleaned dataset (see stages/generation/quality.py)."""
+
+    FILE: ClassVar[str] = "quality.json (generate)"
+    provider: Provider
+    rows_read: int
+    rows_kept: int
+    dropped: dict
+    per_label: dict            # label -> {before, after}
+    llm_dropped: dict
+    duplicates: dict
+    length_chars: dict
+    length_words: dict
+    diversity: dict
+    majority_baseline: float
+    shortcut_threshold: float
+    shortcuts: list            # [{feature, accuracy}], best first
+    shortcut_warning: bool
+    shortcut_features: list
+
+
+# ---- generate -> train: reports/data/dataset.json (small on purpose: a report-only param such as
+# generate.shortcut_threshold changes quality.json, not this file, so it never retrains the model)
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetInfo(Contract):
+    """What the model card says about the data: the provider and the row counts before and after cleaning."""
+
+    FILE: ClassVar[str] = "dataset.json (generate)"
+    provider: Provider
+    rows_read: int
+    rows_kept: int
+
+
+# ---- split -> report: reports/data/split.json
+
+
+@dataclasses.dataclass(frozen=True)
+class SplitReport(Contract):
+    FILE: ClassVar[str] = "split.json (split)"
+    seed: int
+    val_size: float
+    test_size: float
+    splits: dict               # train|val|test -> {rows, labels: {label: rows}}
+
+
+# ---- train -> evaluate, report: reports/train/summary.json
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainSummary(Contract):
+    FILE: ClassVar[str] = "summary.json (train)"
+    base_model: str
+    device: str
+    torch: str
+    transformers: str
+    train_rows: int
+    val_rows: int
+    epochs: float
+    train_loss: float
+    best_val_f1_macro: float
+    best_val_accuracy: float
+    best_epoch: float
+    epochs_trained: float
+    optimizer_steps: int
+    stopped_early: bool
+    train_seconds: float
+    train_samples_per_second: float
+    peak_memory_mb: float
+    processes: int
+    precision: str
+    max_length: int
+    trainable_parameters: int
+    total_parameters: int
+    class_weights: list | None
+    deterministic: bool
+    resumed_from: str | None
+    overfitting_warning: str | None
+
+
+# ---- evaluate -> report: reports/metrics.json
+
+
+@dataclasses.dataclass(frozen=True)
+class TestMetrics(Contract):
+    """The fine-tuned model on the test split; roc_auc/average_precision only with a positive label."""
+
+    __test__: ClassVar[bool] = False  # not a pytest test class
+    FILE: ClassVar[str] = "metrics.json (evaluate)"
+    rows: int
+    accuracy: float
+    accuracy_ci_low: float
+    accuracy_ci_high: float
+    f1_macro: float
+    f1_macro_ci_low: float
+    f1_macro_ci_high: float
+    precision_macro: float
+    recall_macro: float
+    precision_weighted: float
+    recall_weighted: float
+    f1_weighted: float
+    ece: float
+    brier: float
+    per_label: dict            # label -> {precision, recall, f1, support, accuracy}
+    confusion_matrix: dict     # {labels, matrix}: rows are true labels
+    roc_auc: float | None = None
+    average_precision: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        # Headline numbers first, then the curve scores when there are any, the bulky tables last.
+        out = super().to_dict()
+        tail = {k: out.pop(k) for k in ("per_label", "confusion_matrix")}
+        for key in ("roc_auc", "average_precision"):
+            if out[key] is None:
+                del out[key]
+        head = {k: out.pop(k) for k in list(out) if k not in ("ece", "brier", "roc_auc", "average_precision")}
+        order = ("roc_auc", "average_precision", "ece", "brier")
+        return head | {k: out[k] for k in order if k in out} | tail
+
+
+@dataclasses.dataclass(frozen=True)
+class Metrics(Contract):
+    FILE: ClassVar[str] = "metrics.json (evaluate)"
+    test: TestMetrics
+    external: dict = dataclasses.field(default_factory=dict)   # real set name -> {rows, accuracy, f1_macro, ...}
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {"test": self.test.to_dict()}
+        return out | ({"external": self.external} if self.external else {})
+
+
+# ---- CSV hand-offs
+
+
+def write_dataset(path: str | Path, rows: list[dict[str, str]]) -> None:
+    """generated.csv or a split file: the columns text,label,source in this order."""
+    import pandas as pd
+
+    write_csv(path, pd.DataFrame(rows, columns=list(DATASET_COLUMNS)))
+
+
+def read_dataset(path: str | Path, what: str, columns: tuple[str, ...] = DATASET_COLUMNS) -> Any:
+    """generated.csv or a split file as a DataFrame with (at least) `columns`, all read as text."""
+    unknown = set(columns) - set(DATASET_COLUMNS)
+    if unknown:
+        raise ValueError(f"not a dataset column: {sorted(unknown)}")
+    return read_csv(path, columns=columns, what=what)
+
+
+def prediction_columns(labels: list[str]) -> list[str]:
+    return [*PREDICTION_COLUMNS, *(PROBABILITY_PREFIX + lab for lab in labels)]
+
+
+def read_predictions(path: str | Path) -> tuple[Any, list[str]]:
+    """predictions.csv and the model labels in its probability columns' order."""
+    frame = read_csv(path, columns=PREDICTION_COLUMNS, what="predictions")
+    labels = [c[len(PROBABILITY_PREFIX):] for c in frame.columns if c.startswith(PROBABILITY_PREFIX)]
+    if len(labels) < 2:
+        raise DataError(f"{path}: expected a probability column {PROBABILITY_PREFIX}<label> per model label, "
+                        f"found {len(labels)}")
+    extra = [c for c in frame.columns if c not in prediction_columns(labels)]
+    if extra:
+        raise DataError(f"{path}: unexpected column {extra[0]!r}; expected {', '.join(prediction_columns(labels))}")
+    numbers = {}
+    for column in ("confidence", *(PROBABILITY_PREFIX + lab for lab in labels)):
+        numbers[column] = [_probability(path, i, column, v) for i, v in enumerate(frame[column], start=1)]
+    frame = frame.assign(**numbers)
+    return frame, labels
+
+
+def _probability(path: str | Path, row: int, column: str, value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not 0 <= number <= 1:  # also rejects nan
+        raise DataError(f"{path}: row {row}: {column} must be a probability in [0, 1], got {value!r}")
+    return number
+
+
+def write_predictions(path: str | Path, frame: Any, labels: list[str]) -> None:
+    write_csv(path, frame[prediction_columns(labels)])

@@ -1,0 +1,55 @@
+"""Cleaning of raw provider rows: normalised texts, unusable rows, exact and near duplicates, each drop counted.
+
+Rules (each tested on its own): texts are Unicode-normalised and stripped; empty texts, texts without letters,
+texts outside `min_chars..max_chars` and rows without a label are dropped; of exact duplicates (same words,
+ignoring case, punctuation and spacing) the first is kept; a text seen under two labels is dropped entirely;
+a text whose word-set Jaccard similarity with an earlier kept text reaches the threshold is dropped.
+"""
+
+from __future__ import annotations
+
+import collections
+from typing import Any
+
+from stages.core.text import dedup_key, drop_reason, normalize
+from stages.generation import quality
+
+
+def clean(rows: list[dict[str, Any]], min_chars: int, max_chars: int) -> tuple[list[dict[str, str]], dict]:
+    """Normalise texts; drop unusable rows, exact duplicates and texts seen with two labels; count why."""
+    dropped: collections.Counter[str] = collections.Counter()
+    by_key: dict[str, dict[str, str]] = {}
+    labels_of_key: dict[str, set[str]] = collections.defaultdict(set)
+    for row in rows:
+        text = normalize(row["text"]) if isinstance(row.get("text"), str) else row.get("text")
+        label = normalize(str(row.get("label") or ""))
+        reason = drop_reason(text, min_chars, max_chars)
+        if reason is None and not label:
+            reason = "missing_label"
+        if reason:
+            dropped[reason] += 1
+            continue
+        key = dedup_key(text)
+        labels_of_key[key].add(label)
+        if key in by_key:
+            dropped["duplicate"] += 1
+            continue
+        by_key[key] = {"text": text, "label": label, "source": str(row.get("source", ""))}
+    kept = []
+    for key, row in by_key.items():
+        if len(labels_of_key[key]) > 1:  # the same text labelled two ways: no right answer to learn
+            dropped["conflicting_labels"] += 1
+        else:
+            kept.append(row)
+    kept.sort(key=lambda r: (r["label"], dedup_key(r["text"]), r["text"]))
+    return kept, dict(sorted(dropped.items()))
+
+
+def drop_near_duplicates(rows: list[dict[str, str]], dropped: dict[str, int],
+                         threshold: float) -> tuple[list[dict[str, str]], dict[str, int], int]:
+    """Rows without near-duplicates of earlier rows, the drop counts with `near_duplicate` added, and how many."""
+    near = quality.near_duplicates([r["text"] for r in rows], threshold)
+    if not near:
+        return rows, dropped, 0
+    kept = [r for i, r in enumerate(rows) if i not in near]
+    return kept, dict(sorted({**dropped, "near_duplicate": len(near)}.items())), len(near)
