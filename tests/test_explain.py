@@ -202,10 +202,3 @@ def test_on_the_gpu_weights_match_the_cpu(loaded, model_dir):
     assert a.keys() == b.keys() and max(abs(a[k] - b[k]) for k in a) < 1e-3
     assert np.isfinite(list(b.values())).all()
 
-
-def test_predict_proba_is_order_independent(loaded):
-    model, tok, _ = loaded
-    texts = ["a", "city council approved a budget today in texas", "storm hits", "the mayor"]
-    p1 = modeling.predict_proba(model, tok, texts, batch_size=2)
-    p2 = modeling.predict_proba(model, tok, texts[::-1], batch_size=3)[::-1]
-    np.testing.assert_allclose(p1, p2, atol=1e-5)
