@@ -59,8 +59,8 @@ def tutorial(model_dir: Path, rows: list[dict], cfg, seed: int) -> tuple[float, 
     import torch
     from lime.lime_text import LimeTextExplainer
 
-    from stages import explain
     from stages.core import modeling
+    from stages.explanation import lime_runner
 
     start = time.perf_counter()
     model, tokenizer = modeling.load_classifier(str(model_dir)), modeling.load_tokenizer(str(model_dir))
@@ -75,7 +75,7 @@ def tutorial(model_dir: Path, rows: list[dict], cfg, seed: int) -> tuple[float, 
     weights = {}
     for row in rows:
         ids = [labels.index(row["predicted"]), labels.index(row["true"])]
-        exp = LimeTextExplainer(class_names=labels, random_state=explain.example_seed(seed, row["text"]))\
+        exp = LimeTextExplainer(class_names=labels, random_state=lime_runner.example_seed(seed, row["text"]))\
             .explain_instance(row["text"], classifier_fn, labels=ids, num_features=cfg.num_features,
                               num_samples=cfg.num_samples)
         weights[row["text"]] = [dict(exp.as_list(label=i)) for i in ids]
@@ -88,8 +88,8 @@ def token_counts(model_dir: Path, rows: list[dict], cfg, seed: int) -> tuple[int
     import numpy as np
     from lime.lime_text import LimeTextExplainer
 
-    from stages import explain
     from stages.core import modeling
+    from stages.explanation import lime_runner
 
     tokenizer, seen = modeling.load_tokenizer(str(model_dir)), set()
 
@@ -99,7 +99,7 @@ def token_counts(model_dir: Path, rows: list[dict], cfg, seed: int) -> tuple[int
 
     padded = 0
     for row in rows:
-        LimeTextExplainer(random_state=explain.example_seed(seed, row["text"])).explain_instance(
+        LimeTextExplainer(random_state=lime_runner.example_seed(seed, row["text"])).explain_instance(
             row["text"], record, labels=[0], num_features=cfg.num_features, num_samples=cfg.num_samples)
         padded += cfg.num_samples * len(tokenizer(row["text"], truncation=True)["input_ids"])
     return padded, sum(len(ids) for ids in tokenizer(sorted(seen), truncation=True)["input_ids"])
@@ -131,7 +131,7 @@ def main() -> None:
         print(f"setup (generate, split, fine-tune MiniLM {args.steps} steps, score val+test): "
               f"{time.perf_counter() - start:.1f} s")
         start, cpu = time.perf_counter(), time.process_time()
-        summary = explain.run(cfg, seed, model_dir, preds, tmp / "explain")
+        summary = explain.run(cfg=cfg, seed=seed, model_dir=model_dir, predictions=preds, out=tmp / "explain")
         stage_s, stage_cpu = time.perf_counter() - start, time.process_time() - cpu
         rows = summary["examples"]
         words = [len(set(w for w in re.split(r"\W+", r["text"]) if w)) for r in rows]

@@ -5,7 +5,7 @@ import random
 import numpy as np
 import pytest
 
-from stages.core import params
+from stages.core import modeling, params
 from stages.evaluation import baselines
 from stages.core.errors import DataError
 
@@ -75,8 +75,8 @@ def test_probability_columns_follow_the_model_label_order():
 def test_mean_pooling_ignores_padding(tiny_bert):
     model, tokenizer = baselines.load_encoder(str(tiny_bert))
     short = "bank rates"
-    alone = baselines.embed(model, tokenizer, [short], 8, 32)
-    padded = baselines.embed(model, tokenizer, [short, "the council approved a budget in march this year"], 8, 32)
+    alone = modeling.embed(model, tokenizer, [short], 8, 32)
+    padded = modeling.embed(model, tokenizer, [short, "the council approved a budget in march this year"], 8, 32)
     np.testing.assert_allclose(alone[0], padded[0], atol=1e-5)
     assert not np.allclose(padded[0], padded[1])
 

@@ -11,6 +11,7 @@ import pytest
 from stages import explain, train
 from stages.core import modeling, params
 from stages.core.errors import DataError
+from stages.explanation import lime_runner
 from stages.generation.task import load_task
 from stages.generation.template import generate_label
 from tests.conftest import ROOT
@@ -59,10 +60,10 @@ def test_cached_classifier_gives_the_same_weights_as_plain_lime(loaded, text):
     from lime.lime_text import LimeTextExplainer
 
     model, tok, labels = loaded
-    reference = LimeTextExplainer(class_names=labels, random_state=explain.example_seed(3, text)).explain_instance(
+    reference = LimeTextExplainer(class_names=labels, random_state=lime_runner.example_seed(3, text)).explain_instance(
         text, tutorial_fn(model, tok), labels=[0, 1], num_features=6, num_samples=300)
-    fn = explain.CachedClassifier(model, tok, batch_size=16)
-    ours = explain.explain_one(text, [0, 1], labels, fn, cfg(), 3)
+    fn = lime_runner.CachedClassifier(model, tok, batch_size=16)
+    ours = lime_runner.explain_one(text, [0, 1], labels, fn, cfg(), 3)
     for label in (0, 1):
         ref_w, our_w = dict(reference.as_list(label=label)), dict(ours.as_list(label=label))
         assert ref_w.keys() == our_w.keys()
@@ -74,10 +75,10 @@ def test_cached_classifier_gives_the_same_weights_as_plain_lime(loaded, text):
 
 def test_an_explanation_does_not_depend_on_the_examples_explained_before(loaded):
     model, tok, labels = loaded
-    alone = explain.explain_one(LONG, [1], labels, explain.CachedClassifier(model, tok, 64), cfg(), 5)
-    shared = explain.CachedClassifier(model, tok, 64)
-    explain.explain_one("the mayor found coffee", [1], labels, shared, cfg(), 5)
-    after = explain.explain_one(LONG, [1], labels, shared, cfg(), 5)
+    alone = lime_runner.explain_one(LONG, [1], labels, lime_runner.CachedClassifier(model, tok, 64), cfg(), 5)
+    shared = lime_runner.CachedClassifier(model, tok, 64)
+    lime_runner.explain_one("the mayor found coffee", [1], labels, shared, cfg(), 5)
+    after = lime_runner.explain_one(LONG, [1], labels, shared, cfg(), 5)
     a, b = dict(alone.as_list(label=1)), dict(after.as_list(label=1))
     assert a.keys() == b.keys() and max(abs(a[k] - b[k]) for k in a) < 1e-6
 
@@ -104,7 +105,8 @@ ROWS = [
 def reports(tmp_path_factory, model_dir):
     tmp = tmp_path_factory.mktemp("explained")
     write_predictions(tmp / "predictions.csv", ROWS)
-    summary = explain.run(cfg(), 0, model_dir, tmp / "predictions.csv", tmp / "out")
+    summary = explain.run(cfg=cfg(), seed=0, model_dir=model_dir, predictions=tmp / "predictions.csv",
+                          out=tmp / "out")
     return tmp, summary
 
 
@@ -157,17 +159,20 @@ def test_same_inputs_same_bytes_and_stale_pages_are_removed(reports, model_dir):
     before = {p.relative_to(tmp / "out"): p.read_bytes() for p in (tmp / "out").rglob("*") if p.is_file()}
     (tmp / "again" / "html").mkdir(parents=True)
     (tmp / "again" / "html" / "99.html").write_text("old")
-    explain.run(cfg(), 0, model_dir, tmp / "predictions.csv", tmp / "again")
+    explain.run(cfg=cfg(), seed=0, model_dir=model_dir, predictions=tmp / "predictions.csv",
+                out=tmp / "again")
     after = {p.relative_to(tmp / "again"): p.read_bytes() for p in (tmp / "again").rglob("*") if p.is_file()}
     assert after == before
-    other = explain.run(cfg(), 1, model_dir, tmp / "predictions.csv", tmp / "seed1")
+    other = explain.run(cfg=cfg(), seed=1, model_dir=model_dir, predictions=tmp / "predictions.csv",
+                        out=tmp / "seed1")
     assert other["examples"][0]["weights"] != json.loads(before[Path("explanations.json")])["examples"][0]["weights"]
 
 
 def test_zero_mismatches_is_a_report_not_an_error(tmp_path, model_dir):
     preds = tmp_path / "predictions.csv"
     write_predictions(preds, [("city council approved a budget", "factual", "factual", 0.7)])
-    summary = explain.run(cfg(correct_per_label=0), 0, model_dir, preds, tmp_path / "out")
+    summary = explain.run(cfg=cfg(correct_per_label=0), seed=0, model_dir=model_dir, predictions=preds,
+                          out=tmp_path / "out")
     assert (summary["mismatches"], summary["explained"], summary["examples"], summary["patterns"]) == (0, 0, [], [])
     assert "every test row was classified correctly" in (tmp_path / "out" / "mismatches.md").read_text()
     assert (tmp_path / "out" / "spurious_tokens.png").is_file() and not (tmp_path / "out" / "html").exists()
@@ -189,23 +194,16 @@ def test_bad_predictions_fail_in_one_line_and_write_nothing(tmp_path, model_dir,
     assert not (tmp_path / "out").exists()
     with pytest.raises(DataError, match="missing column 'confidence'"):
         pd.DataFrame({"text": ["a"], "true": ["x"], "predicted": ["y"]}).to_csv(preds, index=False)
-        explain.run(cfg(), 0, model_dir, preds, tmp_path / "out")
+        explain.run(cfg=cfg(), seed=0, model_dir=model_dir, predictions=preds, out=tmp_path / "out")
 
 
 @pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs a CUDA GPU")
 def test_on_the_gpu_weights_match_the_cpu(loaded, model_dir):
     model, tok, labels = loaded
-    cpu = explain.explain_one(LONG, [1], labels, explain.CachedClassifier(model, tok, 64), cfg(), 2)
+    cpu = lime_runner.explain_one(LONG, [1], labels, lime_runner.CachedClassifier(model, tok, 64), cfg(), 2)
     gpu_model = modeling.load_classifier(str(model_dir)).to("cuda")
-    gpu = explain.explain_one(LONG, [1], labels, explain.CachedClassifier(gpu_model, tok, 64), cfg(), 2)
+    gpu = lime_runner.explain_one(LONG, [1], labels, lime_runner.CachedClassifier(gpu_model, tok, 64), cfg(), 2)
     a, b = dict(cpu.as_list(label=1)), dict(gpu.as_list(label=1))
     assert a.keys() == b.keys() and max(abs(a[k] - b[k]) for k in a) < 1e-3
     assert np.isfinite(list(b.values())).all()
 
-
-def test_predict_proba_is_order_independent(loaded):
-    model, tok, _ = loaded
-    texts = ["a", "city council approved a budget today in texas", "storm hits", "the mayor"]
-    p1 = modeling.predict_proba(model, tok, texts, batch_size=2)
-    p2 = modeling.predict_proba(model, tok, texts[::-1], batch_size=3)[::-1]
-    np.testing.assert_allclose(p1, p2, atol=1e-5)

@@ -4,6 +4,7 @@ and mismatches.md (no model needed)."""
 import pytest
 
 from stages.explanation import pages as er
+from stages.explanation import patterns as ep
 
 
 def test_mark_text_bolds_tokens_toward_the_prediction_and_italicises_those_toward_the_truth():
@@ -35,7 +36,7 @@ def test_spurious_patterns_count_each_mismatch_once_and_average_the_weight():
         ex("factual", "clickbait", [["why", 0.15], ["rates", -0.1]]),
         ex("clickbait", "factual", [["rates", 0.25]]),
     ]
-    patterns = er.spurious_patterns(examples, top=2)
+    patterns = ep.spurious_patterns(examples, top=2)
     assert patterns == [
         {"true": "factual", "predicted": "clickbait", "mismatches": 3, "tokens": [
             {"token": "you", "count": 2, "share": 0.6667, "mean_weight": 0.3},
@@ -43,7 +44,7 @@ def test_spurious_patterns_count_each_mismatch_once_and_average_the_weight():
         {"true": "clickbait", "predicted": "factual", "mismatches": 1, "tokens": [
             {"token": "rates", "count": 1, "share": 1.0, "mean_weight": 0.25}]},
     ]
-    assert er.spurious_patterns([], top=5) == []
+    assert ep.spurious_patterns([], top=5) == []
 
 
 BUNDLE = "var lime = {};</script-like>"
@@ -83,7 +84,7 @@ def test_markdown_lists_patterns_mismatches_and_contrast_with_escaped_labels():
                                                                                          ["rates", 0.1]])]
     contrast = [ex("factual", "factual", [["rates", 0.4]], html="html/correct-01.html")]
     md = er.render_markdown(summary(mismatches=1, explained=1, examples=examples, contrast=contrast,
-                                    patterns=er.spurious_patterns(examples, 5)))
+                                    patterns=ep.spurious_patterns(examples, 5)))
     assert "### true fac\\|tual → predicted click\\*bait (1 explained)" in md
     assert "| you | 1 of 1 | +0.3000 |" in md
     assert "### 1. true fac\\|tual, predicted click\\*bait (confidence 0.900)" in md
@@ -95,9 +96,9 @@ def test_markdown_lists_patterns_mismatches_and_contrast_with_escaped_labels():
 
 
 def test_chart_is_written_with_and_without_patterns(tmp_path):
-    er.chart([], tmp_path / "empty.png")
-    er.chart(er.spurious_patterns([ex("a", "b", [["you", 0.3]])], 5), tmp_path / "one.png")
+    ep.chart([], tmp_path / "empty.png")
+    ep.chart(ep.spurious_patterns([ex("a", "b", [["you", 0.3]])], 5), tmp_path / "one.png")
     for name in ("empty.png", "one.png"):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    er.chart(er.spurious_patterns([ex("a", "b", [["you", 0.3]])], 5), tmp_path / "again.png")
+    ep.chart(ep.spurious_patterns([ex("a", "b", [["you", 0.3]])], 5), tmp_path / "again.png")
     assert (tmp_path / "again.png").read_bytes() == (tmp_path / "one.png").read_bytes()

@@ -58,6 +58,17 @@ def test_probabilities_match_transformers_pipeline_in_any_batch_size(model_dir):
     assert p.max_length == 32  # the training truncation, from synthbert_params.json
 
 
+
+def test_the_standalone_copy_matches_the_repository_routine(model_dir):
+    """predict.py keeps its own batched forward pass (it runs without the repository): it must give what
+    modeling.predict_proba gives, in any batch size."""
+    model, tokenizer = modeling.load_classifier(str(model_dir)), modeling.load_tokenizer(str(model_dir))
+    texts = TEXTS + [" ".join(TEXTS)]  # one text past max_length: both truncate alike
+    want = modeling.predict_proba(model, tokenizer, texts, 64, max_length=32)
+    for batch_size in (1, 3):
+        got = predict.Predictor(model_dir, batch_size=batch_size, device="cpu").proba(texts)
+        np.testing.assert_allclose(got, want, atol=1e-6, rtol=0)
+
 def test_jsonl_output_in_input_order_with_top_k(model_dir, capsys):
     code, out, _ = cli(capsys, "--model", str(model_dir), "--top-k", "1", *TEXTS)
     rows = [json.loads(line) for line in out.splitlines()]

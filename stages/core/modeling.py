@@ -1,4 +1,5 @@
-"""Base-model resolution (hub id | local directory | bundled copy), loading, and batched predict_proba.
+"""Base-model resolution (hub id | local directory | bundled copy), loading, and THE batched forward pass
+(run_batches) with its two uses: predict_proba (a classifier's probabilities) and embed (mean pooling).
 
 Heavy imports (torch, transformers) happen inside the functions that need them.
 """
@@ -6,7 +7,7 @@ Heavy imports (torch, transformers) happen inside the functions that need them.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -98,27 +99,79 @@ def device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def model_device(model: Any) -> Any:
+    """The device a model's weights are on (where its inputs must go)."""
+    return next(model.parameters()).device
+
+
+def token_limit(tokenizer: Any, max_length: int | None = None) -> int:
+    """`max_length`, else the tokenizer's limit (some tokenizers report a huge sentinel: then 512)."""
+    limit = max_length or getattr(tokenizer, "model_max_length", 512) or 512
+    return min(limit, 512) if limit > 100_000 else limit
+
+
+def run_batches(texts: Sequence[str], tokenizer: Any, step: Callable[[Any], Any], *, batch_size: int,
+                max_length: int, device: Any = "cpu") -> Any:
+    """THE batched forward pass: `step(batch)` on every text, rows returned as one numpy array in input order.
+
+    Tokenizes all texts once (truncated to `max_length`, unpadded), sorts them by token count and pads each
+    batch of `batch_size` only to its own longest row, so little compute goes into padding. `step` gets one
+    padded batch (a BatchEncoding of tensors on `device`) under torch.inference_mode and returns one row
+    per text in it. No texts: an empty array of shape (0,).
+    """
+    import numpy as np
+    import torch
+
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if not len(texts):
+        return np.empty((0,))
+    encoded = tokenizer(list(texts), truncation=True, max_length=max_length)
+    lengths = [len(ids) for ids in encoded["input_ids"]]
+    order = sorted(range(len(texts)), key=lambda i: lengths[i])  # stable: ties keep their input order
+    out = None
+    with torch.inference_mode():
+        for start in range(0, len(order), batch_size):
+            idx = order[start:start + batch_size]
+            batch = tokenizer.pad({key: [encoded[key][i] for i in idx] for key in encoded.keys()},
+                                  return_tensors="pt").to(device)
+            rows = np.asarray(step(batch))
+            if out is None:
+                out = np.empty((len(texts), *rows.shape[1:]), dtype=rows.dtype)
+            out[idx] = rows
+    return out
+
+
 def predict_proba(model: Any, tokenizer: Any, texts: Sequence[str], batch_size: int = 128,
                   max_length: int | None = None) -> Any:
-    """Class probabilities (n, num_labels) as float64 numpy; length-sorted batches, padded per batch."""
+    """Class probabilities (n, num_labels) as float64 numpy, by run_batches on the model's device."""
     import numpy as np
     import torch
 
     model.eval()
-    dev = next(model.parameters()).device
-    limit = max_length or getattr(tokenizer, "model_max_length", 512)
-    limit = min(limit, 512) if limit > 100_000 else limit  # some tokenizers report a huge sentinel
-    out = np.zeros((len(texts), model.config.num_labels), dtype=np.float64)
-    # Sorting by length makes each batch pad to similar lengths: far fewer wasted tokens.
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    with torch.inference_mode():
-        for start in range(0, len(order), batch_size):
-            idx = order[start:start + batch_size]
-            enc = tokenizer([texts[i] for i in idx], padding=True, truncation=True, max_length=limit,
-                            return_tensors="pt").to(dev)
-            logits = model(**enc).logits.float()
-            out[idx] = torch.softmax(logits, dim=-1).cpu().numpy()
-    return out
+
+    def softmax(batch: Any) -> Any:
+        return torch.softmax(model(**batch).logits.float(), dim=-1).cpu().numpy()
+
+    out = run_batches(texts, tokenizer, softmax, batch_size=batch_size,
+                      max_length=token_limit(tokenizer, max_length), device=model_device(model))
+    return out.astype(np.float64).reshape(len(texts), model.config.num_labels)
+
+
+def embed(model: Any, tokenizer: Any, texts: Sequence[str], batch_size: int, max_length: int | None = None) -> Any:
+    """Mean-pooled last hidden states of an encoder (padding excluded), float64 numpy (n, hidden)."""
+    import numpy as np
+
+    model.eval()
+
+    def mean_pool(batch: Any) -> Any:
+        hidden = model(**batch).last_hidden_state.float()
+        mask = batch["attention_mask"].unsqueeze(-1).float()
+        return ((hidden * mask).sum(1) / mask.sum(1).clamp(min=1)).cpu().numpy()
+
+    out = run_batches(texts, tokenizer, mean_pool, batch_size=batch_size,
+                      max_length=token_limit(tokenizer, max_length), device=model_device(model))
+    return out.astype(np.float64).reshape(len(texts), model.config.hidden_size)
 
 
 def labels_of(model: Any) -> list[str]:

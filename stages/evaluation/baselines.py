@@ -2,8 +2,8 @@
 
 - majority: always the most frequent train label (ties: the first label);
 - tfidf_lr: TF-IDF word n-grams + logistic regression (the classic bag-of-words baseline);
-- frozen_lr: mean-pooled embeddings of the base encoder (`train.model`, no fine-tuning) + logistic
-  regression, which tells how much the fine-tuning itself adds.
+- frozen_lr: mean-pooled embeddings of the base encoder (`train.model`, no fine-tuning; modeling.embed) +
+  logistic regression, which tells how much the fine-tuning itself adds.
 Params: evaluate.baselines.* (and evaluate.batch_size for embedding batches).
 """
 
@@ -62,25 +62,6 @@ def load_encoder(name: str) -> tuple[Any, Any]:
     return model.to(modeling.device()).eval(), modeling.load_tokenizer(name)
 
 
-def embed(model: Any, tokenizer: Any, texts: Sequence[str], batch_size: int, max_length: int) -> Any:
-    """Mean-pooled last hidden states (padding excluded), float64 numpy (n, hidden)."""
-    import numpy as np
-    import torch
-
-    dev = next(model.parameters()).device
-    out = np.zeros((len(texts), model.config.hidden_size))
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # similar lengths pad less
-    with torch.inference_mode():
-        for start in range(0, len(order), batch_size):
-            idx = order[start:start + batch_size]
-            enc = tokenizer([texts[i] for i in idx], padding=True, truncation=True, max_length=max_length,
-                            return_tensors="pt").to(dev)
-            hidden = model(**enc).last_hidden_state.float()
-            mask = enc["attention_mask"].unsqueeze(-1).float()
-            out[idx] = ((hidden * mask).sum(1) / mask.sum(1).clamp(min=1)).cpu().numpy()
-    return out
-
-
 def frozen_lr(cfg: params.Baselines, base_model: str, batch_size: int, train_texts: list[str],
               train_labels: Sequence[str], labels: list[str]) -> Callable[[list[str]], Any]:
     from sklearn.linear_model import LogisticRegression
@@ -89,9 +70,9 @@ def frozen_lr(cfg: params.Baselines, base_model: str, batch_size: int, train_tex
 
     model, tokenizer = load_encoder(base_model)
     clf = make_pipeline(StandardScaler(), LogisticRegression(C=cfg.c, max_iter=2000))
-    clf.fit(embed(model, tokenizer, train_texts, batch_size, cfg.max_length), list(train_labels))
+    clf.fit(modeling.embed(model, tokenizer, train_texts, batch_size, cfg.max_length), list(train_labels))
     return lambda texts: _columns(clf, labels, clf.predict_proba(
-        embed(model, tokenizer, texts, batch_size, cfg.max_length)))
+        modeling.embed(model, tokenizer, texts, batch_size, cfg.max_length)))
 
 
 def run_all(cfg: params.Baselines, base_model: str, batch_size: int, train_texts: list[str],

@@ -1,2 +1,3 @@
-"""Workshop of the explain stage: the cached LIME classifier, LIME pages, mismatches.md and the
-spurious-pattern aggregate with its chart."""
+"""Workshop of the explain stage: which rows to explain (selection), the cached LIME classifier and the
+per-example LIME work (lime_runner), the spurious-pattern aggregate and its chart (patterns), and the LIME
+pages with mismatches.md (pages)."""

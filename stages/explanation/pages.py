@@ -1,4 +1,5 @@
-"""Reports of the explain stage: mismatches.md, the spurious-pattern aggregate and its chart, LIME pages.
+"""Pages of the explain stage: one LIME page per example (html/), mismatches.md, and writing them all with
+explanations.json and the pattern chart into the output directory at once.
 
 Texts are untrusted (LLM output): markdown shows them escaped, never as markup; LIME pages get LIME's own
 1.2 MB script once, as html/lime.js, which every page loads by a relative link.
@@ -8,16 +9,15 @@ from __future__ import annotations
 
 import html
 import re
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from stages.core.io import atomic_dir, write_json, write_text
 from stages.core.markdown import table
 from stages.core.text import md_escape
+from stages.explanation.patterns import CHART, chart
 
 LIME_JS = "lime.js"
-CHART = "spurious_tokens.png"
-CHART_ROWS = 30  # bars in the chart at most: the largest (true, predicted) pairs first
 _PIECES = re.compile(r"(\W+)", re.UNICODE)  # LIME's default split_expression, keeping the separators
 
 
@@ -53,57 +53,6 @@ def mark_text(text: str, toward_predicted: set[str], toward_true: set[str]) -> s
         mark = ("**" if piece in toward_predicted else "") + ("*" if piece in toward_true else "")
         out.append(f"{mark}{md_escape(piece)}{mark}")
     return "".join(out).strip()
-
-
-def spurious_patterns(examples: list[dict[str, Any]], top: int) -> list[dict[str, Any]]:
-    """Per (true, predicted) pair: the tokens that most often push toward the wrong label.
-
-    A token counts once per mismatch (case-insensitively; case variants in one text add up); `mean_weight`
-    is its mean weight toward the predicted label over the mismatches where it pushes that way."""
-    per_pair: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-    for ex in examples:
-        per_pair[(ex["true"], ex["predicted"])].append(ex)
-    out = []
-    for (true, predicted), items in sorted(per_pair.items(), key=lambda kv: (-len(kv[1]), kv[0])):
-        weights: dict[str, list[float]] = defaultdict(list)
-        for ex in items:
-            mine: dict[str, float] = defaultdict(float)
-            for token, weight in ex["weights"]:
-                if weight > 0:
-                    mine[token.casefold()] += weight
-            for token, weight in mine.items():
-                weights[token].append(weight)
-        tokens = [{"token": t, "count": len(ws), "share": round(len(ws) / len(items), 4),
-                   "mean_weight": round(sum(ws) / len(ws), 6)} for t, ws in weights.items()]
-        tokens.sort(key=lambda d: (-d["count"], -d["mean_weight"], d["token"]))
-        out.append({"true": true, "predicted": predicted, "mismatches": len(items), "tokens": tokens[:top]})
-    return out
-
-
-def chart(patterns: list[dict[str, Any]], path: Path) -> None:
-    """Horizontal bars: how many mismatches each token pushed toward the wrong label, per pair."""
-    from stages.core.plotting import pyplot, save_png
-
-    rows = [(p, t) for p in patterns for t in p["tokens"]][:CHART_ROWS]
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6.4, 1.4 + 0.32 * max(len(rows), 1)), dpi=100)
-    if not rows:
-        ax.text(0.5, 0.5, "no explained mismatches", ha="center", va="center")
-        ax.set_axis_off()
-    else:
-        pairs = list(dict.fromkeys((p["true"], p["predicted"]) for p, _ in rows))
-        colors = [plt.get_cmap("tab10")(pairs.index((p["true"], p["predicted"])) % 10) for p, _ in rows]
-        counts = [t["count"] for _, t in rows]
-        ax.barh(range(len(rows)), counts, color=colors)
-        ax.set_yticks(range(len(rows)), [f"{p['true']} → {p['predicted']}: {t['token']}" for p, t in rows])
-        ax.invert_yaxis()
-        for i, (_, t) in enumerate(rows):
-            ax.text(t["count"], i, f" {t['mean_weight']:+.3f}", va="center", fontsize=8)
-        ax.set_xlim(0, max(counts) * 1.25)
-        ax.xaxis.get_major_locator().set_params(integer=True)
-        ax.set_xlabel("mismatches it pushes toward the wrong label (mean weight)")
-    ax.set_title("Tokens pushing toward the wrong label")
-    save_png(fig, path)
 
 
 def _weights_table(ex: dict[str, Any]) -> list[str]:
@@ -169,3 +118,21 @@ def render_markdown(summary: dict[str, Any]) -> str:
         for i, ex in enumerate(contrast, 1):
             lines += _example(i, ex, contrast=True)
     return "\n".join(lines) + "\n"
+
+
+def write_reports(out_dir: Path, summary: dict[str, Any], explained: list[tuple[dict[str, Any], Any]]) -> None:
+    """Everything into a temporary directory that replaces out_dir at the end: nothing half-written, and
+    pages of examples no longer explained do not linger."""
+    with atomic_dir(out_dir) as tmp:
+        if explained:
+            from lime import explanation
+
+            bundle = (Path(explanation.__file__).parent / "bundle.js").read_text(encoding="utf-8")
+            write_text(tmp / "html" / LIME_JS, bundle)
+            for item, exp in explained:
+                heading = (f"true: {item['true']}, predicted: {item['predicted']} "
+                           f"(confidence {item['confidence']:.3f})")
+                write_text(tmp / item["html"], lime_page(exp.as_html(text=True), bundle, heading))
+        chart(summary["patterns"], tmp / CHART)
+        write_text(tmp / "mismatches.md", render_markdown(summary))
+        write_json(tmp / "explanations.json", summary)

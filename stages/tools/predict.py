@@ -5,7 +5,9 @@
     cat headlines.txt | python -m stages.tools.predict --format csv
 
 Needs only a model directory (default models/classifier): no params.yaml, data or DVC. It imports nothing
-else from this repository, so the file can be copied next to a model and run as `python predict.py`.
+else from this repository, so the file can be copied next to a model and run as `python predict.py`. That is
+why Predictor.proba keeps its own copy of the batched forward pass (stages.core.modeling.run_batches: sorted
+by token count, each batch padded to its own longest row) instead of importing it; a test checks the two agree.
 Input: texts as arguments, --input FILE (UTF-8; one text per line, or the `text` column of a .csv, or the
 "text" field of each .jsonl line), or standard input. Output, in input order: JSON lines (default) with
 label, score and the top-k probabilities, or CSV (text,label,score,label_2,score_2,...).

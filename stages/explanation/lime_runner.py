@@ -1,0 +1,105 @@
+"""The LIME work of the explain stage: the cached classifier function and one explanation per chosen row.
+
+One LimeTextExplainer per example, seeded from base.seed and the text, so an explanation does not depend on
+which examples came before it (LIME's RNG is consumed by each call, lime#486). Params: explain.*
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import zlib
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from stages.core import modeling, params
+from stages.explanation.selection import Selection, check_labels
+
+log = logging.getLogger(__name__)
+
+Explained = list[tuple[dict[str, Any], Any]]  # (the example's summary entry, its lime Explanation)
+
+
+class CachedClassifier:
+    """LIME's classifier_fn: predicts each distinct string once, by modeling.predict_proba.
+
+    LIME draws every perturbation before it calls classifier_fn, once, with all of them, so caching by
+    string cannot change an explanation; it only skips repeated work (a 10-word text has at most 1,024
+    distinct perturbations). The cache is shared across examples: template texts share many perturbations.
+    """
+
+    def __init__(self, model: Any, tokenizer: Any, batch_size: int) -> None:
+        self.model, self.tokenizer, self.batch_size = model, tokenizer, batch_size
+        self.cache: dict[str, Any] = {}
+        self.calls = self.predicted = 0
+
+    def __call__(self, texts: list[str]) -> Any:
+        import numpy as np
+
+        self.calls += len(texts)
+        todo = list(dict.fromkeys(t for t in texts if t not in self.cache))
+        if todo:  # predict_proba sorts by length, pads per batch and runs under torch.inference_mode
+            proba = modeling.predict_proba(self.model, self.tokenizer, todo, self.batch_size)
+            self.cache.update(zip(todo, proba))
+            self.predicted += len(todo)
+        return np.stack([self.cache[t] for t in texts])
+
+
+class Results(NamedTuple):
+    mismatches: Explained
+    contrast: Explained
+    requested: int  # perturbed texts LIME asked for
+    predicted: int  # distinct ones the model saw
+
+
+def example_seed(seed: int, text: str) -> int:
+    """A seed per example, so its explanation does not depend on which others were explained."""
+    return (seed * 1_000_003 + zlib.crc32(text.encode("utf-8"))) % 2**32
+
+
+def explain_one(text: str, label_ids: list[int], labels: list[str], fn: Any, cfg: params.Explain, seed: int) -> Any:
+    """One LIME explanation with a fresh explainer (LIME's RNG is consumed by each call, lime#486)."""
+    from lime.lime_text import LimeTextExplainer
+
+    explainer = LimeTextExplainer(class_names=labels, random_state=example_seed(seed, text))
+    return explainer.explain_instance(text, fn, labels=label_ids, num_features=cfg.num_features,
+                                      num_samples=cfg.num_samples)
+
+
+def explain_rows(rows: Any, kind: str, labels: list[str], fn: CachedClassifier, cfg: params.Explain,
+                 seed: int) -> Explained:
+    """Each row explained toward its predicted label, and toward its true label when they differ."""
+    out = []
+    for i, row in enumerate(rows.itertuples(index=False), 1):
+        start, before = time.perf_counter(), fn.predicted
+        pred_id, true_id = labels.index(row.predicted), labels.index(row.true)
+        ids = [pred_id] if pred_id == true_id else [pred_id, true_id]
+        exp = explain_one(row.text, ids, labels, fn, cfg, seed)
+        name = f"{i:02d}.html" if kind == "mismatch" else f"correct-{i:02d}.html"
+        item = {"text": row.text, "true": row.true, "predicted": row.predicted,
+                "confidence": round(float(row.confidence), 6), "html": f"html/{name}",
+                "weights": [[tok, round(float(w), 6)] for tok, w in exp.as_list(label=pred_id)]}
+        if true_id != pred_id:
+            item["weights_true"] = [[tok, round(float(w), 6)] for tok, w in exp.as_list(label=true_id)]
+        out.append((item, exp))
+        log.info("%s %d/%d: %s new strings predicted, %.1f s", kind, i, len(rows),
+                 f"{fn.predicted - before:,}", time.perf_counter() - start)
+    return out
+
+
+def explain_selection(chosen: Selection, model_dir: Path, predictions: Path, cfg: params.Explain,
+                      seed: int) -> Results:
+    """The chosen mismatches, then the contrast rows, with one classifier cache; no model loaded for none."""
+    if not len(chosen.mismatches) and not len(chosen.contrast):
+        return Results([], [], 0, 0)
+    model = modeling.load_classifier(str(model_dir)).to(modeling.device())
+    labels = modeling.labels_of(model)
+    check_labels([chosen.mismatches, chosen.contrast], labels, predictions)
+    fn = CachedClassifier(model, modeling.load_tokenizer(str(model_dir)), cfg.batch_size)
+    log.info("explaining %d mismatches and %d correct rows on %s, %s perturbations each", len(chosen.mismatches),
+             len(chosen.contrast), modeling.device(), f"{cfg.num_samples:,}")
+    mismatches = explain_rows(chosen.mismatches, "mismatch", labels, fn, cfg, seed)
+    contrast = explain_rows(chosen.contrast, "correct", labels, fn, cfg, seed)
+    log.info("LIME: %s perturbed texts requested, %s distinct ones predicted", f"{fn.calls:,}",
+             f"{fn.predicted:,}")
+    return Results(mismatches, contrast, fn.calls, fn.predicted)

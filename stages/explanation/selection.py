@@ -1,0 +1,63 @@
+"""Which rows of predictions.csv the explain stage explains: the mismatches, most confident first, and the
+most confident correct rows per label as contrast. Params: explain.max_examples, explain.correct_per_label.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from stages.core import params
+from stages.core.errors import DataError
+from stages.core.io import read_csv
+
+log = logging.getLogger(__name__)
+_WORD = re.compile(r"\w", re.UNICODE)
+
+
+class Selection(NamedTuple):
+    mismatches: Any  # the mismatch rows to explain (a DataFrame)
+    contrast: Any  # the correct rows shown for contrast
+    total: int  # mismatches in predictions.csv
+    skipped: int  # mismatches skipped for lacking word characters (LIME cannot perturb them)
+
+
+def read_predictions(path: Path) -> Any:
+    """predictions.csv with a float confidence; rows in a stable order, most confident first."""
+    frame = read_csv(path, columns=("text", "true", "predicted", "confidence"), what="predictions")
+    conf = []
+    for i, value in enumerate(frame["confidence"], start=1):
+        try:
+            number = float(value)
+        except ValueError:
+            number = math.nan
+        if not 0 <= number <= 1:  # also rejects nan
+            raise DataError(f"{path}: row {i}: confidence must be a probability in [0, 1], got {value!r}")
+        conf.append(number)
+    frame = frame.assign(confidence=conf)
+    return frame.sort_values(["confidence", "text"], ascending=[False, True], kind="stable")
+
+
+def choose(preds: Any, cfg: params.Explain) -> Selection:
+    has_words = preds["text"].map(lambda t: bool(_WORD.search(t)))
+    wrong = preds["true"] != preds["predicted"]
+    skipped = int((wrong & ~has_words).sum())
+    if skipped:
+        log.warning("skipping %d mismatches whose text has no word characters (LIME cannot perturb them)", skipped)
+    chosen = preds[wrong & has_words].head(cfg.max_examples)
+    right = preds[~wrong & has_words]
+    contrast = right.groupby("true", sort=True).head(cfg.correct_per_label)
+    contrast = contrast.sort_values(["true", "confidence", "text"], ascending=[True, False, True], kind="stable")
+    return Selection(chosen, contrast, int(wrong.sum()), skipped)
+
+
+def check_labels(frames: list[Any], labels: list[str], path: Path) -> None:
+    for frame in frames:
+        for column in ("true", "predicted"):
+            unknown = sorted(set(frame[column]) - set(labels))
+            if unknown:
+                raise DataError(f"{path}: {column} label {unknown[0]!r} is not a label of the model "
+                                f"(expected one of {', '.join(labels)})")
