@@ -178,6 +178,16 @@ def test_zero_mismatches_is_a_report_not_an_error(tmp_path, model_dir):
     assert (tmp_path / "out" / "spurious_tokens.png").is_file() and not (tmp_path / "out" / "html").exists()
 
 
+def test_predictions_without_probability_columns_name_what_is_missing(tmp_path, model_dir):
+    preds = tmp_path / "predictions.csv"
+    pd.DataFrame([("storm hits", "factual", "factual", 0.9)], columns=["text", "true", "predicted", "confidence"]
+                 ).to_csv(preds, index=False)
+    with pytest.raises(DataError, match=r"predictions.csv: expected a probability column p_<label> per model label, "
+                                        r"found 0"):
+        explain.run(cfg=cfg(), seed=0, model_dir=model_dir, predictions=preds, out=tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("rows, message", [
     ([("storm hits", "factual", "sports", 0.9)], "predicted label 'sports' is not a label of the model"),
     ([("storm hits", "factual", "clickbait", "high")], "row 1: confidence must be a probability in [0, 1], got 'high'"),
@@ -185,7 +195,8 @@ def test_zero_mismatches_is_a_report_not_an_error(tmp_path, model_dir):
 ])
 def test_bad_predictions_fail_in_one_line_and_write_nothing(tmp_path, model_dir, capsys, rows, message):
     preds = tmp_path / "predictions.csv"
-    pd.DataFrame(rows, columns=["text", "true", "predicted", "confidence"]).to_csv(preds, index=False)
+    frame = pd.DataFrame(rows, columns=["text", "true", "predicted", "confidence"])
+    frame.assign(p_clickbait=0.5, p_factual=0.5).to_csv(preds, index=False)
     (tmp_path / "params.yaml").write_text("base: {seed: 1}\nexplain: {num_samples: 50}\n")
     code = explain.main(["--params", str(tmp_path / "params.yaml"), "--model", str(model_dir),
                          "--predictions", str(preds), "--out", str(tmp_path / "out")])

@@ -5,14 +5,12 @@ most confident correct rows per label as contrast. Params: explain.max_examples,
 from __future__ import annotations
 
 import logging
-import math
 import re
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from stages.core import params
+from stages.core import contracts, params
 from stages.core.errors import DataError
-from stages.core.io import read_csv
 
 log = logging.getLogger(__name__)
 _WORD = re.compile(r"\w", re.UNICODE)
@@ -26,18 +24,8 @@ class Selection(NamedTuple):
 
 
 def read_predictions(path: Path) -> Any:
-    """predictions.csv with a float confidence; rows in a stable order, most confident first."""
-    frame = read_csv(path, columns=("text", "true", "predicted", "confidence"), what="predictions")
-    conf = []
-    for i, value in enumerate(frame["confidence"], start=1):
-        try:
-            number = float(value)
-        except ValueError:
-            number = math.nan
-        if not 0 <= number <= 1:  # also rejects nan
-            raise DataError(f"{path}: row {i}: confidence must be a probability in [0, 1], got {value!r}")
-        conf.append(number)
-    frame = frame.assign(confidence=conf)
+    """predictions.csv (the contract in core/contracts.py), most confident first, ties by text: a stable order."""
+    frame, _ = contracts.read_predictions(path)
     return frame.sort_values(["confidence", "text"], ascending=[False, True], kind="stable")
 
 
