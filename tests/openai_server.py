@@ -2,9 +2,12 @@
 
 It answers `POST /v1/chat/completions` with structured output (`{"samples": [...]}`, as many samples as
 the request's JSON schema asks for) and can be told, per request, to misbehave instead: 429 with
-Retry-After, 500, hang past the client's timeout, malformed JSON content, a garbage body, a refusal,
-`finish_reason: length`, or 401. Unknown models get OpenAI's 404 `model_not_found` error. It counts what
-it receives by request key (sha256 of the canonical request body) and how many requests overlapped.
+Retry-After, 500, hang past the client's timeout, malformed JSON content, a garbage body, a body cut off
+mid-way (the connection closed before Content-Length bytes), a body trickled a byte at a time for
+`hang_s` (each read is quick, the whole reply is not), a refusal, `finish_reason: length`, or 401.
+Unknown models get OpenAI's 404 `model_not_found` error. It counts what it receives by request key (sha256
+of the canonical request body) and how many requests overlapped: like a real server, a request whose client
+closed its connection stops being processed (and counted in flight) at once.
 
     with FakeOpenAI(latency=0.1) as server:
         server.script("429", "500")          # the next two requests misbehave, then all are answered
@@ -18,12 +21,13 @@ import collections
 import hashlib
 import json
 import random
+import select
 import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-BEHAVIOURS = {"ok", "429", "500", "503", "hang", "malformed", "garbage", "refusal", "length", "400", "401", "403"}
+BEHAVIOURS = {"ok", "429", "500", "503", "hang", "malformed", "garbage", "truncated", "trickle", "refusal", "length", "400", "401", "403"}
 WORDS = ("river market council storm budget vote school price rail farm city league court bank clinic "
          "harbor festival museum bridge airport library union factory orchard tunnel senate ferry "
          "reactor vaccine tariff drought glacier satellite startup pension mortgage wildfire census").split()
@@ -128,6 +132,29 @@ class FakeOpenAI:
                 super().setup()  # headers and body go out in two writes: without NODELAY, Nagle adds ~40 ms
                 self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
+            def _wait(self, seconds: float) -> bool:
+                """Sleep `seconds`, or until the client closes its connection (then False: stop processing)."""
+                end = time.monotonic() + seconds
+                while (left := end - time.monotonic()) > 0:
+                    if select.select([self.connection], [], [], min(left, 0.02))[0]:
+                        try:
+                            gone = self.connection.recv(1, socket.MSG_PEEK) == b""
+                        except OSError:
+                            gone = True
+                        if gone:
+                            self.close_connection = True
+                            self._leave()
+                            return False
+                        time.sleep(min(left, 0.02))  # pipelined bytes, not a close: keep sleeping
+                return True
+
+            def _leave(self) -> None:
+                """This request stops counting as in flight (once: when the client left or the handler ends)."""
+                if not getattr(self, "left", True):
+                    self.left = True
+                    with server.lock:
+                        server.in_flight -= 1
+
             def _send(self, status: int, payload: bytes, headers: dict[str, str] | None = None) -> bool:
                 try:
                     self.send_response(status)
@@ -157,6 +184,7 @@ class FakeOpenAI:
                     server.bodies.append(body)
                     server.auth.add(self.headers.get("Authorization", ""))
                     server.in_flight += 1
+                    self.left = False
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
                     hold = server.hold_after is not None and server.admitted >= server.hold_after
                     server.held += hold
@@ -168,15 +196,14 @@ class FakeOpenAI:
                         return None
                     self._respond(body, key)
                 finally:
-                    with server.lock:
-                        server.in_flight -= 1
+                    self._leave()
 
             def _respond(self, body: dict, key: str) -> None:
                 behaviour = server._choose(body)
                 with server.lock:
                     server.statuses[behaviour] += 1
-                if server.latency:
-                    time.sleep(server.latency)
+                if server.latency and not self._wait(server.latency):
+                    return None
                 if server.api_key is not None and self.headers.get("Authorization") != f"Bearer {server.api_key}":
                     behaviour = "401"
                 model = body.get("model")
@@ -194,7 +221,7 @@ class FakeOpenAI:
                 if behaviour in ("500", "503"):
                     return self._error(int(behaviour), "The server had an error.", "server_error")
                 if behaviour == "hang":
-                    time.sleep(server.hang_s)
+                    self._wait(server.hang_s)
                     return None
                 if behaviour == "garbage":
                     if self._send(200, b"<html>Bad gateway</html>"):
@@ -203,6 +230,35 @@ class FakeOpenAI:
                     return None
                 n = samples_asked(body)
                 content, refusal, finish = json.dumps({"samples": fake_samples(body, n)}), None, "stop"
+                if behaviour == "trickle":  # a byte every 20 ms for hang_s, then the connection closes unfinished
+                    self.close_connection = True
+                    try:
+                        self.send_response(200)
+                        self.send_header("Content-Type", "application/json")
+                        self.send_header("Content-Length", "1000000")
+                        self.end_headers()
+                        end = time.monotonic() + server.hang_s
+                        while time.monotonic() < end and self._wait(0.02):
+                            self.wfile.write(b" ")
+                            self.wfile.flush()
+                    except OSError:
+                        self._leave()
+                    return None
+                if behaviour == "truncated":  # headers promise the whole body; half of it, then the connection closes
+                    payload = json.dumps({"id": "chatcmpl-" + key[:12], "object": "chat.completion", "model": model,
+                                          "choices": [{"index": 0, "finish_reason": "stop", "message": {
+                                              "role": "assistant", "content": content}}]}).encode()
+                    self.close_connection = True
+                    try:
+                        self.send_response(200)
+                        self.send_header("Content-Type", "application/json")
+                        self.send_header("Content-Length", str(len(payload)))
+                        self.end_headers()
+                        self.wfile.write(payload[: len(payload) // 2])
+                        self.wfile.flush()
+                    except OSError:
+                        pass
+                    return None
                 if behaviour == "malformed":
                     content = content[: len(content) // 2]
                 elif behaviour == "length":

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -70,6 +71,40 @@ def test_5xx_and_timeouts_are_retried_with_backoff(tmp_path, server):
     out = fetch(tmp_path, cfg(server, n_per_label=5, concurrency=1, timeout_s=0.4))
     assert out.retries == {"500": 1, "503": 1, "timeout": 1} and out.sent == 2
     assert sum(server.answered.values()) == 2
+
+
+def test_a_timed_out_request_is_cancelled_on_the_server(tmp_path, server):
+    """A timeout closes the request's connection, so the server never processes more than `concurrency` at once."""
+    server.hang_s = 30  # far past timeout_s: only a closed connection ends these requests on the server
+    server.script(*["hang"] * 12)  # the first 12 attempts hang: 3 rounds of timeouts at concurrency 4
+    start = time.monotonic()
+    out = fetch(tmp_path, cfg(server, n_per_label=40, concurrency=4, timeout_s=0.3, max_retries=4))  # 16 requests
+    assert out.sent == 16 and out.retries == {"timeout": 12}
+    assert server.max_in_flight <= 4  # measured by the server: requests whose client is still connected
+    assert time.monotonic() - start < 20
+
+
+def test_timeout_s_bounds_the_whole_attempt_even_when_bytes_keep_coming(tmp_path, server):
+    """A reply trickled a byte at a time never trips a per-read timeout; the attempt is still cut at timeout_s."""
+    server.hang_s = 10
+    server.script("trickle")
+    start = time.monotonic()
+    out = fetch(tmp_path, cfg(server, n_per_label=5, concurrency=1, timeout_s=0.5))
+    assert out.retries == {"timeout": 1} and out.sent == 2
+    assert time.monotonic() - start < 5  # not the 10 s of the trickle
+    assert server.in_flight == 0  # the trickling handler saw its client go
+
+
+def test_a_reply_cut_off_mid_body_is_retried_and_worded_as_such(tmp_path, server):
+    server.script("truncated")  # the first reply stops half way and the connection closes; then all are answered
+    out = fetch(tmp_path, cfg(server, n_per_label=5, concurrency=1))
+    assert out.retries == {"connection closed": 1} and out.sent == 2
+    assert sorted(server.received.values()) == [1, 2] and len(ResponseCache(tmp_path / "cache")) == 2
+    server.when("", "truncated")
+    with pytest.raises(llm.LLMError) as err:
+        fetch(tmp_path / "again", cfg(server, n_per_label=5, concurrency=1, max_retries=1))
+    assert "closed the connection mid-response" in str(err.value) and "is the server running" not in str(err.value)
+    assert "still failing after 2 attempts" in str(err.value)
 
 
 def test_retries_are_bounded(tmp_path, server):
@@ -245,3 +280,96 @@ def test_sigkill_mid_run_then_rerun_loses_nothing_and_asks_nothing_twice(tmp_pat
     assert len(lines) == 20 and len({json.loads(line)["key"] for line in lines}) == 20
     report = json.loads((tmp_path / "r" / "generation.json").read_text())
     assert report["requests"]["sent_this_run"] == 11 and report["requests"]["used"] == 20
+
+
+def stage_args(tmp_path, server, **generate):
+    p = tmp_path / "params.yaml"
+    p.write_text(yaml.safe_dump({"generate": {"provider": "openai", "task": str(TASK), "base_url": server.url,
+                                              "n_per_label": 40, "samples_per_request": 4, **generate}}))
+    return [sys.executable, "-m", "stages.generate", "--params", str(p), "--out", str(tmp_path / "g.csv"),
+            "--reports", str(tmp_path / "r"), "--cache", str(tmp_path / "cache")]  # 20 requests
+
+
+def wait_until(condition, proc=None, timeout=60):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert proc is None or proc.poll() is None, proc.stderr.read() if proc.stderr else proc.returncode
+        assert time.monotonic() < deadline, "timeout"
+        time.sleep(0.02)
+
+
+def cached_lines(tmp_path) -> int:
+    path = tmp_path / "cache" / "responses.jsonl"
+    return path.read_text().count("\n") if path.exists() else 0
+
+
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_mid_run_caches_the_requests_in_flight_and_the_rerun_buys_nothing_twice(tmp_path, server, signum,
+                                                                                         code):
+    """Ctrl-C (or SIGTERM) with requests in flight: they finish and are cached; one line, no traceback."""
+    server.latency = 0.5
+    args = stage_args(tmp_path, server, concurrency=4)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(args, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    wait_until(lambda: cached_lines(tmp_path) >= 4 and server.in_flight >= 2, proc)
+    os.kill(proc.pid, signum)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == code, stderr
+    assert "Traceback" not in stderr
+    assert re.fullmatch(r"interrupted: \d+ responses cached by this run \(\d+ of 20 planned are cached\); "
+                        r"rerun to continue", stderr.strip().splitlines()[-1])
+    assert server.received == server.answered  # every request the server saw was answered...
+    assert cached_lines(tmp_path) == server.total < 20  # ...and cached; nothing started after the signal
+    assert not (tmp_path / "g.csv").exists() and not (tmp_path / ".cache.lock").exists()
+    done = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert server.total == 20 and set(server.received.values()) == {1}  # across both runs: each bought once
+
+
+def test_two_runs_at_once_pay_once(tmp_path, server):
+    """The cache is locked: a second run started alongside stops in one line naming the first, sending nothing."""
+    server.latency = 1.0  # 20 requests, 4 at a time: the first run holds the cache for 5 s
+    args = stage_args(tmp_path, server, concurrency=4)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    procs = [subprocess.Popen(args, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              text=True) for _ in range(2)]
+    errs = [p.communicate(timeout=120)[1] for p in procs]
+    assert sorted(p.returncode for p in procs) == [0, 2], errs
+    winner, loser = sorted(range(2), key=lambda i: procs[i].returncode)
+    line = errs[loser].strip()
+    assert "\n" not in line and line.startswith(f"error: {tmp_path / 'cache'} is in use by another generate run "
+                                                f"(pid {procs[winner].pid} on ")
+    assert server.total == 20 and set(server.received.values()) == {1}  # 20 planned, 20 asked: not 40
+    assert not (tmp_path / ".cache.lock").exists()  # removed on release: never inside the DVC output either
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == ["responses.jsonl"]
+
+
+def test_a_stage_whose_parent_dies_stops_cleanly_and_releases_the_cache(tmp_path, server):
+    """dvc SIGKILLed: its child stage gets SIGTERM from the kernel, caches what is in flight and unlocks the cache."""
+    server.latency = 0.5
+    args = stage_args(tmp_path, server, concurrency=2)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    spawn = "import subprocess, sys, time; print(subprocess.Popen(sys.argv[1:]).pid, flush=True); time.sleep(300)"
+    log_file = tmp_path / "stage.log"
+    with open(log_file, "w") as log_out:
+        parent = subprocess.Popen([sys.executable, "-c", spawn, *args], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                                  stderr=log_out, text=True)
+    try:
+        child = int(parent.stdout.readline())
+        wait_until(lambda: cached_lines(tmp_path) >= 2 and server.in_flight >= 1, parent)
+        parent.kill()
+        parent.wait(timeout=10)
+
+        def gone() -> bool:
+            try:
+                return Path(f"/proc/{child}/stat").read_text().split(") ")[1][0] in "ZX"  # exited (maybe unreaped)
+            except FileNotFoundError:
+                return True
+
+        wait_until(gone, timeout=30)
+    finally:
+        parent.kill()
+    stderr = log_file.read_text()
+    assert "Traceback" not in stderr and stderr.strip().splitlines()[-1].startswith("interrupted: ")
+    assert server.received == server.answered and cached_lines(tmp_path) == server.total < 20
+    assert not (tmp_path / ".cache.lock").exists()

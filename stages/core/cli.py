@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
-from stages.core.errors import SynthbertError
+from stages.core.errors import Interrupted, SynthbertError
 
 log = logging.getLogger("stages")
 
@@ -15,7 +15,7 @@ log = logging.getLogger("stages")
 def setup_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     # Libraries that are chatty at INFO.
-    for name in ("httpx", "urllib3", "filelock", "matplotlib", "PIL"):
+    for name in ("httpx", "httpx2", "urllib3", "filelock", "matplotlib", "PIL"):
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
@@ -33,6 +33,12 @@ def main(
     setup_logging()
     try:
         body(args)
+    except Interrupted as exc:  # a clean stop on SIGINT/SIGTERM: what was kept, in one line
+        print(str(exc), file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:  # Ctrl-C where no handler stops cleanly: outputs are written atomically anyway
+        print("interrupted", file=sys.stderr)
+        return 130
     except SynthbertError as exc:
         print("error: " + " ".join(str(exc).splitlines()), file=sys.stderr)  # always one line
         return 2

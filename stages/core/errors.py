@@ -11,3 +11,11 @@ class ParamsError(SynthbertError, ValueError):
 
 class DataError(SynthbertError, ValueError):
     """An input file is missing, unreadable or violates the stage's data contract."""
+
+
+class Interrupted(SynthbertError):
+    """SIGINT or SIGTERM stopped the stage cleanly; the message says what was kept. Exit code 128 + signal."""
+
+    def __init__(self, message: str, signum: int):
+        super().__init__(message)
+        self.exit_code = 128 + signum

@@ -2,9 +2,16 @@
 
 `fetch(plan, cache, cfg)` returns the raw response of every planned request, asking the server
 (`generate.base_url`, the OpenAI API by default) only for those not in the cache. Requests run
-`generate.concurrency` at a time through `AsyncOpenAI`; 429 (honouring Retry-After), 5xx and timeouts are
-retried up to `generate.max_retries` times with exponential backoff and jitter; any other error stops the
-run with the server's message in one line. The API key is read from the environment only.
+`generate.concurrency` at a time through `AsyncOpenAI`; 429 (honouring Retry-After), 5xx, timeouts and
+replies cut off mid-body (the connection closed before the whole response arrived) are retried up to
+`generate.max_retries` times with exponential backoff and jitter; any other error stops the run with the
+server's message in one line. An attempt that outlives `generate.timeout_s` is cancelled and its connection
+closed, so the server stops working on it. The API key is read from the environment only.
+
+SIGINT and SIGTERM stop a fetch cleanly: no new request starts, the requests in flight finish (each within
+its timeout) and are cached, then `Interrupted` says how many responses were kept (exit code 128 + signal);
+a second signal drops the requests still in flight. On Linux the process also asks for SIGTERM when its
+parent dies, so a stage orphaned by a killed `dvc` stops instead of paying for answers nobody reads.
 """
 
 from __future__ import annotations
@@ -16,12 +23,15 @@ import json
 import logging
 import os
 import random
+import signal
+import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from stages.core import params
-from stages.core.errors import SynthbertError
+from stages.core.errors import Interrupted, SynthbertError
 from stages.generation.llm_cache import ResponseCache
 
 log = logging.getLogger(__name__)
@@ -35,6 +45,15 @@ HINTS = {400: "the server rejected the request (does it accept response_format j
 
 class LLMError(SynthbertError):
     """The server refused the requests, or kept failing after the allowed retries."""
+
+
+class _Abandoned(Exception):
+    """A failed attempt not retried because the run is stopping (an error elsewhere, or a signal)."""
+
+
+# Why an attempt failed, as counted in Outcome.retries -> how the final error says it.
+WORDING = {"timeout": "no response within generate.timeout_s",
+           "connection closed": "the server closed the connection mid-response"}
 
 
 @dataclass(frozen=True)
@@ -95,11 +114,27 @@ class _Run:
         self.where = cfg.base_url or OPENAI_URL
         self.tokens = 0
         self.error: LLMError | None = None
+        self.signum: int | None = None  # the signal that asked us to stop
+        self.stopping = asyncio.Event()  # set on the first error or signal: wakes requests waiting to retry
         self.sem = asyncio.Semaphore(cfg.concurrency)
+        self.tasks: list[asyncio.Task] = []
 
     def stopped(self) -> bool:
         limit = self.cfg.max_total_tokens
-        return self.error is not None or (limit > 0 and self.tokens >= limit)
+        return self.error is not None or self.signum is not None or (limit > 0 and self.tokens >= limit)
+
+    def interrupt(self, signum: int) -> None:
+        """First signal: start nothing new, let the requests in flight finish. Second: drop them too."""
+        if self.signum is not None:
+            log.warning("%s again: dropping the requests in flight", signal.Signals(signum).name)
+            for task in self.tasks:
+                task.cancel()
+            return
+        self.signum = signum
+        self.stopping.set()
+        busy = sum(not t.done() for t in self.tasks)
+        log.warning("%s: finishing the %d requests in flight (each within generate.timeout_s=%g s), then stopping; "
+                    "send it again to drop them", signal.Signals(signum).name, busy, self.cfg.timeout_s)
 
     async def call(self, client: Any, req: Request) -> str:
         import openai
@@ -107,9 +142,12 @@ class _Run:
         for attempt in range(self.cfg.max_retries + 1):
             wait = None
             try:
-                raw = await client.chat.completions.with_raw_response.create(**req.body)
-                return raw.text
-            except openai.APITimeoutError:
+                # The whole attempt within timeout_s (the SDK's timeout bounds each read, not the sum); on expiry the
+                # task is cancelled and httpx closes the connection, which is how a server learns to stop working.
+                async with asyncio.timeout(self.cfg.timeout_s):
+                    raw = await client.chat.completions.with_raw_response.create(**req.body)
+                    return raw.text
+            except (openai.APITimeoutError, TimeoutError):
                 reason = "timeout"
             except openai.APIStatusError as exc:
                 status = exc.status_code
@@ -122,21 +160,28 @@ class _Run:
                 reason = str(status)
                 wait = retry_after(exc.response.headers) if status == 429 else None
             except openai.APIConnectionError as exc:
-                raise LLMError(f"cannot reach {self.where}: {_one_line(exc.message, self.key)} "
-                               "(is the server running? check generate.base_url)") from None
+                if not _cut_off(exc):
+                    raise LLMError(f"cannot reach {self.where}: {_one_line(exc.message, self.key)} "
+                                   "(is the server running? check generate.base_url)") from None
+                reason = "connection closed"  # the server was reached and went away mid-reply: a transport fault
             if wait is not None and wait > MAX_WAIT_S:
                 raise LLMError(f"{self.where} asks to retry after {wait:.0f} s (rate limit or quota): rerun later; "
                                "every answered request is cached")
-            if self.error is not None:  # another request already stopped the run: do not retry for nothing
-                raise LLMError("stopped by an earlier error")
+            if self.stopping.is_set():  # an error or a signal already stopped the run: do not retry for nothing
+                raise _Abandoned
             if attempt == self.cfg.max_retries:
                 raise LLMError(f"{self.where}: request {req.label}#{req.index} still failing after "
-                               f"{attempt + 1} attempts (last: {reason}); rerun later, answered requests are cached")
+                               f"{attempt + 1} attempts (last: {WORDING.get(reason, reason)}); rerun later, "
+                               "answered requests are cached")
             self.outcome.retries[reason] += 1
             delay = wait * random.uniform(1.0, 1.1) if wait is not None else \
                 self.cfg.backoff_s * 2**attempt * random.uniform(0.5, 1.0)
             log.info("retrying %s#%d in %.2f s after %s", req.label, req.index, delay, reason)
-            await asyncio.sleep(delay)
+            try:  # the backoff, cut short when the run stops
+                await asyncio.wait_for(self.stopping.wait(), delay)
+                raise _Abandoned
+            except TimeoutError:
+                pass
         raise AssertionError("unreachable")
 
     async def one(self, client: Any, req: Request) -> None:
@@ -151,30 +196,68 @@ class _Run:
                 log.info("answered %s/%s requests", f"{self.outcome.sent:,}", f"{self.todo:,}")
         except LLMError as exc:
             self.error = self.error or exc
+            self.stopping.set()
+        except _Abandoned:
+            pass
         finally:
             self.sem.release()
 
     async def run(self, plan: list[Request]) -> None:
         import openai
 
-        tasks = []
-        async with openai.AsyncOpenAI(api_key=self.key, base_url=self.where, max_retries=0,
-                                      timeout=self.cfg.timeout_s) as client:
-            for req in plan:
-                entry = self.cache.get(req.key)
-                if self.stopped():
-                    break
-                if entry is not None:
-                    self.tokens += sum(usage_of(entry))
-                    continue
-                await self.sem.acquire()
-                if self.stopped():  # an error or the budget arrived while waiting for a slot
-                    self.sem.release()
-                    break
-                tasks.append(asyncio.create_task(self.one(client, req)))
-            await asyncio.gather(*tasks)  # in-flight requests finish and are cached even after an error
+        loop = asyncio.get_running_loop()
+        signals = (signal.SIGINT, signal.SIGTERM) if threading.current_thread() is threading.main_thread() else ()
+        for signum in signals:
+            loop.add_signal_handler(signum, self.interrupt, signum)
+        try:
+            async with openai.AsyncOpenAI(api_key=self.key, base_url=self.where, max_retries=0,
+                                          timeout=self.cfg.timeout_s) as client:
+                for req in plan:
+                    entry = self.cache.get(req.key)
+                    if self.stopped():
+                        break
+                    if entry is not None:
+                        self.tokens += sum(usage_of(entry))
+                        continue
+                    await self.sem.acquire()
+                    if self.stopped():  # an error, a signal or the budget arrived while waiting for a slot
+                        self.sem.release()
+                        break
+                    self.tasks.append(asyncio.create_task(self.one(client, req)))
+                # In-flight requests finish and are cached even after an error or a signal (not after a second one).
+                await asyncio.gather(*self.tasks, return_exceptions=True)
+        finally:
+            for signum in signals:
+                loop.remove_signal_handler(signum)
+        if self.signum is not None:
+            cached = sum(self.cache.get(r.key) is not None for r in plan)
+            raise Interrupted(f"interrupted: {self.outcome.sent:,} responses cached by this run ({cached:,} of "
+                              f"{len(plan):,} planned are cached); rerun to continue", self.signum)
         if self.error is not None:
             raise self.error
+
+
+def _cut_off(exc: Exception) -> bool:
+    """Whether a connection error happened after the server was reached (closed mid-reply), not while connecting."""
+    import httpx2
+
+    cause = exc.__cause__
+    return isinstance(cause, (httpx2.ReadError, httpx2.WriteError, httpx2.RemoteProtocolError)) or \
+        type(cause).__name__ == "EndOfStream"
+
+
+def die_with_parent() -> None:
+    """Linux: have the kernel send us SIGTERM when our parent (dvc) dies, so an orphaned stage stops cleanly."""
+    parent = os.getppid()
+    if not sys.platform.startswith("linux") or parent == 1:
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    if ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0) != 0:
+        log.debug("prctl(PR_SET_PDEATHSIG) failed: errno %d", ctypes.get_errno())
+    elif os.getppid() != parent:  # the parent died before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def fetch(plan: list[Request], cache: ResponseCache, cfg: params.Generate) -> Outcome:
@@ -191,6 +274,7 @@ def fetch(plan: list[Request], cache: ResponseCache, cfg: params.Generate) -> Ou
             raise LLMError(f"generate.provider is openai and {missing} requests are not cached, but the environment "
                            f"variable {cfg.api_key_env} is not set: export it (any value for a local server without "
                            "keys) or name another variable in generate.api_key_env; nothing was sent")
+        die_with_parent()
         asyncio.run(_Run(cache, cfg, key, outcome, missing).run(plan))
     tokens = 0
     for req in plan:  # the used prefix is fixed by the plan order, so a rerun uses the same responses

@@ -3,6 +3,12 @@
 Each raw response is appended, flushed and fsynced *before* it is parsed, keyed by the full request, so a
 run killed at any point loses no response that was paid for, and a rerun asks only what is missing. A torn
 last line (a write cut short by a crash) is tolerated: it is cut off and its request asked again.
+
+One run at a time: opening the cache takes an exclusive lock (flock) on `.<dir>.lock` beside the directory
+(e.g. data/.llm_cache.lock, outside the DVC output so it never changes the output's hash), holding the
+holder's pid and host. A second run does not wait: it stops at once with `CacheBusy` (one line naming the
+holder, exit code 2) before it reads the cache or sends anything, so two runs never pay for the same request.
+The lock file is removed when the cache is closed; a stale one left by a SIGKILL holds no lock and is reused.
 """
 
 from __future__ import annotations
@@ -11,10 +17,12 @@ import hashlib
 import json
 import logging
 import os
+import socket
+import time
 from pathlib import Path
 from typing import Any
 
-from stages.core.errors import DataError
+from stages.core.errors import DataError, SynthbertError
 
 log = logging.getLogger(__name__)
 FILE = "responses.jsonl"
@@ -27,15 +35,61 @@ def request_key(body: dict[str, Any], index: int) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+class CacheBusy(SynthbertError):
+    """Another process holds the cache's lock: another generate run is using it now."""
+
+
+def lock_path(directory: str | Path) -> Path:
+    """The lock file beside the cache directory (data/llm_cache -> data/.llm_cache.lock)."""
+    directory = Path(directory)
+    return directory.parent / f".{directory.name}.lock"
+
+
 class ResponseCache:
     def __init__(self, directory: str | Path):
         self.path = Path(directory) / FILE
+        self.lock_path = lock_path(directory)
         self.entries: dict[str, dict[str, Any]] = {}
         self._file = None
-        self._load()
+        self._lock = None
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._acquire()
+        try:
+            self._load()
+        except BaseException:
+            self.close()
+            raise
+
+    def _acquire(self) -> None:
+        """Lock `lock_path` (non-blocking) and write our pid and host into it; CacheBusy if another run holds it."""
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: no locking
+            return
+        for _ in range(100):
+            lock = open(self.lock_path, "a+b", buffering=0)  # a file object: closed (and unlocked) even if leaked
+            try:
+                fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                lock.seek(0)
+                holder = " ".join(lock.read(300).decode("utf-8", "replace").split()) or "a process starting up"
+                lock.close()
+                raise CacheBusy(f"{self.path.parent} is in use by another generate run ({holder}); wait for it to "
+                                f"finish or stop it, then rerun (nothing was sent; lock file {self.lock_path})") from None
+            try:  # the holder may have removed the file between our open and our lock: then lock the new one
+                same = os.stat(self.lock_path).st_ino == os.fstat(lock.fileno()).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                lock.truncate(0)
+                lock.write(f"pid {os.getpid()} on {socket.gethostname()} since "
+                           f"{time.strftime('%Y-%m-%d %H:%M:%S')}\n".encode())
+                self._lock = lock
+                return
+            lock.close()
+        raise CacheBusy(f"could not lock {self.lock_path}: it keeps being replaced")
 
     def _load(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         data = self.path.read_bytes() if self.path.exists() else b""
         end = data.rfind(b"\n") + 1  # everything after the last newline is a torn write
         for number, line in enumerate(data[:end].splitlines(), start=1):
@@ -81,6 +135,20 @@ class ResponseCache:
         self.entries[entry["key"]] = entry
 
     def close(self) -> None:
+        """Close the file and release the lock (removing the lock file first, while it is still ours)."""
         if self._file is not None:
             self._file.close()
             self._file = None
+        if self._lock is not None:
+            try:
+                os.unlink(self.lock_path)
+            except FileNotFoundError:
+                pass
+            self._lock.close()
+            self._lock = None
+
+    def __enter__(self) -> ResponseCache:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
