@@ -12,7 +12,8 @@ import pytest
 import yaml
 
 from stages.tools import compare
-from tests.conftest import ROOT, dvc, run_cmd, stages_ran, subprocess_env
+from testkit import ROOT
+from testkit.dvc_repo import dvc, run_cmd, stages_ran, subprocess_env
 from tests.test_experiments import copy_of_baseline
 
 WORKFLOW = ROOT / ".github" / "workflows" / "pr-report.yml"

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import dvc, make_repo, run_cmd, stages_ran
+from testkit.dvc_repo import dvc, make_repo, run_cmd, stages_ran
 
 pytestmark = pytest.mark.e2e
 ALL = ["generate", "split", "train", "evaluate", "explain", "report"]

@@ -13,7 +13,7 @@ from stages.core import modeling, params
 from stages.core.errors import DataError
 from stages.generation.task import load_task
 from stages.generation.template import generate_label
-from tests.conftest import ROOT
+from testkit import ROOT
 
 LONG = "you won't believe what the mayor found in texas this year, and why parents are furious about coffee"
 

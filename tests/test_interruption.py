@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import dvc, make_repo, subprocess_env
+from testkit.dvc_repo import dvc, make_repo, subprocess_env
 from tests.test_io import drop_root_override
 
 pytestmark = pytest.mark.e2e

@@ -19,7 +19,7 @@ import pytest
 
 from stages.core import io
 from stages.core.errors import SynthbertError
-from tests.conftest import ROOT
+from testkit import ROOT
 
 PR_CAPBSET_DROP, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH = 24, 1, 2
 

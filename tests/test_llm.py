@@ -16,7 +16,7 @@ from stages.generation import llm, openai_provider
 from stages.core.errors import DataError
 from stages.generation.llm_cache import ResponseCache, request_key
 from stages.generation.task import load_task
-from tests.openai_server import FakeOpenAI
+from testkit.openai_server import FakeOpenAI
 
 ROOT = Path(__file__).resolve().parents[1]
 TASK = ROOT / "data" / "tasks" / "clickbait.yaml"

@@ -17,7 +17,8 @@ from stages.core import modeling
 from stages.tools import predict
 from stages.training import modelcard
 from stages.core.errors import DataError
-from tests.conftest import ROOT, subprocess_env
+from testkit import ROOT
+from testkit.dvc_repo import subprocess_env
 
 TEXTS = ["you won't believe what the mayor found", "city council approved a budget", "storm hits texas",
          "10 secrets nobody saw coming", "the truth about coffee will surprise you"]

@@ -12,7 +12,8 @@ import pytest
 
 from stages import report
 from stages.core.errors import DataError
-from tests.conftest import ROOT, dvc, subprocess_env
+from testkit import ROOT
+from testkit.dvc_repo import dvc, subprocess_env
 from tests.test_experiments import baseline
 
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")

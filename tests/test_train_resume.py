@@ -16,7 +16,7 @@ import pytest
 from stages import train
 from stages.core import params
 from stages.training import checkpoints
-from tests.conftest import dvc, make_repo, stages_ran, subprocess_env
+from testkit.dvc_repo import dvc, make_repo, stages_ran, subprocess_env
 
 EPOCHS = 8
 PARAMS = {"train": {"epochs": EPOCHS, "resume": True, "batch_size": 4, "learning_rate": 3e-3, "warmup_ratio": 0.0}}
