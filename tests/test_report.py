@@ -14,7 +14,7 @@ from stages import report
 from stages.core.errors import DataError
 from testkit import ROOT
 from testkit.dvc_repo import dvc, subprocess_env
-from tests.test_experiments import baseline
+from tests.e2e.test_experiments import baseline
 
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
 MACHINE_PATH = re.compile(r"(?<![\w.<>])(/(?:tmp|home|root|work|Users|var|private)/|[A-Za-z]:\\)")

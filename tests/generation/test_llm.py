@@ -18,7 +18,7 @@ from stages.generation.llm_cache import ResponseCache, request_key
 from stages.generation.task import load_task
 from testkit.openai_server import FakeOpenAI
 
-ROOT = Path(__file__).resolve().parents[1]
+from testkit import ROOT
 TASK = ROOT / "data" / "tasks" / "clickbait.yaml"
 KEY = "sk-test-9f8e7d6c5b4a"
 

@@ -26,7 +26,7 @@ import pytest
 import yaml
 
 from testkit.dvc_repo import dvc, make_repo, subprocess_env
-from tests.test_io import drop_root_override
+from tests.core.test_io import drop_root_override
 
 pytestmark = pytest.mark.e2e
 # A thousand rows per label, so writing an output takes long enough to be caught in the act; a short

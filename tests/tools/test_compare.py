@@ -14,7 +14,7 @@ import yaml
 from stages.tools import compare
 from testkit import ROOT
 from testkit.dvc_repo import dvc, run_cmd, stages_ran, subprocess_env
-from tests.test_experiments import copy_of_baseline
+from tests.e2e.test_experiments import copy_of_baseline
 
 WORKFLOW = ROOT / ".github" / "workflows" / "pr-report.yml"
 LINK_BASE = "https://github.com/owner/repo/blob/0123abc"

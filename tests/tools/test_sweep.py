@@ -15,7 +15,7 @@ from stages.tools import sweep
 from stages.core.errors import ParamsError
 from testkit import ROOT
 from testkit.dvc_repo import dvc, run_cmd, subprocess_env
-from tests.test_experiments import copy_of_baseline, without_lime
+from tests.e2e.test_experiments import copy_of_baseline, without_lime
 
 SPACE = {"train.learning_rate": {"low": 1e-4, "high": 3e-3, "log": True},
          "train.epochs": {"low": 1, "high": 2, "integer": True}}
