@@ -13,8 +13,7 @@ import pytest
 from stages import report
 from stages.core.errors import DataError
 from testkit import ROOT
-from testkit.dvc_repo import dvc, subprocess_env
-from tests.e2e.test_experiments import baseline
+from testkit.dvc_repo import subprocess_env
 
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
 MACHINE_PATH = re.compile(r"(?<![\w.<>])(/(?:tmp|home|root|work|Users|var|private)/|[A-Za-z]:\\)")
@@ -148,16 +147,3 @@ def test_missing_metrics_is_a_one_line_error(tmp_path):
     assert proc.returncode == 2 and proc.stderr.strip() == "error: reports/metrics.json: file not found"
 
 
-@pytest.mark.e2e
-def test_report_stage_in_the_pipeline_links_only_committed_files(tmp_path_factory, tiny_bert):
-    repo = baseline(tmp_path_factory, tiny_bert)
-    md = (repo / "reports" / "report.md").read_text(encoding="utf-8")
-    assert_links_exist_and_no_machine_paths(md, repo / "reports", str(repo), str(tiny_bert))
-    assert "![Training curves](train_curves.png)" in md and "![Test confusion matrix](eval/confusion.png)" in md
-    built_from = subprocess.run(["git", "rev-parse", "--short=12", "HEAD~1"], cwd=repo, capture_output=True,
-                                text=True).stdout.strip()  # the repro ran before the commit that holds its reports
-    assert f"- git revision: `{built_from}` (HEAD when this report was built)" in md
-    tracked = subprocess.run(["git", "ls-files", "reports"], cwd=repo, capture_output=True, text=True).stdout.split()
-    for target in LINK.findall(md):  # everything it links is in git, so a PR shows it
-        assert f"reports/{target}" in tracked, target
-    assert "Data and pipelines are up to date." in dvc(repo, "status").stdout

@@ -1,20 +1,12 @@
-"""stages.tools.compare: the markdown comparison with a git revision, the dvc.lock check, and the PR workflow that
-runs them (its `python -m stages.tools.compare` lines are executed here, in a clone shaped like the CI checkout)."""
+"""stages.tools.compare: the markdown comparison with a git revision, link rebasing, and the PR workflow file
+(tests/e2e/test_compare_dvc.py runs its `python -m stages.tools.compare` lines in a CI-shaped clone)."""
 
 from __future__ import annotations
 
-import re
-import subprocess
-import sys
-from pathlib import Path
-
-import pytest
 import yaml
 
 from stages.tools import compare
 from testkit import ROOT
-from testkit.dvc_repo import dvc, run_cmd, stages_ran, subprocess_env
-from tests.e2e.test_experiments import copy_of_baseline
 
 WORKFLOW = ROOT / ".github" / "workflows" / "pr-report.yml"
 LINK_BASE = "https://github.com/owner/repo/blob/0123abc"
@@ -70,93 +62,3 @@ def test_workflow_is_valid_and_posts_with_cml_without_a_public_image_host():
         assert "${{" not in step.get("run", ""), step
 
 
-def workflow_python_lines() -> list[str]:
-    steps = yaml.safe_load(WORKFLOW.read_text())["jobs"]["report"]["steps"]
-    return [line.strip() for s in steps for line in s.get("run", "").splitlines()
-            if line.strip().startswith("python -m stages.")]
-
-
-@pytest.fixture(scope="module")
-def two_commits(tmp_path_factory, tiny_bert):
-    """main: the baseline run; pr: one more commit with explain.num_samples changed and the pipeline rerun."""
-    repo = copy_of_baseline(tmp_path_factory, tiny_bert, tmp_path_factory.mktemp("compare") / "repo")
-    run_cmd(["git", "checkout", "-qb", "pr"], repo)
-    out = dvc(repo, "exp", "run", "-S", "explain.num_samples=80").stdout
-    assert stages_ran(out) == ["explain", "report"]
-    run_cmd(["git", "add", "-A"], repo)
-    run_cmd(["git", "commit", "-qm", "more LIME samples"], repo)
-    return repo
-
-
-def stage_compare(repo: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "stages.tools.compare", *args], cwd=repo, env=subprocess_env(),
-                          capture_output=True, text=True)
-
-
-@pytest.mark.e2e
-def test_compare_against_main_shows_metrics_params_and_per_label_f1(two_commits):
-    proc = stage_compare(two_commits, "--rev", "main", "--out", "cmp.md")
-    assert proc.returncode == 0, proc.stderr
-    md = (two_commits / "cmp.md").read_text()
-    assert md.startswith("## This branch against `main`")
-    assert "| `explain.num_samples` | `60` | `80` |" in md
-    labels = re.findall(r"^\| (\w+) \| [\d.]+ \| [\d.]+ \| [+-][\d.]+ \|$", md, re.M)
-    assert labels == ["clickbait", "factual"], md
-    f1 = re.search(r"^\| `test.f1_macro` \| ([\d.]+) \| ([\d.]+) \|", md, re.M)
-    assert f1 and f1[1] == f1[2]  # only explain changed: the same model, the same metrics
-
-
-@pytest.mark.e2e
-def test_compare_against_a_missing_revision_is_a_one_line_error(two_commits):
-    proc = stage_compare(two_commits, "--rev", "no-such-branch", "--out", "x.md")
-    assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
-    assert proc.stderr.startswith("error: --rev 'no-such-branch': no such git revision")
-    assert not (two_commits / "x.md").exists()
-
-
-@pytest.fixture(scope="module")
-def ci_clone(two_commits, tmp_path_factory):
-    """What actions/checkout gives the workflow: the PR branch, origin/<base>, no DVC cache, no data."""
-    clone = tmp_path_factory.mktemp("ci") / "clone"
-    run_cmd(["git", "clone", "-q", "--branch", "pr", str(two_commits), str(clone)], two_commits)
-    assert not (clone / "models" / "classifier").exists()
-    return clone
-
-
-@pytest.mark.e2e
-def test_workflow_commands_pass_in_a_fresh_clone_and_write_the_comment(ci_clone):
-    lines = workflow_python_lines()
-    assert any("--check-lock" in line for line in lines) and any("--rev" in line for line in lines)
-    env = {**subprocess_env(), "BASE_REF": "origin/main", "LINK_BASE": LINK_BASE}
-    for line in lines:
-        proc = subprocess.run(["bash", "-c", line], cwd=ci_clone, env=env, capture_output=True, text=True)
-        assert proc.returncode == 0, f"{line}\n{proc.stderr}"
-    comment = (ci_clone / "pr-comment.md").read_text()
-    assert "## This branch against `origin/main`" in comment and "# Model report" in comment
-    links = re.findall(r"(!?)\[[^\]]*\]\(([^)\s]+)\)", comment)
-    assert any(bang for bang, _ in links), "the comment shows images"
-    for bang, url in links:
-        assert url.startswith(LINK_BASE + "/reports/"), url
-        assert url.endswith("?raw=true") == bool(bang), url
-        assert (ci_clone / url[len(LINK_BASE) + 1:].removesuffix("?raw=true")).is_file(), url
-
-
-@pytest.mark.e2e
-def test_check_lock_names_a_changed_param_or_code_file(ci_clone):
-    params = ci_clone / "params.yaml"
-    params.write_text(params.read_text().replace("num_features: 4", "num_features: 5"))
-    proc = stage_compare(ci_clone, "--check-lock")
-    assert proc.returncode == 2 and "explain: param explain.num_features modified" in proc.stderr
-    assert len(proc.stderr.strip().splitlines()) == 1
-    run_cmd(["git", "checkout", "params.yaml"], ci_clone)
-    with open(ci_clone / "stages" / "train.py", "a") as f:
-        f.write("# changed\n")
-    proc = stage_compare(ci_clone, "--check-lock")
-    assert proc.returncode == 2 and "train: deps stages/train.py modified" in proc.stderr
-    run_cmd(["git", "checkout", "stages/train.py"], ci_clone)
-    (ci_clone / "reports" / "report.md").unlink()  # a report that should be in git is missing
-    proc = stage_compare(ci_clone, "--check-lock")
-    assert proc.returncode == 2 and "report: outs reports/report.md deleted" in proc.stderr
-    run_cmd(["git", "checkout", "reports/report.md"], ci_clone)
-    assert stage_compare(ci_clone, "--check-lock").returncode == 0
