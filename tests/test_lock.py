@@ -88,7 +88,7 @@ def test_every_third_party_import_of_the_package_is_a_declared_dependency():
 
 @pytest.mark.parametrize("script", ["scripts/setup.sh", "scripts/refresh-lock.sh", ".ci/run"])
 def test_scripts_parse(script):
-    proc = subprocess.run(["bash", "-n", str(ROOT / script)], capture_output=True, text=True)
+    proc = subprocess.run(["bash", "-n", str(ROOT / script)], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
 
 

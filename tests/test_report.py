@@ -143,7 +143,7 @@ def test_missing_metrics_is_a_one_line_error(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "stages.report", "--quality", "reports/data/quality.json",
                            "--metrics", "reports/metrics.json", "--out", "reports/report.md", "--curves",
                            "reports/c.png"], cwd=tmp_path, env={**subprocess_env(), "PYTHONPATH": str(ROOT)},
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and proc.stderr.strip() == "error: reports/metrics.json: file not found"
 
 

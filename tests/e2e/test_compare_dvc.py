@@ -38,7 +38,7 @@ def two_commits(tmp_path_factory, tiny_bert):
 
 def stage_compare(repo: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "stages.tools.compare", *args], cwd=repo, env=subprocess_env(),
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, timeout=300)
 
 
 def test_compare_against_main_shows_metrics_params_and_per_label_f1(two_commits):
@@ -75,7 +75,8 @@ def test_workflow_commands_pass_in_a_fresh_clone_and_write_the_comment(ci_clone)
     assert any("--check-lock" in line for line in lines) and any("--rev" in line for line in lines)
     env = {**subprocess_env(), "BASE_REF": "origin/main", "LINK_BASE": LINK_BASE}
     for line in lines:
-        proc = subprocess.run(["bash", "-c", line], cwd=ci_clone, env=env, capture_output=True, text=True)
+        proc = subprocess.run(["bash", "-c", line], cwd=ci_clone, env=env, capture_output=True, text=True,
+                              timeout=900)
         assert proc.returncode == 0, f"{line}\n{proc.stderr}"
     comment = (ci_clone / "pr-comment.md").read_text()
     assert "## This branch against `origin/main`" in comment and "# Model report" in comment

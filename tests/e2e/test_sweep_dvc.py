@@ -21,7 +21,7 @@ def test_three_trial_sweep_runs_dvc_experiments_and_names_the_best(tmp_path_fact
     repo = without_lime(copy_of_baseline(tmp_path_factory, tiny_bert, tmp_path_factory.mktemp("sweep") / "repo"))
     write_sweep(repo / "sweep.yaml")
     proc = subprocess.run([sys.executable, "-m", "stages.tools.sweep", "--trials", "3"], cwd=repo, env=subprocess_env(),
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, timeout=1800)
     assert proc.returncode == 0, proc.stderr
     rows = []
     for name, value, pairs in re.findall(r"^(sweep-\d)\s+([\d.]+)\s+(\S.*)$", proc.stdout, re.M):

@@ -36,13 +36,13 @@ def kill_after_checkpoint(repo: Path, min_step: int) -> Path:
             last = checkpoints.last_complete(ckpt) if ckpt.is_dir() else None
             if last is not None and checkpoints.step_of(last) >= min_step:
                 os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+                proc.wait(timeout=60)
                 return last
             time.sleep(0.02)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+            proc.wait(timeout=60)
     raise AssertionError(f"training ended (exit {proc.returncode}) before a checkpoint of step {min_step} was seen")
 
 

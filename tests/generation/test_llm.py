@@ -227,7 +227,7 @@ def test_sigkill_mid_run_then_rerun_loses_nothing_and_asks_nothing_twice(tmp_pat
         assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.poll() else "timeout"
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    proc.wait(timeout=60)
     answered_before = set(server.answered)
     received_before = dict(server.received)
     assert len(answered_before) == 9 and not (tmp_path / "g.csv").exists()

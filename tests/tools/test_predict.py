@@ -117,7 +117,7 @@ def test_predict_runs_alone_next_to_a_model_outside_the_repository(model_dir, tm
     env = {k: v for k, v in subprocess_env().items() if k != "PYTHONPATH"}
     proc = subprocess.run([sys.executable, "-I", "predict.py", "--model", "classifier", "--input", "-"],
                           input="storm hits texas\nthe truth about coffee\n", cwd=tmp_path, env=env,
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert [json.loads(line)["text"] for line in proc.stdout.splitlines()] == ["storm hits texas",
                                                                                "the truth about coffee"]
