@@ -6,7 +6,8 @@
 3. The whole stage (`evaluate.run`) on the trained default model, if models/classifier exists.
 
 Reads data/split/{train,test}.csv (run `dvc repro split` or `dvc pull` first) and params.yaml; writes only
-to a temporary directory. Usage: python benchmarks/evaluate.py   (from the repository root, .venv active)
+to a temporary directory. Usage: python benchmarks/evaluate.py [--split DIR] [--rows 10000] [--resamples 1000]
+(from the repository root, .venv active; tests/benchmarks/test_smoke.py runs it on a tiny split)
 """
 
 from __future__ import annotations
@@ -43,29 +44,28 @@ def bench_baselines(cfg: params.Evaluate, model: str, train, test) -> None:
               f"{len(train):,} + {len(test):,} rows, test accuracy {acc:.3f}{target}")
 
 
-def bench_bootstrap() -> None:
+def bench_bootstrap(n: int = 10_000, resamples: int = 1000) -> None:
     import numpy as np
 
     rng = np.random.default_rng(0)
-    n = 10_000
     y = rng.integers(0, 3, n)
     preds = {f"m{i}": np.where(rng.random(n) < 0.7 + 0.05 * i, y, rng.integers(0, 3, n)) for i in range(4)}
     start = time.perf_counter()
-    metrics.bootstrap(y, preds, 3, np.ones(3, bool), 1000, 0)
+    metrics.bootstrap(y, preds, 3, np.ones(3, bool), resamples, 0)
     took = time.perf_counter() - start
-    print(f"bootstrap, 1,000 resamples x 10,000 rows x 4 predictors: {took:6.2f} s   "
+    print(f"bootstrap, {resamples:,} resamples x {n:,} rows x 4 predictors: {took:6.2f} s   "
           f"(target < 5 s: {'ok' if took < 5 else 'MISSED'})")
 
 
-def bench_stage(cfg: params.Evaluate, seed: int, model: str) -> None:
-    model_dir = ROOT / "models" / "classifier"
+def bench_stage(cfg: params.Evaluate, seed: int, model: str, split: Path, model_dir: Path) -> None:
     if not (model_dir / "config.json").exists():
-        print("whole stage: skipped (no models/classifier; run `dvc repro train` first)")
+        print(f"whole stage: skipped (no {model_dir}; run `dvc repro train` first)")
         return
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        out = evaluate.run(cfg=cfg, seed=seed, base_model=model, model_dir=model_dir, split_dir=ROOT / "data" / "split", metrics_path=Path(tmp) / "metrics.json",
-                           eval_dir=Path(tmp) / "eval", external_dir=ROOT / "data" / "external")
+        out = evaluate.run(cfg=cfg, seed=seed, base_model=model, model_dir=model_dir, split_dir=split,
+                           metrics_path=Path(tmp) / "metrics.json", eval_dir=Path(tmp) / "eval",
+                           external_dir=ROOT / "data" / "external")
         took = time.perf_counter() - start
     t = out["test"]
     print(f"whole evaluate stage (model load, scoring, 3 baselines, bootstrap, plots): {took:6.1f} s; "
@@ -79,20 +79,28 @@ def bench_stage(cfg: params.Evaluate, seed: int, model: str) -> None:
 
 
 def main() -> None:
+    import argparse
     import logging
 
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--split", type=Path, default=ROOT / "data" / "split", help="a directory with train/test.csv")
+    parser.add_argument("--model", type=Path, default=ROOT / "models" / "classifier",
+                        help="the trained classifier the whole-stage benchmark evaluates")
+    parser.add_argument("--rows", type=int, default=10_000, help="rows of the bootstrap benchmark")
+    parser.add_argument("--resamples", type=int, default=1000, help="resamples of the bootstrap benchmark")
+    args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    split = ROOT / "data" / "split"
+    split = args.split
     if not (split / "train.csv").exists():
-        sys.exit("data/split/train.csv is missing: run `dvc repro split` (or `dvc pull`) first")
+        sys.exit(f"{split}/train.csv is missing: run `dvc repro split` (or `dvc pull`) first")
     cfg = params.load("evaluate", ROOT / "params.yaml")
     model = params.load("train", ROOT / "params.yaml").model
     seed = params.load("base", ROOT / "params.yaml").seed
     train = read_csv(split / "train.csv", columns=("text", "label"))
     test = read_csv(split / "test.csv", columns=("text", "label"))
     bench_baselines(cfg, model, train, test)
-    bench_bootstrap()
-    bench_stage(cfg, seed, model)
+    bench_bootstrap(args.rows, args.resamples)
+    bench_stage(cfg, seed, model, split, args.model)
 
 
 if __name__ == "__main__":

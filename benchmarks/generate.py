@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from stages import generate  # noqa: E402
 from stages.core import params  # noqa: E402
-from tests.openai_server import FakeOpenAI  # noqa: E402
+from testkit.openai_server import FakeOpenAI  # noqa: E402
 
 KEY_ENV = "SYNTHBERT_BENCH_KEY"  # a dummy key for the local server; a real OPENAI_API_KEY is never used
 

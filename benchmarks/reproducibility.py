@@ -71,7 +71,8 @@ def bench_dir(tmp: Path) -> None:
 
 
 def bench_dvc(tmp: Path) -> None:
-    from tests.conftest import build_tiny_bert, dvc, make_repo, run_cmd
+    from testkit.dvc_repo import dvc, make_repo, run_cmd
+    from testkit.tiny_bert import build_tiny_bert
 
     origin = make_repo(tmp / "origin", build_tiny_bert(tmp / "tiny"))
     dvc(origin, "remote", "add", "-d", "shared", str(tmp / "remote"))

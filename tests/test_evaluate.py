@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from stages import evaluate, train
-from stages.core import params
+from stages.core import modeling, params
 from stages.core.errors import DataError, ParamsError
 from tests.test_train import CLICKBAIT, FACTUAL, tiny_cfg, write_splits
 
@@ -171,7 +171,9 @@ def write_external(tmp_path, rows, name="real.csv"):
     return d
 
 
-REAL = [(t.capitalize(), "bait") for t in CLICKBAIT] + [(t, "news") for t in FACTUAL[:3]]
+# ONLY_REAL is a text no split holds (in any case): finding it in a report can only mean a real row leaked.
+ONLY_REAL = "Harbor ferry strike ends after nine days"
+REAL = [(t.capitalize(), "bait") for t in CLICKBAIT] + [(t, "news") for t in FACTUAL[:3]] + [(ONLY_REAL, "news")]
 EXTERNAL = {"name": "real", "path": "real.csv", "text_column": "headline", "label_column": "tag",
             "label_map": {"bait": "clickbait", "news": "factual"}}
 
@@ -181,20 +183,24 @@ def test_external_set_is_scored_beside_the_test_split_with_its_gap(tmp_path, mod
     out = run(tmp_path, model_dir, tiny_bert, cfg_of(external_test=[EXTERNAL]), external_dir=ext_dir)
     saved = json.loads((tmp_path / "metrics.json").read_text())
     real = saved["external"]["real"]
-    assert real["rows"] == 7 and real == out["external"]["real"]
+    assert real["rows"] == 8 and real == out["external"]["real"]
     assert real["f1_macro_gap"] == pytest.approx(saved["test"]["f1_macro"] - real["f1_macro"], abs=1e-6)
     assert real["f1_macro_ci_low"] <= real["f1_macro"] <= real["f1_macro_ci_high"]
     table = json.loads((tmp_path / "eval" / "baselines.json").read_text())
     assert table["sets"] == ["test", "real"]
     for name, row in table["models"].items():
-        assert row["real"]["rows"] == 7 and "f1_macro_gap" in row["real"], name
+        assert row["real"]["rows"] == 8 and "f1_macro_gap" in row["real"], name
     slices = pd.read_csv(tmp_path / "eval" / "slices.csv")
-    assert slices[slices["slice"] == "real:real"]["rows"].tolist() == [7]
+    assert slices[slices["slice"] == "real:real"]["rows"].tolist() == [8]
     assert "## Reality check" in (tmp_path / "eval" / "summary.md").read_text()
-    # No row of the real set is copied into the committed reports.
-    for path in (tmp_path / "eval").iterdir():
-        if path.suffix in (".csv", ".json", ".md"):
-            assert "Toyota to cut" not in path.read_text(), path.name
+    # No row of the real set is copied into the committed reports. The marker is in the external file and in
+    # no split, so the check below can fail: a leak would put it in a report.
+    assert ONLY_REAL in (ext_dir / "real.csv").read_text()
+    assert not any(ONLY_REAL.lower() in p.read_text().lower() for p in (tmp_path / "split").glob("*.csv"))
+    reports = [p for p in (tmp_path / "eval").rglob("*") if p.suffix in (".csv", ".json", ".md")]
+    assert any(p.name == "predictions.csv" for p in reports)  # the files a leak would land in are checked
+    for path in reports:
+        assert ONLY_REAL.lower() not in path.read_text().lower(), path.name
 
 
 def write_params(tmp_path, tiny_bert, evaluate_section):
@@ -230,3 +236,36 @@ def test_bad_external_sets_fail_before_any_output(tmp_path, model_dir, tiny_bert
     with pytest.raises(error, match=message):
         run(tmp_path, model_dir, tiny_bert, cfg_of(external_test=[{**EXTERNAL, **spec}]), external_dir=ext_dir)
     assert not (tmp_path / "metrics.json").exists() and not (tmp_path / "eval").exists()
+
+
+# P(clickbait) for each test text, chosen by hand: ranked by it, 12 of the 16 (clickbait, factual) pairs are
+# ordered right, so ROC-AUC with clickbait as the positive label is 0.75 on the clickbait column and 0.25 on
+# the factual one. Average precision, clickbait positive (0.9 C, 0.8 C, 0.6 F, 0.4 C, 0.35 F, 0.2 F, 0.15 C,
+# 0.1 F): (1/1 + 2/2 + 3/4 + 4/7) / 4 = 0.830357; factual positive on its own column: (1 + 2/3 + 3/4 + 4/6) / 4.
+P_CLICKBAIT = dict(zip(CLICKBAIT, (0.9, 0.8, 0.4, 0.15))) | dict(zip(FACTUAL, (0.6, 0.35, 0.2, 0.1)))
+
+
+def fixed_proba(model, tokenizer, texts, batch_size=128, max_length=None):
+    import numpy as np
+
+    labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    columns = {"clickbait": [P_CLICKBAIT[t] for t in texts], "factual": [1 - P_CLICKBAIT[t] for t in texts]}
+    return np.array([columns[label] for label in labels], dtype=np.float64).T
+
+
+@pytest.mark.parametrize("positive, auc, ap", [
+    ("clickbait", 0.75, (1 + 1 + 3 / 4 + 4 / 7) / 4),
+    ("factual", 0.75, (1 + 2 / 3 + 3 / 4 + 4 / 6) / 4),
+])
+def test_roc_auc_scores_the_positive_labels_own_probability_column(tmp_path, model_dir, tiny_bert, monkeypatch,
+                                                                   positive, auc, ap):
+    # Scoring the other label's column against this label gives 0.25; the AP tells the two positives apart.
+    monkeypatch.setattr(modeling, "predict_proba", fixed_proba)
+    out = run(tmp_path, model_dir, tiny_bert, cfg_of(positive_label=positive))
+    saved = json.loads((tmp_path / "metrics.json").read_text())["test"]
+    assert saved["roc_auc"] == pytest.approx(auc, abs=1e-6) and out["test"]["roc_auc"] == saved["roc_auc"]
+    assert saved["average_precision"] == pytest.approx(ap, abs=1e-6)
+    roc = pd.read_csv(tmp_path / "eval" / "roc.csv")
+    # The trapezoid under the written curve is the same number: the plotted curve uses the same column.
+    assert float(((roc["fpr"].diff().fillna(0)) * (roc["tpr"] + roc["tpr"].shift().fillna(0)) / 2).sum()) == \
+        pytest.approx(auc, abs=1e-6)

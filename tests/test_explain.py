@@ -14,7 +14,7 @@ from stages.core.errors import DataError
 from stages.explanation import lime_runner
 from stages.generation.task import load_task
 from stages.generation.template import generate_label
-from tests.conftest import ROOT
+from testkit import ROOT
 
 LONG = "you won't believe what the mayor found in texas this year, and why parents are furious about coffee"
 

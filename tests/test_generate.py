@@ -166,7 +166,7 @@ KEY = "sk-gen-test-0a1b2c3d4e5f"
 
 @pytest.fixture
 def server(monkeypatch):
-    from tests.openai_server import FakeOpenAI
+    from testkit.openai_server import FakeOpenAI
 
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     with FakeOpenAI() as s:

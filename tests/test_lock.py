@@ -14,7 +14,7 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.version import Version
 
-from tests.conftest import ROOT
+from testkit import ROOT
 
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([0-9][0-9A-Za-z.!]*)$")  # no local tag, URL or path
 
@@ -88,7 +88,7 @@ def test_every_third_party_import_of_the_package_is_a_declared_dependency():
 
 @pytest.mark.parametrize("script", ["scripts/setup.sh", "scripts/refresh-lock.sh", ".ci/run"])
 def test_scripts_parse(script):
-    proc = subprocess.run(["bash", "-n", str(ROOT / script)], capture_output=True, text=True)
+    proc = subprocess.run(["bash", "-n", str(ROOT / script)], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
 
 

@@ -93,7 +93,7 @@ def test_split_runs_without_importing_torch_or_transformers(tmp_path):
             f"code = split.main(['--data', {str(data)!r}, '--out', {str(tmp_path / 's')!r}, "
             f"'--report', {str(tmp_path / 's.json')!r}]); "
             "print(code, 'torch' in sys.modules, 'transformers' in sys.modules)")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path,
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path, timeout=120,
                           env={**__import__("os").environ, "PYTHONPATH": str(split.__file__).rsplit("/stages/", 1)[0]})
     assert proc.stdout.strip() == "0 False False", proc.stderr
     assert (tmp_path / "s" / "train.csv").exists()

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from stages.core import provenance
-from tests.conftest import run_cmd
+from testkit.dvc_repo import run_cmd
 
 
 @pytest.fixture()

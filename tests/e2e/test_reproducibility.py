@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from tests.conftest import dvc, make_repo, run_cmd, stages_ran
+from testkit.dvc_repo import dvc, make_repo, run_cmd, stages_ran
 
 pytestmark = pytest.mark.e2e
 UP_TO_DATE = "Data and pipelines are up to date."

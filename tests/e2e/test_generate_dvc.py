@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import dvc, make_repo, stages_ran, write_params
-from tests.openai_server import FakeOpenAI
+from testkit.dvc_repo import dvc, make_repo, stages_ran, write_params
+from testkit.openai_server import FakeOpenAI
 
 pytestmark = pytest.mark.e2e
 ALL = ["generate", "split", "train", "evaluate", "explain"]

@@ -8,7 +8,7 @@ import pytest
 from stages.core import params
 from stages.core.errors import ParamsError
 
-ROOT = Path(__file__).resolve().parents[1]
+from testkit import ROOT
 
 
 def test_repository_evaluate_section():

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from tests.conftest import ROOT, subprocess_env
+from testkit import ROOT
+from testkit.dvc_repo import subprocess_env
 from tests.test_train import write_splits
 
 EPOCHS, BATCH = 2, 4

@@ -1,5 +1,5 @@
-"""stages.tools.compare: the markdown comparison with a git revision, the dvc.lock check, and the PR workflow that
-runs them (its `python -m stages.tools.compare` lines are executed here, in a clone shaped like the CI checkout)."""
+"""stages.tools.compare against real DVC runs: two commits of the tiny pipeline, the comparison with `main`,
+and the PR workflow's `python -m stages.tools.compare` lines executed in a clone shaped like the CI checkout."""
 
 from __future__ import annotations
 
@@ -11,62 +11,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stages.tools import compare
-from tests.conftest import ROOT, dvc, run_cmd, stages_ran, subprocess_env
-from tests.test_experiments import copy_of_baseline
+from testkit.dvc_repo import dvc, run_cmd, stages_ran, subprocess_env
+from tests.e2e.test_experiments import copy_of_baseline
+from tests.tools.test_compare import LINK_BASE, WORKFLOW
 
-WORKFLOW = ROOT / ".github" / "workflows" / "pr-report.yml"
-LINK_BASE = "https://github.com/owner/repo/blob/0123abc"
-
-
-def test_metric_rows_show_changed_and_headline_metrics_and_per_label_f1():
-    diff = {"reports/metrics.json": {
-        "test.accuracy": {"old": 0.8, "new": 0.8, "diff": 0.0},            # unchanged, but always shown
-        "test.f1_macro": {"old": 0.7, "new": 0.75, "diff": 0.05},
-        "test.ece": {"old": 0.1, "new": 0.1, "diff": 0.0},                 # unchanged: left out
-        "test.f1_macro_ci_low": {"old": None, "new": 0.6, "diff": None},   # new in this branch
-        "test.per_label.a.b.f1": {"old": 0.5, "new": 0.75, "diff": 0.25},  # a label with a dot
-        "test.per_label.c.f1": {"old": 0.9, "new": 0.75, "diff": -0.15},
-        "test.per_label.c.precision": {"old": 0.9, "new": 0.8, "diff": -0.1},
-    }}
-    headline, per_label = compare.metric_rows(diff)
-    assert [r[0] for r in headline] == ["`test.accuracy`", "`test.f1_macro`", "`test.f1_macro_ci_low`"]
-    assert per_label == [["a.b", 0.5, 0.75, 0.25], ["c", 0.9, 0.75, -0.15]]
-    md = compare.render("main", diff, {"params.yaml": {"train.epochs": {"old": 2, "new": 3},
-                                                       "train.freeze": {"old": None, "new": "none"}}})
-    assert "| `test.f1_macro_ci_low` | — | 0.600 | — |" in md
-    assert "| a.b | 0.500 | 0.750 | +0.250 |" in md and "| c | 0.900 | 0.750 | -0.150 |" in md
-    assert "| `train.epochs` | `2` | `3` |" in md and "| `train.freeze` | — | `none` |" in md
-    assert "No param changed." in compare.render("main", diff, {})
-
-
-def test_rebase_links_points_relative_links_at_the_commit_and_images_at_raw_files(tmp_path):
-    report = tmp_path / "reports" / "report.md"
-    md = ("![cm](eval/confusion.png) [page](explain/html/01.html) [web](https://dvc.org) [top](#top) "
-          "![x](../x.png) [out](../../../elsewhere.md)")
-    out = compare.rebase_links(md, report, tmp_path, LINK_BASE + "/")
-    assert f"![cm]({LINK_BASE}/reports/eval/confusion.png?raw=true)" in out
-    assert f"[page]({LINK_BASE}/reports/explain/html/01.html)" in out
-    assert "[out](../../../elsewhere.md)" in out  # outside the repository: left alone
-    assert "[web](https://dvc.org)" in out and "[top](#top)" in out and f"![x]({LINK_BASE}/x.png?raw=true)" in out
-
-
-def test_workflow_is_valid_and_posts_with_cml_without_a_public_image_host():
-    flow = yaml.safe_load(WORKFLOW.read_text())
-    trigger = flow.get("on", flow.get(True))  # YAML 1.1 reads the key `on` as True
-    assert "pull_request" in trigger and flow["permissions"]["pull-requests"] == "write"
-    steps = flow["jobs"]["report"]["steps"]
-    uses = [s.get("uses", "") for s in steps]
-    assert any(u.startswith("actions/checkout@") for u in uses)
-    assert any(u.startswith("iterative/setup-cml@") for u in uses)
-    assert steps[0]["with"]["fetch-depth"] == 0
-    runs = "\n".join(s.get("run", "") for s in steps)
-    assert "bash scripts/setup.sh" in runs
-    cml = [line for line in runs.splitlines() if line.startswith("cml ")]
-    assert len(cml) == 1 and cml[0].startswith("cml comment create") and "--publish=false" in cml[0]
-    assert cml[0].endswith(" pr-comment.md") and "--out pr-comment.md" in runs
-    for step in steps:  # expressions only in env:, so the run lines are plain shell that tests can execute
-        assert "${{" not in step.get("run", ""), step
+pytestmark = pytest.mark.e2e
 
 
 def workflow_python_lines() -> list[str]:
@@ -89,10 +38,9 @@ def two_commits(tmp_path_factory, tiny_bert):
 
 def stage_compare(repo: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "stages.tools.compare", *args], cwd=repo, env=subprocess_env(),
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, timeout=300)
 
 
-@pytest.mark.e2e
 def test_compare_against_main_shows_metrics_params_and_per_label_f1(two_commits):
     proc = stage_compare(two_commits, "--rev", "main", "--out", "cmp.md")
     assert proc.returncode == 0, proc.stderr
@@ -105,7 +53,6 @@ def test_compare_against_main_shows_metrics_params_and_per_label_f1(two_commits)
     assert f1 and f1[1] == f1[2]  # only explain changed: the same model, the same metrics
 
 
-@pytest.mark.e2e
 def test_compare_against_a_missing_revision_is_a_one_line_error(two_commits):
     proc = stage_compare(two_commits, "--rev", "no-such-branch", "--out", "x.md")
     assert proc.returncode == 2
@@ -123,13 +70,13 @@ def ci_clone(two_commits, tmp_path_factory):
     return clone
 
 
-@pytest.mark.e2e
 def test_workflow_commands_pass_in_a_fresh_clone_and_write_the_comment(ci_clone):
     lines = workflow_python_lines()
     assert any("--check-lock" in line for line in lines) and any("--rev" in line for line in lines)
     env = {**subprocess_env(), "BASE_REF": "origin/main", "LINK_BASE": LINK_BASE}
     for line in lines:
-        proc = subprocess.run(["bash", "-c", line], cwd=ci_clone, env=env, capture_output=True, text=True)
+        proc = subprocess.run(["bash", "-c", line], cwd=ci_clone, env=env, capture_output=True, text=True,
+                              timeout=900)
         assert proc.returncode == 0, f"{line}\n{proc.stderr}"
     comment = (ci_clone / "pr-comment.md").read_text()
     assert "## This branch against `origin/main`" in comment and "# Model report" in comment
@@ -141,7 +88,6 @@ def test_workflow_commands_pass_in_a_fresh_clone_and_write_the_comment(ci_clone)
         assert (ci_clone / url[len(LINK_BASE) + 1:].removesuffix("?raw=true")).is_file(), url
 
 
-@pytest.mark.e2e
 def test_check_lock_names_a_changed_param_or_code_file(ci_clone):
     params = ci_clone / "params.yaml"
     params.write_text(params.read_text().replace("num_features: 4", "num_features: 5"))

@@ -1,6 +1,6 @@
 """DVC experiments with the tiny model in a temporary repo: `dvc exp run -S`, a queued grid, `dvc exp show --md`.
 
-`copy_of_baseline()` is shared with test_compare, test_report and test_sweep: one `dvc repro` per session,
+`copy_of_baseline()` is shared with test_compare_dvc, test_report_dvc and test_sweep_dvc: one `dvc repro` per session,
 committed, then copied for each module, so the modules stay independent without paying for it each time.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import dvc, make_repo, run_cmd, stages_ran
+from testkit.dvc_repo import dvc, make_repo, run_cmd, stages_ran
 
 pytestmark = pytest.mark.e2e
 ALL = ["generate", "split", "train", "evaluate", "explain", "report"]
@@ -23,8 +23,8 @@ ALL = ["generate", "split", "train", "evaluate", "explain", "report"]
 
 def baseline(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> Path:
     """A committed repo whose whole pipeline has run once (reports and dvc.lock in git); read it, never change it."""
-    # Kept under the session's base temp dir, not in a global: pytest imports this file as `test_experiments`
-    # and the other modules import it as `tests.test_experiments`, two module objects.
+    # Kept under the session's base temp dir, not in a global: the marker file survives whichever module asks
+    # first, and a crashed build (no marker) is rebuilt rather than reused.
     root = tmp_path_factory.getbasetemp() / "synthbert-baseline"
     repo = root / "repo"
     if not (root / "done").exists():

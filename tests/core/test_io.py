@@ -19,7 +19,7 @@ import pytest
 
 from stages.core import io
 from stages.core.errors import SynthbertError
-from tests.conftest import ROOT
+from testkit import ROOT
 
 PR_CAPBSET_DROP, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH = 24, 1, 2
 
@@ -96,7 +96,7 @@ def test_atomic_dir_replaces_the_directory_and_keeps_the_usual_mode(tmp_path):
 
 def test_temporaries_of_killed_processes_are_removed_live_ones_kept(tmp_path):
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
-                          text=True).stdout.strip()
+                          text=True, timeout=60).stdout.strip()
     stale_file = tmp_path / f".a.csv.partial-{dead}-abc123.tmp"
     stale_dir = tmp_path / f".a.csv.partial-{dead}-dirxyz"
     live = tmp_path / f".a.csv.partial-{os.getppid()}-live99.tmp"  # the parent process is alive

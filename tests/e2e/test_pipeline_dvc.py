@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.conftest import dvc, make_repo, stages_ran
+from testkit.dvc_repo import dvc, make_repo, stages_ran
 
 pytestmark = pytest.mark.e2e
 ALL = ["generate", "split", "train", "evaluate", "explain", "report"]

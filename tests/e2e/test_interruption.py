@@ -25,8 +25,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import dvc, make_repo, subprocess_env
-from tests.test_io import drop_root_override
+from testkit.dvc_repo import dvc, make_repo, subprocess_env
+from tests.core.test_io import drop_root_override
 
 pytestmark = pytest.mark.e2e
 # A thousand rows per label, so writing an output takes long enough to be caught in the act; a short
@@ -130,7 +130,7 @@ def interrupt(repo: Path, stage: str, delay: float | None, whole_group: bool) ->
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+            proc.wait(timeout=60)
     return result
 
 
@@ -156,7 +156,7 @@ def check_invariant(repo: Path, stage: str, reference: dict) -> None:
         assert name in ref and comparable(data) == comparable(ref[name]), f"{name} is not the finished output"
     complete = {n for n in now if ".partial-" not in n} == set(ref)
     status = subprocess.run([DVC, "status", stage], cwd=repo, env=subprocess_env(), capture_output=True,
-                            text=True)
+                            text=True, timeout=300)
     assert status.returncode == 0, status.stderr  # dvc.lock stays readable
     if not complete:
         assert f"{stage}:" in status.stdout and "changed outs" in status.stdout, status.stdout
@@ -217,7 +217,7 @@ def test_file_size_limit_while_writing_keeps_previous_outputs(repo, reference):
 
 
 def test_full_disk_keeps_previous_outputs(repo, tmp_path):
-    if subprocess.run(["unshare", "-rm", "true"], capture_output=True).returncode != 0:
+    if subprocess.run(["unshare", "-rm", "true"], capture_output=True, timeout=60).returncode != 0:
         pytest.skip("no unprivileged user+mount namespaces here (the file-size-limit test covers the code path)")
     before = files(repo, "generate")
     disk, copy = tmp_path / "disk", tmp_path / "after"

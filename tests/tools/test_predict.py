@@ -18,7 +18,8 @@ from stages.tools import predict
 from stages.training import modelcard
 from stages.core.contracts import DatasetInfo, Provider, TrainSummary
 from stages.core.errors import DataError
-from tests.conftest import ROOT, subprocess_env
+from testkit import ROOT
+from testkit.dvc_repo import subprocess_env
 
 TEXTS = ["you won't believe what the mayor found", "city council approved a budget", "storm hits texas",
          "10 secrets nobody saw coming", "the truth about coffee will surprise you"]
@@ -128,7 +129,7 @@ def test_predict_runs_alone_next_to_a_model_outside_the_repository(model_dir, tm
     env = {k: v for k, v in subprocess_env().items() if k != "PYTHONPATH"}
     proc = subprocess.run([sys.executable, "-I", "predict.py", "--model", "classifier", "--input", "-"],
                           input="storm hits texas\nthe truth about coffee\n", cwd=tmp_path, env=env,
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert [json.loads(line)["text"] for line in proc.stdout.splitlines()] == ["storm hits texas",
                                                                                "the truth about coffee"]

@@ -17,9 +17,9 @@ from stages.generation import llm, openai_provider
 from stages.core.errors import DataError
 from stages.generation.llm_cache import ResponseCache, request_key
 from stages.generation.task import load_task
-from tests.openai_server import FakeOpenAI
+from testkit.openai_server import FakeOpenAI
 
-ROOT = Path(__file__).resolve().parents[1]
+from testkit import ROOT
 TASK = ROOT / "data" / "tasks" / "clickbait.yaml"
 KEY = "sk-test-9f8e7d6c5b4a"
 
@@ -262,7 +262,7 @@ def test_sigkill_mid_run_then_rerun_loses_nothing_and_asks_nothing_twice(tmp_pat
         assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.poll() else "timeout"
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    proc.wait(timeout=60)
     answered_before = set(server.answered)
     received_before = dict(server.received)
     assert len(answered_before) == 9 and not (tmp_path / "g.csv").exists()

@@ -6,7 +6,7 @@ import json
 import pandas as pd
 import pytest
 
-from tests.conftest import dvc, make_repo, stages_ran, write_params
+from testkit.dvc_repo import dvc, make_repo, stages_ran, write_params
 
 pytestmark = pytest.mark.e2e
 

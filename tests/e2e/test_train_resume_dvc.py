@@ -2,7 +2,6 @@
 on the next `dvc repro` with train.resume: true, and ends with the very model an uninterrupted run makes."""
 
 import json
-import logging
 import os
 import signal
 import subprocess
@@ -16,7 +15,10 @@ import pytest
 from stages import train
 from stages.core import params
 from stages.training import checkpoints
-from tests.conftest import dvc, make_repo, stages_ran, subprocess_env
+from testkit.dvc_repo import dvc, make_repo, stages_ran, subprocess_env
+
+pytestmark = pytest.mark.e2e
+
 
 EPOCHS = 8
 PARAMS = {"train": {"epochs": EPOCHS, "resume": True, "batch_size": 4, "learning_rate": 3e-3, "warmup_ratio": 0.0}}
@@ -34,17 +36,16 @@ def kill_after_checkpoint(repo: Path, min_step: int) -> Path:
             last = checkpoints.last_complete(ckpt) if ckpt.is_dir() else None
             if last is not None and checkpoints.step_of(last) >= min_step:
                 os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+                proc.wait(timeout=60)
                 return last
             time.sleep(0.02)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+            proc.wait(timeout=60)
     raise AssertionError(f"training ended (exit {proc.returncode}) before a checkpoint of step {min_step} was seen")
 
 
-@pytest.mark.e2e
 def test_killed_training_resumes_on_the_next_repro_and_ends_with_the_same_model(tmp_path, tiny_bert):
     repo = make_repo(tmp_path / "repo", tiny_bert, PARAMS)
     dvc(repo, "repro", "split")
@@ -71,37 +72,3 @@ def test_killed_training_resumes_on_the_next_repro_and_ends_with_the_same_model(
     assert ref["best_val_f1_macro"] == summary["best_val_f1_macro"]
     assert (tmp_path / "ref" / "model" / "model.safetensors").read_bytes() == \
         (repo / "models" / "classifier" / "model.safetensors").read_bytes()
-
-
-class Crash(Exception):
-    pass
-
-
-def crash_after_epoch(n):
-    from transformers import TrainerCallback
-
-    class CrashAfter(TrainerCallback):
-        def on_save(self, args, state, control, **kw):  # the epoch's checkpoint is complete
-            if state.epoch >= n:
-                raise Crash(f"stopped after epoch {n}")
-
-    return CrashAfter()
-
-
-def test_checkpoints_resume_only_the_same_params_and_data(tmp_path, tiny_bert, caplog):
-    from tests.test_train import LEARNS, tiny_cfg, write_splits
-
-    caplog.set_level(logging.INFO, logger="stages")
-    split, ckpt = write_splits(tmp_path), tmp_path / "ckpt"
-    cfg = tiny_cfg(tiny_bert, **{**LEARNS, "epochs": 3}, resume=True)
-    with pytest.raises(Crash):
-        train.run(cfg=cfg, seed=0, split_dir=split, model_dir=tmp_path / "m", reports=tmp_path / "r", checkpoint_dir=ckpt, callbacks=[crash_after_epoch(1)])
-    assert checkpoints.last_complete(ckpt).name == "checkpoint-8"
-    other = tiny_cfg(tiny_bert, **{**LEARNS, "epochs": 3, "learning_rate": 1e-3}, resume=True)
-    with pytest.raises(Crash):  # other params: the old checkpoint is deleted, training starts at epoch 0
-        train.run(cfg=other, seed=0, split_dir=split, model_dir=tmp_path / "m", reports=tmp_path / "r", checkpoint_dir=ckpt, callbacks=[crash_after_epoch(2)])
-    assert "they belong to other params, data or process count" in caplog.text
-    assert checkpoints.last_complete(ckpt).name == "checkpoint-16"
-    summary = train.run(cfg=other, seed=0, split_dir=split, model_dir=tmp_path / "m", reports=tmp_path / "r", checkpoint_dir=ckpt)  # same params again: resumes
-    assert summary["resumed_from"] == "checkpoint-16" and summary["epochs_trained"] == 3.0
-    assert summary["train_samples_per_second"] > 0

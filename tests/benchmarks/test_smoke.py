@@ -1,0 +1,80 @@
+"""Every script in benchmarks/ runs at its smallest size in a subprocess (with a timeout) and prints its
+ratio or table. Numbers are not checked (the machine is shared); that the script runs to its report is."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from testkit import ROOT
+from testkit.dvc_repo import subprocess_env
+from tests.test_train import write_splits
+
+BENCH = ROOT / "benchmarks"
+
+
+def bench(script: str, *args: str, timeout: float = 300) -> str:
+    """Run benchmarks/<script> from the repository root; its stdout, or AssertionError with the tail of both."""
+    cmd = [sys.executable, str(BENCH / script), *args]
+    try:
+        proc = subprocess.run(cmd, cwd=ROOT, env={**subprocess_env(), "PYTHONPATH": str(ROOT)}, capture_output=True,
+                              text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        raise AssertionError(f"{' '.join(cmd)} timed out after {timeout:g} s") from exc
+    assert proc.returncode == 0, f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
+    return proc.stdout
+
+
+def test_every_benchmark_script_has_a_smoke_test():
+    tested = set(re.findall(r'bench\("(\w+\.py)"', Path(__file__).read_text()))
+    assert {p.name for p in BENCH.glob("*.py")} <= tested
+
+
+def test_pipeline_split_benchmark():
+    out = bench("pipeline.py", "--skip-repro")
+    assert re.search(r"^split, 10,000 rows \(with start\): +[\d.]+ s", out, re.M), out
+
+
+def test_reproducibility_safe_writes_benchmark():
+    out = bench("reproducibility.py", "--skip-dvc")
+    assert re.search(r"^write_csv, 100k rows .* ratio [\d.]+x$", out, re.M), out
+    assert re.search(r"^model dir, 90 MB .* ratio [\d.]+x$", out, re.M), out
+
+
+def test_generate_benchmark_against_the_local_server():
+    out = bench("generate.py", "--samples", "20", "--latency", "0.01")
+    assert re.search(r"^speed-up +: +[\d.]+x", out, re.M), out
+    assert re.search(r"^warm-cache rerun \(new process\) +: +[\d.]+ s +0 requests", out, re.M), out
+
+
+@pytest.mark.e2e  # over 20 s on a shared 2-core CPU
+def test_predict_benchmark():
+    out = bench("predict.py", "--texts", "16", "--batch-size", "8")
+    assert re.search(r"^speed-up: [\d.]+x", out, re.M), out
+
+
+@pytest.mark.e2e  # over 20 s on a shared 2-core CPU
+def test_evaluate_benchmark_on_a_tiny_split(tmp_path):
+    split = write_splits(tmp_path)
+    out = bench("evaluate.py", "--split", str(split), "--rows", "200", "--resamples", "20",
+                "--model", str(tmp_path / "no-model"))
+    assert len(re.findall(r"^baseline \w+ *: fit +[\d.]+ s", out, re.M)) == 3, out
+    assert re.search(r"^bootstrap, 20 resamples x 200 rows x 4 predictors: +[\d.]+ s", out, re.M), out
+
+
+@pytest.mark.e2e
+def test_explain_benchmark():
+    out = bench("explain.py", "--examples", "1", "--num-samples", "20", "--steps", "1", timeout=900)
+    assert re.search(r"^speedup: [\d.]+x wall", out, re.M), out
+
+
+@pytest.mark.e2e
+def test_train_benchmark_on_a_tiny_split(tmp_path):
+    split = write_splits(tmp_path)
+    out = bench("train.py", "--epochs", "1", "--seeds", "1", "--tutorial512-steps", "0", "--split", str(split),
+                timeout=900)
+    assert "tokens/row" in out and re.search(r"^\w[\w ]* +[\d.]+ +[\d.]+ +[\d.]+ ", out, re.M), out
