@@ -15,7 +15,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from stages.core import cli, params
+from stages.core import cli, params, similarity
 from stages.generation import quality
 from stages.core.errors import DataError
 from stages.core.io import read_csv, write_csv, write_json, write_text
@@ -94,7 +94,7 @@ def run(cfg: params.Generate, seed: int, out: Path, quality_dir: Path, cache_dir
     raw, provider, generation = provide(cfg, seed, cache_dir)
     log.info("read %s raw rows from provider %s", f"{len(raw):,}", cfg.provider)
     rows, dropped = clean(raw, cfg.min_chars, cfg.max_chars)
-    near = quality.near_duplicates([r["text"] for r in rows], cfg.near_duplicate_threshold)
+    near = similarity.near_duplicates([r["text"] for r in rows], cfg.near_duplicate_threshold, seed)
     if near:
         dropped = dict(sorted({**dropped, "near_duplicate": len(near)}.items()))
         rows = [r for i, r in enumerate(rows) if i not in near]
