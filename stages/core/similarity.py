@@ -220,3 +220,13 @@ def max_cross_jaccard(texts: Sequence[str], parts: Sequence[str], threshold: flo
                 best = max(best, jaccard(sets[i], sets[j]))
         index.add(i)
     return round(best, 4), False
+
+
+def leak_report(texts: Sequence[str], parts: Sequence[str], groups: dict[str, list[int]], threshold: float,
+                seed: int) -> dict[str, Any]:
+    """split.json's near-duplicate facts: the threshold, the groups that joined two or more distinct texts, and
+    the highest Jaccard between texts of two different parts."""
+    worst, exact = max_cross_jaccard(texts, parts, threshold, seed)
+    merged = sum(len({dedup_key(texts[i]) for i in rows}) > 1 for rows in groups.values())
+    return {"near_duplicate_threshold": threshold, "near_duplicate_groups": merged,
+            "max_cross_split_jaccard": worst, "max_cross_split_jaccard_exact": exact}
