@@ -87,7 +87,7 @@ def run(*, cfg: params.Generate, seed: int, out: Path, reports: Path, cache_dir:
     raw, provider, generation = provide(cfg, seed, cache_dir)
     log.info("read %s raw rows from provider %s", f"{len(raw):,}", cfg.provider)
     rows, dropped = cleaning.clean(raw, cfg.min_chars, cfg.max_chars)
-    rows, dropped, near = cleaning.drop_near_duplicates(rows, dropped, cfg.near_duplicate_threshold)
+    rows, dropped, near = cleaning.drop_near_duplicates(rows, dropped, cfg.near_duplicate_threshold, seed)
     check_labels(rows, provider.file or cfg.task)
     report = quality_report(cfg, raw, rows, provider, dropped, near, generation)
     log.info("kept %s rows; dropped %s", f"{len(rows):,}",

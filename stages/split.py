@@ -1,8 +1,8 @@
 """Stage split: stratified, seeded, leak-free train / val / test split of the generated dataset.
 
 Reads: the dataset CSV (text,label,source). Writes: <out>/{train,val,test}.csv and split.json.
-Params: base.seed, split.val_size, split.test_size. Rows whose texts share a duplicate key (same words,
-ignoring case and punctuation) always land in the same split. Imports neither torch nor transformers.
+Params: base.seed, split.*. Rows joined by chains of pairs with word-set Jaccard >= split.near_duplicate_threshold
+(equal duplicate keys included) always land in the same split. Imports neither torch nor transformers.
 """
 
 from __future__ import annotations
@@ -14,9 +14,8 @@ import random
 from pathlib import Path
 from typing import Any
 
-from stages.core import cli, contracts, params
+from stages.core import cli, contracts, params, similarity
 from stages.core.errors import DataError
-from stages.core.text import dedup_key
 
 log = logging.getLogger(__name__)
 SPLITS = ("train", "val", "test")
@@ -29,11 +28,8 @@ def counts_for(n: int, val_size: float, test_size: float) -> tuple[int, int, int
     return n - n_val - n_test, n_val, n_test
 
 
-def assign(texts: list[str], labels: list[str], cfg: params.Split, seed: int, source: str = "input") -> list[str]:
-    """The split name of each row. Groups of equal duplicate keys move together, stratified by label."""
-    groups: dict[str, list[int]] = collections.defaultdict(list)
-    for i, text in enumerate(texts):
-        groups[dedup_key(text)].append(i)
+def assign(groups: dict[str, list[int]], labels: list[str], cfg: params.Split, seed: int, source: str = "input") -> list[str]:
+    """The split name of each row. Each group (of near-duplicates) moves together, stratified by label."""
     by_label: dict[str, list[str]] = collections.defaultdict(list)
     for key, rows in groups.items():
         majority = collections.Counter(labels[i] for i in rows).most_common(1)[0][0]
@@ -41,7 +37,7 @@ def assign(texts: list[str], labels: list[str], cfg: params.Split, seed: int, so
     if len(by_label) < 2:
         raise DataError(f"{source}: need at least two labels to train a classifier, found {', '.join(by_label)}")
     rng = random.Random(seed)
-    result = [""] * len(texts)
+    result = [""] * len(labels)
     for label in sorted(by_label):
         keys = sorted(by_label[label])  # sorted first: the outcome depends on the seed only
         rng.shuffle(keys)
@@ -63,13 +59,16 @@ def run(*, cfg: params.Split, seed: int, data: Path, out_dir: Path, report: Path
     frame = frame[(frame["text"].str.strip() != "") & (frame["label"].str.strip() != "")]
     if frame.empty:
         raise DataError(f"{data}: no rows with both a text and a label")
-    frame = frame.assign(split=assign(frame["text"].tolist(), frame["label"].tolist(), cfg, seed, str(data)))
+    texts = frame["text"].tolist()
+    groups = similarity.groups(texts, cfg.near_duplicate_threshold, seed)
+    frame = frame.assign(split=assign(groups, frame["label"].tolist(), cfg, seed, str(data)))
+    leaks = similarity.leak_report(texts, frame["split"].tolist(), groups, cfg.near_duplicate_threshold, seed)
     splits: dict[str, Any] = {}
     for name in SPLITS:
         part = frame[frame["split"] == name]
         contracts.write_dataset(out_dir / f"{name}.csv", part[list(contracts.DATASET_COLUMNS)].to_dict("records"))
         splits[name] = {"rows": len(part), "labels": {k: int(v) for k, v in sorted(part["label"].value_counts().items())}}
-    summary = contracts.SplitReport(seed=seed, val_size=cfg.val_size, test_size=cfg.test_size, splits=splits)
+    summary = contracts.SplitReport(seed=seed, val_size=cfg.val_size, test_size=cfg.test_size, **leaks, splits=splits)
     summary.write(report)
     log.info("split %s rows: %s", f"{len(frame):,}", ", ".join(f"{n} {s['rows']:,}" for n, s in splits.items()))
     return summary.to_dict()

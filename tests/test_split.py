@@ -97,3 +97,60 @@ def test_split_runs_without_importing_torch_or_transformers(tmp_path):
                           env={**__import__("os").environ, "PYTHONPATH": str(split.__file__).rsplit("/stages/", 1)[0]})
     assert proc.stdout.strip() == "0 False False", proc.stderr
     assert (tmp_path / "s" / "train.csv").exists()
+
+
+def near_duplicate_data(tmp_path):
+    """Default-task rows (template provider, seed 42) with near-copies planted: a word added to every tenth."""
+    from stages.generation import template
+    from stages.generation.task import load_task
+
+    rows = template.generate(load_task(split.__file__.rsplit("/stages/", 1)[0] + "/data/tasks/clickbait.yaml"), 150, 42)
+    rows += [{**r, "text": r["text"] + " today"} for r in rows[::10]]
+    path = tmp_path / "near.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+def test_no_near_duplicate_pair_spans_two_splits(tmp_path):
+    from stages.core import similarity
+
+    data = near_duplicate_data(tmp_path)
+    summary = do_split(tmp_path, data)
+    parts = read(tmp_path)
+    everything = pd.concat(parts.values())
+    assert sorted(everything["text"]) == sorted(pd.read_csv(data)["text"])  # still a partition
+    sets = {n: similarity.word_sets(f["text"].tolist()) for n, f in parts.items()}
+    worst = max(similarity.jaccard(a, b) for x, y in (("train", "val"), ("train", "test"), ("val", "test"))
+                for a in sets[x] for b in sets[y])
+    assert worst < 0.8
+    assert summary["max_cross_split_jaccard"] == round(worst, 4)  # brute force over every cross-split pair
+    assert summary["max_cross_split_jaccard_exact"] is True
+    assert summary["near_duplicate_groups"] >= 30 and summary["near_duplicate_threshold"] == 0.8
+    for name in ("val", "test"):  # still stratified: each label keeps about its share
+        share = parts[name]["label"].value_counts() / everything["label"].value_counts()
+        assert ((share - 0.2).abs() < 0.05).all(), share
+
+
+def test_near_duplicate_split_is_deterministic_for_a_seed(tmp_path):
+    data = near_duplicate_data(tmp_path)
+    do_split(tmp_path, data)
+    first = [(tmp_path / "split" / f"{n}.csv").read_bytes() for n in split.SPLITS] + [(tmp_path / "split.json").read_bytes()]
+    do_split(tmp_path, data)
+    assert [(tmp_path / "split" / f"{n}.csv").read_bytes() for n in split.SPLITS] + \
+        [(tmp_path / "split.json").read_bytes()] == first
+
+
+def test_max_cross_split_jaccard_by_hand():
+    from stages.core import similarity
+
+    texts = ["a b c d e", "a b c d f", "x y z", "x y w"]  # 4 of 6: 0.667; 2 of 4: 0.5
+    assert similarity.max_cross_jaccard(texts, ["train", "test", "train", "val"], 0.8, 42) == (0.6667, True)
+    assert similarity.max_cross_jaccard(texts, ["train", "train", "train", "val"], 0.8, 42) == (0.5, True)
+
+
+@pytest.mark.parametrize("value", [0, -0.1, 1.5])
+def test_near_duplicate_threshold_must_be_a_fraction(value):
+    from stages.core.errors import ParamsError
+
+    with pytest.raises(ParamsError, match=r"split.near_duplicate_threshold must be a fraction in \(0, 1\]"):
+        params.load_dict({"near_duplicate_threshold": value}, "split")

@@ -174,6 +174,10 @@ class SplitReport(Contract):
     seed: int
     val_size: float
     test_size: float
+    near_duplicate_threshold: float
+    near_duplicate_groups: int         # groups that joined two or more distinct texts
+    max_cross_split_jaccard: float     # highest word-set Jaccard between texts of two different splits
+    max_cross_split_jaccard_exact: bool  # false: a lower bound (above 5,000 rows only LSH candidates are compared)
     splits: dict               # train|val|test -> {rows, labels: {label: rows}}
 
 

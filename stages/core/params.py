@@ -105,11 +105,14 @@ class Generate:
 class Split:
     val_size: float = 0.2
     test_size: float = 0.2
+    near_duplicate_threshold: float = 0.8
 
     def validate(self, p: str) -> None:
         for name in ("val_size", "test_size"):
             v = getattr(self, name)
             check(0.0 < v < 1.0, f"{p}.{name}", "a fraction in (0, 1)", v)
+        check(0 < self.near_duplicate_threshold <= 1, f"{p}.near_duplicate_threshold", "a fraction in (0, 1]",
+              self.near_duplicate_threshold)
         total = self.val_size + self.test_size
         check(total < 0.9, f"{p}.val_size + {p}.test_size", "< 0.9 (train needs rows)", total)
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import collections
 from typing import Any
 
+from stages.core import similarity
 from stages.core.text import dedup_key, drop_reason, normalize
-from stages.generation import quality
 
 
 def clean(rows: list[dict[str, Any]], min_chars: int, max_chars: int) -> tuple[list[dict[str, str]], dict]:
@@ -45,10 +45,11 @@ def clean(rows: list[dict[str, Any]], min_chars: int, max_chars: int) -> tuple[l
     return kept, dict(sorted(dropped.items()))
 
 
-def drop_near_duplicates(rows: list[dict[str, str]], dropped: dict[str, int],
-                         threshold: float) -> tuple[list[dict[str, str]], dict[str, int], int]:
-    """Rows without near-duplicates of earlier rows, the drop counts with `near_duplicate` added, and how many."""
-    near = quality.near_duplicates([r["text"] for r in rows], threshold)
+def drop_near_duplicates(rows: list[dict[str, str]], dropped: dict[str, int], threshold: float,
+                         seed: int) -> tuple[list[dict[str, str]], dict[str, int], int]:
+    """Rows without near-duplicates of earlier rows, the drop counts with `near_duplicate` added, and how many.
+    MinHash LSH proposes candidate pairs (seeded), the exact word-set Jaccard decides (core/similarity.py)."""
+    near = similarity.near_duplicates([r["text"] for r in rows], threshold, seed)
     if not near:
         return rows, dropped, 0
     kept = [r for i, r in enumerate(rows) if i not in near]

@@ -1,7 +1,6 @@
 """Data-quality measures for generated datasets, and the quality report (reports/data/quality.{json,md}).
 
-Pure functions over rows ({"text", "label"}): near-duplicates (word-set Jaccard, found with a prefix
-filter instead of comparing every pair), length distribution and distinct-1/2 diversity per label, and a
+Pure functions over rows ({"text", "label"}): length distribution and distinct-1/2 diversity per label, and a
 shortcut probe: surface features that alone predict the label (a class that always ends with "!").
 """
 
@@ -13,43 +12,12 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from stages.core.text import dedup_key, md_escape
+from stages.core.similarity import words
+from stages.core.text import md_escape
 
 Row = dict[str, str]
 TOP_TOKENS = 10  # single-token features listed in the shortcut probe
 MIN_TOKEN_ROWS = 3  # a token must occur in this many rows to be probed
-
-
-def words(text: str) -> list[str]:
-    return dedup_key(text).split()
-
-
-def jaccard(a: set[str], b: set[str]) -> float:
-    return len(a & b) / len(a | b) if a or b else 1.0
-
-
-def near_duplicates(texts: Sequence[str], threshold: float) -> dict[int, int]:
-    """{i: j} for each text i whose word set has Jaccard similarity >= threshold with an earlier kept text j.
-
-    Prefix filtering (Chaudhuri et al. 2006): with tokens in one global order (rarest first), two sets with
-    Jaccard >= t share a token among the first |x| - ceil(t|x|) + 1 of each, so only those are indexed.
-    """
-    sets = [set(words(t)) for t in texts]
-    freq = collections.Counter(w for s in sets for w in s)
-    index: dict[str, list[int]] = collections.defaultdict(list)
-    found: dict[int, int] = {}
-    for i, s in enumerate(sets):
-        ordered = sorted(s, key=lambda w: (freq[w], w))
-        prefix = len(ordered) - math.ceil(threshold * len(ordered) - 1e-9) + 1
-        candidates = sorted({j for w in ordered[:prefix] for j in index[w]})
-        match = next((j for j in candidates if threshold * len(s) - 1e-9 <= len(sets[j]) <= len(s) / threshold + 1e-9
-                      and jaccard(s, sets[j]) >= threshold), None)
-        if match is not None:
-            found[i] = match
-            continue
-        for w in ordered[:prefix]:
-            index[w].append(i)
-    return found
 
 
 def _percentile(values: list[int], q: float) -> int:
