@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 
 from stages import generate, split  # noqa: E402
 from stages.core import params, similarity  # noqa: E402
-from stages.generation import template  # noqa: E402
+from stages.generation import cleaning, template  # noqa: E402
 from stages.generation.task import load_task  # noqa: E402
 
 
@@ -40,7 +40,7 @@ def main() -> None:
     cfg = params.load_dict({**params.read_params(ROOT / "params.yaml")["generate"],
                             "task": str(ROOT / "data/tasks/clickbait.yaml"), "provider": "template",
                             "n_per_label": args.rows // 2}, "generate")
-    rows, _ = generate.clean(template.generate(load_task(cfg.task), cfg.n_per_label, 42), cfg.min_chars, cfg.max_chars)
+    rows, _ = cleaning.clean(template.generate(load_task(cfg.task), cfg.n_per_label, 42), cfg.min_chars, cfg.max_chars)
     texts = [r["text"] for r in rows]
     t = cfg.near_duplicate_threshold
     print(f"{len(texts):,} cleaned template rows, threshold {t}, CPU: {cpu_model()} ({len(__import__('os').sched_getaffinity(0))} cores)")
@@ -59,11 +59,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         start = time.perf_counter()
-        generate.run(cfg, 42, tmp / "generated.csv", tmp / "reports")
+        generate.run(cfg=cfg, seed=42, out=tmp / "generated.csv", reports=tmp / "reports")
         gen_s = time.perf_counter() - start
         start = time.perf_counter()
-        summary = split.run(params.load_dict(params.read_params(ROOT / "params.yaml")["split"], "split"), 42,
-                            tmp / "generated.csv", tmp / "split", tmp / "split.json")
+        summary = split.run(cfg=params.load_dict(params.read_params(ROOT / "params.yaml")["split"], "split"), seed=42,
+                            data=tmp / "generated.csv", out_dir=tmp / "split", report=tmp / "split.json")
         split_s = time.perf_counter() - start
     print(f"generate.run {gen_s:.2f} s + split.run {split_s:.2f} s = {gen_s + split_s:.2f} s (target < 60 s); "
           f"split: {summary['near_duplicate_groups']:,} near-duplicate groups, worst cross-split Jaccard "

@@ -11,107 +11,27 @@
 | reports/metrics.json         | evaluate | report           |
 | reports/eval/predictions.csv | evaluate | explain          |
 
-A JSON contract is a frozen dataclass: `Contract.read(path)` checks every field's presence and type and stops
-with one line naming the file and the field; `write(path)` writes exactly its fields. A field has a default
-only when its writer may leave it out.
+A JSON contract is a frozen dataclass (base: core/schema.py's Contract): `read(path)` checks every field's
+presence and type and stops with one line naming the file and the field; `write(path)` writes exactly its
+fields. A field has a default only when its writer may leave it out.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-import typing
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 from stages.core.errors import DataError
-from stages.core.io import read_csv, read_json, write_csv, write_json
-
-C = TypeVar("C", bound="Contract")
+from stages.core.io import read_csv, write_csv
+from stages.core.schema import Contract
 
 # CSV hand-offs: generated.csv and the three split files share their columns.
 DATASET_COLUMNS = ("text", "label", "source")
 # predictions.csv: these columns, then one probability column `p_<label>` per model label, in label order.
 PREDICTION_COLUMNS = ("text", "true", "predicted", "confidence")
 PROBABILITY_PREFIX = "p_"
-
-
-def _describe(hint: Any) -> str:
-    args = typing.get_args(hint)
-    if typing.get_origin(hint) in (typing.Union, getattr(__import__("types"), "UnionType", None)):
-        return " or ".join(_describe(a) for a in args)
-    if hint is type(None):
-        return "null"
-    if isinstance(hint, type) and issubclass(hint, Contract):
-        return "an object"
-    origin = typing.get_origin(hint) or hint
-    return {int: "an integer", float: "a number", str: "a string", bool: "true/false", dict: "an object",
-            list: "a list"}.get(origin, str(hint))
-
-
-def _matches(value: Any, hint: Any) -> bool:
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
-        return any(_matches(value, a) for a in typing.get_args(hint))
-    if hint is type(None):
-        return value is None
-    if hint is Any:
-        return True
-    if isinstance(hint, type) and issubclass(hint, Contract):
-        return isinstance(value, dict)
-    if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    return isinstance(value, origin or hint)
-
-
-def _convert(value: Any, hint: Any, where: str) -> Any:
-    """Nested contracts (possibly optional) become their dataclass."""
-    for candidate in typing.get_args(hint) or (hint,):
-        if isinstance(candidate, type) and issubclass(candidate, Contract) and isinstance(value, dict):
-            return candidate.from_dict(value, where)
-    return value
-
-
-@dataclasses.dataclass(frozen=True)
-class Contract:
-    """Base of the JSON hand-offs: typed fields, strict reading, exact writing."""
-
-    FILE: ClassVar[str] = "a JSON report"
-
-    @classmethod
-    def from_dict(cls: type[C], data: Any, where: str | Path) -> C:
-        if not isinstance(data, dict):
-            raise DataError(f"{where}: expected a JSON object ({cls.FILE}), found {type(data).__name__}")
-        hints = typing.get_type_hints(cls)
-        values = {}
-        for f in dataclasses.fields(cls):
-            hint = hints[f.name]
-            if f.name not in data:
-                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                    raise DataError(f"{where}: field {f.name!r} is missing (expected {_describe(hint)}); "
-                                    f"rerun the stage that writes {cls.FILE}")
-                continue
-            value = data[f.name]
-            if not _matches(value, hint):
-                raise DataError(f"{where}: field {f.name!r} must be {_describe(hint)}, found {value!r:.80}")
-            values[f.name] = _convert(value, hint, f"{where}: {f.name}")
-        return cls(**values)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
-
-    @classmethod
-    def read(cls: type[C], path: str | Path) -> C:
-        return cls.from_dict(read_json(path), path)
-
-    def write(self, path: str | Path) -> None:
-        write_json(path, self.to_dict())
-
-
-def _plain(value: Any) -> Any:
-    return value.to_dict() if isinstance(value, Contract) else value
 
 
 # ---- generate -> report: reports/data/quality.json

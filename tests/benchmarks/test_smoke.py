@@ -51,6 +51,12 @@ def test_generate_benchmark_against_the_local_server():
     assert re.search(r"^warm-cache rerun \(new process\) +: +[\d.]+ s +0 requests", out, re.M), out
 
 
+def test_dedup_benchmark_prints_speed_up_and_recall():
+    out = bench("dedup.py", "--rows", "2000")
+    assert re.search(r"^speed-up [\d.]+x; recall [\d.]+; identical drops: (True|False)$", out, re.M), out
+    assert re.search(r"^generate.run [\d.]+ s \+ split.run [\d.]+ s", out, re.M), out
+
+
 @pytest.mark.e2e  # over 20 s on a shared 2-core CPU
 def test_predict_benchmark():
     out = bench("predict.py", "--texts", "16", "--batch-size", "8")

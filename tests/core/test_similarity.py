@@ -99,7 +99,7 @@ def test_minhash_recall_on_planted_near_duplicates(threshold):
 
 
 def test_minhash_drops_the_same_rows_on_the_default_task_data():
-    from stages.generate import clean
+    from stages.generation.cleaning import clean
     from stages.generation import template
     from stages.generation.task import load_task
 
