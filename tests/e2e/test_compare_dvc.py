@@ -1,5 +1,5 @@
 """stages.tools.compare against real DVC runs: two commits of the tiny pipeline, the comparison with `main`,
-and the PR workflow's `python -m stages.tools.compare` lines executed in a clone shaped like the CI checkout."""
+and the PR workflow's `synthbert compare` lines (the console command) executed in a clone shaped like the CI checkout."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.e2e
 def workflow_python_lines() -> list[str]:
     steps = yaml.safe_load(WORKFLOW.read_text())["jobs"]["report"]["steps"]
     return [line.strip() for s in steps for line in s.get("run", "").splitlines()
-            if line.strip().startswith("python -m stages.")]
+            if line.strip().startswith("synthbert ")]
 
 
 @pytest.fixture(scope="module")

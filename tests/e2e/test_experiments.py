@@ -74,6 +74,24 @@ def test_single_experiment_reruns_only_the_stages_that_read_the_param(repo):
     dvc(repo, "checkout", "-q")
 
 
+def test_a_report_only_generate_param_does_not_retrain(repo):
+    """generate.shortcut_threshold changes quality.json only: train reads dataset.json, so it stays cached."""
+    status = dvc(repo, "status", "--json").stdout
+    assert json.loads(status) == {}, status
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["generate"]["shortcut_threshold"] = 0.55
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    changed = json.loads(dvc(repo, "status", "--json").stdout)
+    assert list(changed) == ["generate"], changed  # before it runs, only generate's params differ
+    dataset = (repo / "reports" / "data" / "dataset.json").read_bytes()
+    out = dvc(repo, "repro").stdout
+    assert stages_ran(out) == ["generate", "report"], out  # split, train, evaluate, explain: unchanged inputs
+    assert (repo / "reports" / "data" / "dataset.json").read_bytes() == dataset
+    assert json.loads((repo / "reports" / "data" / "quality.json").read_text())["shortcut_threshold"] == 0.55
+    run_cmd(["git", "checkout", "--", "."], repo)
+    dvc(repo, "checkout", "-q")
+
+
 def wait_for_queue(repo: Path, timeout: float = 400) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
