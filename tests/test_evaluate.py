@@ -205,7 +205,7 @@ def test_external_set_is_scored_beside_the_test_split_with_its_gap(tmp_path, mod
 
 def write_params(tmp_path, tiny_bert, evaluate_section):
     path = tmp_path / "params.yaml"
-    path.write_text(yaml.safe_dump({"train": {"model": str(tiny_bert)}, "evaluate": evaluate_section}))
+    path.write_text(yaml.safe_dump({"base": {"seed": 42}, "train": {"model": str(tiny_bert)}, "evaluate": evaluate_section}))
     return path
 
 

@@ -88,7 +88,7 @@ def test_split_runs_without_importing_torch_or_transformers(tmp_path):
     import sys
 
     data = make_data(tmp_path)
-    (tmp_path / "params.yaml").write_text("split: {val_size: 0.2, test_size: 0.2}\n")
+    (tmp_path / "params.yaml").write_text("base: {seed: 42}\nsplit: {val_size: 0.2, test_size: 0.2}\n")
     code = ("import sys; from stages import split; "
             f"code = split.main(['--data', {str(data)!r}, '--out', {str(tmp_path / 's')!r}, "
             f"'--report', {str(tmp_path / 's.json')!r}]); "

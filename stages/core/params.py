@@ -279,8 +279,12 @@ def read_params(path: str | Path = PARAMS_FILE) -> dict[str, Any]:
 
 
 def load(section: str, path: str | Path = PARAMS_FILE) -> Any:
-    """Load and validate one section of params.yaml."""
-    return build(SECTIONS[section], read_params(path).get(section), section)
+    """Load and validate one section of params.yaml; the section must be there (`section: {}` takes every
+    default), so a stage run by hand never trains on defaults that `dvc repro` would not use."""
+    raw = read_params(path)
+    if section not in raw:
+        raise ParamsError(f"{path}: missing section {section!r} (write `{section}: {{}}` to take its defaults)")
+    return build(SECTIONS[section], raw[section], section)
 
 
 def load_dict(raw: dict[str, Any], section: str) -> Any:

@@ -145,7 +145,7 @@ def test_an_unreachable_server_fails_fast_with_the_url(tmp_path):
 def test_unknown_model_shows_the_servers_error_in_one_line(tmp_path, server, capsys):
     server.models = ("gpt-4o-mini",)
     p = tmp_path / "params.yaml"
-    p.write_text(yaml.safe_dump({"generate": {"provider": "openai", "task": str(TASK), "model": "gpt-9-turbo",
+    p.write_text(yaml.safe_dump({"base": {"seed": 42}, "generate": {"provider": "openai", "task": str(TASK), "model": "gpt-9-turbo",
                                               "base_url": server.url, "n_per_label": 5, "concurrency": 1}}))
     from stages import generate
 
@@ -250,7 +250,7 @@ def test_sigkill_mid_run_then_rerun_loses_nothing_and_asks_nothing_twice(tmp_pat
     server.latency = 0.05
     server.hold_after = 9  # answer 9 requests, then hold the rest unanswered until the kill
     p = tmp_path / "params.yaml"
-    p.write_text(yaml.safe_dump({"generate": {"provider": "openai", "task": str(TASK), "base_url": server.url,
+    p.write_text(yaml.safe_dump({"base": {"seed": 42}, "generate": {"provider": "openai", "task": str(TASK), "base_url": server.url,
                                               "n_per_label": 40, "samples_per_request": 4, "concurrency": 3}}))
     args = [sys.executable, "-m", "stages.generate", "--params", str(p), "--out", str(tmp_path / "g.csv"),
             "--reports", str(tmp_path / "r"), "--cache", str(tmp_path / "cache")]
@@ -284,7 +284,7 @@ def test_sigkill_mid_run_then_rerun_loses_nothing_and_asks_nothing_twice(tmp_pat
 
 def stage_args(tmp_path, server, **generate):
     p = tmp_path / "params.yaml"
-    p.write_text(yaml.safe_dump({"generate": {"provider": "openai", "task": str(TASK), "base_url": server.url,
+    p.write_text(yaml.safe_dump({"base": {"seed": 42}, "generate": {"provider": "openai", "task": str(TASK), "base_url": server.url,
                                               "n_per_label": 40, "samples_per_request": 4, **generate}}))
     return [sys.executable, "-m", "stages.generate", "--params", str(p), "--out", str(tmp_path / "g.csv"),
             "--reports", str(tmp_path / "r"), "--cache", str(tmp_path / "cache")]  # 20 requests
