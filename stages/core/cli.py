@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -17,6 +18,25 @@ def setup_logging() -> None:
     # Libraries that are chatty at INFO.
     for name in ("httpx", "httpx2", "urllib3", "filelock", "matplotlib", "PIL"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    quiet_hugging_face()
+
+
+def quiet_hugging_face() -> None:
+    """No weight-loading or shard-writing bars, no per-load "LOAD REPORT" table: our own lines say what
+    loads and how long it takes. Environment variables for a later import (and child processes, importing
+    transformers here would slow every stage down), the setters for one already imported."""
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    if "transformers" in sys.modules:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+    if "huggingface_hub" in sys.modules:
+        from huggingface_hub.utils import disable_progress_bars
+
+        disable_progress_bars()
 
 
 def main(

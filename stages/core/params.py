@@ -133,6 +133,9 @@ class Train:
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1
     lr_scheduler: str = "linear"
+    lr_cycles: int = 1
+    max_grad_norm: float = 1.0
+    eval_steps: int = 0
     label_smoothing: float = 0.0
     class_weights: typing.Literal["none", "balanced", "explicit"] = "none"
     label_weights: dict[str, float] = field(default_factory=dict)
@@ -159,6 +162,12 @@ class Train:
         check(0 <= self.warmup_ratio < 1, f"{p}.warmup_ratio", "in [0, 1)", self.warmup_ratio)
         check(self.lr_scheduler in SCHEDULERS, f"{p}.lr_scheduler", "one of " + ", ".join(SCHEDULERS),
                self.lr_scheduler)
+        check(self.lr_cycles >= 1, f"{p}.lr_cycles", ">= 1 cosine cycles", self.lr_cycles)
+        check(self.lr_cycles == 1 or self.lr_scheduler == "cosine_with_restarts", f"{p}.lr_cycles",
+              "1 unless train.lr_scheduler is cosine_with_restarts (the only schedule that restarts)", self.lr_cycles)
+        check(self.max_grad_norm >= 0, f"{p}.max_grad_norm", ">= 0 (0: no clipping)", self.max_grad_norm)
+        check(self.eval_steps >= 0, f"{p}.eval_steps", ">= 0 optimizer steps (0: evaluate every epoch)",
+              self.eval_steps)
         check(0 <= self.label_smoothing < 1, f"{p}.label_smoothing", "in [0, 1)", self.label_smoothing)
         for label, weight in self.label_weights.items():
             check(0 < weight < float("inf"), f"{p}.label_weights.{label}", "a weight > 0", weight)
