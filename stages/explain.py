@@ -47,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--out", required=True, type=Path, help="directory for the explanation reports")
 
     def body(args: argparse.Namespace) -> None:
+        cli.require_model_dir(args.model)
         seed = params.load("base", args.params).seed
         run(cfg=params.load("explain", args.params), seed=seed, model_dir=args.model, predictions=args.predictions,
             out=args.out)

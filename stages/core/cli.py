@@ -7,8 +7,9 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
-from stages.core.errors import Interrupted, SynthbertError
+from stages.core.errors import DataError, Interrupted, SynthbertError
 
 log = logging.getLogger("stages")
 
@@ -37,6 +38,16 @@ def quiet_hugging_face() -> None:
         from huggingface_hub.utils import disable_progress_bars
 
         disable_progress_bars()
+
+
+def require_model_dir(path: Path, flag: str = "--model") -> None:
+    """A model directory given on the command line exists and holds a saved model: checked before any import
+    or params work, and blamed on the flag (not on train.model, nor a hub download)."""
+    if not path.is_dir():
+        raise DataError(f"{flag} {path}: no such directory (expected the model directory that train wrote, "
+                        "e.g. models/classifier)")
+    if not (path / "config.json").is_file():
+        raise DataError(f"{flag} {path}: not a saved model (no config.json); expected the directory that train wrote")
 
 
 def main(
