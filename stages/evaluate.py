@@ -249,7 +249,8 @@ def main(argv: list[str] | None = None) -> int:
             base_model=params.load("train", args.params).model, model_dir=args.model, split_dir=args.split,
             metrics_path=args.metrics, eval_dir=args.out, external_dir=args.external, train_report=args.train_report)
 
-    return cli.main(__doc__.splitlines()[0], add, body, argv)
+    return cli.main(__doc__.splitlines()[0], add, body, argv,
+                    example="python -m stages.evaluate --model models/classifier --split data/split --metrics reports/metrics.json --out reports/eval")  # as dvc.yaml runs it
 
 
 if __name__ == "__main__":

@@ -52,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
         run(cfg=params.load("explain", args.params), seed=seed, model_dir=args.model, predictions=args.predictions,
             out=args.out)
 
-    return cli.main(__doc__.splitlines()[0], add, body, argv)
+    return cli.main(__doc__.splitlines()[0], add, body, argv,
+                    example="python -m stages.explain --model models/classifier --predictions reports/eval/predictions.csv --out reports/explain")  # as dvc.yaml runs it
 
 
 if __name__ == "__main__":

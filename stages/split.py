@@ -107,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
         run(cfg=params.load("split", args.params), seed=seed, data=args.data, out_dir=args.out, report=args.report,
             evaluate=evaluate)
 
-    return cli.main(__doc__.splitlines()[0], add, body, argv)
+    return cli.main(__doc__.splitlines()[0], add, body, argv,
+                    example="python -m stages.split --data data/generated.csv --out data/split --report reports/data/split.json")  # as dvc.yaml runs it
 
 
 if __name__ == "__main__":

@@ -263,7 +263,8 @@ def main(argv: list[str] | None = None) -> int:
             if dist is not None and dist.is_available() and dist.is_initialized():
                 dist.destroy_process_group()
 
-    return cli.main(__doc__.splitlines()[0], add, body, argv)
+    return cli.main(__doc__.splitlines()[0], add, body, argv,
+                    example="python -m stages.train --split data/split --model models/classifier --reports reports/train --checkpoints models/checkpoints")  # as dvc.yaml runs it
 
 
 if __name__ == "__main__":

@@ -40,6 +40,16 @@ def quiet_hugging_face() -> None:
         disable_progress_bars()
 
 
+def examples(doc: str | None) -> str:
+    """The indented command lines of a module docstring (`    python -m stages.tools.x ...`)."""
+    return "\n".join(line.strip() for line in (doc or "").splitlines()
+                     if line.startswith("    ") and line.strip().startswith(("python -m ", "synthbert ", "cat ")))
+
+
+def epilog(example: str) -> str | None:
+    return "example:\n" + "\n".join("  " + line.strip() for line in example.strip().splitlines()) if example else None
+
+
 def require_model_dir(path: Path, flag: str = "--model") -> None:
     """A model directory given on the command line exists and holds a saved model: checked before any import
     or params work, and blamed on the flag (not on train.model, nor a hub download)."""
@@ -55,9 +65,12 @@ def main(
     add_arguments: Callable[[argparse.ArgumentParser], None],
     body: Callable[[argparse.Namespace], object],
     argv: Sequence[str] | None = None,
+    example: str = "",
 ) -> int:
-    """Run a stage's `body(args)`; known input errors become `error: ...` on stderr and exit code 2."""
-    parser = argparse.ArgumentParser(description=description)
+    """Run a stage's `body(args)`; known input errors become `error: ...` on stderr and exit code 2.
+    `example`: command lines shown at the end of --help (for a stage, the command dvc.yaml runs)."""
+    parser = argparse.ArgumentParser(description=description, epilog=epilog(example),
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
     add_arguments(parser)
     args = parser.parse_args(argv)

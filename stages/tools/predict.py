@@ -214,7 +214,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    example = "\n".join("  " + line.strip() for line in __doc__.splitlines()[2:5])  # no stages import: standalone
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0], epilog="example:\n" + example,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("texts", nargs="*", help="texts to classify (else --input, else standard input)")
     p.add_argument("--model", default="models/classifier", help="model directory (default: models/classifier)")
     p.add_argument("--input", "-i", help="UTF-8 file: one text per line, a .csv (--column) or .jsonl; '-' = stdin")
