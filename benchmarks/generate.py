@@ -64,7 +64,7 @@ def main() -> None:
         server.reset_counts()
         section = {**params.read_params(ROOT / "params.yaml")["generate"], "task": str(ROOT / "data/tasks/clickbait.yaml"),
                    "provider": "openai", "base_url": server.url, "api_key_env": KEY_ENV, "n_per_label": n}
-        (tmp / "params.yaml").write_text(yaml.safe_dump({"generate": section}))
+        (tmp / "params.yaml").write_text(yaml.safe_dump({"base": {"seed": 42}, "generate": section}))
         cmd = [sys.executable, "-m", "stages.generate", "--params", str(tmp / "params.yaml"),
                "--out", str(tmp / "default" / "generated.csv"), "--reports", str(tmp / "default" / "reports"),
                "--cache", str(tmp / "default" / "cache")]

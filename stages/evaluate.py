@@ -244,11 +244,13 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--train-report", type=Path, help="train summary.json (for the training time)")
 
     def body(args: argparse.Namespace) -> None:
+        cli.require_model_dir(args.model)
         run(cfg=params.load("evaluate", args.params), seed=params.load("base", args.params).seed,
             base_model=params.load("train", args.params).model, model_dir=args.model, split_dir=args.split,
             metrics_path=args.metrics, eval_dir=args.out, external_dir=args.external, train_report=args.train_report)
 
-    return cli.main(__doc__.splitlines()[0], add, body, argv)
+    return cli.main(__doc__.splitlines()[0], add, body, argv,
+                    example="python -m stages.evaluate --model models/classifier --split data/split --metrics reports/metrics.json --out reports/eval")  # as dvc.yaml runs it
 
 
 if __name__ == "__main__":

@@ -47,11 +47,13 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--out", required=True, type=Path, help="directory for the explanation reports")
 
     def body(args: argparse.Namespace) -> None:
+        cli.require_model_dir(args.model)
         seed = params.load("base", args.params).seed
         run(cfg=params.load("explain", args.params), seed=seed, model_dir=args.model, predictions=args.predictions,
             out=args.out)
 
-    return cli.main(__doc__.splitlines()[0], add, body, argv)
+    return cli.main(__doc__.splitlines()[0], add, body, argv,
+                    example="python -m stages.explain --model models/classifier --predictions reports/eval/predictions.csv --out reports/explain")  # as dvc.yaml runs it
 
 
 if __name__ == "__main__":

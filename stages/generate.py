@@ -110,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
         run(cfg=params.load("generate", args.params), seed=seed, out=args.out, reports=args.reports,
             cache_dir=args.cache)
 
-    return cli.main(__doc__.splitlines()[0], add, body, argv)
+    return cli.main(__doc__.splitlines()[0], add, body, argv,
+                    example="python -m stages.generate --out data/generated.csv --cache data/llm_cache --reports reports/data")  # as dvc.yaml runs it
 
 
 if __name__ == "__main__":

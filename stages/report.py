@@ -256,7 +256,8 @@ def main(argv: list[str] | None = None) -> int:
             out=args.out, curves_png=args.curves, split_path=args.split, train_dir=args.train, eval_dir=args.eval,
             explain_dir=args.explain)
 
-    return cli.main(__doc__.splitlines()[0], add, body, argv)
+    return cli.main(__doc__.splitlines()[0], add, body, argv,
+                    example="python -m stages.report --quality reports/data/quality.json --split reports/data/split.json --train reports/train --metrics reports/metrics.json --eval reports/eval --explain reports/explain --out reports/report.md")  # as dvc.yaml runs it
 
 
 if __name__ == "__main__":

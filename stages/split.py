@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from stages.core import cli, contracts, params, similarity
-from stages.core.errors import DataError
+from stages.core.errors import DataError, ParamsError
 
 log = logging.getLogger(__name__)
 SPLITS = ("train", "val", "test")
@@ -53,12 +53,32 @@ def assign(groups: dict[str, list[int]], labels: list[str], cfg: params.Split, s
     return result
 
 
-def run(*, cfg: params.Split, seed: int, data: Path, out_dir: Path, report: Path) -> dict[str, Any]:
-    """Split the dataset CSV `data` into <out_dir>/{train,val,test}.csv; write split.json to `report`."""
+def check_evaluate_labels(cfg: params.Evaluate | None, labels: list[str], data: Path) -> None:
+    """evaluate.positive_label and the external sets' label_map targets must be labels of the data: checked
+    here, before minutes of training, rather than only when evaluate loads the model. They are read from
+    params.yaml but not declared as split's params in dvc.yaml, so changing them never reruns split (nor
+    train); then train is cached and evaluate, which checks them again against the model, runs at once."""
+    if cfg is None:
+        return
+    known = f"the labels of {data} ({', '.join(labels)})"
+    if cfg.positive_label is not None and cfg.positive_label not in labels:
+        raise ParamsError(f"params.yaml: evaluate.positive_label must be one of {known}, got {cfg.positive_label!r}")
+    for i, spec in enumerate(cfg.external_test):
+        for source, target in spec.label_map.items():
+            if target not in labels:
+                raise ParamsError(f"params.yaml: evaluate.external_test[{i}].label_map.{source} must be one of "
+                                  f"{known}, got {target!r}")
+
+
+def run(*, cfg: params.Split, seed: int, data: Path, out_dir: Path, report: Path,
+        evaluate: params.Evaluate | None = None) -> dict[str, Any]:
+    """Split the dataset CSV `data` into <out_dir>/{train,val,test}.csv; write split.json to `report`.
+    `evaluate`: the evaluate section, whose labels are checked against the data first."""
     frame = contracts.read_dataset(data, "dataset")
     frame = frame[(frame["text"].str.strip() != "") & (frame["label"].str.strip() != "")]
     if frame.empty:
         raise DataError(f"{data}: no rows with both a text and a label")
+    check_evaluate_labels(evaluate, sorted(set(frame["label"])), data)
     texts = frame["text"].tolist()
     groups = similarity.groups(texts, cfg.near_duplicate_threshold, seed)
     frame = frame.assign(split=assign(groups, frame["label"].tolist(), cfg, seed, str(data)))
@@ -82,9 +102,13 @@ def main(argv: list[str] | None = None) -> int:
 
     def body(args: argparse.Namespace) -> None:
         seed = params.load("base", args.params).seed
-        run(cfg=params.load("split", args.params), seed=seed, data=args.data, out_dir=args.out, report=args.report)
+        raw = params.read_params(args.params)  # evaluate: for check_evaluate_labels only (not a dvc.yaml param)
+        evaluate = params.load_dict(raw["evaluate"], "evaluate") if "evaluate" in raw else None
+        run(cfg=params.load("split", args.params), seed=seed, data=args.data, out_dir=args.out, report=args.report,
+            evaluate=evaluate)
 
-    return cli.main(__doc__.splitlines()[0], add, body, argv)
+    return cli.main(__doc__.splitlines()[0], add, body, argv,
+                    example="python -m stages.split --data data/generated.csv --out data/split --report reports/data/split.json")  # as dvc.yaml runs it
 
 
 if __name__ == "__main__":

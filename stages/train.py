@@ -54,14 +54,19 @@ def to_dataset(frame: Any, tokenizer: Any, label2id: dict[str, int], max_length:
 def training_args(cfg: params.Train, seed: int, out: Path, precision: str, dev: str) -> Any:
     from transformers import TrainingArguments
 
+    interval = "steps" if cfg.eval_steps else "epoch"
     return TrainingArguments(
         output_dir=str(out), num_train_epochs=cfg.epochs, max_steps=cfg.max_steps or -1,
         learning_rate=cfg.learning_rate, optim="adamw_torch_fused", weight_decay=cfg.weight_decay,
         per_device_train_batch_size=cfg.batch_size, per_device_eval_batch_size=cfg.eval_batch_size,
         gradient_accumulation_steps=cfg.gradient_accumulation_steps,
         warmup_steps=cfg.warmup_ratio,  # transformers 5: a float in [0, 1) is a ratio of the steps
-        lr_scheduler_type=cfg.lr_scheduler,
-        eval_strategy="epoch", save_strategy="epoch", logging_strategy="epoch",
+        lr_scheduler_type=cfg.lr_scheduler, max_grad_norm=cfg.max_grad_norm,
+        # transformers' default num_cycles=1 for hard restarts: the curve would equal plain cosine.
+        lr_scheduler_kwargs={"num_cycles": cfg.lr_cycles} if cfg.lr_scheduler == "cosine_with_restarts" else None,
+        # Every eval_steps optimizer steps (loss logged with each evaluation), else once per epoch.
+        eval_strategy=interval, save_strategy=interval, logging_strategy=interval,
+        eval_steps=cfg.eval_steps or None, save_steps=cfg.eval_steps or 500, logging_steps=cfg.eval_steps or 500,
         save_total_limit=1, save_only_model=not cfg.resume,  # optimizer state only when it may be resumed
         load_best_model_at_end=True, metric_for_best_model=cfg.metric_for_best_model,
         greater_is_better=cfg.metric_for_best_model != "loss", restore_callback_states_from_checkpoint=True,
@@ -136,16 +141,19 @@ def resume_point(cfg: params.Train, args: Any, ckpt: Path, fp: str) -> tuple[Pat
 
 
 def build_trainer(cfg: params.Train, prep: Prepared, args: Any, live: Any, callbacks: Sequence[Any]) -> Any:
-    from transformers import DataCollatorWithPadding, EarlyStoppingCallback
+    from transformers import DataCollatorWithPadding, EarlyStoppingCallback, PrinterCallback
 
-    cbs = [diagnostics.live_logger(live)] if live is not None else []
+    cbs = [diagnostics.live_logger(live, by_step=cfg.eval_steps > 0)] if live is not None else []
+    cbs.append(diagnostics.progress_logger(cfg.batch_size * cfg.gradient_accumulation_steps * args.world_size))
     if cfg.early_stopping_patience:
         cbs.append(EarlyStoppingCallback(early_stopping_patience=cfg.early_stopping_patience))
-    return controls.make_trainer(
+    trainer = controls.make_trainer(
         prep.weights, cfg.label_smoothing, model=prep.model, args=args, train_dataset=prep.train_ds,
         eval_dataset=prep.val_ds, processing_class=prep.tokenizer,
         data_collator=DataCollatorWithPadding(prep.tokenizer), compute_metrics=controls.metric_fn(prep.labels),
         callbacks=cbs + list(callbacks))
+    trainer.remove_callback(PrinterCallback)  # it print()s every log dict to stdout (disable_tqdm=True adds it)
+    return trainer
 
 
 def summarize(cfg: params.Train, prep: Prepared, trainer: Any, result: Any, seconds: float, start_epoch: float,
@@ -153,7 +161,7 @@ def summarize(cfg: params.Train, prep: Prepared, trainer: Any, result: Any, seco
     import torch
     import transformers
 
-    rows = diagnostics.epoch_rows(trainer.state.log_history)
+    rows = diagnostics.epoch_rows(trainer.state.log_history, by_step=cfg.eval_steps > 0)
     best = best_row(rows, trainer.state, cfg.metric_for_best_model)
     state, epochs_done = trainer.state, float(trainer.state.epoch or 0.0)
     return contracts.TrainSummary(
@@ -207,8 +215,11 @@ def run(*, cfg: params.Train, seed: int, split_dir: Path, model_dir: Path, repor
         log_start(cfg, prep, world, is_main)
         fp = checkpoints.fingerprint(params.as_dict(cfg), seed, world, [split_dir / "train.csv", split_dir / "val.csv"])
         resume_from, start_epoch = resume_point(cfg, args, ckpt, fp)
+        # DVCLive writes into a temporary directory that replaces `reports` (with summary.json) only when
+        # training finished, so a crashed or killed run leaves the previous curves and summary together.
+        out = stack.enter_context(atomic_dir(reports)) if is_main else None
         # dvcyaml=False: the plots are declared by hand in dvc.yaml; save_dvc_exp=False: already in dvc repro.
-        live = stack.enter_context(Live(str(reports), dvcyaml=False, save_dvc_exp=False)) if is_main else None
+        live = stack.enter_context(Live(str(out), dvcyaml=False, save_dvc_exp=False)) if is_main else None
         trainer = build_trainer(cfg, prep, args, live, callbacks)
         started = time.perf_counter()
         result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
@@ -221,7 +232,7 @@ def run(*, cfg: params.Train, seed: int, split_dir: Path, model_dir: Path, repor
         save_model(cfg, seed, prep, trainer, model_dir, summary, data_info)
         checkpoints.finish(ckpt, fp)
         live.summary.update({k: getattr(summary, k) for k in ("best_val_f1_macro", "best_val_accuracy", "best_epoch")})
-    summary.write(reports / "summary.json")
+        summary.write(out / "summary.json")
     log.info("best val macro-F1 %.4f (epoch %g) after %.0f s; model saved to %s", summary.best_val_f1_macro,
              summary.best_epoch, summary.train_seconds, model_dir)
     return summary.to_dict()
@@ -252,7 +263,8 @@ def main(argv: list[str] | None = None) -> int:
             if dist is not None and dist.is_available() and dist.is_initialized():
                 dist.destroy_process_group()
 
-    return cli.main(__doc__.splitlines()[0], add, body, argv)
+    return cli.main(__doc__.splitlines()[0], add, body, argv,
+                    example="python -m stages.train --split data/split --model models/classifier --reports reports/train --checkpoints models/checkpoints")  # as dvc.yaml runs it
 
 
 if __name__ == "__main__":

@@ -205,7 +205,7 @@ def test_external_set_is_scored_beside_the_test_split_with_its_gap(tmp_path, mod
 
 def write_params(tmp_path, tiny_bert, evaluate_section):
     path = tmp_path / "params.yaml"
-    path.write_text(yaml.safe_dump({"train": {"model": str(tiny_bert)}, "evaluate": evaluate_section}))
+    path.write_text(yaml.safe_dump({"base": {"seed": 42}, "train": {"model": str(tiny_bert)}, "evaluate": evaluate_section}))
     return path
 
 
@@ -269,3 +269,22 @@ def test_roc_auc_scores_the_positive_labels_own_probability_column(tmp_path, mod
     # The trapezoid under the written curve is the same number: the plotted curve uses the same column.
     assert float(((roc["fpr"].diff().fillna(0)) * (roc["tpr"] + roc["tpr"].shift().fillna(0)) / 2).sum()) == \
         pytest.approx(auc, abs=1e-6)
+
+
+@pytest.mark.parametrize("stage", ["evaluate", "explain"])
+def test_a_missing_model_directory_fails_at_once_naming_model(tmp_path, capsys, stage):
+    import importlib
+    import time
+
+    module = importlib.import_module(f"stages.{stage}")
+    outputs = (["--split", str(tmp_path), "--metrics", str(tmp_path / "m.json"), "--out", str(tmp_path / "e")]
+               if stage == "evaluate" else ["--predictions", str(tmp_path / "p.csv"), "--out", str(tmp_path / "x")])
+    started = time.perf_counter()
+    code = module.main(["--params", str(tmp_path / "no-params.yaml"), "--model", "models/nope", *outputs])
+    err = capsys.readouterr().err
+    assert code == 2 and time.perf_counter() - started < 5
+    assert err == ("error: --model models/nope: no such directory (expected the model directory that train wrote, "
+                   "e.g. models/classifier)\n")
+    (tmp_path / "empty").mkdir()
+    module.main(["--model", str(tmp_path / "empty"), *outputs])
+    assert "not a saved model (no config.json)" in capsys.readouterr().err

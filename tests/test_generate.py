@@ -117,7 +117,7 @@ def test_task_file_errors_name_the_file_and_field(tmp_path, body, message):
 
 def test_main_exit_code_and_one_line_for_missing_task(tmp_path, capsys):
     p = tmp_path / "params.yaml"
-    p.write_text(f"generate: {{task: {tmp_path / 'nope.yaml'}}}\n")
+    p.write_text(f"base: {{seed: 42}}\ngenerate: {{task: {tmp_path / 'nope.yaml'}}}\n")
     code = generate.main(["--params", str(p), "--out", str(tmp_path / "g.csv"), "--reports", str(tmp_path / "r")])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and err == [f"error: {tmp_path / 'nope.yaml'}: file not found"]
@@ -241,7 +241,7 @@ def test_budget_exhausted_keeps_what_it_has_and_says_rows_per_label(tmp_path, se
 
 def test_the_api_key_appears_in_no_file_and_no_log(tmp_path, server, capsys):
     p = tmp_path / "params.yaml"
-    p.write_text(yaml.safe_dump({"generate": {"provider": "openai", "task": str(TASK), "base_url": server.url,
+    p.write_text(yaml.safe_dump({"base": {"seed": 42}, "generate": {"provider": "openai", "task": str(TASK), "base_url": server.url,
                                               "n_per_label": 10}}))
     code = generate.main(["--params", str(p), "--out", str(tmp_path / "g.csv"), "--reports", str(tmp_path / "r"),
                           "--cache", str(tmp_path / "cache")])
@@ -295,7 +295,7 @@ def test_generate_params_errors_name_the_key(override, message):
 def test_missing_key_is_one_line_and_exit_2_before_any_request(tmp_path, server, capsys, monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY")
     p = tmp_path / "params.yaml"
-    p.write_text(yaml.safe_dump({"generate": {"provider": "openai", "task": str(TASK), "base_url": server.url}}))
+    p.write_text(yaml.safe_dump({"base": {"seed": 42}, "generate": {"provider": "openai", "task": str(TASK), "base_url": server.url}}))
     code = generate.main(["--params", str(p), "--out", str(tmp_path / "g.csv"), "--reports", str(tmp_path / "r"),
                           "--cache", str(tmp_path / "cache")])
     err = capsys.readouterr().err.strip().splitlines()

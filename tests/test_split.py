@@ -88,7 +88,7 @@ def test_split_runs_without_importing_torch_or_transformers(tmp_path):
     import sys
 
     data = make_data(tmp_path)
-    (tmp_path / "params.yaml").write_text("split: {val_size: 0.2, test_size: 0.2}\n")
+    (tmp_path / "params.yaml").write_text("base: {seed: 42}\nsplit: {val_size: 0.2, test_size: 0.2}\n")
     code = ("import sys; from stages import split; "
             f"code = split.main(['--data', {str(data)!r}, '--out', {str(tmp_path / 's')!r}, "
             f"'--report', {str(tmp_path / 's.json')!r}]); "
@@ -154,3 +154,24 @@ def test_near_duplicate_threshold_must_be_a_fraction(value):
 
     with pytest.raises(ParamsError, match=r"split.near_duplicate_threshold must be a fraction in \(0, 1\]"):
         params.load_dict({"near_duplicate_threshold": value}, "split")
+
+
+@pytest.mark.parametrize("evaluate, message", [
+    ({"positive_label": "clickbait"}, "params.yaml: evaluate.positive_label must be one of the labels of {data} "
+                                      "(a, b, c), got 'clickbait'"),
+    ({"external_test": [{"name": "real", "path": "r.csv", "label_map": {"0": "a", "1": "yes"}}]},
+     "params.yaml: evaluate.external_test[0].label_map.1 must be one of the labels of {data} (a, b, c), got 'yes'"),
+])
+def test_evaluate_labels_unknown_to_the_data_fail_in_split_before_training(tmp_path, capsys, evaluate, message):
+    import yaml
+
+    data = make_data(tmp_path)
+    p = tmp_path / "params.yaml"
+    p.write_text(yaml.safe_dump({"base": {"seed": 42}, "split": {}, "evaluate": evaluate}))
+    code = split.main(["--params", str(p), "--data", str(data), "--out", str(tmp_path / "s"),
+                       "--report", str(tmp_path / "s.json")])
+    assert code == 2 and capsys.readouterr().err == "error: " + message.format(data=data) + "\n"
+    assert not (tmp_path / "s").exists()
+    p.write_text(yaml.safe_dump({"base": {"seed": 42}, "split": {}, "evaluate": {"positive_label": "b"}}))
+    assert split.main(["--params", str(p), "--data", str(data), "--out", str(tmp_path / "s"),
+                       "--report", str(tmp_path / "s.json")]) == 0

@@ -196,7 +196,7 @@ def test_bad_base_model_is_a_clear_error(tmp_path, model, message, not_a_text_en
 
 def test_stage_cli_reports_a_bad_freeze_in_one_line_with_exit_2(tmp_path, tiny_bert, capsys):
     p = tmp_path / "params.yaml"
-    p.write_text(f"train: {{model: {tiny_bert}, freeze: all_but_last, freeze_layers: 9}}\n")
+    p.write_text(f"base: {{seed: 42}}\ntrain: {{model: {tiny_bert}, freeze: all_but_last, freeze_layers: 9}}\n")
     code = train.main(["--params", str(p), "--split", str(write_splits(tmp_path)), "--model", str(tmp_path / "m"),
                        "--reports", str(tmp_path / "r"), "--checkpoints", str(tmp_path / "c")])
     err = capsys.readouterr().err.strip().splitlines()  # transformers' load report comes first

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
-from stages.core.errors import Interrupted, SynthbertError
+from stages.core.errors import DataError, Interrupted, SynthbertError
 
 log = logging.getLogger("stages")
 
@@ -17,6 +19,45 @@ def setup_logging() -> None:
     # Libraries that are chatty at INFO.
     for name in ("httpx", "httpx2", "urllib3", "filelock", "matplotlib", "PIL"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    quiet_hugging_face()
+
+
+def quiet_hugging_face() -> None:
+    """No weight-loading or shard-writing bars, no per-load "LOAD REPORT" table: our own lines say what
+    loads and how long it takes. Environment variables for a later import (and child processes, importing
+    transformers here would slow every stage down), the setters for one already imported."""
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    if "transformers" in sys.modules:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+    if "huggingface_hub" in sys.modules:
+        from huggingface_hub.utils import disable_progress_bars
+
+        disable_progress_bars()
+
+
+def examples(doc: str | None) -> str:
+    """The indented command lines of a module docstring (`    python -m stages.tools.x ...`)."""
+    return "\n".join(line.strip() for line in (doc or "").splitlines()
+                     if line.startswith("    ") and line.strip().startswith(("python -m ", "synthbert ", "cat ")))
+
+
+def epilog(example: str) -> str | None:
+    return "example:\n" + "\n".join("  " + line.strip() for line in example.strip().splitlines()) if example else None
+
+
+def require_model_dir(path: Path, flag: str = "--model") -> None:
+    """A model directory given on the command line exists and holds a saved model: checked before any import
+    or params work, and blamed on the flag (not on train.model, nor a hub download)."""
+    if not path.is_dir():
+        raise DataError(f"{flag} {path}: no such directory (expected the model directory that train wrote, "
+                        "e.g. models/classifier)")
+    if not (path / "config.json").is_file():
+        raise DataError(f"{flag} {path}: not a saved model (no config.json); expected the directory that train wrote")
 
 
 def main(
@@ -24,9 +65,12 @@ def main(
     add_arguments: Callable[[argparse.ArgumentParser], None],
     body: Callable[[argparse.Namespace], object],
     argv: Sequence[str] | None = None,
+    example: str = "",
 ) -> int:
-    """Run a stage's `body(args)`; known input errors become `error: ...` on stderr and exit code 2."""
-    parser = argparse.ArgumentParser(description=description)
+    """Run a stage's `body(args)`; known input errors become `error: ...` on stderr and exit code 2.
+    `example`: command lines shown at the end of --help (for a stage, the command dvc.yaml runs)."""
+    parser = argparse.ArgumentParser(description=description, epilog=epilog(example),
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
     add_arguments(parser)
     args = parser.parse_args(argv)

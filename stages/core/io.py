@@ -197,12 +197,32 @@ def read_text(path: str | Path) -> str:
                         "re-save the file as UTF-8") from None
 
 
+@functools.cache
+def _strict_loader() -> type:
+    """A SafeLoader that rejects a key given twice in one mapping, as DVC does (PyYAML keeps the last one)."""
+    import yaml
+
+    class StrictLoader(yaml.SafeLoader):
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=True)
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {key!r} (a key may appear once per mapping)", key_node.start_mark)
+                if isinstance(key, (str, int, float, bool)) or key is None:
+                    seen.add(key)
+            return super().construct_mapping(node, deep=deep)
+
+    return StrictLoader
+
+
 def read_yaml(path: str | Path) -> Any:
     import yaml
 
     text = read_text(path)
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_strict_loader())  # noqa: S506 (a SafeLoader subclass)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from stages.core.errors import DataError
+from stages.core.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -111,13 +112,13 @@ def token_limit(tokenizer: Any, max_length: int | None = None) -> int:
 
 
 def run_batches(texts: Sequence[str], tokenizer: Any, step: Callable[[Any], Any], *, batch_size: int,
-                max_length: int, device: Any = "cpu") -> Any:
+                max_length: int, device: Any = "cpu", what: str = "scoring") -> Any:
     """THE batched forward pass: `step(batch)` on every text, rows returned as one numpy array in input order.
 
     Tokenizes all texts once (truncated to `max_length`, unpadded), sorts them by token count and pads each
     batch of `batch_size` only to its own longest row, so little compute goes into padding. `step` gets one
     padded batch (a BatchEncoding of tensors on `device`) under torch.inference_mode and returns one row
-    per text in it. No texts: an empty array of shape (0,).
+    per text in it. No texts: an empty array of shape (0,). A long run logs `what: done/total texts, texts/s, ETA`.
     """
     import numpy as np
     import torch
@@ -129,7 +130,7 @@ def run_batches(texts: Sequence[str], tokenizer: Any, step: Callable[[Any], Any]
     encoded = tokenizer(list(texts), truncation=True, max_length=max_length)
     lengths = [len(ids) for ids in encoded["input_ids"]]
     order = sorted(range(len(texts)), key=lambda i: lengths[i])  # stable: ties keep their input order
-    out = None
+    out, progress = None, Progress(what, len(texts), "texts", log=log)
     with torch.inference_mode():
         for start in range(0, len(order), batch_size):
             idx = order[start:start + batch_size]
@@ -139,6 +140,7 @@ def run_batches(texts: Sequence[str], tokenizer: Any, step: Callable[[Any], Any]
             if out is None:
                 out = np.empty((len(texts), *rows.shape[1:]), dtype=rows.dtype)
             out[idx] = rows
+            progress.update(len(idx))
     return out
 
 
@@ -170,7 +172,7 @@ def embed(model: Any, tokenizer: Any, texts: Sequence[str], batch_size: int, max
         return ((hidden * mask).sum(1) / mask.sum(1).clamp(min=1)).cpu().numpy()
 
     out = run_batches(texts, tokenizer, mean_pool, batch_size=batch_size,
-                      max_length=token_limit(tokenizer, max_length), device=model_device(model))
+                      max_length=token_limit(tokenizer, max_length), device=model_device(model), what="embedding")
     return out.astype(np.float64).reshape(len(texts), model.config.hidden_size)
 
 

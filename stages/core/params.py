@@ -20,9 +20,6 @@ from stages.core.schema import build, check
 PARAMS_FILE = "params.yaml"
 
 
-# ---------------------------------------------------------------------------------------- sections
-
-
 @dataclass(frozen=True)
 class Base:
     seed: int = 42
@@ -73,10 +70,13 @@ class Generate:
     backoff_s: float = 1.0
     max_requests: int = 0
     max_total_tokens: int = 0
+    max_planned_requests: int = 100_000
     prices: dict[str, Price] = field(default_factory=dict)
 
     def validate(self, p: str) -> None:
-        check(self.n_per_label >= 1, f"{p}.n_per_label", ">= 1", self.n_per_label)
+        # More runs for hours (template) or fills memory with a plan of requests (openai).
+        check(1 <= self.n_per_label <= 1_000_000, f"{p}.n_per_label", "in [1, 1,000,000] rows", self.n_per_label)
+        check(self.max_planned_requests >= 1, f"{p}.max_planned_requests", ">= 1", self.max_planned_requests)
         check(self.min_chars >= 1, f"{p}.min_chars", ">= 1", self.min_chars)
         check(self.max_chars > self.min_chars, f"{p}.max_chars", f"> generate.min_chars ({self.min_chars})",
                self.max_chars)
@@ -121,6 +121,13 @@ SCHEDULERS = ("linear", "cosine", "cosine_with_restarts", "polynomial", "constan
               "inverse_sqrt")
 
 
+LOWER_BOUNDS = (("max_steps", 0, " (0: train for train.epochs)"), ("batch_size", 1, ""),
+                ("gradient_accumulation_steps", 1, ""), ("eval_batch_size", 1, ""), ("weight_decay", 0, ""),
+                ("lr_cycles", 1, " cosine cycles"), ("max_grad_norm", 0, " (0: no clipping)"),
+                ("eval_steps", 0, " optimizer steps (0: evaluate every epoch)"), ("freeze_layers", 0, " encoder layers"),
+                ("early_stopping_patience", 0, " evaluations (0: off)"), ("overfit_patience", 1, " evaluations"))
+
+
 @dataclass(frozen=True)
 class Train:
     model: str = "sentence-transformers/all-MiniLM-L6-v2"
@@ -133,6 +140,9 @@ class Train:
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1
     lr_scheduler: str = "linear"
+    lr_cycles: int = 1
+    max_grad_norm: float = 1.0
+    eval_steps: int = 0
     label_smoothing: float = 0.0
     class_weights: typing.Literal["none", "balanced", "explicit"] = "none"
     label_weights: dict[str, float] = field(default_factory=dict)
@@ -149,28 +159,22 @@ class Train:
 
     def validate(self, p: str) -> None:
         check(self.epochs > 0, f"{p}.epochs", "> 0", self.epochs)
-        check(self.max_steps >= 0, f"{p}.max_steps", ">= 0 (0: train for train.epochs)", self.max_steps)
+        for name, low, note in LOWER_BOUNDS:
+            check(getattr(self, name) >= low, f"{p}.{name}", f">= {low}{note}", getattr(self, name))
         check(0 < self.learning_rate < 1, f"{p}.learning_rate", "in (0, 1)", self.learning_rate)
-        check(self.batch_size >= 1, f"{p}.batch_size", ">= 1", self.batch_size)
-        check(self.gradient_accumulation_steps >= 1, f"{p}.gradient_accumulation_steps", ">= 1",
-               self.gradient_accumulation_steps)
-        check(self.eval_batch_size >= 1, f"{p}.eval_batch_size", ">= 1", self.eval_batch_size)
-        check(self.weight_decay >= 0, f"{p}.weight_decay", ">= 0", self.weight_decay)
         check(0 <= self.warmup_ratio < 1, f"{p}.warmup_ratio", "in [0, 1)", self.warmup_ratio)
         check(self.lr_scheduler in SCHEDULERS, f"{p}.lr_scheduler", "one of " + ", ".join(SCHEDULERS),
-               self.lr_scheduler)
+              self.lr_scheduler)
+        check(self.lr_cycles == 1 or self.lr_scheduler == "cosine_with_restarts", f"{p}.lr_cycles",
+              "1 unless train.lr_scheduler is cosine_with_restarts (the only schedule that restarts)", self.lr_cycles)
         check(0 <= self.label_smoothing < 1, f"{p}.label_smoothing", "in [0, 1)", self.label_smoothing)
         for label, weight in self.label_weights.items():
             check(0 < weight < float("inf"), f"{p}.label_weights.{label}", "a weight > 0", weight)
         check(self.class_weights != "explicit" or bool(self.label_weights), f"{p}.label_weights",
-               "a weight for every label when train.class_weights is explicit", self.label_weights)
-        check(self.freeze_layers >= 0, f"{p}.freeze_layers", ">= 0 encoder layers", self.freeze_layers)
-        check(self.early_stopping_patience >= 0, f"{p}.early_stopping_patience", ">= 0 evaluations (0: off)",
-               self.early_stopping_patience)
+              "a weight for every label when train.class_weights is explicit", self.label_weights)
         check(self.max_length == 0 or 8 <= self.max_length <= 8192, f"{p}.max_length",
                "0 (auto) or in [8, 8192] tokens", self.max_length)
         check(0 < self.length_percentile <= 100, f"{p}.length_percentile", "in (0, 100]", self.length_percentile)
-        check(self.overfit_patience >= 1, f"{p}.overfit_patience", ">= 1 evaluations", self.overfit_patience)
 
 
 BASELINES = ("majority", "tfidf_lr", "frozen_lr")
@@ -239,12 +243,9 @@ class Explain:
     batch_size: int = 256
 
     def validate(self, p: str) -> None:
-        check(self.max_examples >= 0, f"{p}.max_examples", ">= 0", self.max_examples)
-        check(self.correct_per_label >= 0, f"{p}.correct_per_label", ">= 0", self.correct_per_label)
-        check(self.num_samples >= 10, f"{p}.num_samples", ">= 10", self.num_samples)
-        check(self.num_features >= 1, f"{p}.num_features", ">= 1", self.num_features)
-        check(self.pattern_tokens >= 1, f"{p}.pattern_tokens", ">= 1", self.pattern_tokens)
-        check(self.batch_size >= 1, f"{p}.batch_size", ">= 1", self.batch_size)
+        for name, low in (("max_examples", 0), ("correct_per_label", 0), ("num_samples", 10), ("num_features", 1),
+                          ("pattern_tokens", 1), ("batch_size", 1)):
+            check(getattr(self, name) >= low, f"{p}.{name}", f">= {low}", getattr(self, name))
 
 
 @dataclass(frozen=True)
@@ -279,8 +280,12 @@ def read_params(path: str | Path = PARAMS_FILE) -> dict[str, Any]:
 
 
 def load(section: str, path: str | Path = PARAMS_FILE) -> Any:
-    """Load and validate one section of params.yaml."""
-    return build(SECTIONS[section], read_params(path).get(section), section)
+    """Load and validate one section of params.yaml; the section must be there (`section: {}` takes every
+    default), so a stage run by hand never trains on defaults that `dvc repro` would not use."""
+    raw = read_params(path)
+    if section not in raw:
+        raise ParamsError(f"{path}: missing section {section!r} (write `{section}: {{}}` to take its defaults)")
+    return build(SECTIONS[section], raw[section], section)
 
 
 def load_dict(raw: dict[str, Any], section: str) -> Any:

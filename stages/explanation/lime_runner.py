@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from stages.core import modeling, params
+from stages.core.progress import duration
 from stages.explanation.selection import Selection, check_labels
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,7 @@ def explain_one(text: str, label_ids: list[int], labels: list[str], fn: Any, cfg
 def explain_rows(rows: Any, kind: str, labels: list[str], fn: CachedClassifier, cfg: params.Explain,
                  seed: int) -> Explained:
     """Each row explained toward its predicted label, and toward its true label when they differ."""
-    out = []
+    out, began = [], time.perf_counter()
     for i, row in enumerate(rows.itertuples(index=False), 1):
         start, before = time.perf_counter(), fn.predicted
         pred_id, true_id = labels.index(row.predicted), labels.index(row.true)
@@ -82,8 +83,9 @@ def explain_rows(rows: Any, kind: str, labels: list[str], fn: CachedClassifier, 
         if true_id != pred_id:
             item["weights_true"] = [[tok, round(float(w), 6)] for tok, w in exp.as_list(label=true_id)]
         out.append((item, exp))
-        log.info("%s %d/%d: %s new strings predicted, %.1f s", kind, i, len(rows),
-                 f"{fn.predicted - before:,}", time.perf_counter() - start)
+        spent = time.perf_counter() - began
+        log.info("%s %d/%d: %s new strings predicted, %.1f s, ETA %s", kind, i, len(rows),
+                 f"{fn.predicted - before:,}", time.perf_counter() - start, duration(spent / i * (len(rows) - i)))
     return out
 
 

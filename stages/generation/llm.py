@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stages.core import params
+from stages.core.progress import Progress
 from stages.core.errors import Interrupted, SynthbertError
 from stages.generation.llm_cache import ResponseCache
 
@@ -113,6 +114,7 @@ class _Run:
         self.cache, self.cfg, self.key, self.outcome, self.todo = cache, cfg, key, outcome, todo
         self.where = cfg.base_url or OPENAI_URL
         self.tokens = 0
+        self.progress = Progress("answered", todo, "requests", log=log)  # a line every ~10 s, rate and ETA
         self.error: LLMError | None = None
         self.signum: int | None = None  # the signal that asked us to stop
         self.stopping = asyncio.Event()  # set on the first error or signal: wakes requests waiting to retry
@@ -192,8 +194,7 @@ class _Run:
             self.outcome.sent += 1
             self.outcome.new_keys.add(req.key)
             self.tokens += sum(usage_of(entry))
-            if self.outcome.sent % max(1, self.todo // 10) == 0:
-                log.info("answered %s/%s requests", f"{self.outcome.sent:,}", f"{self.todo:,}")
+            self.progress.update(1)
         except LLMError as exc:
             self.error = self.error or exc
             self.stopping.set()

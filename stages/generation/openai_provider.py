@@ -146,8 +146,37 @@ def _collect(outcome: llm.Outcome, cfg: params.Generate, labels: list[str]) -> t
     return rows, per_label, this_run
 
 
+PROMPT_TOKENS_GUESS = 300  # a prompt with a description and few-shot examples; only for the refusal's estimate
+
+
+def estimate_usd(requests_per_model: int, models: list[str], cfg: params.Generate) -> float | None:
+    """An upper estimate of the cost: every reply as long as generate.max_tokens; None without a price."""
+    prices = [cfg.prices.get(m) for m in models]
+    if any(p is None for p in prices):
+        return None
+    return sum(llm.cost_usd(requests_per_model * PROMPT_TOKENS_GUESS, requests_per_model * cfg.max_tokens, p) or 0.0
+               for p in prices)
+
+
+def check_size(task: Task, cfg: params.Generate) -> None:
+    """Refuse, before building the plan, a run that would plan more than generate.max_planned_requests."""
+    streams = list(cfg.models) if cfg.mode == "model_as_label" else [lab.name for lab in task.labels]
+    per_stream = math.ceil(cfg.n_per_label / cfg.samples_per_request)
+    planned = per_stream * len(streams)
+    if planned <= cfg.max_planned_requests:
+        return
+    models = list(cfg.models) if cfg.mode == "model_as_label" else [cfg.model]
+    usd = estimate_usd(per_stream * (1 if cfg.mode == "model_as_label" else len(streams)), models, cfg)
+    cost = "no price in generate.prices" if usd is None else f"up to ${usd:,.2f} estimated"
+    raise DataError(
+        f"generate: {cfg.n_per_label * len(streams):,} rows ({len(streams)} x n_per_label {cfg.n_per_label:,}) need "
+        f"{planned:,} requests ({cost}), more than generate.max_planned_requests ({cfg.max_planned_requests:,}); "
+        "lower n_per_label, raise samples_per_request or max_planned_requests; nothing was planned or sent")
+
+
 def generate(task: Task, cfg: params.Generate, seed: int, cache_dir: Path) -> tuple[list[dict], dict[str, Any]]:
     """Rows (text, label, source) and the generation report: requests, tokens, cost, drops per label."""
+    check_size(task, cfg)
     requests = plan(task, cfg, seed)
     cache = ResponseCache(cache_dir)
     try:

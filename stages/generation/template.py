@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import random
 import zlib
 
 from stages.core.errors import DataError
 from stages.generation.task import SLOT, Label, Task
+from stages.core.progress import Progress
 from stages.core.text import dedup_key, normalize
+
+log = logging.getLogger(__name__)
 
 
 def _fill(template: str, slots: dict[str, tuple[str, ...]], rng: random.Random) -> str:
@@ -16,7 +20,8 @@ def _fill(template: str, slots: dict[str, tuple[str, ...]], rng: random.Random) 
     return text[:1].upper() + text[1:]
 
 
-def generate_label(label: Label, n: int, seed: int, max_tries_factor: int = 50) -> list[str]:
+def generate_label(label: Label, n: int, seed: int, max_tries_factor: int = 50,
+                   progress: Progress | None = None) -> list[str]:
     """Up to `n` distinct texts for one label; fewer only if the templates cannot make that many."""
     # A per-label stream (seed + crc32 of the name) so adding a label does not change the others' rows.
     rng = random.Random(seed * 1_000_003 + zlib.crc32(label.name.encode()))
@@ -30,17 +35,19 @@ def generate_label(label: Label, n: int, seed: int, max_tries_factor: int = 50) 
         if key not in seen:
             seen.add(key)
             texts.append(text)
+            if progress is not None and len(texts) % 1000 == 0:
+                progress.update(1000)
     return texts
 
 
 def generate(task: Task, n_per_label: int, seed: int) -> list[dict[str, str]]:
     if not task.labels:
         raise DataError(f"{task.path}: no labels: the template provider needs 'labels' with templates")
-    rows = []
+    rows, progress = [], Progress("template", n_per_label * len(task.labels), "rows", log=log)
     for label in task.labels:
         if not label.templates:
             raise DataError(f"{task.path}: labels.{label.name} has no templates, which the template provider "
                             "needs (or set generate.provider: openai)")
-        for text in generate_label(label, n_per_label, seed):
+        for text in generate_label(label, n_per_label, seed, progress=progress):
             rows.append({"text": text, "label": label.name, "source": "template"})
     return rows

@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
             raise DataError("nothing to do: give --rev REV to compare, --check-lock, or both")
         run(args.rev, args.out, args.report, args.link_base, args.check_lock)
 
-    return cli.main(__doc__.splitlines()[0], add, body, argv)
+    return cli.main(__doc__.splitlines()[0], add, body, argv, example=cli.examples(__doc__))
 
 
 if __name__ == "__main__":

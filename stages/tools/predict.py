@@ -30,6 +30,7 @@ from typing import Any
 
 log = logging.getLogger("stages.tools.predict")
 CHUNK = 8192  # texts tokenized and sorted together; bounds memory on large inputs
+PROGRESS_S = float(os.environ.get("SYNTHBERT_PROGRESS_S", "10"))  # a progress line on stderr this often
 
 
 class InputError(Exception):
@@ -136,9 +137,17 @@ class Predictor:
     def predict(self, texts: Sequence[str], top_k: int | None = None) -> Iterator[dict[str, Any]]:
         """One dict per text, in input order: text, label, score and `top_k` {label: probability}."""
         k = min(top_k or len(self.labels), len(self.labels))
+        began = last = time.perf_counter()
         for start in range(0, len(texts), CHUNK):
             chunk = texts[start:start + CHUNK]
-            for text, p in zip(chunk, self.proba(chunk)):
+            proba = self.proba(chunk)
+            done, now = start + len(chunk), time.perf_counter()
+            if now - last >= PROGRESS_S or (done == len(texts) and last > began):  # long runs only
+                rate = done / max(now - began, 1e-9)
+                log.info("predicted %s/%s texts (%.0f%%), %.1f texts/s, ETA %.0f s", f"{done:,}", f"{len(texts):,}",
+                         100 * done / len(texts), rate, (len(texts) - done) / rate)
+                last = now
+            for text, p in zip(chunk, proba):
                 best = sorted(range(len(p)), key=lambda j: (-p[j], j))[:k]
                 yield {"text": text, "label": self.labels[best[0]], "score": round(float(p[best[0]]), 6),
                        "top_k": {self.labels[j]: round(float(p[j]), 6) for j in best}}
@@ -160,6 +169,19 @@ def write_rows(rows: Iterator[dict[str, Any]], fmt: str, f: Any) -> int:
     return n
 
 
+def check_writable(out: Path) -> None:
+    """Fail before predicting anything when --out cannot be written (one line naming --out)."""
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise InputError(f"--out {out}: cannot write into {out.parent} ({exc.strerror or exc})") from None
+    if out.is_dir():
+        raise InputError(f"--out {out}: is a directory; expected a file name such as predictions.csv")
+
+
 def run(args: argparse.Namespace) -> int:
     if args.texts and args.input:
         raise InputError("give texts as arguments or --input FILE, not both")
@@ -169,8 +191,12 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("no texts: give them as arguments, with --input FILE, or on standard input")
     texts = list(args.texts) or read_texts(args.input, args.column)
     fmt = args.format or ("csv" if args.out and args.out.suffix.lower() == ".csv" else "jsonl")
+    if args.out is not None:
+        check_writable(args.out)
     start = time.perf_counter()
     predictor = Predictor(args.model, args.batch_size)
+    if len(texts) > CHUNK:
+        log.info("predicting %s texts on %s, %s per batch", f"{len(texts):,}", predictor.device, args.batch_size)
     rows = predictor.predict(texts, args.top_k)
     if args.out is None:
         n = write_rows(rows, fmt, sys.stdout)
@@ -188,7 +214,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    example = "\n".join("  " + line.strip() for line in __doc__.splitlines()[2:5])  # no stages import: standalone
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0], epilog="example:\n" + example,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("texts", nargs="*", help="texts to classify (else --input, else standard input)")
     p.add_argument("--model", default="models/classifier", help="model directory (default: models/classifier)")
     p.add_argument("--input", "-i", help="UTF-8 file: one text per line, a .csv (--column) or .jsonl; '-' = stdin")

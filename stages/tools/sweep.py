@@ -203,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         sweep = load_sweep(args.sweep, Path(args.params))
         sys.stdout.write(render(run(sweep, args.trials, params.load("base", args.params).seed, prefix=args.prefix)))
 
-    return cli.main(__doc__.splitlines()[0], add, body, argv)
+    return cli.main(__doc__.splitlines()[0], add, body, argv, example=cli.examples(__doc__))
 
 
 if __name__ == "__main__":

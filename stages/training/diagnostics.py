@@ -11,9 +11,11 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 
-def epoch_rows(log_history: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per evaluation of the Trainer's log history: step (the epoch, rounded up), epoch, the train
-    loss logged for that epoch, and every eval_* metric, named as DVCLive files (`eval/loss`, ...)."""
+def epoch_rows(log_history: list[dict[str, Any]], by_step: bool = False) -> list[dict[str, Any]]:
+    """One row per evaluation of the Trainer's log history: step (the epoch, rounded up; with `by_step`,
+    train.eval_steps > 0, the optimizer step, as several evaluations fall in one epoch), epoch (fractional
+    between epoch ends), the train loss logged last before it, and every eval_* metric, named as DVCLive
+    files (`eval/loss`, ...)."""
     rows, train_loss = [], None
     for entry in log_history:
         if "loss" in entry and "eval_loss" not in entry:
@@ -21,7 +23,8 @@ def epoch_rows(log_history: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if "eval_loss" not in entry:
             continue
         epoch = float(entry.get("epoch", len(rows) + 1))
-        step = max(math.ceil(epoch - 1e-9), rows[-1]["step"] + 1 if rows else 1)  # rising even when epochs < 1
+        step = max(int(entry["step"]) if by_step and "step" in entry else math.ceil(epoch - 1e-9),
+                   rows[-1]["step"] + 1 if rows else 1)  # rising even when epochs < 1
         row: dict[str, Any] = {"step": step, "global_step": entry.get("step"), "epoch": round(epoch, 4)}
         if train_loss is not None:
             row["loss"] = train_loss
@@ -33,8 +36,9 @@ def epoch_rows(log_history: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def live_logger(live: Any) -> Any:
-    """A Trainer callback that writes each evaluation's row (see epoch_rows) to DVCLive, one step per epoch.
+def live_logger(live: Any, by_step: bool = False) -> Any:
+    """A Trainer callback that writes each evaluation's row (see epoch_rows) to DVCLive, one step per
+    evaluation (the epoch, or with `by_step` the optimizer step).
 
     It reads the log history rather than single log events, so a resumed run also writes the epochs trained
     before the interruption (they come back with the checkpoint's trainer state)."""
@@ -46,7 +50,7 @@ def live_logger(live: Any) -> Any:
         def on_evaluate(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             if not state.is_world_process_zero:
                 return
-            rows = epoch_rows(state.log_history)
+            rows = epoch_rows(state.log_history, by_step)
             for row in rows[self.written:]:
                 live.step = row["step"]
                 for key, value in row.items():
@@ -56,6 +60,34 @@ def live_logger(live: Any) -> Any:
             self.written = len(rows)
 
     return LiveLogger()
+
+
+def progress_logger(rows_per_step: int) -> Any:
+    """A Trainer callback logging the step, rows/s and ETA on the first step and then every ~10 s
+    (stages/core/progress.py): the Trainer's own bar is off and it logs only at evaluations."""
+    from transformers import TrainerCallback
+
+    from stages.core.progress import Progress
+
+    class StepProgress(TrainerCallback):
+        progress: Progress | None = None
+
+        def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if self.progress is None and state.is_world_process_zero:  # the state of a resumed run is loaded now
+                self.progress = Progress("training", state.max_steps - state.global_step, "steps", log=log,
+                                         rate_unit="rows", per_unit=rows_per_step, first=True)
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if self.progress is not None:
+                self.progress.update(1, f", epoch {state.epoch:.2f}")
+
+        def on_evaluate(self, args: Any, state: Any, control: Any, metrics: Any = None, **kwargs: Any) -> None:
+            if state.is_world_process_zero and metrics:
+                log.info("epoch %.2f (step %s): val macro-F1 %.4f, val loss %.4f", state.epoch or 0.0,
+                         f"{state.global_step:,}", metrics.get("eval_f1_macro", float("nan")),
+                         metrics.get("eval_loss", float("nan")))
+
+    return StepProgress()
 
 
 def rising_val_loss(rows: list[dict[str, Any]], patience: int) -> str | None:

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from stages.core import params
-from stages.core.errors import ParamsError
+from stages.core.errors import DataError, ParamsError
 
 from testkit import ROOT
 
@@ -47,9 +47,12 @@ def test_float_written_as_string_by_dvc_is_accepted():
         params.load_dict({"learning_rate": "fast"}, "train")
 
 
-def test_missing_section_takes_defaults_and_unknown_section_fails(tmp_path):
+def test_missing_section_fails_an_empty_one_takes_defaults_and_unknown_section_fails(tmp_path):
     p = tmp_path / "params.yaml"
     p.write_text("base: {seed: 7}\n")
+    with pytest.raises(ParamsError, match=r"params.yaml: missing section 'split' \(write `split: {}`"):
+        params.load("split", p)
+    p.write_text("base: {seed: 7}\nsplit: {}\n")
     assert params.load("split", p) == params.Split()
     p.write_text("base: {seed: 7}\ntrian: {epochs: 1}\n")
     with pytest.raises(ParamsError, match="unknown section 'trian'"):
@@ -60,10 +63,23 @@ def test_stage_main_reports_bad_params_in_one_line_with_exit_2(tmp_path, capsys)
     from stages import split
 
     p = tmp_path / "params.yaml"
-    p.write_text("split: {test_size: 0}\n")
+    p.write_text("base: {seed: 42}\nsplit: {test_size: 0}\n")
     code = split.main(["--params", str(p), "--data", "missing.csv", "--out", str(tmp_path / "s"),
                        "--report", str(tmp_path / "split.json")])
     err = capsys.readouterr().err.strip()
     assert code == 2
     assert err == "error: params.yaml: split.test_size must be a fraction in (0, 1), got 0.0"
     assert not (tmp_path / "s").exists()
+
+
+def test_duplicate_key_is_rejected_naming_key_and_line_as_dvc_does(tmp_path, capsys):
+    from stages import split
+
+    p = tmp_path / "params.yaml"
+    p.write_text("base: {seed: 42}\nsplit:\n  val_size: 0.2\n  test_size: 0.2\n  val_size: 0.3\n")
+    with pytest.raises(DataError, match="line 5 invalid YAML: duplicate key 'val_size'"):
+        params.load("split", p)
+    code = split.main(["--params", str(p), "--data", "missing.csv", "--out", str(tmp_path / "s"),
+                       "--report", str(tmp_path / "split.json")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.startswith("error: ") and "duplicate key 'val_size'" in err and "\n" not in err

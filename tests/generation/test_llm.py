@@ -145,7 +145,7 @@ def test_an_unreachable_server_fails_fast_with_the_url(tmp_path):
 def test_unknown_model_shows_the_servers_error_in_one_line(tmp_path, server, capsys):
     server.models = ("gpt-4o-mini",)
     p = tmp_path / "params.yaml"
-    p.write_text(yaml.safe_dump({"generate": {"provider": "openai", "task": str(TASK), "model": "gpt-9-turbo",
+    p.write_text(yaml.safe_dump({"base": {"seed": 42}, "generate": {"provider": "openai", "task": str(TASK), "model": "gpt-9-turbo",
                                               "base_url": server.url, "n_per_label": 5, "concurrency": 1}}))
     from stages import generate
 
@@ -250,7 +250,7 @@ def test_sigkill_mid_run_then_rerun_loses_nothing_and_asks_nothing_twice(tmp_pat
     server.latency = 0.05
     server.hold_after = 9  # answer 9 requests, then hold the rest unanswered until the kill
     p = tmp_path / "params.yaml"
-    p.write_text(yaml.safe_dump({"generate": {"provider": "openai", "task": str(TASK), "base_url": server.url,
+    p.write_text(yaml.safe_dump({"base": {"seed": 42}, "generate": {"provider": "openai", "task": str(TASK), "base_url": server.url,
                                               "n_per_label": 40, "samples_per_request": 4, "concurrency": 3}}))
     args = [sys.executable, "-m", "stages.generate", "--params", str(p), "--out", str(tmp_path / "g.csv"),
             "--reports", str(tmp_path / "r"), "--cache", str(tmp_path / "cache")]
@@ -284,7 +284,7 @@ def test_sigkill_mid_run_then_rerun_loses_nothing_and_asks_nothing_twice(tmp_pat
 
 def stage_args(tmp_path, server, **generate):
     p = tmp_path / "params.yaml"
-    p.write_text(yaml.safe_dump({"generate": {"provider": "openai", "task": str(TASK), "base_url": server.url,
+    p.write_text(yaml.safe_dump({"base": {"seed": 42}, "generate": {"provider": "openai", "task": str(TASK), "base_url": server.url,
                                               "n_per_label": 40, "samples_per_request": 4, **generate}}))
     return [sys.executable, "-m", "stages.generate", "--params", str(p), "--out", str(tmp_path / "g.csv"),
             "--reports", str(tmp_path / "r"), "--cache", str(tmp_path / "cache")]  # 20 requests
@@ -373,3 +373,27 @@ def test_a_stage_whose_parent_dies_stops_cleanly_and_releases_the_cache(tmp_path
     assert "Traceback" not in stderr and stderr.strip().splitlines()[-1].startswith("interrupted: ")
     assert server.received == server.answered and cached_lines(tmp_path) == server.total < 20
     assert not (tmp_path / ".cache.lock").exists()
+
+
+def test_a_plan_over_max_planned_requests_is_refused_in_one_line_before_planning(tmp_path, monkeypatch):
+    def no_plan(*a, **kw):
+        raise AssertionError("planned anyway")
+
+    monkeypatch.setattr(openai_provider, "plan", no_plan)
+    cfg = params.load_dict({"provider": "openai", "task": str(TASK), "n_per_label": 1_000_000, "samples_per_request": 10,
+                            "max_tokens": 1000, "prices": {"gpt-4o-mini": {"input": 0.15, "output": 0.6}}}, "generate")
+    with pytest.raises(DataError) as err:
+        openai_provider.generate(load_task(TASK), cfg, 0, tmp_path / "cache")
+    # 2 labels x 100,000 requests; 200,000 x (300 x 0.15 + 1000 x 0.6) / 1e6 = $129
+    assert str(err.value) == (
+        "generate: 2,000,000 rows (2 x n_per_label 1,000,000) need 200,000 requests (up to $129.00 estimated), more "
+        "than generate.max_planned_requests (100,000); lower n_per_label, raise samples_per_request or "
+        "max_planned_requests; nothing was planned or sent")
+    assert not (tmp_path / "cache").exists()
+
+
+def test_n_per_label_has_an_upper_bound():
+    with pytest.raises(params.ParamsError, match=r"generate.n_per_label must be in \[1, 1,000,000\] rows, got 10000000"):
+        params.load_dict({"n_per_label": 10_000_000}, "generate")
+    with pytest.raises(params.ParamsError, match="generate.max_planned_requests must be >= 1, got 0"):
+        params.load_dict({"max_planned_requests": 0}, "generate")

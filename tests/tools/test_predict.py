@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -164,3 +165,26 @@ def test_model_card_names_base_model_data_params_metrics_and_limits(model_dir, t
     predict.Predictor(target)  # the card does not get in the way of loading
     with pytest.raises(DataError, match="not a model directory"):
         modelcard.write_model_card(tmp_path)
+
+
+def test_unwritable_out_fails_before_loading_the_model_naming_out(tmp_path, capsys, monkeypatch):
+    def no_model(*a, **kw):
+        raise AssertionError("the model was loaded before --out was checked")
+
+    monkeypatch.setattr(predict, "Predictor", no_model)
+    code, out, err = cli(capsys, "--model", str(tmp_path), "--out", "/proc/nope/x.csv", "a text")
+    assert code == 2 and out == "" and err.startswith("error: --out /proc/nope/x.csv: cannot write into /proc/nope (")
+    assert len(err.splitlines()) == 1 and "[Errno" not in err
+
+
+def test_stdin_prediction_logs_progress_in_texts_per_second(model_dir, capsys, monkeypatch, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO, logger="stages.tools.predict")
+    monkeypatch.setattr(predict, "PROGRESS_S", 0.0)
+    monkeypatch.setattr(predict, "CHUNK", 4)
+    code, out, _ = cli(capsys, "--model", str(model_dir), stdin=b"storm hits texas\n" * 10, monkeypatch=monkeypatch)
+    assert code == 0 and len(out.splitlines()) == 10
+    assert "predicting 10 texts on cpu" in caplog.text
+    assert re.search(r"predicted 4/10 texts \(40%\), [\d.]+ texts/s, ETA \d+ s", caplog.text)
+    assert "predicted 10/10 texts (100%)" in caplog.text

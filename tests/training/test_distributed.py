@@ -18,7 +18,7 @@ def test_torchrun_two_processes_on_cpu_train_one_model(tmp_path, tiny_bert):
     from transformers import pipeline
 
     split = write_splits(tmp_path)
-    (tmp_path / "params.yaml").write_text(f"train: {{model: {tiny_bert}, epochs: {EPOCHS}, batch_size: {BATCH}, "
+    (tmp_path / "params.yaml").write_text(f"base: {{seed: 42}}\ntrain: {{model: {tiny_bert}, epochs: {EPOCHS}, batch_size: {BATCH}, "
                                           "learning_rate: 0.003, warmup_ratio: 0.0}\n")
     out = {name: tmp_path / name for name in ("model", "reports", "ckpt")}
     env = {**subprocess_env(), "PYTHONPATH": str(ROOT)}

@@ -41,3 +41,19 @@ def test_checkpoints_resume_only_the_same_params_and_data(tmp_path, tiny_bert, c
     summary = train.run(cfg=other, seed=0, split_dir=split, model_dir=tmp_path / "m", reports=tmp_path / "r", checkpoint_dir=ckpt)  # same params again: resumes
     assert summary["resumed_from"] == "checkpoint-16" and summary["epochs_trained"] == 3.0
     assert summary["train_samples_per_second"] > 0
+
+
+def test_a_run_that_crashes_mid_way_leaves_the_previous_reports_byte_identical(tmp_path, tiny_bert):
+    from tests.test_train import LEARNS, tiny_cfg, write_splits
+
+    split, reports = write_splits(tmp_path), tmp_path / "reports"
+    cfg = tiny_cfg(tiny_bert, **{**LEARNS, "epochs": 2})
+    train.run(cfg=cfg, seed=0, split_dir=split, model_dir=tmp_path / "m", reports=reports)
+    before = {p.relative_to(reports): p.read_bytes() for p in sorted(reports.rglob("*")) if p.is_file()}
+    assert {"summary.json", "metrics.json"} <= {str(p) for p in before}
+    with pytest.raises(Crash):  # another run: its first epoch is logged, then it dies
+        train.run(cfg=tiny_cfg(tiny_bert, **{**LEARNS, "epochs": 3}), seed=1, split_dir=split, model_dir=tmp_path / "m",
+                  reports=reports, callbacks=[crash_after_epoch(1)])
+    after = {p.relative_to(reports): p.read_bytes() for p in sorted(reports.rglob("*")) if p.is_file()}
+    assert after == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m", "reports", "split"]  # no temporary left beside it
