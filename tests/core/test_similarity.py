@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from stages.core import similarity
+from testkit import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def brute_force_near_duplicates(texts, threshold):
