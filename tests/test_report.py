@@ -35,7 +35,9 @@ def quality_report(**kw) -> dict:
         llm_dropped={}, duplicates={"exact": 10, "exact_rate": 0.1, "near": 0, "near_threshold": 0.9, "near_rate": 0.0},
         length_chars={}, length_words={}, diversity={}, majority_baseline=0.5, shortcut_threshold=0.9,
         shortcuts=[{"feature": "ends_with_!", "accuracy": 0.97}, {"feature": "length", "accuracy": 0.6}],
-        shortcut_warning=True, shortcut_features=["ends_with_!"])
+        shortcut_warning=True, shortcut_features=["ends_with_!"], per_source={"template": {"before": 100, "after": 90}},
+        label_issues={"method": "confident learning", "folds": 5, "filter": "none", "skipped": "too few rows",
+                      "total": None, "per_label": None, "per_source": None, "examples": []})
     return QualityReport(**{**fields, **kw}).to_dict()
 
 

@@ -29,6 +29,7 @@ from stages.core.schema import Contract
 
 # CSV hand-offs: generated.csv and the three split files share their columns.
 DATASET_COLUMNS = ("text", "label", "source")
+REAL_SOURCE = "real"  # the source of rows from a real annotated CSV (generate.real); every other source is synthetic
 # predictions.csv: these columns, then one probability column `p_<label>` per model label, in label order.
 PREDICTION_COLUMNS = ("text", "true", "predicted", "confidence")
 PROBABILITY_PREFIX = "p_"
@@ -59,6 +60,7 @@ class QualityReport(Contract):
     rows_kept: int
     dropped: dict
     per_label: dict            # label -> {before, after}
+    per_source: dict           # source -> {before, after}: real and each provider's source
     llm_dropped: dict
     duplicates: dict
     length_chars: dict
@@ -69,6 +71,7 @@ class QualityReport(Contract):
     shortcuts: list            # [{feature, accuracy}], best first
     shortcut_warning: bool
     shortcut_features: list
+    label_issues: dict         # {method, folds, filter, skipped (reason or null), total (null when skipped), ...}
 
 
 # ---- generate -> train: reports/data/dataset.json (small on purpose: a report-only param such as
