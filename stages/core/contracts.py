@@ -101,7 +101,9 @@ class SplitReport(Contract):
     near_duplicate_groups: int         # groups that joined two or more distinct texts
     max_cross_split_jaccard: float     # highest word-set Jaccard between texts of two different splits
     max_cross_split_jaccard_exact: bool  # false: a lower bound (above 5,000 rows only LSH candidates are compared)
-    splits: dict               # train|val|test -> {rows, labels: {label: rows}}
+    val_source: str            # all | real (only rows whose source is real)
+    test_source: str
+    splits: dict               # train|val|test -> {rows, labels: {label: rows}, sources: {source: rows}}
 
 
 # ---- train -> evaluate, report: reports/train/summary.json
