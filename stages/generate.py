@@ -1,7 +1,8 @@
-"""Stage generate: labelled texts from a provider, cleaned and de-duplicated.
+"""Stage generate: labelled texts from a provider, mixed with real rows, cleaned, de-duplicated, label-checked.
 
 Reads: the task file `generate.task` (template and openai providers), the CSV `generate.csv.path` (csv
-provider) and the LLM response cache (openai provider; appended to, never rewritten).
+provider), the real rows `generate.real.path` (any provider; source `real`, they win over synthetic duplicates)
+and the LLM response cache (openai provider; appended to, never rewritten).
 Writes: the dataset CSV (text,label,source), the data-quality report (quality.json, quality.md), dataset.json
 (provider and row counts: all the train stage reads of the data report) and the generation report
 (generation.json: requests, tokens, cost).
@@ -21,12 +22,13 @@ from stages.core.contracts import DatasetInfo, Provider, QualityReport
 from stages.core.errors import DataError
 from stages.core.io import write_json, write_text
 from stages.core.text import normalize
-from stages.generation import cleaning, csv_provider, quality
+from stages.generation import cleaning, csv_provider, label_issues, quality, real
 
 log = logging.getLogger(__name__)
 
 
-def provide(cfg: params.Generate, seed: int, cache_dir: Path | None) -> tuple[list[dict[str, Any]], Provider, dict]:
+def provide(cfg: params.Generate, seed: int, cache_dir: Path | None,
+            real_rows: list[dict[str, str]]) -> tuple[list[dict[str, Any]], Provider, dict]:
     """Raw rows from the configured provider, where they came from, and the generation report."""
     offline = {"provider": cfg.provider, "requests": {"planned": 0, "used": 0, "sent_this_run": 0},
                "tokens": {"prompt": 0, "completion": 0, "total": 0}, "cost_usd": 0.0}
@@ -40,7 +42,8 @@ def provide(cfg: params.Generate, seed: int, cache_dir: Path | None) -> tuple[li
 
         if cache_dir is None:
             raise DataError("the openai provider needs a response cache directory (--cache)")
-        rows, generation = openai_provider.generate(task, cfg, seed, cache_dir)
+        shots = real.examples(real_rows) if cfg.few_shot_source == "real" else None
+        rows, generation = openai_provider.generate(task, cfg, seed, cache_dir, shots)
         return rows, Provider(provider="openai", task=task.name, mode=cfg.mode, models=generation["models"]), \
             generation
     from stages.generation import template
@@ -49,9 +52,10 @@ def provide(cfg: params.Generate, seed: int, cache_dir: Path | None) -> tuple[li
 
 
 def quality_report(cfg: params.Generate, raw: list[dict[str, Any]], rows: list[dict[str, str]], provider: Provider,
-                   dropped: dict[str, int], near: int, generation: dict[str, Any]) -> QualityReport:
+                   dropped: dict[str, int], near: int, generation: dict[str, Any], issues: dict) -> QualityReport:
     before = collections.Counter(normalize(str(r.get("label") or "")) or "(missing)" for r in raw)
     after = collections.Counter(r["label"] for r in rows)
+    sources = collections.Counter(str(r.get("source", "")) for r in raw), collections.Counter(r["source"] for r in rows)
     llm_dropped: collections.Counter[str] = collections.Counter()
     for stats in generation.get("per_label", {}).values():
         llm_dropped.update(stats["dropped"])
@@ -59,7 +63,8 @@ def quality_report(cfg: params.Generate, raw: list[dict[str, Any]], rows: list[d
                               dropped.get("duplicate", 0), len(raw))
     return QualityReport(provider=provider, rows_read=len(raw), rows_kept=len(rows), dropped=dropped,
                          per_label={lab: {"before": before[lab], "after": after[lab]} for lab in sorted(before)},
-                         llm_dropped=dict(sorted(llm_dropped.items())), **measures)
+                         per_source={s: {"before": sources[0][s], "after": sources[1][s]} for s in sorted(sources[0])},
+                         llm_dropped=dict(sorted(llm_dropped.items())), label_issues=issues, **measures)
 
 
 def check_labels(rows: list[dict[str, str]], where: str) -> None:
@@ -84,12 +89,18 @@ def run(*, cfg: params.Generate, seed: int, out: Path, reports: Path, cache_dir:
         from stages.generation.llm_cache import ResponseCache
 
         ResponseCache(cache_dir).close()  # DVC expects the (persistent) cache output even when nothing is asked
-    raw, provider, generation = provide(cfg, seed, cache_dir)
-    log.info("read %s raw rows from provider %s", f"{len(raw):,}", cfg.provider)
+    real_rows = real.read(cfg.real, seed)
+    raw, provider, generation = provide(cfg, seed, cache_dir, real_rows)
+    log.info("read %s raw rows from provider %s and %s real rows", f"{len(raw):,}", cfg.provider, f"{len(real_rows):,}")
+    raw = real_rows + raw
     rows, dropped = cleaning.clean(raw, cfg.min_chars, cfg.max_chars)
     rows, dropped, near = cleaning.drop_near_duplicates(rows, dropped, cfg.near_duplicate_threshold, seed)
     check_labels(rows, provider.file or cfg.task)
-    report = quality_report(cfg, raw, rows, provider, dropped, near, generation)
+    issues, flagged = label_issues.find(rows, seed, cfg.label_filter)
+    if cfg.label_filter == "confident_learning":
+        rows, dropped = label_issues.drop(rows, flagged, dropped)
+        check_labels(rows, provider.file or cfg.task)
+    report = quality_report(cfg, raw, rows, provider, dropped, near, generation, issues)
     log.info("kept %s rows; dropped %s", f"{len(rows):,}",
              ", ".join(f"{n} {r}" for r, n in dropped.items()) or "none")
     if report.shortcut_warning:

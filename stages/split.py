@@ -2,7 +2,9 @@
 
 Reads: the dataset CSV (text,label,source). Writes: <out>/{train,val,test}.csv and split.json.
 Params: base.seed, split.*. Rows joined by chains of pairs with word-set Jaccard >= split.near_duplicate_threshold
-(equal duplicate keys included) always land in the same split. Imports neither torch nor transformers.
+(equal duplicate keys included) always land in the same split. `split.val_source`/`test_source: real` give that
+split only real rows (source `real`): a share of each label's real groups; synthetic rows and the real rows left
+go to the other splits. Imports neither torch nor transformers.
 """
 
 from __future__ import annotations
@@ -28,28 +30,67 @@ def counts_for(n: int, val_size: float, test_size: float) -> tuple[int, int, int
     return n - n_val - n_test, n_val, n_test
 
 
-def assign(groups: dict[str, list[int]], labels: list[str], cfg: params.Split, seed: int, source: str = "input") -> list[str]:
-    """The split name of each row. Each group (of near-duplicates) moves together, stratified by label."""
+def names_for(n: int, sizes: dict[str, float], rest: str) -> list[str]:
+    """Split names for n shuffled groups: test then val (those in `sizes`) get max(1, round(n * size)) each,
+    `rest` gets what is left (possibly nothing)."""
+    names = [name for name in ("test", "val") if name in sizes for _ in range(max(1, round(n * sizes[name])))]
+    return names + [rest] * (n - len(names))
+
+
+def real_only(cfg: params.Split) -> dict[str, float]:
+    """The splits that take only real rows, and their sizes."""
+    return {name: getattr(cfg, f"{name}_size") for name in ("test", "val") if getattr(cfg, f"{name}_source") == "real"}
+
+
+def assign(groups: dict[str, list[int]], labels: list[str], cfg: params.Split, seed: int, source: str = "input",
+           real: list[bool] | None = None) -> list[str]:
+    """The split name of each row. Each group (of near-duplicates) moves together, stratified by label; a split
+    whose source is real takes groups of real rows only (`real[i]`: row i's source is real)."""
+    reserved = real_only(cfg)
     by_label: dict[str, list[str]] = collections.defaultdict(list)
+    real_keys: dict[str, list[str]] = collections.defaultdict(list)
     for key, rows in groups.items():
         majority = collections.Counter(labels[i] for i in rows).most_common(1)[0][0]
-        by_label[majority].append(key)
-    if len(by_label) < 2:
-        raise DataError(f"{source}: need at least two labels to train a classifier, found {', '.join(by_label)}")
+        pure_real = bool(reserved) and real is not None and all(real[i] for i in rows)
+        (real_keys if pure_real else by_label)[majority].append(key)
+    if len(set(by_label) | set(real_keys)) < 2:
+        raise DataError(f"{source}: need at least two labels to train a classifier, found "
+                        f"{', '.join(sorted(set(by_label) | set(real_keys)))}")
     rng = random.Random(seed)
     result = [""] * len(labels)
-    for label in sorted(by_label):
-        keys = sorted(by_label[label])  # sorted first: the outcome depends on the seed only
-        rng.shuffle(keys)
-        n_train, n_val, n_test = counts_for(len(keys), cfg.val_size, cfg.test_size)
-        if n_train < 1:
+    for label in sorted(set(by_label) | set(real_keys)):
+        pool = sorted(by_label[label])  # sorted first: the outcome depends on the seed only
+        if reserved:
+            keys = sorted(real_keys[label])
+            rng.shuffle(keys)
+            _check_real(label, len(keys), reserved, source)
+            names = names_for(len(keys), reserved, "pool")
+            pool = sorted(pool + [k for k, name in zip(keys, names) if name == "pool"])
+            result = _place(groups, [(k, n) for k, n in zip(keys, names) if n != "pool"], result)
+        rng.shuffle(pool)
+        sizes = {name: getattr(cfg, f"{name}_size") for name in ("test", "val") if name not in reserved}
+        names = names_for(len(pool), sizes, "train")
+        if "train" not in names:
             raise DataError(
-                f"{source}: label {label!r} has {len(keys)} distinct texts, too few to stratify into train/val/test "
-                f"with val_size={cfg.val_size} and test_size={cfg.test_size}; need at least 3 (add data or drop the label)")
-        names = ["test"] * n_test + ["val"] * n_val + ["train"] * n_train
-        for key, name in zip(keys, names):
-            for i in groups[key]:
-                result[i] = name
+                f"{source}: label {label!r} has {len(pool)} distinct texts, too few to stratify into "
+                f"{'/'.join(['train', *(n for n in ('val', 'test') if n in sizes)])} with val_size={cfg.val_size} and "
+                f"test_size={cfg.test_size}; need at least {len(sizes) + 1} (add data or drop the label)")
+        result = _place(groups, list(zip(pool, names)), result)
+    return result
+
+
+def _check_real(label: str, n: int, reserved: dict[str, float], source: str) -> None:
+    if n < len(reserved):
+        keys = " and ".join(f"split.{name}_source" for name in reversed(reserved))
+        raise DataError(f"{source}: {keys} {'is' if len(reserved) == 1 else 'are'} real, but label {label!r} has {n} "
+                        f"distinct real texts; need at least {len(reserved)} (1 per real-only split): add real rows "
+                        f"(generate.real) or set {keys} to all")
+
+
+def _place(groups: dict[str, list[int]], named: list[tuple[str, str]], result: list[str]) -> list[str]:
+    for key, name in named:
+        for i in groups[key]:
+            result[i] = name
     return result
 
 
@@ -81,14 +122,17 @@ def run(*, cfg: params.Split, seed: int, data: Path, out_dir: Path, report: Path
     check_evaluate_labels(evaluate, sorted(set(frame["label"])), data)
     texts = frame["text"].tolist()
     groups = similarity.groups(texts, cfg.near_duplicate_threshold, seed)
-    frame = frame.assign(split=assign(groups, frame["label"].tolist(), cfg, seed, str(data)))
+    real = (frame["source"] == contracts.REAL_SOURCE).tolist()
+    frame = frame.assign(split=assign(groups, frame["label"].tolist(), cfg, seed, str(data), real))
     leaks = similarity.leak_report(texts, frame["split"].tolist(), groups, cfg.near_duplicate_threshold, seed)
     splits: dict[str, Any] = {}
     for name in SPLITS:
         part = frame[frame["split"] == name]
         contracts.write_dataset(out_dir / f"{name}.csv", part[list(contracts.DATASET_COLUMNS)].to_dict("records"))
-        splits[name] = {"rows": len(part), "labels": {k: int(v) for k, v in sorted(part["label"].value_counts().items())}}
-    summary = contracts.SplitReport(seed=seed, val_size=cfg.val_size, test_size=cfg.test_size, **leaks, splits=splits)
+        splits[name] = {"rows": len(part), "labels": {k: int(v) for k, v in sorted(part["label"].value_counts().items())},
+                        "sources": {k: int(v) for k, v in sorted(part["source"].value_counts().items())}}
+    summary = contracts.SplitReport(seed=seed, val_size=cfg.val_size, test_size=cfg.test_size, **leaks,
+                                    val_source=cfg.val_source, test_source=cfg.test_source, splits=splits)
     summary.write(report)
     log.info("split %s rows: %s", f"{len(frame):,}", ", ".join(f"{n} {s['rows']:,}" for n, s in splits.items()))
     return summary.to_dict()

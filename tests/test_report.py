@@ -35,7 +35,9 @@ def quality_report(**kw) -> dict:
         llm_dropped={}, duplicates={"exact": 10, "exact_rate": 0.1, "near": 0, "near_threshold": 0.9, "near_rate": 0.0},
         length_chars={}, length_words={}, diversity={}, majority_baseline=0.5, shortcut_threshold=0.9,
         shortcuts=[{"feature": "ends_with_!", "accuracy": 0.97}, {"feature": "length", "accuracy": 0.6}],
-        shortcut_warning=True, shortcut_features=["ends_with_!"])
+        shortcut_warning=True, shortcut_features=["ends_with_!"], per_source={"template": {"before": 100, "after": 90}},
+        label_issues={"method": "confident learning", "folds": 5, "filter": "none", "skipped": "too few rows",
+                      "total": None, "per_label": None, "per_source": None, "examples": []})
     return QualityReport(**{**fields, **kw}).to_dict()
 
 
@@ -71,7 +73,7 @@ def full_reports(root: Path, model_path: str) -> Path:
     write(r / "data" / "quality.json", quality_report())
     write(r / "data" / "quality.md", "# Data quality\n")
     write(r / "data" / "split.json", SplitReport(seed=1, val_size=0.2, test_size=0.2, near_duplicate_threshold=0.8, near_duplicate_groups=0,
-                                                      max_cross_split_jaccard=0.5, max_cross_split_jaccard_exact=True,
+                                                      max_cross_split_jaccard=0.5, max_cross_split_jaccard_exact=True, val_source="all", test_source="all",
                                                       splits={
         "train": {"rows": 54, "labels": {}}, "val": {"rows": 18, "labels": {}},
         "test": {"rows": 18, "labels": {}}}).to_dict())

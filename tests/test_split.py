@@ -175,3 +175,65 @@ def test_evaluate_labels_unknown_to_the_data_fail_in_split_before_training(tmp_p
     p.write_text(yaml.safe_dump({"base": {"seed": 42}, "split": {}, "evaluate": {"positive_label": "b"}}))
     assert split.main(["--params", str(p), "--data", str(data), "--out", str(tmp_path / "s"),
                        "--report", str(tmp_path / "s.json")]) == 0
+
+
+# ---------------------------------------------------------------- real-only val/test (split.val_source, test_source)
+
+def mixed_data(tmp_path, synthetic=50, real=10, extra=()):
+    rows = [{"text": f"{lab} synthetic text {i}", "label": lab, "source": "template"}
+            for lab in ("a", "b") for i in range(synthetic)]
+    rows += [{"text": f"{lab} real headline {i}", "label": lab, "source": "real"} for lab in ("a", "b") for i in range(real)]
+    path = tmp_path / "generated.csv"
+    pd.DataFrame(rows + list(extra)).to_csv(path, index=False)
+    return path
+
+
+def test_real_test_source_takes_only_real_rows_and_synthetic_rows_go_to_the_others(tmp_path):
+    summary = do_split(tmp_path, mixed_data(tmp_path), test_source="real")
+    parts = read(tmp_path)
+    assert set(parts["test"]["source"]) == {"real"} and parts["test"]["label"].value_counts().to_dict() == {"a": 2, "b": 2}
+    assert parts["val"]["label"].value_counts().to_dict() == {"a": 12, "b": 12}  # 20% of 50 synthetic + 8 real
+    assert (parts["train"]["source"] == "real").sum() + (parts["val"]["source"] == "real").sum() == 16
+    assert summary["test_source"] == "real" and summary["val_source"] == "all"
+    assert summary["splits"]["test"]["sources"] == {"real": 4}
+    assert sum(summary["splits"][n]["sources"].get("template", 0) for n in ("train", "val")) == 100
+    assert sorted(pd.concat(parts.values())["text"]) == sorted(pd.read_csv(tmp_path / "generated.csv")["text"])
+    first = [(tmp_path / "split" / f"{n}.csv").read_bytes() for n in split.SPLITS]
+    do_split(tmp_path, mixed_data(tmp_path), test_source="real")
+    assert [(tmp_path / "split" / f"{n}.csv").read_bytes() for n in split.SPLITS] == first
+    do_split(tmp_path, mixed_data(tmp_path), seed=1, test_source="real")
+    assert (tmp_path / "split" / "test.csv").read_bytes() != first[2]
+
+
+def test_real_val_and_test_leave_train_the_synthetic_rows_and_the_real_rows_left(tmp_path):
+    summary = do_split(tmp_path, mixed_data(tmp_path), val_source="real", test_source="real")
+    parts = read(tmp_path)
+    for name in ("val", "test"):
+        assert summary["splits"][name]["sources"] == {"real": 4}
+    assert summary["splits"]["train"]["sources"] == {"real": 12, "template": 100}
+
+
+def test_a_real_row_and_its_synthetic_near_duplicate_stay_together_outside_the_real_split(tmp_path):
+    twin = {"text": "a real headline 0 again", "label": "a", "source": "template"}  # Jaccard 4/5 with its real row
+    do_split(tmp_path, mixed_data(tmp_path, extra=[twin]), test_source="real", near_duplicate_threshold=0.8)
+    parts = read(tmp_path)
+    where = {n: set(p["text"]) for n, p in parts.items()}
+    home = [n for n, texts in where.items() if "a real headline 0" in texts]
+    assert home != ["test"] and twin["text"] in where[home[0]]
+
+
+@pytest.mark.parametrize("kw, real, message", [
+    ({"test_source": "real"}, 0, "split.test_source is real, but label 'a' has 0 distinct real texts; need at least 1"),
+    ({"val_source": "real", "test_source": "real"}, 1,
+     "split.val_source and split.test_source are real, but label 'a' has 1 distinct real texts; need at least 2"),
+])
+def test_too_few_real_rows_per_label_is_one_line_naming_the_param(tmp_path, kw, real, message):
+    with pytest.raises(DataError) as err:
+        do_split(tmp_path, mixed_data(tmp_path, real=real), **kw)
+    assert message in str(err.value) and "\n" not in str(err.value)
+    assert not (tmp_path / "split").exists()
+
+
+def test_split_source_params_are_all_or_real():
+    with pytest.raises(params.ParamsError, match="split.val_source must be one of all, real, got 'synthetic'"):
+        params.load_dict({"val_source": "synthetic"}, "split")

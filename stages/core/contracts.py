@@ -29,6 +29,7 @@ from stages.core.schema import Contract
 
 # CSV hand-offs: generated.csv and the three split files share their columns.
 DATASET_COLUMNS = ("text", "label", "source")
+REAL_SOURCE = "real"  # the source of rows from a real annotated CSV (generate.real); every other source is synthetic
 # predictions.csv: these columns, then one probability column `p_<label>` per model label, in label order.
 PREDICTION_COLUMNS = ("text", "true", "predicted", "confidence")
 PROBABILITY_PREFIX = "p_"
@@ -59,6 +60,7 @@ class QualityReport(Contract):
     rows_kept: int
     dropped: dict
     per_label: dict            # label -> {before, after}
+    per_source: dict           # source -> {before, after}: real and each provider's source
     llm_dropped: dict
     duplicates: dict
     length_chars: dict
@@ -69,6 +71,7 @@ class QualityReport(Contract):
     shortcuts: list            # [{feature, accuracy}], best first
     shortcut_warning: bool
     shortcut_features: list
+    label_issues: dict         # {method, folds, filter, skipped (reason or null), total (null when skipped), ...}
 
 
 # ---- generate -> train: reports/data/dataset.json (small on purpose: a report-only param such as
@@ -98,7 +101,9 @@ class SplitReport(Contract):
     near_duplicate_groups: int         # groups that joined two or more distinct texts
     max_cross_split_jaccard: float     # highest word-set Jaccard between texts of two different splits
     max_cross_split_jaccard_exact: bool  # false: a lower bound (above 5,000 rows only LSH candidates are compared)
-    splits: dict               # train|val|test -> {rows, labels: {label: rows}}
+    val_source: str            # all | real (only rows whose source is real)
+    test_source: str
+    splits: dict               # train|val|test -> {rows, labels: {label: rows}, sources: {source: rows}}
 
 
 # ---- train -> evaluate, report: reports/train/summary.json

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from stages.core.errors import ParamsError
+from stages.core.params_real import RealRows
 from stages.core.schema import build, check
 
 PARAMS_FILE = "params.yaml"
@@ -56,6 +57,9 @@ class Generate:
     near_duplicate_threshold: float = 0.9
     shortcut_threshold: float = 0.9
     csv: CsvImport = field(default_factory=CsvImport)
+    real: RealRows = field(default_factory=RealRows)
+    few_shot_source: typing.Literal["task", "real"] = "task"
+    label_filter: typing.Literal["none", "confident_learning"] = "none"
     model: str = "gpt-4o-mini"
     models: tuple[str, ...] = ("gpt-4o-mini", "gpt-4.1-nano")
     base_url: str | None = None
@@ -99,6 +103,8 @@ class Generate:
         check(0 <= self.max_retries <= 20, f"{p}.max_retries", "in [0, 20]", self.max_retries)
         for name in ("backoff_s", "few_shot", "max_requests", "max_total_tokens"):
             check(getattr(self, name) >= 0, f"{p}.{name}", ">= 0", getattr(self, name))
+        check(self.few_shot_source == "task" or self.real.path is not None, f"{p}.few_shot_source",
+              "task unless generate.real.path names the real rows", self.few_shot_source)
 
 
 @dataclass(frozen=True)
@@ -106,6 +112,8 @@ class Split:
     val_size: float = 0.2
     test_size: float = 0.2
     near_duplicate_threshold: float = 0.8
+    val_source: typing.Literal["all", "real"] = "all"  # real: only rows whose source is real
+    test_source: typing.Literal["all", "real"] = "all"
 
     def validate(self, p: str) -> None:
         for name in ("val_size", "test_size"):

@@ -4,6 +4,8 @@ Rules (each tested on its own): texts are Unicode-normalised and stripped; empty
 texts outside `min_chars..max_chars` and rows without a label are dropped; of exact duplicates (same words,
 ignoring case, punctuation and spacing) the first is kept; a text seen under two labels is dropped entirely;
 a text whose word-set Jaccard similarity with an earlier kept text reaches the threshold is dropped.
+Real rows (source `real`, generate.real) come first: a synthetic duplicate or near-duplicate of a real row is
+dropped and the real row kept, whatever label the synthetic one carries.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import collections
 from typing import Any
 
 from stages.core import similarity
+from stages.core.contracts import REAL_SOURCE
 from stages.core.text import dedup_key, drop_reason, normalize
 
 
@@ -20,7 +23,7 @@ def clean(rows: list[dict[str, Any]], min_chars: int, max_chars: int) -> tuple[l
     dropped: collections.Counter[str] = collections.Counter()
     by_key: dict[str, dict[str, str]] = {}
     labels_of_key: dict[str, set[str]] = collections.defaultdict(set)
-    for row in rows:
+    for row in sorted(rows, key=lambda r: r.get("source") != REAL_SOURCE):  # stable: real rows first
         text = normalize(row["text"]) if isinstance(row.get("text"), str) else row.get("text")
         label = normalize(str(row.get("label") or ""))
         reason = drop_reason(text, min_chars, max_chars)
@@ -30,10 +33,12 @@ def clean(rows: list[dict[str, Any]], min_chars: int, max_chars: int) -> tuple[l
             dropped[reason] += 1
             continue
         key = dedup_key(text)
-        labels_of_key[key].add(label)
         if key in by_key:
             dropped["duplicate"] += 1
+            if by_key[key]["source"] != REAL_SOURCE or row.get("source") == REAL_SOURCE:
+                labels_of_key[key].add(label)  # a synthetic label never overrules a real one
             continue
+        labels_of_key[key].add(label)
         by_key[key] = {"text": text, "label": label, "source": str(row.get("source", ""))}
     kept = []
     for key, row in by_key.items():
@@ -41,13 +46,14 @@ def clean(rows: list[dict[str, Any]], min_chars: int, max_chars: int) -> tuple[l
             dropped["conflicting_labels"] += 1
         else:
             kept.append(row)
-    kept.sort(key=lambda r: (r["label"], dedup_key(r["text"]), r["text"]))
+    kept.sort(key=lambda r: (r["source"] != REAL_SOURCE, r["label"], dedup_key(r["text"]), r["text"]))
     return kept, dict(sorted(dropped.items()))
 
 
 def drop_near_duplicates(rows: list[dict[str, str]], dropped: dict[str, int], threshold: float,
                          seed: int) -> tuple[list[dict[str, str]], dict[str, int], int]:
-    """Rows without near-duplicates of earlier rows, the drop counts with `near_duplicate` added, and how many.
+    """Rows without near-duplicates of earlier rows (real rows come first: they are kept), the drop counts with
+    `near_duplicate` added, and how many.
     MinHash LSH proposes candidate pairs (seeded), the exact word-set Jaccard decides (core/similarity.py)."""
     near = similarity.near_duplicates([r["text"] for r in rows], threshold, seed)
     if not near:

@@ -4,6 +4,8 @@ Plans one request per `generate.samples_per_request` texts: in label_conditioned
 prompts (the label is what was asked for); in model_as_label mode the task's prompts sent to every model in
 `generate.models` (the label is the model that answered). Attribute values and few-shot examples are drawn
 per request from a seeded stream, so a request depends only on its label, its index and its prompt text.
+Few-shot examples come from the task file, or (`generate.few_shot_source: real`) from the real rows of the
+same label (model_as_label mode: of any label).
 Replies are parsed strictly; refusals, cut-off and malformed replies are dropped and counted by reason.
 """
 
@@ -47,16 +49,17 @@ def _messages(task: Task, prompt: str, values: dict[str, str], examples: list[st
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
-def plan(task: Task, cfg: params.Generate, seed: int) -> list[llm.Request]:
-    """Every request of the run, interleaved across labels so a budget cuts all labels evenly."""
+def plan(task: Task, cfg: params.Generate, seed: int, shots: dict[str, list[str]] | None = None) -> list[llm.Request]:
+    """Every request of the run, interleaved across labels so a budget cuts all labels evenly. `shots`: label ->
+    few-shot examples replacing the task file's (real rows)."""
     n = cfg.samples_per_request
     per_label = math.ceil(cfg.n_per_label / n)
     if cfg.mode == "model_as_label":
         if not task.prompts:
             raise DataError(f"{task.path}: model_as_label mode sends the task's top-level 'prompts' to every "
                             "model, but the task has none")
-        specs = [(model, model, "", task.prompts, task.attributes, task.examples, task.description)
-                 for model in cfg.models]
+        pool = task.examples if shots is None else [t for label in sorted(shots) for t in shots[label]]
+        specs = [(model, model, "", task.prompts, task.attributes, pool, task.description) for model in cfg.models]
     else:
         if not task.labels:
             raise DataError(f"{task.path}: no labels: label_conditioned mode needs 'labels' with prompts")
@@ -64,8 +67,8 @@ def plan(task: Task, cfg: params.Generate, seed: int) -> list[llm.Request]:
             if not label.prompts:
                 raise DataError(f"{task.path}: labels.{label.name} has no prompts, which the openai provider needs "
                                 f"in label_conditioned mode (add labels.{label.name}.prompts)")
-        specs = [(lab.name, cfg.model, lab.name, lab.prompts, lab.attributes, lab.examples, lab.description)
-                 for lab in task.labels]
+        specs = [(lab.name, cfg.model, lab.name, lab.prompts, lab.attributes,
+                  lab.examples if shots is None else shots.get(lab.name, []), lab.description) for lab in task.labels]
     requests = []
     for index in range(per_label):
         for label, model, stream, prompts, attributes, examples, description in specs:
@@ -174,10 +177,11 @@ def check_size(task: Task, cfg: params.Generate) -> None:
         "lower n_per_label, raise samples_per_request or max_planned_requests; nothing was planned or sent")
 
 
-def generate(task: Task, cfg: params.Generate, seed: int, cache_dir: Path) -> tuple[list[dict], dict[str, Any]]:
+def generate(task: Task, cfg: params.Generate, seed: int, cache_dir: Path,
+             shots: dict[str, list[str]] | None = None) -> tuple[list[dict], dict[str, Any]]:
     """Rows (text, label, source) and the generation report: requests, tokens, cost, drops per label."""
     check_size(task, cfg)
-    requests = plan(task, cfg, seed)
+    requests = plan(task, cfg, seed, shots)
     cache = ResponseCache(cache_dir)
     try:
         outcome = llm.fetch(requests, cache, cfg)

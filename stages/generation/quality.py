@@ -149,7 +149,10 @@ def markdown(report: dict[str, Any]) -> str:
         lines.append(f"| {md_escape(label)} | {counts['before']} | {counts['after']} | {chars['median']} "
                      f"({chars['p10']}-{chars['p90']}) | {words_['median']} | {div['distinct_1']} | "
                      f"{div['distinct_2']} |")
-    lines += ["", f"Rows read: {report['rows_read']}; kept: {report['rows_kept']}.", "", "Dropped by cleaning:", ""]
+    lines += ["", f"Rows read: {report['rows_read']}; kept: {report['rows_kept']}.", "",
+              "Rows per source (read → kept): " + "; ".join(f"{md_escape(s)} {c['before']} → {c['after']}"
+                                                          for s, c in report["per_source"].items()) + ".",
+              "", "Dropped by cleaning:", ""]
     lines += [f"- {reason}: {n}" for reason, n in report["dropped"].items()] or ["- nothing"]
     if report.get("llm_dropped"):
         lines += ["", "Dropped while parsing LLM replies (responses or items):", ""]
@@ -167,4 +170,21 @@ def markdown(report: dict[str, Any]) -> str:
     lines += ["| feature | accuracy | rule |", "|---|---:|---|"]
     lines += [f"| {md_escape(p['feature'])} | {p['accuracy']:.1%} | {md_escape(p['rule'])} |"
               for p in report["shortcuts"]]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + label_issue_lines(report["label_issues"])) + "\n"
+
+
+def label_issue_lines(issues: dict[str, Any]) -> list[str]:
+    """quality.md's label-issue section: counts per label and source, the least self-confident rows."""
+    lines = ["", "## Label issues", "", f"Rows whose label looks wrong: {issues['method']}, {issues['folds']} folds."]
+    if issues["skipped"]:
+        return lines + ["", f"Skipped: {issues['skipped']}."]
+    action = ("dropped (synthetic rows only; real rows are kept)" if issues["filter"] == "confident_learning"
+              else "reported only (generate.label_filter: none)")
+    lines += ["", f"Flagged: {issues['total']}, {action}.", "",
+              "Per label: " + ", ".join(f"{md_escape(k)} {v}" for k, v in issues["per_label"].items()) + ". "
+              "Per source: " + ", ".join(f"{md_escape(k)} {v}" for k, v in issues["per_source"].items()) + "."]
+    if issues["examples"]:
+        lines += ["", "| text | given label | suggested label | self-confidence | source |", "|---|---|---|---:|---|"]
+        lines += [f"| {md_escape(e['text'])} | {md_escape(e['label'])} | {md_escape(e['suggested'])} | "
+                  f"{e['self_confidence']:.3f} | {md_escape(e['source'])} |" for e in issues["examples"]]
+    return lines

@@ -29,8 +29,10 @@ def test_shortcut_probe_flags_a_class_that_always_ends_with_an_exclamation_mark(
     assert "token:headline" not in report["shortcut_features"]  # in every row: predicts nothing
     md = quality.markdown({"provider": {"provider": "csv"}, "per_label": {"clickbait": {"before": 10, "after": 10},
                            "factual": {"before": 10, "after": 10}}, "rows_read": 20, "rows_kept": 20, "dropped": {},
-                           **report})
+                           "per_source": {"csv:in.csv": {"before": 20, "after": 20}},
+                           "label_issues": {"method": "m", "folds": 5, "skipped": "too few rows"}, **report})
     assert "**Warning: shortcut features:**" in md and "ends\\_with\\_exclamation" in md
+    assert "Rows per source (read → kept): csv:in.csv 20 → 20." in md and "Skipped: too few rows." in md
 
 
 def test_threshold_and_token_probes_by_hand():

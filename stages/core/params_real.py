@@ -1,0 +1,22 @@
+"""The typed `generate.real` params: real annotated rows mixed into any provider's rows. Kept beside params.py
+(which builds it into the generate section) so that module stays under the size limit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from stages.core.schema import check
+
+
+@dataclass(frozen=True)
+class RealRows:
+    path: str | None = None  # null: no real rows (the default)
+    text_column: str = "text"
+    label_column: str = "label"
+    per_label: int = 0  # rows drawn per label with base.seed; 0: all of them
+
+    def validate(self, p: str) -> None:
+        check(self.per_label >= 0, f"{p}.per_label", ">= 0 rows per label (0: all)", self.per_label)
+        check(self.path is None or Path(self.path).suffix.lower() == ".csv", f"{p}.path",
+              "null or a .csv file (e.g. under data/raw/)", self.path)

@@ -1,0 +1,68 @@
+"""Rows whose label looks wrong: confident learning (cleanlab's find_label_issues) on out-of-fold probabilities
+of a cheap model (TF-IDF + logistic regression, stratified k-fold cross-validation seeded with base.seed).
+
+`generate.label_filter: none` only reports them (quality.json's label_issues); `confident_learning` drops the
+flagged synthetic rows (counted as dropped.label_issue). Real rows (generate.real) are reported, never dropped:
+their labels are the reference. Same rows and seed, same report.
+"""
+
+from __future__ import annotations
+
+import collections
+from typing import Any
+
+from stages.core.contracts import REAL_SOURCE
+
+FOLDS = 5  # cross-validation folds: every label needs at least this many rows
+TOP_EXAMPLES = 10  # flagged rows listed in the report, least self-confident first
+METHOD = "confident learning (cleanlab find_label_issues) on out-of-fold TF-IDF+LR probabilities"
+
+
+def out_of_fold(texts: list[str], y: list[int], seed: int) -> Any:
+    """Probabilities (rows x labels) of each row from a model that never saw it."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.pipeline import make_pipeline
+
+    model = make_pipeline(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True), LogisticRegression(max_iter=1000))
+    folds = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=seed)
+    return cross_val_predict(model, texts, y, cv=folds, method="predict_proba")
+
+
+def find(rows: list[dict[str, str]], seed: int, label_filter: str) -> tuple[dict[str, Any], list[int]]:
+    """quality.json's label_issues and the indices of the flagged rows (empty when skipped)."""
+    import numpy as np
+    from cleanlab.filter import find_label_issues
+
+    labels = sorted({r["label"] for r in rows})
+    counts = collections.Counter(r["label"] for r in rows)
+    report: dict[str, Any] = {"method": METHOD, "folds": FOLDS, "filter": label_filter}
+    small = [lab for lab in labels if counts[lab] < FOLDS]
+    if small:
+        reason = f"label {small[0]!r} has {counts[small[0]]} rows, fewer than the {FOLDS} cross-validation folds need"
+        return report | {"skipped": reason, "total": None, "per_label": None, "per_source": None, "examples": []}, []
+    y = [labels.index(r["label"]) for r in rows]
+    probs = out_of_fold([r["text"] for r in rows], y, seed)
+    mask = find_label_issues(np.asarray(y), probs, filter_by="prune_by_noise_rate", n_jobs=1)
+    flagged = [int(i) for i in np.flatnonzero(mask)]
+    confidence = {i: round(float(probs[i, y[i]]), 4) for i in flagged}
+    ranked = sorted(flagged, key=lambda i: (confidence[i], rows[i]["text"]))
+    sources = sorted({r["source"] for r in rows})
+    return report | {
+        "skipped": None,
+        "total": len(flagged),
+        "per_label": {lab: sum(rows[i]["label"] == lab for i in flagged) for lab in labels},
+        "per_source": {src: sum(rows[i]["source"] == src for i in flagged) for src in sources},
+        "examples": [{"text": rows[i]["text"], "label": rows[i]["label"], "suggested": labels[int(probs[i].argmax())],
+                      "self_confidence": confidence[i], "source": rows[i]["source"]} for i in ranked[:TOP_EXAMPLES]],
+    }, flagged
+
+
+def drop(rows: list[dict[str, str]], flagged: list[int], dropped: dict[str, int]) -> tuple[list[dict[str, str]], dict]:
+    """Rows without the flagged synthetic ones; drop counts with `label_issue` added (when any)."""
+    gone = {i for i in flagged if rows[i]["source"] != REAL_SOURCE}
+    if not gone:
+        return rows, dropped
+    kept = [r for i, r in enumerate(rows) if i not in gone]
+    return kept, dict(sorted({**dropped, "label_issue": len(gone)}.items()))

@@ -1,0 +1,40 @@
+"""Real annotated rows mixed into any provider's rows (`generate.real`): `per_label` rows of each label of a
+human-labelled CSV, drawn with base.seed (0: all), marked `source: real`. Cleaning gives them priority over
+synthetic rows (cleaning.py); the openai provider may show them as few-shot examples (`few_shot_source: real`)."""
+
+from __future__ import annotations
+
+import collections
+import random
+
+from stages.core.contracts import REAL_SOURCE
+from stages.core.io import read_csv
+from stages.core.params_real import RealRows
+from stages.core.text import normalize
+
+
+def read(cfg: RealRows, seed: int) -> list[dict[str, str]]:
+    """The real rows to mix in, in file order within each label; none when `generate.real.path` is null."""
+    if cfg.path is None:
+        return []
+    frame = read_csv(cfg.path, columns=(cfg.text_column, cfg.label_column), what="real annotated CSV (generate.real)")
+    by_label: dict[str, list[dict[str, str]]] = collections.defaultdict(list)
+    for text, label in zip(frame[cfg.text_column].tolist(), frame[cfg.label_column].tolist()):
+        by_label[normalize(label)].append({"text": text, "label": label, "source": REAL_SOURCE})
+    rng = random.Random(f"{seed}/real")
+    rows = []
+    for label in sorted(by_label):
+        group = by_label[label]
+        n = len(group) if cfg.per_label == 0 else min(cfg.per_label, len(group))
+        rows += [group[i] for i in sorted(rng.sample(range(len(group)), n))]
+    return rows
+
+
+def examples(rows: list[dict[str, str]]) -> dict[str, list[str]]:
+    """Few-shot examples from real rows: label -> texts (normalised, non-empty, first occurrence kept)."""
+    out: dict[str, list[str]] = collections.defaultdict(list)
+    for row in rows:
+        text, label = normalize(row["text"]), normalize(row["label"])
+        if text and label and text not in out[label]:
+            out[label].append(text)
+    return dict(out)

@@ -1,0 +1,78 @@
+"""Label issues: confident learning on out-of-fold TF-IDF+LR probabilities flags planted mislabels, is
+deterministic, is skipped (with a reason) when a label is too small, and drops only synthetic rows."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from stages import generate
+from stages.core import params
+from stages.generation import label_issues
+
+NEWS = ["council", "budget", "court", "rates", "bank", "storm", "rail", "senate", "census", "tariff"]
+BAIT = ["shocking", "unbelievable", "secret", "trick", "amazing", "insane", "jaw", "dropping", "weird", "epic"]
+
+
+def planted(n=40, source="template"):
+    """n news-like and n bait-like rows; rows 0 and 1 of the news side carry the wrong label."""
+    news = [{"text": f"{NEWS[i % 10]} {NEWS[(i * 3 + 1) % 10]} report number {i} official", "label": "news",
+             "source": source} for i in range(n)]
+    bait = [{"text": f"{BAIT[i % 10]} {BAIT[(i * 7 + 2) % 10]} you will not believe {i} now", "label": "bait",
+             "source": source} for i in range(n)]
+    for row in news[:2]:
+        row["label"] = "bait"
+    return news + bait
+
+
+def test_planted_mislabels_are_flagged_with_the_suggested_label():
+    rows = planted()
+    report, flagged = label_issues.find(rows, 42, "none")
+    assert {0, 1} <= set(flagged) and report["skipped"] is None
+    assert report["total"] == len(flagged) and report["per_source"] == {"template": len(flagged)}
+    assert report["per_label"]["bait"] >= 2 and set(report["per_label"]) == {"bait", "news"}
+    worst = {e["text"]: e for e in report["examples"]}
+    for row in rows[:2]:
+        assert worst[row["text"]]["suggested"] == "news" and worst[row["text"]]["self_confidence"] < 0.5
+    confidences = [e["self_confidence"] for e in report["examples"]]
+    assert confidences == sorted(confidences) and len(report["examples"]) <= label_issues.TOP_EXAMPLES
+
+
+def test_same_rows_and_seed_give_the_same_report():
+    first = json.dumps(label_issues.find(planted(), 7, "none"), sort_keys=True)
+    assert json.dumps(label_issues.find(planted(), 7, "none"), sort_keys=True) == first
+
+
+def test_a_label_with_fewer_rows_than_folds_is_skipped_with_a_reason():
+    rows = [r for r in planted() if r["label"] == "news"] + planted()[40:44]  # 38 news rows, 4 bait rows
+    report, flagged = label_issues.find(rows, 42, "none")
+    assert flagged == [] and report["total"] is None and report["per_label"] is None
+    assert report["skipped"] == "label 'bait' has 4 rows, fewer than the 5 cross-validation folds need"
+
+
+def test_drop_removes_flagged_synthetic_rows_only_and_counts_them():
+    rows = planted()
+    rows[0]["source"] = "real"
+    kept, dropped = label_issues.drop(rows, [0, 1], {"duplicate": 3})
+    assert rows[0] in kept and rows[1] not in kept and len(kept) == len(rows) - 1
+    assert dropped == {"duplicate": 3, "label_issue": 1}
+    assert label_issues.drop(rows, [0], {}) == (rows, {})
+
+
+@pytest.mark.parametrize("label_filter", ["none", "confident_learning"])
+def test_stage_reports_label_issues_and_drops_them_only_when_asked(tmp_path, label_filter):
+    src = tmp_path / "in.csv"
+    pd.DataFrame(planted())[["text", "label"]].to_csv(src, index=False)
+    config = params.load_dict({"provider": "csv", "csv": {"path": str(src)}, "label_filter": label_filter}, "generate")
+    report = generate.run(cfg=config, seed=42, out=tmp_path / "g.csv", reports=tmp_path / "r")
+    out = pd.read_csv(tmp_path / "g.csv")
+    issues = json.loads((tmp_path / "r" / "quality.json").read_text())["label_issues"]
+    assert issues["total"] >= 2 and issues["filter"] == label_filter
+    mislabelled = planted()[0]["text"]
+    if label_filter == "none":
+        assert "label_issue" not in report["dropped"] and mislabelled in set(out["text"]) and len(out) == 80
+    else:
+        assert report["dropped"]["label_issue"] == issues["total"] == 80 - len(out)
+        assert mislabelled not in set(out["text"])
+    md = (tmp_path / "r" / "quality.md").read_text()
+    assert "## Label issues" in md and f"Flagged: {issues['total']}" in md and "| given label |" in md
