@@ -250,9 +250,11 @@ class Explain:
 @dataclass(frozen=True)
 class Report:
     near_perfect_f1: float = 0.99
+    ece_warning: float = 0.1
 
     def validate(self, p: str) -> None:
         check(0 < self.near_perfect_f1 <= 1, f"{p}.near_perfect_f1", "in (0, 1]", self.near_perfect_f1)
+        check(0 <= self.ece_warning <= 1, f"{p}.ece_warning", "in [0, 1]", self.ece_warning)
 
 
 SECTIONS: dict[str, type] = {
