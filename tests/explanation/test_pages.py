@@ -1,6 +1,9 @@
 """The explain stage's reports as pure functions: token marking, the spurious-pattern aggregate, LIME pages
 and mismatches.md (no model needed)."""
 
+import re
+from pathlib import Path
+
 import pytest
 
 from stages.explanation import pages as er
@@ -102,3 +105,18 @@ def test_chart_is_written_with_and_without_patterns(tmp_path):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     ep.chart(ep.spurious_patterns([ex("a", "b", [["you", 0.3]])], 5), tmp_path / "again.png")
     assert (tmp_path / "again.png").read_bytes() == (tmp_path / "one.png").read_bytes()
+
+
+def test_chart_shows_one_measure_and_keeps_its_axis_label_inside(monkeypatch):
+    from stages.core import plotting
+    from tests.figure_checks import capture, inside_figure
+
+    caught = capture(monkeypatch, plotting)
+    for n_tokens in (1, 12):
+        weights = [[f"token{i}", 0.1 + i / 100] for i in range(n_tokens)]
+        ep.chart(ep.spurious_patterns([ex("factual", "clickbait", weights)] * 3, 30), Path("unused.png"))
+    for fig in caught:
+        ax = fig.axes[0]
+        assert inside_figure(fig, ax.xaxis.label) and inside_figure(fig, ax.title)
+        assert "weight" not in ax.get_xlabel()
+        assert all(re.fullmatch(r" \d+ of \d+", t.get_text()) for t in ax.texts), [t.get_text() for t in ax.texts]
