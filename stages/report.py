@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from stages.core import cli, params, provenance
-from stages.core.contracts import QualityReport, SplitReport, TestReport, TrainSummary
+from stages.core.contracts import DatasetInfo, QualityReport, SplitReport, TestReport, TrainSummary
 from stages.core.io import read_json, write_text
 from stages.core.plotting import pyplot, save_png
 from stages.core.markdown import code, fmt, signed, table
 from stages.core.text import md_escape
 from stages.core.verdicts import MODEL_NAMES, gain_verdict, poorly_calibrated
+from stages.training.modelcard import complete_card
 
 log = logging.getLogger(__name__)
 HEADLINE = (("accuracy", "accuracy"), ("f1_macro", "macro F1"), ("f1_weighted", "weighted F1"),
@@ -237,8 +238,9 @@ def read_inputs(quality_path: Path, split_path: Path | None, train_dir: Path | N
 
 def run(*, cfg: params.Report, quality_path: Path, metrics_path: Path, out: Path, curves_png: Path,
         split_path: Path | None = None, train_dir: Path | None = None, eval_dir: Path | None = None,
-        explain_dir: Path | None = None) -> dict[str, Any]:
-    """Write report.md (and the training-curves PNG) from the other stages' reports."""
+        explain_dir: Path | None = None, model_dir: Path | None = None, card: Path | None = None,
+        dataset: Path | None = None) -> dict[str, Any]:
+    """Write report.md (and the training-curves PNG, and with `model_dir` the completed model card `card`)."""
     def rel(target: Path) -> str:
         return Path(os.path.relpath(target.resolve(), out.resolve().parent)).as_posix()
 
@@ -260,6 +262,9 @@ def run(*, cfg: params.Report, quality_path: Path, metrics_path: Path, out: Path
     lines += mismatches_section(explained, explain_dir, rel) if explain_dir else []
     lines += provenance_section(prov)
     write_text(out, "\n".join(lines) + "\n")
+    if model_dir is not None and card is not None:
+        data = DatasetInfo.read(dataset) if dataset is not None and dataset.is_file() else None
+        complete_card(model_dir, card, summary, result.test.to_dict(), data)
     log.info("wrote %s (%s lines)", out, len(lines))
     return {"lines": len(lines), "curves": has_curves, "warnings": bool(warnings(cfg, quality, summary, result))}
 
@@ -274,11 +279,14 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--explain", type=Path, help="explain reports directory (explanations.json)")
         p.add_argument("--out", required=True, type=Path, help="report.md to write")
         p.add_argument("--curves", required=True, type=Path, help="training-curves PNG to write")
+        p.add_argument("--model", type=Path, help="model directory whose card to complete (with --card)")
+        p.add_argument("--card", type=Path, help="completed model card to write (the model's card + test metrics)")
+        p.add_argument("--dataset", type=Path, help="dataset.json from generate (for the card)")
 
     def body(args: argparse.Namespace) -> None:
         run(cfg=params.load("report", args.params), quality_path=args.quality, metrics_path=args.metrics,
             out=args.out, curves_png=args.curves, split_path=args.split, train_dir=args.train, eval_dir=args.eval,
-            explain_dir=args.explain)
+            explain_dir=args.explain, model_dir=args.model, card=args.card, dataset=args.dataset)
 
     return cli.main(__doc__.splitlines()[0], add, body, argv)
 

@@ -264,3 +264,26 @@ def test_no_chart_of_mistakes_when_nothing_was_mismatched(tmp_path):
     write(r / "explain" / "explanations.json", {"mismatches": 0, "explained": 0, "examples": [], "patterns": []})
     md, _ = build(r)
     assert "spurious_tokens.png" not in md and "0 of 0 test mismatches" in md
+
+
+def test_report_writes_the_model_card_completed_with_test_metrics_and_leaves_the_model_alone(tmp_path):
+    from stages.core.contracts import DatasetInfo
+
+    r = full_reports(tmp_path, "m")
+    model = tmp_path / "models" / "classifier"
+    write(model / "config.json", {"id2label": {"0": "a", "1": "b"}})
+    write(model / "synthbert_params.json", {"seed": 1, "train": {"model": "org/base", "max_length": 32,
+                                                                 "card_license": "mit", "card_language": "de"}})
+    write(model / "README.md", "train's card")
+    write(r / "data" / "dataset.json", DatasetInfo(provider=Provider(provider="template", task="clickbait"),
+                                                   rows_read=100, rows_kept=90).to_dict())
+    before = {p: p.read_bytes() for p in model.iterdir()}
+    report.run(cfg=params.Report(), quality_path=r / "data" / "quality.json", metrics_path=r / "eval" / "test_metrics.json",
+               out=r / "report.md", curves_png=r / "train_curves.png", train_dir=r / "train", model_dir=model,
+               card=r / "model_card.md", dataset=r / "data" / "dataset.json")
+    card = (r / "model_card.md").read_text(encoding="utf-8")
+    front = card.split("\n---\n")[0]
+    assert "license: mit" in front and "language: de" in front and "base_model: org/base" in front
+    assert "| accuracy | 0.833 | 0.667 – 1.000 |" in card and "| macro F1 | 0.832 | 0.650 – 0.970 |" in card
+    assert "100 rows generated, 90 kept" in card and "for the task `clickbait`" in card
+    assert {p: p.read_bytes() for p in model.iterdir()} == before  # train's output is never changed later

@@ -1,8 +1,7 @@
 """Typed, validated sections of params.yaml.
 
-`load("train")` returns a frozen dataclass. Unknown keys, wrong types, non-finite numbers and out-of-range
-values raise `ParamsError` naming `section.key`, what was expected and what was found, before any work starts
-(the checking machinery is stages/core/schema.py).
+`load("train")` returns a frozen dataclass. Unknown keys, wrong types, non-finite numbers and out-of-range values
+raise `ParamsError` naming `section.key`, what was expected and found, before any work (machinery: core/schema.py).
 """
 
 from __future__ import annotations
@@ -146,6 +145,8 @@ class Train:
     resume: bool = False
     deterministic: bool = False
     overfit_patience: int = 2
+    card_license: str = "apache-2.0"
+    card_language: str = "en"
 
     def validate(self, p: str) -> None:
         check(self.epochs > 0, f"{p}.epochs", "> 0", self.epochs)
@@ -171,6 +172,8 @@ class Train:
                "0 (auto) or in [8, 8192] tokens", self.max_length)
         check(0 < self.length_percentile <= 100, f"{p}.length_percentile", "in (0, 100]", self.length_percentile)
         check(self.overfit_patience >= 1, f"{p}.overfit_patience", ">= 1 evaluations", self.overfit_patience)
+        check(bool(re.fullmatch(r"[\w.+-]+", self.card_license)), f"{p}.card_license", "a license id", self.card_license)
+        check(self.card_language.isalpha(), f"{p}.card_language", "an ISO 639 code (e.g. en)", self.card_language)
 
 
 BASELINES = ("majority", "tfidf_lr", "frozen_lr")
