@@ -1,8 +1,9 @@
 """Stage evaluate: the fine-tuned classifier and its baselines on the held-out test split and on real data.
 
 Reads: the model directory, <split>/test.csv and train.csv (baselines), the external test directory and the
-train summary. Writes: metrics.json (headline metrics with bootstrap intervals, calibration, per label) and
-the eval directory (predictions, mismatches, curves, slices, baselines, summary.md, PNGs; see README).
+train summary. Writes: metrics.json (headline numbers only: test macro-F1, accuracy, ROC-AUC, real-set scores)
+and the eval directory (test_metrics.json with intervals, calibration and per-label values; predictions,
+mismatches, curves, slices, baselines, summary.md, PNGs; see README).
 Params: base.seed (bootstrap), train.model (frozen-encoder baseline), evaluate.*
 """
 
@@ -22,6 +23,7 @@ from stages.evaluation import baselines, external, figures, metrics, summary
 
 log = logging.getLogger(__name__)
 FINE_TUNED = "fine_tuned"
+TEST_METRICS = "test_metrics.json"   # in the eval directory: the full TestReport
 
 
 def positive_index(cfg: params.Evaluate, labels: list[str]) -> int | None:
@@ -176,19 +178,20 @@ def test_details(cfg: params.Evaluate, scored: Scored, labels: list[str], pos: i
 
 def write_reports(cfg: params.Evaluate, base_model: str, eval_dir: Path, metrics_path: Path, scored: Scored,
                   labels: list[str], head: contracts.TestMetrics, curves: dict[str, Any], calib: list[dict[str, Any]],
-                  table: dict[str, Any]) -> contracts.Metrics:
-    """The eval directory (atomically), then metrics.json."""
+                  table: dict[str, Any]) -> contracts.TestReport:
+    """The eval directory (atomically, test_metrics.json inside), then the headline metrics.json."""
     test = scored.sets["test"]
     preds = prediction_frame(test, scored.proba["test"][FINE_TUNED], labels)
     slices = slice_table(scored.sets, scored.proba, labels, cfg.length_buckets)
     external_rows = {s: table["models"][FINE_TUNED][s] for s in list(scored.sets)[1:]}
+    result = contracts.TestReport(test=head, external=external_rows)
     with atomic_dir(eval_dir) as tmp:
+        result.write(tmp / TEST_METRICS)
         write_eval_dir(tmp, preds, labels, test["source"].tolist(), head.to_dict(), curves, calib, slices, cfg)
         write_json(tmp / "baselines.json", table)
         write_text(tmp / "summary.md", summary.render(base_model, head.to_dict(), table, slices,
                                                       curves["positive_label"]))
-    result = contracts.Metrics(test=head, external=external_rows)
-    result.write(metrics_path)
+    contracts.Metrics.headline(result).write(metrics_path)
     return result
 
 
@@ -207,7 +210,7 @@ def run(*, cfg: params.Evaluate, seed: int, base_model: str, model_dir: Path, sp
     return {"test": head.to_dict(), "external": result.external, "baselines": table}
 
 
-def log_results(result: contracts.Metrics, scored: Scored) -> None:
+def log_results(result: contracts.TestReport, scored: Scored) -> None:
     t = result.test
     wrong = int((scored.proba["test"][FINE_TUNED].argmax(1) != scored.y["test"]).sum())
     log.info("test: %s rows, accuracy %.4f, macro-F1 %.4f [%.4f, %.4f], ECE %.4f, %s mismatches", f"{t.rows:,}",

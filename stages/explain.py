@@ -3,7 +3,7 @@
 Explains the mismatches most confident first, plus a few confident correct predictions per label as contrast.
 
 Reads: the model directory and predictions.csv from evaluate. Writes the directory --out: mismatches.md,
-explanations.json, spurious_tokens.png and html/ (one LIME page per example, html/lime.js shared).
+explanations.json, spurious_tokens.png and html/ (a static page per example: weights toward predicted and true).
 Params: base.seed, explain.*
 """
 

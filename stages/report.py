@@ -1,9 +1,9 @@
 """Stage report: reports/report.md, the one page a pull-request reviewer reads, and its training-curves PNG.
 
 Reads (each optional but quality.json and metrics.json): the data-quality and split reports, the train
-summary and DVCLive curves, metrics.json, the eval directory (confusion.png, baselines.json, summary.md) and
-the explain directory (explanations.json). Writes: the report and a PNG of the training curves.
-Params: report.near_perfect_f1 (the shortcut-overfitting warning). The report ends with its provenance (git
+summary and DVCLive curves, the eval directory (test_metrics.json, confusion.png, baselines.json, summary.md) and
+the explain directory (explanations.json). Writes: the report (verdicts first) and a PNG of the training curves.
+Params: report.near_perfect_f1 (the shortcut-overfitting warning), report.ece_warning (poor calibration). The report ends with its provenance (git
 revision, device, threads, package versions). Every link is relative to the report and every value that could
 hold a machine path is shortened.
 """
@@ -18,11 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from stages.core import cli, params, provenance
-from stages.core.contracts import Metrics, QualityReport, SplitReport, TrainSummary
+from stages.core.contracts import DatasetInfo, QualityReport, SplitReport, TestReport, TrainSummary
 from stages.core.io import read_json, write_text
 from stages.core.plotting import pyplot, save_png
 from stages.core.markdown import code, fmt, signed, table
 from stages.core.text import md_escape
+from stages.core.verdicts import MODEL_NAMES, gain_verdict, poorly_calibrated
+from stages.training.modelcard import complete_card
 
 log = logging.getLogger(__name__)
 HEADLINE = (("accuracy", "accuracy"), ("f1_macro", "macro F1"), ("f1_weighted", "weighted F1"),
@@ -93,7 +95,25 @@ def header(quality: QualityReport, split: SplitReport | None, summary: TrainSumm
     return ["# Model report", "", *facts]
 
 
-def warnings(cfg: params.Report, quality: QualityReport, summary: TrainSummary | None) -> list[str]:
+def verdict_section(baselines: dict | None, result: TestReport) -> list[str]:
+    """Up front: does the fine-tuned model beat each baseline on the test split (the same verdicts as
+    eval/summary.md: the paired bootstrap interval of the macro-F1 gain above 0, holding 0, or below 0)."""
+    models = (baselines or {}).get("models") or {}
+    found = []
+    for name, row in models.items():
+        test = row.get("test") or {}
+        verdict = gain_verdict(test)
+        if verdict is not None:
+            found.append(f"- vs {MODEL_NAMES.get(name) or md_escape(name)}: **{verdict}** (macro-F1 gain "
+                         f"{signed(test.get('fine_tuned_gain_f1_macro'))}, interval {signed(test['gain_ci_low'])} to "
+                         f"{signed(test['gain_ci_high'])})")
+    test = result.test
+    head = f"- fine-tuned model on the test split: macro-F1 {test.f1_macro:.3f} ({ci(test.to_dict(), 'f1_macro')})"
+    return ["", "## Verdict", "", head, *found]
+
+
+def warnings(cfg: params.Report, quality: QualityReport, summary: TrainSummary | None,
+             result: TestReport | None = None) -> list[str]:
     found = []
     if quality.shortcut_warning:
         top = quality.shortcuts[0]
@@ -105,10 +125,14 @@ def warnings(cfg: params.Report, quality: QualityReport, summary: TrainSummary |
         found.append(f"- **Overfitting**: best validation macro-F1 {summary.best_val_f1_macro:.4f} is near perfect "
                      f"(>= report.near_perfect_f1 = {cfg.near_perfect_f1:g}) while the data report's shortcut probe "
                      "fired: the model may have learned a surface feature, not the task.")
+    if result is not None and poorly_calibrated(result.test.ece, cfg.ece_warning):
+        found.append(f"- **Poor calibration**: expected calibration error {result.test.ece:.3f} is above "
+                     f"report.ece_warning = {cfg.ece_warning:g}: the model's confidences are not probabilities "
+                     "(see the reliability diagram, eval/reliability.png).")
     return ["", "## Warnings", "", *found] if found else []
 
 
-def metrics_section(result: Metrics) -> list[str]:
+def metrics_section(result: TestReport) -> list[str]:
     test = result.test.to_dict()
     rows = [[name, test[key], ci(test, key)] for key, name in HEADLINE if test.get(key) is not None]
     out = ["", "## Test metrics", "", f"{fmt(test['rows'])} held-out test rows; intervals are bootstrap "
@@ -187,7 +211,7 @@ def mismatches_section(explained: dict | None, explain_dir: Path, rel: Any) -> l
     if patterns:
         out += ["", "Tokens that recur in the mistakes (in how many mismatches each pushed toward the wrong label):",
                 "", *table(["true → predicted", "tokens", "mismatches"], patterns, right_from=2)]
-    if (explain_dir / "spurious_tokens.png").is_file():
+    if patterns and (explain_dir / "spurious_tokens.png").is_file():  # no empty chart when nothing was mismatched
         out += ["", f"![Tokens behind the mistakes]({rel(explain_dir / 'spurious_tokens.png')})"]
     if (explain_dir / "mismatches.md").is_file():
         out += ["", f"All explanations: [mismatches]({rel(explain_dir / 'mismatches.md')})"]
@@ -204,18 +228,19 @@ def provenance_section(prov: dict[str, Any]) -> list[str]:
 
 
 def read_inputs(quality_path: Path, split_path: Path | None, train_dir: Path | None,
-                metrics_path: Path) -> tuple[QualityReport, SplitReport | None, TrainSummary | None, Metrics]:
+                metrics_path: Path) -> tuple[QualityReport, SplitReport | None, TrainSummary | None, TestReport]:
     """The typed reports; split.json and the train summary are optional (a report of a partial pipeline)."""
     split = SplitReport.read(split_path) if split_path is not None and split_path.is_file() else None
     summary_path = train_dir / "summary.json" if train_dir is not None else None
     summary = TrainSummary.read(summary_path) if summary_path is not None and summary_path.is_file() else None
-    return QualityReport.read(quality_path), split, summary, Metrics.read(metrics_path)
+    return QualityReport.read(quality_path), split, summary, TestReport.read(metrics_path)
 
 
 def run(*, cfg: params.Report, quality_path: Path, metrics_path: Path, out: Path, curves_png: Path,
         split_path: Path | None = None, train_dir: Path | None = None, eval_dir: Path | None = None,
-        explain_dir: Path | None = None) -> dict[str, Any]:
-    """Write report.md (and the training-curves PNG) from the other stages' reports."""
+        explain_dir: Path | None = None, model_dir: Path | None = None, card: Path | None = None,
+        dataset: Path | None = None) -> dict[str, Any]:
+    """Write report.md (and the training-curves PNG, and with `model_dir` the completed model card `card`)."""
     def rel(target: Path) -> str:
         return Path(os.path.relpath(target.resolve(), out.resolve().parent)).as_posix()
 
@@ -225,7 +250,8 @@ def run(*, cfg: params.Report, quality_path: Path, metrics_path: Path, out: Path
         curves_png.unlink(missing_ok=True)  # no stale image from an earlier run
     prov = provenance.collect(out.resolve().parent, device=summary.device if summary else None)
     lines = header(quality, split, summary, git_revision(out.resolve().parent))
-    lines += warnings(cfg, quality, summary) + metrics_section(result) + baselines_section(baselines)
+    lines += verdict_section(baselines, result) + warnings(cfg, quality, summary, result)
+    lines += metrics_section(result) + baselines_section(baselines)
     if eval_dir and (eval_dir / "confusion.png").is_file():
         lines += ["", "## Confusion matrix", "", f"![Test confusion matrix]({rel(eval_dir / 'confusion.png')})"]
     if eval_dir and (eval_dir / "summary.md").is_file():
@@ -236,8 +262,11 @@ def run(*, cfg: params.Report, quality_path: Path, metrics_path: Path, out: Path
     lines += mismatches_section(explained, explain_dir, rel) if explain_dir else []
     lines += provenance_section(prov)
     write_text(out, "\n".join(lines) + "\n")
+    if model_dir is not None and card is not None:
+        data = DatasetInfo.read(dataset) if dataset is not None and dataset.is_file() else None
+        complete_card(model_dir, card, summary, result.test.to_dict(), data)
     log.info("wrote %s (%s lines)", out, len(lines))
-    return {"lines": len(lines), "curves": has_curves, "warnings": bool(warnings(cfg, quality, summary))}
+    return {"lines": len(lines), "curves": has_curves, "warnings": bool(warnings(cfg, quality, summary, result))}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -245,16 +274,19 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--quality", required=True, type=Path, help="quality.json from generate")
         p.add_argument("--split", type=Path, help="split.json from split")
         p.add_argument("--train", type=Path, help="train reports directory (summary.json, DVCLive plots)")
-        p.add_argument("--metrics", required=True, type=Path, help="metrics.json from evaluate")
+        p.add_argument("--metrics", required=True, type=Path, help="test_metrics.json from evaluate (in its eval directory)")
         p.add_argument("--eval", type=Path, help="eval reports directory (confusion.png, baselines.json)")
         p.add_argument("--explain", type=Path, help="explain reports directory (explanations.json)")
         p.add_argument("--out", required=True, type=Path, help="report.md to write")
         p.add_argument("--curves", required=True, type=Path, help="training-curves PNG to write")
+        p.add_argument("--model", type=Path, help="model directory whose card to complete (with --card)")
+        p.add_argument("--card", type=Path, help="completed model card to write (the model's card + test metrics)")
+        p.add_argument("--dataset", type=Path, help="dataset.json from generate (for the card)")
 
     def body(args: argparse.Namespace) -> None:
         run(cfg=params.load("report", args.params), quality_path=args.quality, metrics_path=args.metrics,
             out=args.out, curves_png=args.curves, split_path=args.split, train_dir=args.train, eval_dir=args.eval,
-            explain_dir=args.explain)
+            explain_dir=args.explain, model_dir=args.model, card=args.card, dataset=args.dataset)
 
     return cli.main(__doc__.splitlines()[0], add, body, argv,
                     example="python -m stages.report --quality reports/data/quality.json --split reports/data/split.json --train reports/train --metrics reports/metrics.json --eval reports/eval --explain reports/explain --out reports/report.md")  # as dvc.yaml runs it

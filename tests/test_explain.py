@@ -138,20 +138,29 @@ def test_texts_are_shown_as_text_never_as_markup(reports):
     assert "<script>alert" not in page and "</script> **mayor**" not in page
 
 
-def test_lime_pages_share_one_script_and_link_to_it(reports):
-    from lime import explanation
+def test_each_page_shows_both_sides_with_the_weights_of_exp_as_list(reports, loaded):
+    from tests.explanation.test_pages import page_sections
 
+    model, tok, labels = loaded
     tmp, summary = reports
     html = tmp / "out" / "html"
-    bundle = (Path(explanation.__file__).parent / "bundle.js").read_text(encoding="utf-8")
-    assert (html / "lime.js").read_text(encoding="utf-8") == bundle
-    pages = sorted(p.name for p in html.glob("*.html"))
-    assert pages == ["01.html", "02.html", "03.html", "correct-01.html", "correct-02.html"]
+    assert sorted(p.name for p in html.iterdir()) == ["01.html", "02.html", "03.html", "correct-01.html",
+                                                      "correct-02.html"]  # no script bundle: static pages
     md = (tmp / "out" / "mismatches.md").read_text()
+    fn = lime_runner.CachedClassifier(model, tok, 64)
     for ex in summary["examples"] + summary["contrast"]:
         page = (tmp / "out" / ex["html"]).read_text()
-        assert '<script src="lime.js"></script>' in page and len(page) < 20_000
-        assert "lime.Explanation" in page and f"[LIME page]({ex['html']})" in md
+        pred, true = labels.index(ex["predicted"]), labels.index(ex["true"])
+        exp = lime_runner.explain_one(ex["text"], [pred] if pred == true else [pred, true], labels, fn, cfg(), 0)
+        sections = list(page_sections(page).items())
+        expected = [(pred, "predicted")] + ([(true, "true")] if pred != true else [])
+        assert len(sections) == len(expected)
+        for (heading, weights), (label, side) in zip(sections, expected):
+            assert heading.startswith(f"Toward the {side}") and heading.endswith(labels[label])
+            reference = exp.as_list(label=label)
+            assert list(weights) == [t for t, _ in reference]
+            assert all(abs(weights[t] - w) < 6e-5 for t, w in reference)  # shown to 4 decimals
+        assert "<script" not in page and f"[LIME page]({ex['html']})" in md
 
 
 def test_same_inputs_same_bytes_and_stale_pages_are_removed(reports, model_dir):
@@ -163,6 +172,10 @@ def test_same_inputs_same_bytes_and_stale_pages_are_removed(reports, model_dir):
                 out=tmp / "again")
     after = {p.relative_to(tmp / "again"): p.read_bytes() for p in (tmp / "again").rglob("*") if p.is_file()}
     assert after == before
+    # Fewer examples into the same directory: the pages of the examples no longer explained are gone.
+    explain.run(cfg=cfg(max_examples=1, correct_per_label=0), seed=0, model_dir=model_dir,
+                predictions=tmp / "predictions.csv", out=tmp / "again")
+    assert sorted(p.name for p in (tmp / "again" / "html").iterdir()) == ["01.html"]
     other = explain.run(cfg=cfg(), seed=1, model_dir=model_dir, predictions=tmp / "predictions.csv",
                         out=tmp / "seed1")
     assert other["examples"][0]["weights"] != json.loads(before[Path("explanations.json")])["examples"][0]["weights"]

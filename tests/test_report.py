@@ -83,7 +83,7 @@ def full_reports(root: Path, model_path: str) -> Path:
     write(metrics / "eval" / "loss.tsv", "step\tloss\n1\t0.6\n3\t0.5\n5\t0.55\n")
     write(metrics / "eval" / "f1_macro.tsv", "step\tf1_macro\n1\t0.7\n3\t0.81234\n5\t0.8\n")
     write(metrics / "epoch.tsv", "step\tepoch\n0\t1\n1\t1\n2\t2\n3\t2\n4\t3\n5\t3\n")
-    write(r / "metrics.json", test_metrics())
+    write(r / "eval" / "test_metrics.json", test_metrics())
     write(r / "eval" / "confusion.png", "png")
     write(r / "eval" / "baselines.json", {"models": {
         "fine_tuned": {"train_seconds": 15.2, "test": {"accuracy": 0.833, "f1_macro": 0.8321}},
@@ -101,7 +101,7 @@ def full_reports(root: Path, model_path: str) -> Path:
 
 
 def build(r: Path) -> tuple[str, dict]:
-    summary = report.run(cfg=params.Report(), quality_path=r / "data" / "quality.json", metrics_path=r / "metrics.json",
+    summary = report.run(cfg=params.Report(), quality_path=r / "data" / "quality.json", metrics_path=r / "eval" / "test_metrics.json",
                          out=r / "report.md", curves_png=r / "train_curves.png", split_path=r / "data" / "split.json",
                          train_dir=r / "train", eval_dir=r / "eval", explain_dir=r / "explain")
     return (r / "report.md").read_text(encoding="utf-8"), summary
@@ -169,8 +169,8 @@ def test_report_with_only_the_required_inputs_leaves_optional_sections_out(tmp_p
 
 def test_missing_metrics_is_a_one_line_error(tmp_path):
     r = full_reports(tmp_path, "m")
-    (r / "metrics.json").unlink()
-    with pytest.raises(DataError, match=r"metrics.json: file not found"):
+    (r / "eval" / "test_metrics.json").unlink()
+    with pytest.raises(DataError, match=r"test_metrics.json: file not found"):
         build(r)
     assert not (r / "report.md").exists()
     (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text(encoding="utf-8"), encoding="utf-8")
@@ -207,8 +207,8 @@ def test_report_records_device_threads_and_package_versions(tmp_path):
 
 
 @pytest.mark.parametrize(("name", "data", "message"), [
-    ("metrics.json", {"test": {"rows": 3}}, "metrics.json: test: field 'accuracy' is missing"),
-    ("metrics.json", [], "metrics.json: expected a JSON object (metrics.json (evaluate)), found list"),
+    ("eval/test_metrics.json", {"test": {"rows": 3}}, "test_metrics.json: test: field 'accuracy' is missing"),
+    ("eval/test_metrics.json", [], "test_metrics.json: expected a JSON object (test_metrics.json (evaluate)), found list"),
     ("data/quality.json", {"provider": "template"}, "quality.json: field 'provider' must be an object, found 'template'"),
     ("train/summary.json", {"base_model": 3}, "summary.json: field 'base_model' must be a string, found 3"),
 ])
@@ -219,3 +219,73 @@ def test_a_hand_off_file_of_the_wrong_shape_is_one_line_naming_file_and_field(tm
         build(r)
     assert message in str(err.value) and "\n" not in str(err.value)
     assert not (r / "report.md").exists()
+
+
+def gain_row(gain: float, lo: float, hi: float) -> dict:
+    return {"accuracy": 0.8, "f1_macro": 0.8 - gain, "fine_tuned_gain_f1_macro": gain, "gain_ci_low": lo,
+            "gain_ci_high": hi}
+
+
+def test_verdicts_come_first_and_match_the_evaluation_summary(tmp_path):
+    from stages.evaluation import summary as eval_summary
+
+    r = full_reports(tmp_path, "m")
+    models = {"fine_tuned": {"train_seconds": 15.2, "test": {"accuracy": 0.833, "f1_macro": 0.8321}},
+              "majority": {"train_seconds": 0.0, "test": gain_row(0.5, 0.4, 0.6)},
+              "tfidf_lr": {"train_seconds": 0.4, "test": gain_row(0.01, -0.03, 0.05)},
+              "frozen_lr": {"train_seconds": 1.0, "test": gain_row(-0.1, -0.2, -0.02)}}
+    write(r / "eval" / "baselines.json", {"models": models})
+    md, _ = build(r)
+    assert md.index("## Verdict") < md.index("## Warnings") < md.index("## Test metrics")
+    verdict = md.split("## Verdict")[1].split("##")[0]
+    assert "- vs majority class: **fine-tuned better** (macro-F1 gain +0.500, interval +0.400 to +0.600)" in verdict
+    assert "- vs TF-IDF + logistic regression: **within noise**" in verdict
+    assert "- vs frozen encoder + logistic regression: **baseline better**" in verdict
+    # The same verdict words as eval/summary.md, which computes them with the same function.
+    table = {"confidence": 0.95, "resamples": 10, "sets": ["test"],
+             "models": {k: {**v, "test": {**v["test"], "f1_macro_ci_low": 0.0, "f1_macro_ci_high": 1.0,
+                                          "accuracy_ci_low": 0.0, "accuracy_ci_high": 1.0}} for k, v in models.items()}}
+    page = eval_summary.render("m", test_metrics()["test"], table, [], None)
+    for name, word in (("majority class", "fine-tuned better"), ("TF-IDF + logistic regression", "within noise"),
+                       ("frozen encoder + logistic regression", "baseline better")):
+        assert f"({word})" in next(line for line in page.splitlines() if line.startswith(f"| {name} |"))
+
+
+def test_poor_calibration_is_flagged_above_report_ece_warning(tmp_path):
+    r = full_reports(tmp_path, "m")
+    write(r / "eval" / "test_metrics.json", test_metrics(ece=0.283))
+    md, _ = build(r)
+    line = next(x for x in md.splitlines() if "Poor calibration" in x)
+    assert "0.283" in line and "report.ece_warning = 0.1" in line
+    write(r / "eval" / "test_metrics.json", test_metrics(ece=0.05))
+    assert "Poor calibration" not in build(r)[0]
+
+
+def test_no_chart_of_mistakes_when_nothing_was_mismatched(tmp_path):
+    r = full_reports(tmp_path, "m")
+    write(r / "explain" / "explanations.json", {"mismatches": 0, "explained": 0, "examples": [], "patterns": []})
+    md, _ = build(r)
+    assert "spurious_tokens.png" not in md and "0 of 0 test mismatches" in md
+
+
+def test_report_writes_the_model_card_completed_with_test_metrics_and_leaves_the_model_alone(tmp_path):
+    from stages.core.contracts import DatasetInfo
+
+    r = full_reports(tmp_path, "m")
+    model = tmp_path / "models" / "classifier"
+    write(model / "config.json", {"id2label": {"0": "a", "1": "b"}})
+    write(model / "synthbert_params.json", {"seed": 1, "train": {"model": "org/base", "max_length": 32,
+                                                                 "card_license": "mit", "card_language": "de"}})
+    write(model / "README.md", "train's card")
+    write(r / "data" / "dataset.json", DatasetInfo(provider=Provider(provider="template", task="clickbait"),
+                                                   rows_read=100, rows_kept=90).to_dict())
+    before = {p: p.read_bytes() for p in model.iterdir()}
+    report.run(cfg=params.Report(), quality_path=r / "data" / "quality.json", metrics_path=r / "eval" / "test_metrics.json",
+               out=r / "report.md", curves_png=r / "train_curves.png", train_dir=r / "train", model_dir=model,
+               card=r / "model_card.md", dataset=r / "data" / "dataset.json")
+    card = (r / "model_card.md").read_text(encoding="utf-8")
+    front = card.split("\n---\n")[0]
+    assert "license: mit" in front and "language: de" in front and "base_model: org/base" in front
+    assert "| accuracy | 0.833 | 0.667 – 1.000 |" in card and "| macro F1 | 0.832 | 0.650 – 0.970 |" in card
+    assert "100 rows generated, 90 kept" in card and "for the task `clickbait`" in card
+    assert {p: p.read_bytes() for p in model.iterdir()} == before  # train's output is never changed later

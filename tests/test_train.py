@@ -128,7 +128,7 @@ def test_the_model_directory_carries_its_model_card(trained, tiny_bert):
     assert "`clickbait`, `factual`" in card and "| `epochs` | `6.0` |" in card
     assert "Train split 32 rows, validation 8." in card
     assert f"Validation macro F1 of the kept epoch: {summary['best_val_f1_macro']:.3f}." in card
-    assert "see `reports/metrics.json`" in card  # train runs before evaluate: no test metrics yet
+    assert "see `reports/model_card.md`" in card  # train runs before evaluate: no test metrics yet
     assert f"truncated to {summary['max_length']} tokens" in card and str(tiny_bert) not in card
 
 

@@ -8,7 +8,8 @@
 | reports/data/dataset.json    | generate | train            |
 | reports/data/split.json      | split    | report           |
 | reports/train/summary.json   | train    | evaluate, report |
-| reports/metrics.json         | evaluate | report           |
+| reports/metrics.json         | evaluate | (dvc exp show)   |
+| reports/eval/test_metrics.json | evaluate | report         |
 | reports/eval/predictions.csv | evaluate | explain          |
 
 A JSON contract is a frozen dataclass (base: core/schema.py's Contract): `read(path)` checks every field's
@@ -140,7 +141,7 @@ class TrainSummary(Contract):
     overfitting_warning: str | None
 
 
-# ---- evaluate -> report: reports/metrics.json
+# ---- evaluate -> report: reports/eval/test_metrics.json (the full record) and reports/metrics.json (headline)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -148,7 +149,7 @@ class TestMetrics(Contract):
     """The fine-tuned model on the test split; roc_auc/average_precision only with a positive label."""
 
     __test__: ClassVar[bool] = False  # not a pytest test class
-    FILE: ClassVar[str] = "metrics.json (evaluate)"
+    FILE: ClassVar[str] = "test_metrics.json (evaluate)"
     rows: int
     accuracy: float
     accuracy_ci_low: float
@@ -181,14 +182,40 @@ class TestMetrics(Contract):
 
 
 @dataclasses.dataclass(frozen=True)
-class Metrics(Contract):
-    FILE: ClassVar[str] = "metrics.json (evaluate)"
+class TestReport(Contract):
+    """reports/eval/test_metrics.json: every number of the fine-tuned model on the test split and the real sets,
+    intervals and per-label values included. Not a DVC metric (it would add ~30 columns to `dvc exp show`)."""
+
+    __test__: ClassVar[bool] = False
+    FILE: ClassVar[str] = "test_metrics.json (evaluate)"
     test: TestMetrics
     external: dict = dataclasses.field(default_factory=dict)   # real set name -> {rows, accuracy, f1_macro, ...}
 
     def to_dict(self) -> dict[str, Any]:
         out = {"test": self.test.to_dict()}
         return out | ({"external": self.external} if self.external else {})
+
+
+HEADLINE_KEYS = ("f1_macro", "accuracy", "roc_auc")      # test split: what `dvc exp show` shows
+HEADLINE_REAL_KEYS = ("f1_macro", "accuracy")            # each real set
+
+
+@dataclasses.dataclass(frozen=True)
+class Metrics(Contract):
+    """reports/metrics.json, the DVC metrics file: headline numbers only, so `dvc exp show` fits a screen."""
+
+    FILE: ClassVar[str] = "metrics.json (evaluate)"
+    test: dict                 # f1_macro, accuracy, roc_auc (with a positive label)
+    external: dict = dataclasses.field(default_factory=dict)   # real set name -> {f1_macro, accuracy}
+
+    @classmethod
+    def headline(cls, report: TestReport) -> "Metrics":
+        test = report.test.to_dict()
+        return cls(test={k: test[k] for k in HEADLINE_KEYS if test.get(k) is not None},
+                   external={name: {k: row[k] for k in HEADLINE_REAL_KEYS} for name, row in report.external.items()})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"test": self.test} | ({"external": self.external} if self.external else {})
 
 
 # ---- CSV hand-offs

@@ -1,8 +1,7 @@
 """Typed, validated sections of params.yaml.
 
-`load("train")` returns a frozen dataclass. Unknown keys, wrong types, non-finite numbers and out-of-range
-values raise `ParamsError` naming `section.key`, what was expected and what was found, before any work starts
-(the checking machinery is stages/core/schema.py).
+`load("train")` returns a frozen dataclass. Unknown keys, wrong types, non-finite numbers and out-of-range values
+raise `ParamsError` naming `section.key`, what was expected and found, before any work (machinery: core/schema.py).
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from stages.core.errors import ParamsError
+from stages.core.params_model import BASELINES, SCHEDULERS, Baselines, Evaluate, Explain, ExternalTest, Report, Train
 from stages.core.params_real import RealRows
 from stages.core.schema import build, check
 
@@ -125,145 +125,6 @@ class Split:
         check(total < 0.9, f"{p}.val_size + {p}.test_size", "< 0.9 (train needs rows)", total)
 
 
-SCHEDULERS = ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup",
-              "inverse_sqrt")
-
-
-LOWER_BOUNDS = (("max_steps", 0, " (0: train for train.epochs)"), ("batch_size", 1, ""),
-                ("gradient_accumulation_steps", 1, ""), ("eval_batch_size", 1, ""), ("weight_decay", 0, ""),
-                ("lr_cycles", 1, " cosine cycles"), ("max_grad_norm", 0, " (0: no clipping)"),
-                ("eval_steps", 0, " optimizer steps (0: evaluate every epoch)"), ("freeze_layers", 0, " encoder layers"),
-                ("early_stopping_patience", 0, " evaluations (0: off)"), ("overfit_patience", 1, " evaluations"))
-
-
-@dataclass(frozen=True)
-class Train:
-    model: str = "sentence-transformers/all-MiniLM-L6-v2"
-    epochs: float = 3.0
-    max_steps: int = 0
-    learning_rate: float = 5e-5
-    batch_size: int = 32
-    gradient_accumulation_steps: int = 1
-    eval_batch_size: int = 128
-    weight_decay: float = 0.01
-    warmup_ratio: float = 0.1
-    lr_scheduler: str = "linear"
-    lr_cycles: int = 1
-    max_grad_norm: float = 1.0
-    eval_steps: int = 0
-    label_smoothing: float = 0.0
-    class_weights: typing.Literal["none", "balanced", "explicit"] = "none"
-    label_weights: dict[str, float] = field(default_factory=dict)
-    freeze: typing.Literal["none", "all_but_head", "embeddings_and_first", "all_but_last"] = "none"
-    freeze_layers: int = 0
-    early_stopping_patience: int = 0
-    metric_for_best_model: typing.Literal["f1_macro", "accuracy", "loss"] = "f1_macro"
-    max_length: int = 0
-    length_percentile: float = 99.0
-    precision: typing.Literal["auto", "fp32", "bf16", "fp16"] = "auto"
-    resume: bool = False
-    deterministic: bool = False
-    overfit_patience: int = 2
-
-    def validate(self, p: str) -> None:
-        check(self.epochs > 0, f"{p}.epochs", "> 0", self.epochs)
-        for name, low, note in LOWER_BOUNDS:
-            check(getattr(self, name) >= low, f"{p}.{name}", f">= {low}{note}", getattr(self, name))
-        check(0 < self.learning_rate < 1, f"{p}.learning_rate", "in (0, 1)", self.learning_rate)
-        check(0 <= self.warmup_ratio < 1, f"{p}.warmup_ratio", "in [0, 1)", self.warmup_ratio)
-        check(self.lr_scheduler in SCHEDULERS, f"{p}.lr_scheduler", "one of " + ", ".join(SCHEDULERS),
-              self.lr_scheduler)
-        check(self.lr_cycles == 1 or self.lr_scheduler == "cosine_with_restarts", f"{p}.lr_cycles",
-              "1 unless train.lr_scheduler is cosine_with_restarts (the only schedule that restarts)", self.lr_cycles)
-        check(0 <= self.label_smoothing < 1, f"{p}.label_smoothing", "in [0, 1)", self.label_smoothing)
-        for label, weight in self.label_weights.items():
-            check(0 < weight < float("inf"), f"{p}.label_weights.{label}", "a weight > 0", weight)
-        check(self.class_weights != "explicit" or bool(self.label_weights), f"{p}.label_weights",
-              "a weight for every label when train.class_weights is explicit", self.label_weights)
-        check(self.max_length == 0 or 8 <= self.max_length <= 8192, f"{p}.max_length",
-               "0 (auto) or in [8, 8192] tokens", self.max_length)
-        check(0 < self.length_percentile <= 100, f"{p}.length_percentile", "in (0, 100]", self.length_percentile)
-
-
-BASELINES = ("majority", "tfidf_lr", "frozen_lr")
-
-
-@dataclass(frozen=True)
-class Baselines:
-    models: tuple[typing.Literal["majority", "tfidf_lr", "frozen_lr"], ...] = BASELINES
-    tfidf_max_ngram: int = 2
-    c: float = 1.0
-    max_length: int = 64
-
-    def validate(self, p: str) -> None:
-        check(len(set(self.models)) == len(self.models), f"{p}.models", "a list without repeats", list(self.models))
-        check(1 <= self.tfidf_max_ngram <= 5, f"{p}.tfidf_max_ngram", "in [1, 5] words", self.tfidf_max_ngram)
-        check(self.c > 0, f"{p}.c", "> 0", self.c)
-        check(8 <= self.max_length <= 8192, f"{p}.max_length", "in [8, 8192] tokens", self.max_length)
-
-
-@dataclass(frozen=True)
-class ExternalTest:
-    name: str
-    path: str
-    text_column: str = "text"
-    label_column: str = "label"
-    label_map: dict[str, str] = field(default_factory=dict)
-
-    def validate(self, p: str) -> None:
-        check(all(ch.isalnum() or ch in "-_" for ch in self.name) and self.name != "test", f"{p}.name",
-               "letters, digits, - or _ (not 'test', the split's name)", self.name)
-        parts = Path(self.path).parts
-        check(not Path(self.path).is_absolute() and ".." not in parts and not self.path.startswith("~"),
-               f"{p}.path", "a file path relative to the external test directory (data/external/)", self.path)
-
-
-@dataclass(frozen=True)
-class Evaluate:
-    batch_size: int = 128
-    positive_label: str | None = None
-    bootstrap: int = 1000
-    confidence: float = 0.95
-    calibration_bins: int = 10
-    length_buckets: tuple[int, ...] = (8, 11)
-    baselines: Baselines = field(default_factory=Baselines)
-    external_test: tuple[ExternalTest, ...] = ()
-
-    def validate(self, p: str) -> None:
-        check(self.batch_size >= 1, f"{p}.batch_size", ">= 1", self.batch_size)
-        check(100 <= self.bootstrap <= 100_000, f"{p}.bootstrap", "in [100, 100000] resamples", self.bootstrap)
-        check(0.5 <= self.confidence < 1, f"{p}.confidence", "in [0.5, 1)", self.confidence)
-        check(2 <= self.calibration_bins <= 100, f"{p}.calibration_bins", "in [2, 100]", self.calibration_bins)
-        edges = list(self.length_buckets)
-        check(all(e >= 1 for e in edges) and edges == sorted(set(edges)), f"{p}.length_buckets",
-               "increasing word counts >= 1", edges)
-        names = [e.name for e in self.external_test]
-        check(len(set(names)) == len(names), f"{p}.external_test", "entries with distinct names", names)
-
-
-@dataclass(frozen=True)
-class Explain:
-    max_examples: int = 10
-    correct_per_label: int = 2
-    num_samples: int = 5000
-    num_features: int = 8
-    pattern_tokens: int = 10
-    batch_size: int = 256
-
-    def validate(self, p: str) -> None:
-        for name, low in (("max_examples", 0), ("correct_per_label", 0), ("num_samples", 10), ("num_features", 1),
-                          ("pattern_tokens", 1), ("batch_size", 1)):
-            check(getattr(self, name) >= low, f"{p}.{name}", f">= {low}", getattr(self, name))
-
-
-@dataclass(frozen=True)
-class Report:
-    near_perfect_f1: float = 0.99
-
-    def validate(self, p: str) -> None:
-        check(0 < self.near_perfect_f1 <= 1, f"{p}.near_perfect_f1", "in (0, 1]", self.near_perfect_f1)
-
-
 SECTIONS: dict[str, type] = {
     "base": Base,
     "generate": Generate,
@@ -305,4 +166,5 @@ def as_dict(obj: Any) -> dict[str, Any]:
     return dataclasses.asdict(obj)
 
 
-__all__ = ["load", "load_dict", "build", "as_dict", "ParamsError", "SECTIONS"]
+__all__ = ["load", "load_dict", "build", "as_dict", "ParamsError", "SECTIONS", "Base", "Generate", "Split", "Train",
+           "Evaluate", "Explain", "Report", "Baselines", "ExternalTest", "RealRows", "BASELINES", "SCHEDULERS"]

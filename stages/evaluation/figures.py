@@ -50,7 +50,7 @@ def bars(values: dict[str, float], path: Path, title: str, xlabel: str) -> None:
 
 def reliability(table: Sequence[dict[str, Any]], bins: int, path: Path, title: str) -> None:
     """Accuracy against mean confidence per confidence bin; a calibrated model lies on the diagonal."""
-    fig, ax = pyplot().subplots(figsize=(4.2, 4.0), dpi=100)
+    fig, ax = pyplot().subplots(figsize=(4.6, 4.6), dpi=100)
     width = 1 / bins
     ax.bar([row["lower"] for row in table], [row["accuracy"] for row in table], width=width, align="edge",
            edgecolor="black", color="tab:blue", alpha=0.8, label="accuracy per bin")
@@ -58,5 +58,6 @@ def reliability(table: Sequence[dict[str, Any]], bins: int, path: Path, title: s
             label="accuracy at mean confidence")
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=0.8)
     ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence", ylabel="accuracy", title=title)
-    ax.legend(loc="best", fontsize="small")
+    # Below the axes, never over the bars (with 3+ labels confidences spread over the whole width).
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, fontsize="small", frameon=False)
     save_png(fig, path)

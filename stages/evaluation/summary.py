@@ -8,9 +8,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from stages.core.text import md_escape
-
-NAMES = {"fine_tuned": "fine-tuned", "majority": "majority class", "tfidf_lr": "TF-IDF + logistic regression",
-         "frozen_lr": "frozen encoder + logistic regression"}
+from stages.core.verdicts import MODEL_NAMES as NAMES
+from stages.core.verdicts import gain_verdict
 
 
 def _ci(row: dict[str, Any], key: str) -> str:
@@ -22,10 +21,10 @@ def _seconds(value: float | None) -> str:
 
 
 def _gain(row: dict[str, Any]) -> str:
-    if "fine_tuned_gain_f1_macro" not in row:
+    verdict = gain_verdict(row)
+    if verdict is None:
         return "—"
     lo, hi = row["gain_ci_low"], row["gain_ci_high"]
-    verdict = "fine-tuned better" if lo > 0 else "baseline better" if hi < 0 else "within noise"
     return f"{row['fine_tuned_gain_f1_macro']:+.3f} [{lo:+.3f}, {hi:+.3f}] ({verdict})"
 
 

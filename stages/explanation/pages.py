@@ -1,8 +1,9 @@
 """Pages of the explain stage: one LIME page per example (html/), mismatches.md, and writing them all with
 explanations.json and the pattern chart into the output directory at once.
 
-Texts are untrusted (LLM output): markdown shows them escaped, never as markup; LIME pages get LIME's own
-1.2 MB script once, as html/lime.js, which every page loads by a relative link.
+Texts are untrusted (LLM output): markdown and pages show them escaped, never as markup. The pages are our
+own static HTML, one table per side (toward the predicted label, toward the true one) from `exp.as_list`:
+LIME's own `as_html()` draws a binary task's label-0 weights on the label-1 side (lime#633).
 """
 
 from __future__ import annotations
@@ -17,25 +18,59 @@ from stages.core.markdown import table
 from stages.core.text import md_escape
 from stages.explanation.patterns import CHART, chart
 
-LIME_JS = "lime.js"
 _PIECES = re.compile(r"(\W+)", re.UNICODE)  # LIME's default split_expression, keeping the separators
+STYLE = ("body{font-family:sans-serif;max-width:52em;margin:2em auto;padding:0 1em}"
+         "mark.pred{background:#fdd49e}mark.true{background:#c6dbef}mark.both{background:#d9d9d9}"
+         "table{border-collapse:collapse}th,td{padding:2px 10px;text-align:left}td.w{text-align:right;"
+         "font-family:monospace}span.bar{display:inline-block;height:.8em}span.pos{background:#e6550d}"
+         "span.neg{background:#bdbdbd}")
 
 
-def lime_page(page: str, bundle: str, heading: str) -> str:
-    """LIME's `as_html()` page with its inline bundle replaced by a link to html/lime.js.
+def sides(item: dict[str, Any], exp: Any) -> list[tuple[str, str, list[tuple[str, float]]]]:
+    """(heading, label, weights) per side: toward the predicted label, then toward the true one when they differ.
 
-    The explanation's own script embeds labels as JSON; a label containing `</script>` must not end it.
-    """
-    inline = f"<script>{bundle} </script>"
-    if inline not in page:
-        raise RuntimeError("lime: as_html() no longer inlines bundle.js as expected (lime version changed?)")
-    link = f'<script src="{LIME_JS}"></script>'
-    page = page.replace(inline, link, 1)
-    # The explanation's script is the first one after the link (text and labels come after its start).
-    start, end = page.index("<script>", page.index(link) + len(link)) + len("<script>"), page.rfind("</script>")
-    script = page[start:end].replace("</", "<\\/").replace("<!--", "<\\!--")
-    page = page[:start] + script + page[end:]
-    return page.replace("<body>", f"<body><h3>{html.escape(heading)}</h3>", 1)
+    The weights are `exp.as_list(label=...)` of that label itself, never LIME's binary drawing, which shows
+    label 0's weights on label 1's side (lime#633)."""
+    names = list(exp.class_names)
+    pred, true = item["predicted"], item["true"]
+    if pred == true:
+        return [(f"Toward the predicted (and true) label: {pred}", pred, exp.as_list(label=names.index(pred)))]
+    return [(f"Toward the predicted label: {pred}", pred, exp.as_list(label=names.index(pred))),
+            (f"Toward the true label: {true}", true, exp.as_list(label=names.index(true)))]
+
+
+def _marked_html(text: str, toward_predicted: set[str], toward_true: set[str]) -> str:
+    out = []
+    for piece in _PIECES.split(text):
+        kind = ("both" if piece in toward_predicted and piece in toward_true else "pred" if piece in toward_predicted
+                else "true" if piece in toward_true else None)
+        out.append(f'<mark class="{kind}">{html.escape(piece)}</mark>' if kind and piece else html.escape(piece))
+    return "".join(out)
+
+
+def example_page(item: dict[str, Any], exp: Any, num_samples: int) -> str:
+    """One explained example as a self-contained page (no script): the text with its tokens marked, then one
+    table per side, each token's weight toward that side's label, strongest first."""
+    parts = sides(item, exp)
+    up = [{t for t, w in weights if w > 0} for _, _, weights in parts]
+    toward_true = up[1] if len(up) > 1 else set()
+    title = f"true: {item['true']}, predicted: {item['predicted']} (confidence {item['confidence']:.3f})"
+    body = [f"<h1>{html.escape(title)}</h1>",
+            f"<p>LIME fits a local linear model of each label's probability on {num_samples:,} copies of the "
+            "text with words removed. A token's weight is the change in that label's probability it brings: "
+            "positive pushes toward the label, negative away from it. Marked in the text: "
+            '<mark class="pred">toward the predicted label</mark>'
+            + (', <mark class="true">toward the true label</mark>' if len(parts) > 1 else "") + ".</p>",
+            f'<blockquote>{_marked_html(item["text"], up[0], toward_true)}</blockquote>']
+    for heading, label, weights in parts:
+        peak = max((abs(w) for _, w in weights), default=0) or 1
+        rows = "".join(f'<tr><td>{html.escape(t)}</td><td class="w">{w:+.4f}</td><td><span class="bar '
+                       f'{"pos" if w > 0 else "neg"}" style="width:{round(120 * abs(w) / peak)}px"></span></td></tr>'
+                       for t, w in weights)
+        body += [f"<h2>{html.escape(heading)}</h2>",
+                 f"<table><tr><th>token</th><th>weight toward {html.escape(label)}</th><th></th></tr>{rows}</table>"]
+    return ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>' + html.escape(title)
+            + f"</title><style>{STYLE}</style></head>\n<body>\n" + "\n".join(body) + "\n</body></html>\n")
 
 
 def _escape_separator(sep: str) -> str:
@@ -124,15 +159,8 @@ def write_reports(out_dir: Path, summary: dict[str, Any], explained: list[tuple[
     """Everything into a temporary directory that replaces out_dir at the end: nothing half-written, and
     pages of examples no longer explained do not linger."""
     with atomic_dir(out_dir) as tmp:
-        if explained:
-            from lime import explanation
-
-            bundle = (Path(explanation.__file__).parent / "bundle.js").read_text(encoding="utf-8")
-            write_text(tmp / "html" / LIME_JS, bundle)
-            for item, exp in explained:
-                heading = (f"true: {item['true']}, predicted: {item['predicted']} "
-                           f"(confidence {item['confidence']:.3f})")
-                write_text(tmp / item["html"], lime_page(exp.as_html(text=True), bundle, heading))
+        for item, exp in explained:
+            write_text(tmp / item["html"], example_page(item, exp, summary["num_samples"]))
         chart(summary["patterns"], tmp / CHART)
         write_text(tmp / "mismatches.md", render_markdown(summary))
         write_json(tmp / "explanations.json", summary)

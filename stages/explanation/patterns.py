@@ -38,12 +38,14 @@ def spurious_patterns(examples: list[dict[str, Any]], top: int) -> list[dict[str
 
 
 def chart(patterns: list[dict[str, Any]], path: Path) -> None:
-    """Horizontal bars: how many mismatches each token pushed toward the wrong label, per pair."""
+    """Horizontal bars, one measure: in how many explained mismatches each token pushed toward the wrong label,
+    per pair (the mean weights are in mismatches.md's tables, not on this chart)."""
     from stages.core.plotting import pyplot, save_png
 
     rows = [(p, t) for p in patterns for t in p["tokens"]][:CHART_ROWS]
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6.4, 1.4 + 0.32 * max(len(rows), 1)), dpi=100)
+    # At least 2.6 inches: a one-bar chart must still hold its title, ticks and x-axis label.
+    fig, ax = plt.subplots(figsize=(6.4, max(2.6, 1.6 + 0.32 * len(rows))), dpi=100)
     if not rows:
         ax.text(0.5, 0.5, "no explained mismatches", ha="center", va="center")
         ax.set_axis_off()
@@ -54,10 +56,10 @@ def chart(patterns: list[dict[str, Any]], path: Path) -> None:
         ax.barh(range(len(rows)), counts, color=colors)
         ax.set_yticks(range(len(rows)), [f"{p['true']} → {p['predicted']}: {t['token']}" for p, t in rows])
         ax.invert_yaxis()
-        for i, (_, t) in enumerate(rows):
-            ax.text(t["count"], i, f" {t['mean_weight']:+.3f}", va="center", fontsize=8)
-        ax.set_xlim(0, max(counts) * 1.25)
+        for i, (p, t) in enumerate(rows):
+            ax.text(t["count"], i, f" {t['count']} of {p['mismatches']}", va="center", fontsize=8)
+        ax.set_xlim(0, max(counts) * 1.3)
         ax.xaxis.get_major_locator().set_params(integer=True)
-        ax.set_xlabel("mismatches it pushes toward the wrong label (mean weight)")
+        ax.set_xlabel("explained mismatches")
     ax.set_title("Tokens pushing toward the wrong label")
     save_png(fig, path)

@@ -1,11 +1,14 @@
 """A Bayesian sweep over DVC experiments: Optuna proposes params, each trial is a `dvc exp run`.
 
-    python -m stages.tools.sweep --trials 20
+    python -m stages.tools.sweep --trials 20 -S train.max_length=64
 
 Reads the search space, objective and direction from sweep.yaml and base.seed (Optuna's sampler) from
-params.yaml. Each trial runs `dvc exp run --temp -n sweep-N -S key=value ...` (outside the workspace, which
-stays untouched), then reads the objective from the files that experiment committed (`git show`), so any
-JSON report can be the objective. Prints every trial, the best one and how to apply it (`dvc exp apply`).
+params.yaml. Each trial runs `dvc exp run --temp -n sweep-N -S key=value ... STAGE` (outside the workspace,
+which stays untouched), where STAGE is the dvc.yaml stage that writes the objective's file: a trial runs only
+up to what its objective needs (train for the validation F1: no evaluate, no LIME). `-S key=value` fixes a
+param for every trial. It then reads the objective from the files that experiment committed (`git show`), so
+any JSON report can be the objective. Logs each trial (n/N, params, objective, seconds); prints every trial,
+the best one and how to apply it (`dvc exp apply`).
 """
 
 from __future__ import annotations
@@ -16,9 +19,12 @@ import logging
 import math
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from stages.core import cli, params
 from stages.core.errors import DataError, ParamsError
@@ -134,24 +140,62 @@ def objective(cwd: Path, rev: str, metric: str) -> float:
     return float(value)
 
 
-def run_trial(cwd: Path, name: str, values: dict[str, Any]) -> subprocess.CompletedProcess:
+def objective_stage(dvc_yaml: Path, metric: str) -> str | None:
+    """The stage whose output holds the objective's file (the file itself or a directory above it); None when
+    no stage writes it (then a trial runs the whole pipeline)."""
+    path = Path(metric.split(":", 1)[0])
+    stages = (read_yaml(dvc_yaml) or {}).get("stages") or {} if dvc_yaml.is_file() else {}
+    for name, stage in stages.items():
+        for out in [*(stage.get("outs") or []), *(stage.get("metrics") or [])]:
+            out_path = Path(next(iter(out)) if isinstance(out, dict) else str(out))
+            if path == out_path or out_path in path.parents:
+                return name
+    return None
+
+
+def fixed_overrides(pairs: list[str], sweep: Sweep, params_path: Path) -> dict[str, Any]:
+    """`-S key=value` pairs fixed for every trial: keys of params.yaml, outside the search space, each value
+    passing its section's own checks (one line naming the key otherwise)."""
+    current, out = params.read_params(params_path), {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        section, _, name = key.partition(".")
+        if not sep or not isinstance(current.get(section), dict) or name not in current[section]:
+            raise ParamsError(f"-S {pair}: expected section.key=value with a key of {params_path}")
+        if key in sweep.space:
+            raise ParamsError(f"-S {pair}: {key} is in the search space of the sweep; fix it or tune it, not both")
+        value = yaml.safe_load(text)
+        params.load_dict({**current[section], name: value}, section)
+        out[key] = value
+    return out
+
+
+def trial_command(name: str, values: dict[str, Any], stage: str | None) -> list[str]:
     exe = Path(sys.executable).with_name("dvc")
     overrides = [arg for key, value in values.items() for arg in ("-S", f"{key}={value}")]
-    return subprocess.run([str(exe) if exe.exists() else "dvc", "exp", "run", "--temp", "-n", name, *overrides],
-                          cwd=cwd, capture_output=True, text=True)
+    return [str(exe) if exe.exists() else "dvc", "exp", "run", "--temp", "-n", name, *overrides,
+            *([stage] if stage else [])]
 
 
-def run(sweep: Sweep, trials: int, seed: int, cwd: Path = Path("."), prefix: str = "sweep") -> dict[str, Any]:
+def run_trial(cwd: Path, name: str, values: dict[str, Any], stage: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(trial_command(name, values, stage), cwd=cwd, capture_output=True, text=True)
+
+
+def run(sweep: Sweep, trials: int, seed: int, cwd: Path = Path("."), prefix: str = "sweep",
+        fixed: dict[str, Any] | None = None) -> dict[str, Any]:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction=sweep.direction, sampler=optuna.samplers.TPESampler(seed=seed))
     dists, first = distributions(sweep.space), first_free(experiment_names(cwd), prefix)
+    stage = objective_stage(cwd / "dvc.yaml", sweep.metric)
+    log.info("sweep: %d trials, each `dvc exp run` up to stage %s; fixed: %s", trials, stage or "(all)",
+             _show(fixed or {}) or "none")
     results = []
     for number in range(first, first + trials):
-        trial, name = study.ask(dists), f"{prefix}-{number}"
-        log.info("trial %s: %s", name, ", ".join(f"{k}={v}" for k, v in trial.params.items()))
-        proc = run_trial(cwd, name, trial.params)
+        trial, name, start = study.ask(dists), f"{prefix}-{number}", time.perf_counter()
+        log.info("trial %d/%d %s: %s", number - first + 1, trials, name, _show(trial.params))
+        proc = run_trial(cwd, name, {**(fixed or {}), **trial.params}, stage)
         rev = experiment_names(cwd).get(name) if proc.returncode == 0 else None
         try:
             if rev is None:
@@ -159,17 +203,20 @@ def run(sweep: Sweep, trials: int, seed: int, cwd: Path = Path("."), prefix: str
                 raise DataError(f"dvc exp run failed: {tail}")
             value = objective(cwd, rev, sweep.metric)
         except DataError as exc:
-            log.warning("trial %s failed: %s", name, exc)
+            log.warning("trial %d/%d %s failed after %.1f s: %s", number - first + 1, trials, name,
+                        time.perf_counter() - start, exc)
             study.tell(trial, state=optuna.trial.TrialState.FAIL)
             results.append({"name": name, "params": trial.params, "value": None, "error": str(exc)})
             continue
         study.tell(trial, value)
+        log.info("trial %d/%d %s: %s = %.6g in %.1f s", number - first + 1, trials, name, sweep.metric, value,
+                 time.perf_counter() - start)
         results.append({"name": name, "params": trial.params, "value": value, "rev": rev})
     done = [r for r in results if r["value"] is not None]
     if not done:
         raise DataError(f"all {trials} sweep trials failed; the first: {results[0]['error']}")
     best = (max if sweep.direction == "maximize" else min)(done, key=lambda r: r["value"])
-    return {"metric": sweep.metric, "direction": sweep.direction, "trials": results, "best": best}
+    return {"metric": sweep.metric, "direction": sweep.direction, "trials": results, "best": best, "stage": stage}
 
 
 def _show(values: dict[str, Any]) -> str:
@@ -182,10 +229,11 @@ def render(summary: dict[str, Any]) -> str:
     for r in summary["trials"]:
         value = "failed" if r["value"] is None else f"{r['value']:.6g}"
         lines.append(f"{r['name']:<14} {value:>20}  {_show(r['params'])}")
-    keep = "^(" + "|".join(["Experiment", r"test\.f1_macro", *(k.replace(".", r"\.") for k in best["params"])]) + ")$"
+    keep = "^(" + "|".join(["Experiment", "best_val_f1_macro", *(k.replace(".", r"\.") for k in best["params"])]) + ")$"
+    rest = f", then `dvc repro` (trials ran up to {summary['stage']})" if summary.get("stage") else ""
     lines += ["", f"best ({summary['direction']} {summary['metric']}): {best['name']} = {best['value']:.6g} with "
               f"{_show(best['params'])}",
-              f"apply it to the workspace:  dvc exp apply {best['name']}  (then commit params.yaml, dvc.lock, reports)",
+              f"apply it to the workspace:  dvc exp apply {best['name']}{rest}  (then commit params.yaml, dvc.lock, reports)",
               f"or keep it on a branch:     dvc exp branch {best['name']} {best['name']}",
               f"compare the trials:         dvc exp show --md --drop '.*' --keep '{keep}'"]
     return "\n".join(lines) + "\n"
@@ -196,12 +244,16 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--trials", type=int, required=True, help="number of experiments to run")
         p.add_argument("--sweep", type=Path, default=Path(SWEEP_FILE), help="search space (default: sweep.yaml)")
         p.add_argument("--prefix", default="sweep", help="experiment names are PREFIX-1, PREFIX-2, ...")
+        p.add_argument("-S", "--set", action="append", default=[], metavar="KEY=VALUE", dest="fixed",
+                       help="a param fixed for every trial, e.g. -S train.epochs=1 (repeatable)")
 
     def body(args: argparse.Namespace) -> None:
         if args.trials < 1:
             raise ParamsError(f"--trials must be >= 1, got {args.trials}")
         sweep = load_sweep(args.sweep, Path(args.params))
-        sys.stdout.write(render(run(sweep, args.trials, params.load("base", args.params).seed, prefix=args.prefix)))
+        fixed = fixed_overrides(args.fixed, sweep, Path(args.params))
+        sys.stdout.write(render(run(sweep, args.trials, params.load("base", args.params).seed, prefix=args.prefix,
+                                    fixed=fixed)))
 
     return cli.main(__doc__.splitlines()[0], add, body, argv, example=cli.examples(__doc__))
 

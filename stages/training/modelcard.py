@@ -2,7 +2,9 @@
 
 `write_model_card(model_dir, ...)` reads the directory's config.json (labels) and synthbert_params.json
 (seed, train params) and renders base model, data, params, metrics, intended use, limits and provenance
-(git revision, device, thread count, package versions), with Hugging Face front matter. Train calls it on the directory it writes; test metrics appear when given.
+(git revision, device, thread count, package versions), with Hugging Face front matter (license and language
+from train.card_license / train.card_language). Train calls it on the directory it writes, before any test
+metric exists; the report stage writes the completed copy, test metrics included, to reports/model_card.md.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ def render(config: dict[str, Any], saved: dict[str, Any], summary: TrainSummary 
     provider = data.provider.to_dict() if data else {}
     synthetic = provider.get("provider") != "csv"
     front = ["---", "library_name: transformers", "pipeline_tag: text-classification",
+             f"license: {train.get('card_license', 'apache-2.0')}", f"language: {train.get('card_language', 'en')}",
              *([f"base_model: {_hub_id(base)}"] if _hub_id(base) else []),
              "tags:", "- text-classification", *(["- synthetic-data"] if synthetic else []), "- synthbert", "---"]
     task = provider.get("task")
@@ -77,8 +80,8 @@ def render(config: dict[str, Any], saved: dict[str, Any], summary: TrainSummary 
         lines += ["", f"Held-out test split ({fmt(metrics.get('rows'))} rows, bootstrap intervals):", "",
                   *table(["metric", "value", "interval"], _metric_rows(metrics))]
     else:
-        lines.append("Test metrics are computed after training by the evaluate stage: see `reports/metrics.json` "
-                     "and `reports/report.md` in the repository that produced this model.")
+        lines.append("Test metrics are computed after training by the evaluate stage: see `reports/model_card.md` "
+                     "(this card with them) and `reports/report.md` in the repository that produced this model.")
     lines += ["", "## Intended use", "",
               "Research and prototyping: classifying short texts like those of the training task, and comparing "
               "training settings. Check it on real, labelled texts of your own before relying on it.",
@@ -96,6 +99,18 @@ def render(config: dict[str, Any], saved: dict[str, Any], summary: TrainSummary 
     if prov:
         lines += ["", "## Provenance", "", *table(["", "value"], provenance_rows(prov))]
     return "\n".join(lines) + "\n"
+
+
+def complete_card(model_dir: str | Path, out: str | Path, summary: TrainSummary | None, metrics: dict[str, Any],
+                  data: DatasetInfo | None) -> Path:
+    """The card of `model_dir` completed with the test metrics, written to `out` (the model directory is train's
+    output: a later stage never changes it)."""
+    model_dir = Path(model_dir)
+    saved_path = model_dir / "synthbert_params.json"
+    saved = read_json(saved_path) if saved_path.is_file() else {}
+    config = read_json(model_dir / "config.json")
+    write_text(out, render(config, saved, summary, metrics, data))
+    return Path(out)
 
 
 def write_model_card(model_dir: str | Path, summary: TrainSummary | None = None,

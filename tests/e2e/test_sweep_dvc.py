@@ -20,9 +20,13 @@ pytestmark = pytest.mark.e2e
 def test_three_trial_sweep_runs_dvc_experiments_and_names_the_best(tmp_path_factory, tiny_bert):
     repo = without_lime(copy_of_baseline(tmp_path_factory, tiny_bert, tmp_path_factory.mktemp("sweep") / "repo"))
     write_sweep(repo / "sweep.yaml")
-    proc = subprocess.run([sys.executable, "-m", "stages.tools.sweep", "--trials", "3"], cwd=repo, env=subprocess_env(),
+    proc = subprocess.run([sys.executable, "-m", "stages.tools.sweep", "--trials", "3", "-S", "train.batch_size=8"],
+                          cwd=repo, env=subprocess_env(),
                           capture_output=True, text=True, timeout=1800)
     assert proc.returncode == 0, proc.stderr
+    for n in (1, 2, 3):  # progress: trial n/N with its params, then its objective and seconds
+        assert re.search(rf"trial {n}/3 sweep-{n}: .*train\.learning_rate=", proc.stderr), proc.stderr
+        assert re.search(rf"trial {n}/3 sweep-{n}: \S+best_val_f1_macro = [\d.]+ in [\d.]+ s", proc.stderr)
     rows = []
     for name, value, pairs in re.findall(r"^(sweep-\d)\s+([\d.]+)\s+(\S.*)$", proc.stdout, re.M):
         chosen = dict(pair.split("=") for pair in pairs.split())
@@ -41,6 +45,10 @@ def test_three_trial_sweep_runs_dvc_experiments_and_names_the_best(tmp_path_fact
     for name, value, lr, epochs in rows:
         train = exps[name]["data"]["params"]["params.yaml"]["data"]["train"]
         assert str(train["epochs"]) == epochs and float(train["learning_rate"]) == pytest.approx(float(lr), rel=1e-3)
+        assert train["batch_size"] == 8  # the fixed -S override
+        # Only up to train: evaluate did not run, so the committed test metrics are the baseline's.
+        assert run_cmd(["git", "show", f"{exps[name]['rev']}:reports/metrics.json"], repo).stdout == \
+            (repo / "reports" / "metrics.json").read_text()
         committed = run_cmd(["git", "show", f"{exps[name]['rev']}:reports/train/summary.json"], repo).stdout
         assert json.loads(committed)["best_val_f1_macro"] == pytest.approx(float(value), abs=1e-6)
     dvc(repo, "exp", "apply", best[1])

@@ -1,5 +1,8 @@
-"""The explain stage's reports as pure functions: token marking, the spurious-pattern aggregate, LIME pages
+"""The explain stage's reports as pure functions: token marking, the spurious-pattern aggregate, example pages
 and mismatches.md (no model needed)."""
+
+import re
+from pathlib import Path
 
 import pytest
 
@@ -47,23 +50,44 @@ def test_spurious_patterns_count_each_mismatch_once_and_average_the_weight():
     assert ep.spurious_patterns([], top=5) == []
 
 
-BUNDLE = "var lime = {};</script-like>"
+class FakeExplanation:
+    """What LIME's explanation gives a page: class names and as_list(label) per label."""
+
+    def __init__(self, weights: dict[str, list[tuple[str, float]]]):
+        self.class_names = list(weights)
+        self._weights = weights
+
+    def as_list(self, label: int):
+        return self._weights[self.class_names[label]]
 
 
-def lime_like_page(labels):
-    return (f'<html><head><script>{BUNDLE} </script></head><body><div id="top_divX"></div>\n<script>\n'
-            f"var exp = new lime.Explanation({labels});\nexp.show([[\"storm\", 0.1]], 1, d);\n</script>\n"
-            "</body></html>")
+def page_sections(page: str) -> dict[str, dict[str, float]]:
+    """heading -> {token: weight} of each table on an example page."""
+    out = {}
+    for heading, body in re.findall(r"<h2>(.*?)</h2>\s*<table>(.*?)</table>", page, re.S):
+        out[heading] = {t: float(w) for t, w in re.findall(r'<tr><td>(.*?)</td><td class="w">([-+][\d.]+)</td>', body)}
+    return out
 
 
-def test_lime_page_links_the_shared_script_and_cannot_be_escaped_by_a_label():
-    page = er.lime_page(lime_like_page('["</script><script>alert(1)//", "<!--x"]'), BUNDLE,
-                        "true: a<b>, predicted: c")
-    assert BUNDLE not in page and '<head><script src="lime.js"></script></head>' in page
-    assert page.count("</script>") == 2 and "<\\/script><script>alert(1)//" in page and "<\\!--x" in page
-    assert "<body><h3>true: a&lt;b&gt;, predicted: c</h3>" in page
-    with pytest.raises(RuntimeError, match="lime version changed"):
-        er.lime_page("<html><body></body></html>", BUNDLE, "x")
+def test_binary_page_shows_each_side_from_its_own_labels_weights():
+    # Binary LIME: label 0's weights are label 1's negated. "What" pushes toward clickbait (predicted).
+    exp = FakeExplanation({"clickbait": [("What", 0.07), ("rates", -0.03)], "factual": [("What", -0.07), ("rates", 0.03)]})
+    item = {"text": "What rates <b>", "true": "factual", "predicted": "clickbait", "confidence": 0.8}
+    page = er.example_page(item, exp, 500)
+    sections = page_sections(page)
+    assert sections == {"Toward the predicted label: clickbait": {"What": 0.07, "rates": -0.03},
+                        "Toward the true label: factual": {"What": -0.07, "rates": 0.03}}
+    assert '<mark class="pred">What</mark>' in page and '<mark class="true">rates</mark>' in page
+    assert "&lt;b&gt;" in page and "<b>" not in page and "<script" not in page
+    # The same sides as mismatches.md: bold toward the predicted label, italic toward the true one.
+    md = er.mark_text(item["text"], {"What"}, {"rates"})
+    assert md.startswith("**What** *rates*")
+
+
+def test_page_of_a_correct_prediction_has_one_side_and_escapes_labels():
+    exp = FakeExplanation({"<x>": [("storm", 0.2)], "b": [("storm", -0.2)]})
+    page = er.example_page({"text": "storm", "true": "<x>", "predicted": "<x>", "confidence": 0.9}, exp, 10)
+    assert page_sections(page) == {"Toward the predicted (and true) label: &lt;x&gt;": {"storm": 0.2}}
 
 
 def summary(**kw):
@@ -102,3 +126,18 @@ def test_chart_is_written_with_and_without_patterns(tmp_path):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     ep.chart(ep.spurious_patterns([ex("a", "b", [["you", 0.3]])], 5), tmp_path / "again.png")
     assert (tmp_path / "again.png").read_bytes() == (tmp_path / "one.png").read_bytes()
+
+
+def test_chart_shows_one_measure_and_keeps_its_axis_label_inside(monkeypatch):
+    from stages.core import plotting
+    from tests.figure_checks import capture, inside_figure
+
+    caught = capture(monkeypatch, plotting)
+    for n_tokens in (1, 12):
+        weights = [[f"token{i}", 0.1 + i / 100] for i in range(n_tokens)]
+        ep.chart(ep.spurious_patterns([ex("factual", "clickbait", weights)] * 3, 30), Path("unused.png"))
+    for fig in caught:
+        ax = fig.axes[0]
+        assert inside_figure(fig, ax.xaxis.label) and inside_figure(fig, ax.title)
+        assert "weight" not in ax.get_xlabel()
+        assert all(re.fullmatch(r" \d+ of \d+", t.get_text()) for t in ax.texts), [t.get_text() for t in ax.texts]

@@ -150,6 +150,7 @@ def test_model_card_names_base_model_data_params_metrics_and_limits(model_dir, t
     path = modelcard.write_model_card(target, summary, metrics, data)
     card = path.read_text(encoding="utf-8")
     assert path == target / "README.md" and card.startswith("---\nlibrary_name: transformers\n")
+    assert "\nlicense: apache-2.0\nlanguage: en\n" in card.split("\n---\n")[0]
     assert "pipeline_tag: text-classification" in card and "base_model:" not in card  # a local dir is no hub id
     assert str(tiny_bert) not in card and str(tmp_path) not in card and f"`<local>/{tiny_bert.name}`" in card
     assert "- Trained on synthetic data" in card and "`clickbait`, `factual`" in card
@@ -161,7 +162,7 @@ def test_model_card_names_base_model_data_params_metrics_and_limits(model_dir, t
     saved["train"]["model"] = "sentence-transformers/all-MiniLM-L6-v2"
     (target / "synthbert_params.json").write_text(json.dumps(saved))
     card = modelcard.write_model_card(target).read_text(encoding="utf-8")
-    assert "base_model: sentence-transformers/all-MiniLM-L6-v2" in card and "see `reports/metrics.json`" in card
+    assert "base_model: sentence-transformers/all-MiniLM-L6-v2" in card and "see `reports/model_card.md`" in card
     predict.Predictor(target)  # the card does not get in the way of loading
     with pytest.raises(DataError, match="not a model directory"):
         modelcard.write_model_card(tmp_path)
