@@ -86,9 +86,9 @@ def write_outputs(out: Path, reports: Path, rows: list[dict[str, str]], report: 
 def run(*, cfg: params.Generate, seed: int, out: Path, reports: Path, cache_dir: Path | None = None) -> dict[str, Any]:
     """Rows from the provider, cleaned and de-duplicated, to `out`; quality, dataset and generation reports."""
     if cache_dir is not None:
-        from stages.generation.llm_cache import ResponseCache
+        from stages.generation.llm_cache import ensure_exists
 
-        ResponseCache(cache_dir).close()  # DVC expects the (persistent) cache output even when nothing is asked
+        ensure_exists(cache_dir)  # DVC expects the (persistent) cache output even when nothing is asked
     real_rows = real.read(cfg.real, seed)
     raw, provider, generation = provide(cfg, seed, cache_dir, real_rows)
     log.info("read %s raw rows from provider %s and %s real rows", f"{len(raw):,}", cfg.provider, f"{len(real_rows):,}")

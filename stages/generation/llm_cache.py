@@ -45,6 +45,15 @@ def lock_path(directory: str | Path) -> Path:
     return directory.parent / f".{directory.name}.lock"
 
 
+def ensure_exists(directory: str | Path) -> None:
+    """Create the (empty) cache when there is none, without locking it: DVC expects the persistent output to
+    exist even when the provider asks no LLM (template, csv), and such a run must not need the lock file."""
+    path = Path(directory) / FILE
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
+
+
 class ResponseCache:
     def __init__(self, directory: str | Path):
         self.path = Path(directory) / FILE
