@@ -27,8 +27,8 @@ from stages.generation import cleaning, csv_provider, label_issues, quality, rea
 log = logging.getLogger(__name__)
 
 
-def provide(cfg: params.Generate, seed: int, cache_dir: Path | None,
-            real_rows: list[dict[str, str]]) -> tuple[list[dict[str, Any]], Provider, dict]:
+def provide(cfg: params.Generate, seed: int, cache_dir: Path | None, real_rows: list[dict[str, str]],
+            prices: dict[str, params.Price]) -> tuple[list[dict[str, Any]], Provider, dict]:
     """Raw rows from the configured provider, where they came from, and the generation report."""
     offline = {"provider": cfg.provider, "requests": {"planned": 0, "used": 0, "sent_this_run": 0},
                "tokens": {"prompt": 0, "completion": 0, "total": 0}, "cost_usd": 0.0}
@@ -43,7 +43,7 @@ def provide(cfg: params.Generate, seed: int, cache_dir: Path | None,
         if cache_dir is None:
             raise DataError("the openai provider needs a response cache directory (--cache)")
         shots = real.examples(real_rows) if cfg.few_shot_source == "real" else None
-        rows, generation = openai_provider.generate(task, cfg, seed, cache_dir, shots)
+        rows, generation = openai_provider.generate(task, cfg, seed, cache_dir, shots, prices)
         return rows, Provider(provider="openai", task=task.name, mode=cfg.mode, models=generation["models"]), \
             generation
     from stages.generation import template
@@ -83,14 +83,15 @@ def write_outputs(out: Path, reports: Path, rows: list[dict[str, str]], report: 
     write_json(reports / "generation.json", generation)
 
 
-def run(*, cfg: params.Generate, seed: int, out: Path, reports: Path, cache_dir: Path | None = None) -> dict[str, Any]:
+def run(*, cfg: params.Generate, seed: int, out: Path, reports: Path, cache_dir: Path | None = None,
+        prices: Path | None = None) -> dict[str, Any]:
     """Rows from the provider, cleaned and de-duplicated, to `out`; quality, dataset and generation reports."""
     if cache_dir is not None:
         from stages.generation.llm_cache import ensure_exists
 
         ensure_exists(cache_dir)  # DVC expects the (persistent) cache output even when nothing is asked
     real_rows = real.read(cfg.real, seed)
-    raw, provider, generation = provide(cfg, seed, cache_dir, real_rows)
+    raw, provider, generation = provide(cfg, seed, cache_dir, real_rows, params.load_prices(prices))
     log.info("read %s raw rows from provider %s and %s real rows", f"{len(raw):,}", cfg.provider, f"{len(real_rows):,}")
     raw = real_rows + raw
     rows, dropped = cleaning.clean(raw, cfg.min_chars, cfg.max_chars)
@@ -115,14 +116,16 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--out", required=True, type=Path, help="dataset CSV to write")
         p.add_argument("--reports", required=True, type=Path, help="directory for quality.json/.md, generation.json")
         p.add_argument("--cache", type=Path, help="LLM response cache directory (kept between runs)")
+        p.add_argument("--prices", type=Path, help="price table (model: {input, output} USD per million tokens)")
 
     def body(args: argparse.Namespace) -> None:
         seed = params.load("base", args.params).seed
         run(cfg=params.load("generate", args.params), seed=seed, out=args.out, reports=args.reports,
-            cache_dir=args.cache)
+            cache_dir=args.cache, prices=args.prices)
 
     return cli.main(__doc__.splitlines()[0], add, body, argv,
-                    example="python -m stages.generate --out data/generated.csv --cache data/llm_cache --reports reports/data")  # as dvc.yaml runs it
+                    example="python -m stages.generate --out data/generated.csv --cache data/llm_cache --reports reports/data "
+                            "--prices data/prices.yaml")  # as dvc.yaml runs it
 
 
 if __name__ == "__main__":

@@ -177,14 +177,17 @@ def llm_cfg(server, **kw):
     return cfg(provider="openai", base_url=server.url, n_per_label=20, samples_per_request=5, backoff_s=0.01, **kw)
 
 
-def llm_run(tmp_path, config, out="generated.csv"):
-    return generate.run(cfg=config, seed=42, out=tmp_path / out, reports=tmp_path / "reports", cache_dir=tmp_path / "cache")
+def llm_run(tmp_path, config, out="generated.csv", prices=None):
+    return generate.run(cfg=config, seed=42, out=tmp_path / out, reports=tmp_path / "reports",
+                        cache_dir=tmp_path / "cache", prices=prices)
 
 
 def test_openai_rows_drops_by_reason_tokens_and_cost(tmp_path, server):
     server.script("refusal", "length", "malformed", "garbage")
-    config = llm_cfg(server, concurrency=1, prices={"gpt-4o-mini": {"input": 0.15, "output": 0.6}})
-    report = llm_run(tmp_path, config)
+    config = llm_cfg(server, concurrency=1)
+    price_file = tmp_path / "prices.yaml"
+    price_file.write_text("gpt-4o-mini: {input: 0.15, output: 0.6}\n")
+    report = llm_run(tmp_path, config, prices=price_file)
     frame = pd.read_csv(tmp_path / "generated.csv")
     assert set(frame["source"]) == {"openai:gpt-4o-mini"} and len(frame) == 20  # 8 requests x 5, 4 dropped
     assert report["llm_dropped"] == {"cut_off_at_max_tokens": 1, "malformed_json": 1, "malformed_response": 1,
@@ -282,14 +285,32 @@ def test_llm_task_file_errors_name_the_file_and_field(tmp_path, server, body, me
     ({"concurrency": 0}, "generate.concurrency must be in [1, 256], got 0"),
     ({"temperature": 3}, "generate.temperature must be in [0, 2], got 3.0"),
     ({"near_duplicate_threshold": 0}, "generate.near_duplicate_threshold must be a fraction in (0, 1], got 0.0"),
-    ({"prices": {"m": {"input": -1}}}, "generate.prices.m.input must be >= 0"),
-    ({"prices": {"m": {"in": 1}}}, "unknown key generate.prices.m.in"),
+    ({"prices": {"m": {"input": 1}}}, "unknown key generate.prices"),  # prices live in data/prices.yaml
     ({"base_url": "localhost:11434"}, "generate.base_url must be null or an http(s):// URL"),
 ])
 def test_generate_params_errors_name_the_key(override, message):
     with pytest.raises(params.ParamsError) as err:
         params.load_dict(override, "generate")
     assert message in str(err.value) and "sk-live-123" not in str(err.value)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("m: {input: -1}\n", "prices.yaml: m.input must be >= 0 (USD per million tokens), got -1.0"),
+    ("m: {in: 1}\n", "prices.yaml: unknown key m.in (known keys: input, output)"),
+    ("- m\n", "prices.yaml: expected a mapping of model name -> {input, output}, found list"),
+    ("m: {input: 1}\nm: {input: 2}\n", "duplicate key 'm'"),
+])
+def test_a_bad_price_table_is_one_line_naming_the_file_and_key(tmp_path, text, message):
+    path = tmp_path / "prices.yaml"
+    path.write_text(text)
+    with pytest.raises(DataError) as err:
+        params.load_prices(path)
+    assert message in str(err.value) and str(path) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_the_shipped_price_table_loads():
+    prices = params.load_prices(ROOT / "data" / "prices.yaml")
+    assert prices["gpt-4o-mini"] == params.Price(input=0.15, output=0.6) and len(prices) >= 4
 
 
 def test_missing_key_is_one_line_and_exit_2_before_any_request(tmp_path, server, capsys, monkeypatch):

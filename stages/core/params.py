@@ -75,7 +75,6 @@ class Generate:
     max_requests: int = 0
     max_total_tokens: int = 0
     max_planned_requests: int = 100_000
-    prices: dict[str, Price] = field(default_factory=dict)
 
     def validate(self, p: str) -> None:
         # More runs for hours (template) or fills memory with a plan of requests (openai).
@@ -155,6 +154,23 @@ def load(section: str, path: str | Path = PARAMS_FILE) -> Any:
     if section not in raw:
         raise ParamsError(f"{path}: missing section {section!r} (write `{section}: {{}}` to take its defaults)")
     return build(SECTIONS[section], raw[section], section)
+
+
+def load_prices(path: str | Path | None) -> dict[str, Price]:
+    """The price table (data/prices.yaml: model -> {input, output} USD per million tokens); {} without one.
+    Kept out of params.yaml so `dvc exp show` does not list a column per price."""
+    if path is None:
+        return {}
+    from stages.core.errors import DataError
+    from stages.core.io import read_yaml
+
+    raw = read_yaml(path) or {}
+    if not isinstance(raw, dict):
+        raise DataError(f"{path}: expected a mapping of model name -> {{input, output}}, found {type(raw).__name__}")
+    try:
+        return {str(model): build(Price, value, str(model)) for model, value in raw.items()}
+    except ParamsError as exc:  # the same checks as a params section, named after this file
+        raise DataError(str(exc).replace("params.yaml: ", f"{path}: ", 1)) from None
 
 
 def load_dict(raw: dict[str, Any], section: str) -> Any:

@@ -116,11 +116,12 @@ def parse(text: str, n: int) -> tuple[list[str], collections.Counter[str]]:
 
 
 def _plus(a: float | None, b: float | None) -> float | None:
-    """Sum of two costs; None (a model without a price in generate.prices) wins."""
+    """Sum of two costs; None (a model without a price in the price table) wins."""
     return None if a is None or b is None else a + b
 
 
-def _collect(outcome: llm.Outcome, cfg: params.Generate, labels: list[str]) -> tuple[list[dict], dict, dict]:
+def _collect(outcome: llm.Outcome, cfg: params.Generate, labels: list[str],
+             prices: dict[str, params.Price]) -> tuple[list[dict], dict, dict]:
     """Rows from the used responses (plan order, at most n_per_label per label), and tokens/cost/drops."""
     per_label = {lab: {"model": "", "requests": 0, "cached": 0, "samples": 0, "prompt_tokens": 0,
                        "completion_tokens": 0, "cost_usd": 0.0, "dropped": collections.Counter()} for lab in labels}
@@ -132,7 +133,7 @@ def _collect(outcome: llm.Outcome, cfg: params.Generate, labels: list[str]) -> t
         samples = samples[: max(0, cfg.n_per_label - stats["samples"])]
         rows += [{"text": s, "label": req.label, "source": f"openai:{model}"} for s in samples]
         prompt, completion = llm.usage_of(entry)
-        cost = llm.cost_usd(prompt, completion, cfg.prices.get(model))
+        cost = llm.cost_usd(prompt, completion, prices.get(model))
         stats["model"] = model
         stats["requests"] += 1
         stats["cached"] += req.key not in outcome.new_keys
@@ -152,16 +153,17 @@ def _collect(outcome: llm.Outcome, cfg: params.Generate, labels: list[str]) -> t
 PROMPT_TOKENS_GUESS = 300  # a prompt with a description and few-shot examples; only for the refusal's estimate
 
 
-def estimate_usd(requests_per_model: int, models: list[str], cfg: params.Generate) -> float | None:
+def estimate_usd(requests_per_model: int, models: list[str], cfg: params.Generate,
+                 prices: dict[str, params.Price]) -> float | None:
     """An upper estimate of the cost: every reply as long as generate.max_tokens; None without a price."""
-    prices = [cfg.prices.get(m) for m in models]
-    if any(p is None for p in prices):
+    found = [prices.get(m) for m in models]
+    if any(p is None for p in found):
         return None
     return sum(llm.cost_usd(requests_per_model * PROMPT_TOKENS_GUESS, requests_per_model * cfg.max_tokens, p) or 0.0
-               for p in prices)
+               for p in found)
 
 
-def check_size(task: Task, cfg: params.Generate) -> None:
+def check_size(task: Task, cfg: params.Generate, prices: dict[str, params.Price]) -> None:
     """Refuse, before building the plan, a run that would plan more than generate.max_planned_requests."""
     streams = list(cfg.models) if cfg.mode == "model_as_label" else [lab.name for lab in task.labels]
     per_stream = math.ceil(cfg.n_per_label / cfg.samples_per_request)
@@ -169,8 +171,8 @@ def check_size(task: Task, cfg: params.Generate) -> None:
     if planned <= cfg.max_planned_requests:
         return
     models = list(cfg.models) if cfg.mode == "model_as_label" else [cfg.model]
-    usd = estimate_usd(per_stream * (1 if cfg.mode == "model_as_label" else len(streams)), models, cfg)
-    cost = "no price in generate.prices" if usd is None else f"up to ${usd:,.2f} estimated"
+    usd = estimate_usd(per_stream * (1 if cfg.mode == "model_as_label" else len(streams)), models, cfg, prices)
+    cost = "no price in the price table" if usd is None else f"up to ${usd:,.2f} estimated"
     raise DataError(
         f"generate: {cfg.n_per_label * len(streams):,} rows ({len(streams)} x n_per_label {cfg.n_per_label:,}) need "
         f"{planned:,} requests ({cost}), more than generate.max_planned_requests ({cfg.max_planned_requests:,}); "
@@ -178,16 +180,19 @@ def check_size(task: Task, cfg: params.Generate) -> None:
 
 
 def generate(task: Task, cfg: params.Generate, seed: int, cache_dir: Path,
-             shots: dict[str, list[str]] | None = None) -> tuple[list[dict], dict[str, Any]]:
-    """Rows (text, label, source) and the generation report: requests, tokens, cost, drops per label."""
-    check_size(task, cfg)
+             shots: dict[str, list[str]] | None = None,
+             prices: dict[str, params.Price] | None = None) -> tuple[list[dict], dict[str, Any]]:
+    """Rows (text, label, source) and the generation report: requests, tokens, cost (from `prices`, the
+    data/prices.yaml table), drops per label."""
+    prices = prices or {}
+    check_size(task, cfg, prices)
     requests = plan(task, cfg, seed, shots)
     cache = ResponseCache(cache_dir)
     try:
         outcome = llm.fetch(requests, cache, cfg)
     finally:
         cache.close()
-    rows, per_label, this_run = _collect(outcome, cfg, list(dict.fromkeys(r.label for r in requests)))
+    rows, per_label, this_run = _collect(outcome, cfg, list(dict.fromkeys(r.label for r in requests)), prices)
     if outcome.budget_exhausted:
         log.warning("budget reached (generate.max_requests=%d, generate.max_total_tokens=%d): stopped after %d of %d "
                     "requests; rows per label before cleaning: %s (asked for %d each)", cfg.max_requests,

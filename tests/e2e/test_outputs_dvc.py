@@ -53,7 +53,6 @@ def test_exp_show_fits_25_columns_with_the_headline_metrics(repo):
     assert not [c for c in metrics if "_ci_" in c or "per_label" in c], metrics
 
 
-@pytest.mark.xfail(strict=True, reason="issue 16 item 1: generate.prices is still in params.yaml (to move to a dep file)")
 def test_exp_show_has_no_price_table_among_the_params(repo):
     everything = header_cells(dvc(repo, "exp", "show", "--md", "--no-pager").stdout)
     assert not [c for c in everything if ".prices." in c]

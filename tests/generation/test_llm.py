@@ -381,9 +381,10 @@ def test_a_plan_over_max_planned_requests_is_refused_in_one_line_before_planning
 
     monkeypatch.setattr(openai_provider, "plan", no_plan)
     cfg = params.load_dict({"provider": "openai", "task": str(TASK), "n_per_label": 1_000_000, "samples_per_request": 10,
-                            "max_tokens": 1000, "prices": {"gpt-4o-mini": {"input": 0.15, "output": 0.6}}}, "generate")
+                            "max_tokens": 1000}, "generate")
+    prices = {"gpt-4o-mini": params.Price(input=0.15, output=0.6)}
     with pytest.raises(DataError) as err:
-        openai_provider.generate(load_task(TASK), cfg, 0, tmp_path / "cache")
+        openai_provider.generate(load_task(TASK), cfg, 0, tmp_path / "cache", prices=prices)
     # 2 labels x 100,000 requests; 200,000 x (300 x 0.15 + 1000 x 0.6) / 1e6 = $129
     assert str(err.value) == (
         "generate: 2,000,000 rows (2 x n_per_label 1,000,000) need 200,000 requests (up to $129.00 estimated), more "
