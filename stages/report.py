@@ -121,6 +121,8 @@ def warnings(cfg: params.Report, quality: QualityReport, summary: TrainSummary |
                      f"{fmt(top['accuracy'])}: the model may learn it instead of the task.")
     if summary and summary.overfitting_warning:
         found.append(f"- **Overfitting**: {md_escape(summary.overfitting_warning)}")
+    if summary and summary.undertrained_warning:
+        found.append(f"- **Undertrained**: {md_escape(summary.undertrained_warning)}")
     if summary and quality.shortcut_warning and summary.best_val_f1_macro >= cfg.near_perfect_f1:
         found.append(f"- **Overfitting**: best validation macro-F1 {summary.best_val_f1_macro:.4f} is near perfect "
                      f"(>= report.near_perfect_f1 = {cfg.near_perfect_f1:g}) while the data report's shortcut probe "

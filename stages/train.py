@@ -177,7 +177,8 @@ def summarize(cfg: params.Train, prep: Prepared, trainer: Any, result: Any, seco
         precision=prep.precision, max_length=prep.max_length, trainable_parameters=prep.trainable,
         total_parameters=prep.total, class_weights=None if prep.weights is None else [round(w, 6) for w in prep.weights],
         deterministic=cfg.deterministic, resumed_from=resume_from.name if resume_from else None,
-        overfitting_warning=diagnostics.rising_val_loss(rows, cfg.overfit_patience))
+        overfitting_warning=diagnostics.rising_val_loss(rows, cfg.overfit_patience),
+        undertrained_warning=diagnostics.undertrained(state.global_step, epochs_done, len(prep.train_ds)))
 
 
 def save_model(cfg: params.Train, seed: int, prep: Prepared, trainer: Any, model_dir: Path,
@@ -229,6 +230,8 @@ def run(*, cfg: params.Train, seed: int, split_dir: Path, model_dir: Path, repor
             return summary.to_dict()
         if summary.overfitting_warning:
             log.warning("possible overfitting: %s", summary.overfitting_warning)
+        if summary.undertrained_warning:
+            log.warning("undertrained: %s", summary.undertrained_warning)
         save_model(cfg, seed, prep, trainer, model_dir, summary, data_info)
         checkpoints.finish(ckpt, fp)
         live.summary.update({k: getattr(summary, k) for k in ("best_val_f1_macro", "best_val_accuracy", "best_epoch")})

@@ -49,7 +49,7 @@ def train_summary(model_path: str, **kw) -> dict:
         optimizer_steps=9, stopped_early=False, train_seconds=15.2, train_samples_per_second=10.0,
         peak_memory_mb=100.0, processes=1, precision="fp32", max_length=32, trainable_parameters=1000,
         total_parameters=1000, class_weights=None, deterministic=False, resumed_from=None,
-        overfitting_warning="train loss fell while val loss rose after epoch 2")
+        overfitting_warning="train loss fell while val loss rose after epoch 2", undertrained_warning=None)
     return TrainSummary(**{**fields, **kw}).to_dict()
 
 
@@ -193,6 +193,15 @@ def test_near_perfect_validation_with_a_data_shortcut_warns_only_above_the_thres
     write(r / "data" / "quality.json", quality_report(shortcut_warning=False, shortcut_features=[]))
     write(r / "train" / "summary.json", train_summary("m", best_val_f1_macro=1.0, overfitting_warning=None))
     assert "near perfect" not in build(r)[0]  # no shortcut in the data: a perfect score is just a perfect score
+
+
+def test_an_undertrained_run_is_flagged_up_front(tmp_path):
+    r = full_reports(tmp_path, "m")
+    write(r / "train" / "summary.json", train_summary("m", undertrained_warning="only 12 optimizer steps, 108 rows"))
+    md, summary = build(r)
+    warnings = md.split("## Warnings")[1].split("\n## ")[0]
+    assert "- **Undertrained**: only 12 optimizer steps, 108 rows" in warnings and summary["warnings"]
+    assert md.index("## Warnings") < md.index("## Test metrics")
 
 
 def test_report_records_device_threads_and_package_versions(tmp_path):

@@ -139,6 +139,7 @@ class TrainSummary(Contract):
     deterministic: bool
     resumed_from: str | None
     overfitting_warning: str | None
+    undertrained_warning: str | None   # too few optimizer steps to trust the scores (diagnostics.undertrained)
 
 
 # ---- evaluate -> report: reports/eval/test_metrics.json (the full record) and reports/metrics.json (headline)

@@ -108,6 +108,19 @@ def rising_val_loss(rows: list[dict[str, Any]], patience: int) -> str | None:
     return None
 
 
+MIN_STEPS = 50  # below this many optimizer steps a fine-tuned head has barely moved from its random start
+
+
+def undertrained(steps: int, epochs: float, train_rows: int) -> str | None:
+    """One line when a run made fewer than MIN_STEPS optimizer steps (a 3-label CSV of 108 rows trained 12 steps
+    to near-uniform scores), with what would raise the count; None otherwise."""
+    if steps >= MIN_STEPS:
+        return None
+    return (f"only {steps} optimizer steps ({train_rows:,} training rows, {epochs:g} epochs; fewer than "
+            f"{MIN_STEPS}): the model is probably undertrained; raise train.epochs, lower train.batch_size or "
+            "add rows (generate.n_per_label, or more annotated rows)")
+
+
 def peak_memory_mb(device: str) -> float:
     """Peak memory of this process: CUDA memory allocated by torch on a GPU, else the peak resident set."""
     if device == "cuda":

@@ -144,7 +144,7 @@ def test_model_card_names_base_model_data_params_metrics_and_limits(model_dir, t
         train_loss=0.4, best_val_f1_macro=0.8125, best_val_accuracy=0.8, best_epoch=2.0, epochs_trained=2.0,
         optimizer_steps=6, stopped_early=False, train_seconds=1.0, train_samples_per_second=96.0, peak_memory_mb=1.0,
         processes=1, precision="fp32", max_length=32, trainable_parameters=1, total_parameters=1, class_weights=None,
-        deterministic=False, resumed_from=None, overfitting_warning=None)
+        deterministic=False, resumed_from=None, overfitting_warning=None, undertrained_warning=None)
     metrics = {"rows": 16, "accuracy": 0.875, "accuracy_ci_low": 0.7, "accuracy_ci_high": 1.0, "f1_macro": 0.87}
     data = DatasetInfo(provider=Provider(provider="template", task="clickbait"), rows_read=80, rows_kept=78)
     path = modelcard.write_model_card(target, summary, metrics, data)

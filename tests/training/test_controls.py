@@ -258,3 +258,22 @@ def test_dataset_json_of_the_wrong_shape_stops_before_training(tmp_path, tiny_be
         train.run(cfg=tiny_cfg(tiny_bert), seed=0, split_dir=write_splits(tmp_path), model_dir=tmp_path / "m",
                   reports=tmp_path / "r", dataset=dataset)
     assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize("steps, expected", [(12, True), (49, True), (50, False), (400, False)])
+def test_fewer_than_50_optimizer_steps_is_an_undertrained_warning(steps, expected):
+    warning = diagnostics.undertrained(steps, 3.0, 108)
+    assert (warning is not None) == expected
+    if expected:
+        assert warning.startswith(f"only {steps} optimizer steps (108 training rows, 3 epochs; fewer than 50)")
+        assert "train.epochs" in warning and "\n" not in warning
+
+
+def test_a_tiny_run_logs_and_records_the_undertrained_warning(tmp_path, tiny_bert, caplog):
+    import logging
+
+    caplog.set_level(logging.WARNING, logger="stages")
+    summary = train.run(cfg=tiny_cfg(tiny_bert, epochs=1), seed=0, split_dir=write_splits(tmp_path),
+                        model_dir=tmp_path / "m", reports=tmp_path / "r")
+    assert summary["optimizer_steps"] < 50 and "probably undertrained" in summary["undertrained_warning"]
+    assert "undertrained: only " in caplog.text
