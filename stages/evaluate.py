@@ -162,12 +162,25 @@ def baselines_table(cfg: params.Evaluate, scored: Scored, scores: dict[str, dict
     return {"resamples": cfg.bootstrap, "confidence": cfg.confidence, "sets": list(scored.sets), "models": models}
 
 
-def test_details(cfg: params.Evaluate, scored: Scored, labels: list[str], pos: int | None,
-                 intervals: dict[str, Any]) -> tuple[contracts.TestMetrics, dict[str, Any], list[dict[str, Any]]]:
-    """The fine-tuned model on the test split in detail: metrics with intervals, ROC/PR curves, calibration."""
+def per_label_intervals(cfg: params.Evaluate, y: Any, pred: Any, labels: list[str], seed: int) -> dict[str, tuple]:
+    """Bootstrap interval of each label's F1 (the resamples score_set drew for the test split: same seed)."""
+    import numpy as np
+
+    mask = np.isin(np.arange(len(labels)), y)
+    boot = metrics.bootstrap(y, {FINE_TUNED: pred}, len(labels), mask, cfg.bootstrap, [seed, zlib.crc32(b"test")])
+    return {lab: metrics.interval(boot[FINE_TUNED]["f1_per_label"][:, i], cfg.confidence)
+            for i, lab in enumerate(labels)}
+
+
+def test_details(cfg: params.Evaluate, scored: Scored, labels: list[str], pos: int | None, intervals: dict[str, Any],
+                 seed: int) -> tuple[contracts.TestMetrics, dict[str, Any], list[dict[str, Any]]]:
+    """The fine-tuned model on the test split in detail: metrics with intervals (per-label F1 too), ROC/PR
+    curves, calibration."""
     test, proba, y = scored.sets["test"], scored.proba["test"][FINE_TUNED], scored.y["test"]
     m = metrics.classification_metrics(test["label"].tolist(), [labels[i] for i in proba.argmax(1)], labels)
     m.update({k: v for k, v in intervals.items() if "_ci_" in k})
+    for lab, (lo, hi) in per_label_intervals(cfg, y, proba.argmax(1), labels, seed).items():
+        m["per_label"][lab].update(f1_ci_low=lo, f1_ci_high=hi)
     curves = metrics.binary_curves(y, proba[:, pos], pos) if pos is not None else \
         {"roc_auc": None, "average_precision": None, "roc": [], "pr": []}
     curves["positive_label"] = None if pos is None else labels[pos]
@@ -204,7 +217,7 @@ def run(*, cfg: params.Evaluate, seed: int, base_model: str, model_dir: Path, sp
     scored = predict_all(cfg, base_model, model, tokenizer, labels, sets, split_dir, train_report)
     scores = {name: score_set(name, scored.y[name], scored.proba[name], labels, cfg, seed) for name in sets}
     table = baselines_table(cfg, scored, scores)
-    head, curves, calib = test_details(cfg, scored, labels, pos, scores["test"][FINE_TUNED])
+    head, curves, calib = test_details(cfg, scored, labels, pos, scores["test"][FINE_TUNED], seed)
     result = write_reports(cfg, base_model, eval_dir, metrics_path, scored, labels, head, curves, calib, table)
     log_results(result, scored)
     return {"test": head.to_dict(), "external": result.external, "baselines": table}

@@ -146,8 +146,9 @@ def metrics_section(result: TestReport) -> list[str]:
                 *table(["set", "rows", "macro F1", "interval", "gap to synthetic test"], rows)]
     per_label = test["per_label"]
     if per_label:
-        rows = [[md_escape(lab), v["precision"], v["recall"], v["f1"], v["support"]] for lab, v in per_label.items()]
-        out += ["", "### Per label", "", *table(["label", "precision", "recall", "F1", "support"], rows)]
+        rows = [[md_escape(lab), v["precision"], v["recall"], v["f1"], ci(v, "f1"), v["support"]]
+                for lab, v in per_label.items()]
+        out += ["", "### Per label", "", *table(["label", "precision", "recall", "F1", "F1 interval", "support"], rows)]
     return out
 
 

@@ -66,7 +66,10 @@ def test_test_metrics_json_has_headline_metrics_intervals_calibration_and_curves
         assert 0 <= t[f"{key}_ci_low"] <= t[key] <= t[f"{key}_ci_high"] <= 1
     for key in ("precision_macro", "recall_weighted", "f1_weighted", "roc_auc", "average_precision", "ece", "brier"):
         assert isinstance(t[key], float), key
-    assert set(t["per_label"]["clickbait"]) == {"precision", "recall", "f1", "support", "accuracy"}
+    for lab in ("clickbait", "factual"):
+        v = t["per_label"][lab]
+        assert set(v) == {"precision", "recall", "f1", "f1_ci_low", "f1_ci_high", "support"}
+        assert 0 <= v["f1_ci_low"] <= v["f1"] <= v["f1_ci_high"] <= 1
     assert list(t)[:3] == ["rows", "accuracy", "accuracy_ci_low"] and list(t)[-1] == "confusion_matrix"
 
 

@@ -58,8 +58,8 @@ def test_metrics(**kw) -> dict:
         rows=18, accuracy=0.833333, accuracy_ci_low=0.666667, accuracy_ci_high=1.0, f1_macro=0.8321,
         f1_macro_ci_low=0.65, f1_macro_ci_high=0.97, precision_macro=0.835, recall_macro=0.825,
         precision_weighted=0.835, recall_weighted=0.825, f1_weighted=0.8321, ece=0.1, brier=0.2, per_label={
-            "a": {"precision": 0.9, "recall": 0.75, "f1": 0.818182, "support": 9, "accuracy": 0.83},
-            "b": {"precision": 0.77, "recall": 0.9, "f1": 0.83, "support": 9, "accuracy": 0.83}},
+            "a": {"precision": 0.9, "recall": 0.75, "f1": 0.818182, "f1_ci_low": 0.6, "f1_ci_high": 0.95, "support": 9},
+            "b": {"precision": 0.77, "recall": 0.9, "f1": 0.83, "f1_ci_low": 0.62, "f1_ci_high": 0.97, "support": 9}},
         confusion_matrix={"labels": ["a", "b"], "matrix": [[7, 2], [1, 8]]})
     return {"test": TestMetrics(**{**fields, **kw}).to_dict()}
 
@@ -129,7 +129,7 @@ def test_report_shows_every_section_with_links_that_exist(tmp_path):
     assert (r / "train_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "base model: `<local>/tiny-bert`" in md and "split: train 54, val 18, test 18" in md
     assert "| macro F1 | 0.832 | 0.650 – 0.970 |" in md and "| accuracy | 0.833 | 0.667 – 1.000 |" in md
-    assert "| a | 0.900 | 0.750 | 0.818 | 9 |" in md
+    assert "| a | 0.900 | 0.750 | 0.818 | 0.600 – 0.950 | 9 |" in md
     assert "| `tfidf_lr` | 0.700 | 0.690 | — | +0.142 | 0.400 |" in md
     assert "**Shortcut**: `ends_with_!` alone predicts the label with accuracy 0.970" in md
     assert "**Overfitting**: train loss fell while val loss rose after epoch 2" in md

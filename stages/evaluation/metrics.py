@@ -16,7 +16,8 @@ def r6(x: float | None) -> float | None:
 
 
 def classification_metrics(y_true: Sequence[str], y_pred: Sequence[str], labels: list[str]) -> dict[str, Any]:
-    """Accuracy, macro/weighted P/R/F1, per-label P/R/F1/support/one-vs-rest accuracy, confusion (rows = true)."""
+    """Accuracy, macro/weighted P/R/F1, per-label precision, recall (the share of the label's rows found, what
+    fine-tuning tutorials call per-label accuracy), F1 and support, and the confusion matrix (rows = true)."""
     import numpy as np
     from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
@@ -28,20 +29,16 @@ def classification_metrics(y_true: Sequence[str], y_pred: Sequence[str], labels:
         out.update({f"precision_{avg}": r6(p), f"recall_{avg}": r6(rec), f"f1_{avg}": r6(f1)})
     p, rec, f1, support = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
     cm = confusion_matrix(y_true, y_pred, labels=labels)
-    n = max(len(y_true), 1)
-    # One-vs-rest accuracy: rows where "is it this label?" is answered right, (TP + TN) / N.
-    ovr = [(n - cm[i, :].sum() - cm[:, i].sum() + 2 * cm[i, i]) / n for i in range(len(labels))]
     out["per_label"] = {lab: {"precision": r6(p[i]), "recall": r6(rec[i]), "f1": r6(f1[i]),
-                              "support": int(support[i]), "accuracy": r6(ovr[i])}
-                        for i, lab in enumerate(labels)}
+                              "support": int(support[i])} for i, lab in enumerate(labels)}
     out["confusion_matrix"] = {"labels": labels, "matrix": np.asarray(cm).tolist()}
     return out
 
 
-def macro_f1_counts(y: Any, p: Any, n_labels: int, mask: Any) -> Any:
-    """Macro-F1 of each row of the (b, n) id arrays `y` (true) and `p` (predicted), over labels in `mask`.
+def f1_counts(y: Any, p: Any, n_labels: int) -> Any:
+    """Per-label F1 (b, n_labels) of each row of the (b, n) id arrays `y` (true) and `p` (predicted).
 
-    Same definition as scikit-learn's f1_score(average="macro", zero_division=0) with a fixed label list.
+    Same definition as scikit-learn's f1_score(average=None, zero_division=0) with a fixed label list.
     """
     import numpy as np
 
@@ -50,29 +47,36 @@ def macro_f1_counts(y: Any, p: Any, n_labels: int, mask: Any) -> Any:
     cm = np.bincount(flat, minlength=b * n_labels * n_labels).reshape(b, n_labels, n_labels)
     tp = np.diagonal(cm, axis1=1, axis2=2)
     denom = 2 * tp + (cm.sum(1) - tp) + (cm.sum(2) - tp)
-    f1 = np.divide(2 * tp, denom, out=np.zeros(tp.shape), where=denom > 0)
-    return f1[:, mask].mean(1)
+    return np.divide(2 * tp, denom, out=np.zeros(tp.shape), where=denom > 0)
+
+
+def macro_f1_counts(y: Any, p: Any, n_labels: int, mask: Any) -> Any:
+    """Macro-F1 of each row of `y`, `p` (see f1_counts), over the labels in `mask`."""
+    return f1_counts(y, p, n_labels)[:, mask].mean(1)
 
 
 def bootstrap(y: Any, preds: dict[str, Any], n_labels: int, mask: Any, resamples: int, seed: int) -> dict:
-    """Accuracy and macro-F1 of every predictor on the same `resamples` row resamples (paired, seeded).
+    """Accuracy, macro-F1 and per-label F1 of every predictor on the same `resamples` row resamples (paired,
+    seeded).
 
-    Returns {name: {"accuracy": array, "f1_macro": array}}; differences between two predictors taken
-    resample by resample give a paired interval for the gain of one over the other.
+    Returns {name: {"accuracy": (r,), "f1_macro": (r,), "f1_per_label": (r, n_labels)}}; differences between two
+    predictors taken resample by resample give a paired interval for the gain of one over the other.
     """
     import numpy as np
 
     rng = np.random.default_rng(seed)
     n = len(y)
     chunk = max(1, 2_000_000 // max(n, 1))  # bounded memory: at most ~2M indices per step
-    out: dict[str, dict[str, list]] = {name: {"accuracy": [], "f1_macro": []} for name in preds}
+    out: dict[str, dict[str, list]] = {name: {"accuracy": [], "f1_macro": [], "f1_per_label": []} for name in preds}
     for start in range(0, resamples, chunk):
         idx = rng.integers(0, n, size=(min(chunk, resamples - start), n))
         t = y[idx]
         for name, p in preds.items():
             q = p[idx]
+            f1 = f1_counts(t, q, n_labels)
             out[name]["accuracy"].append((t == q).mean(1))
-            out[name]["f1_macro"].append(macro_f1_counts(t, q, n_labels, mask))
+            out[name]["f1_macro"].append(f1[:, mask].mean(1))
+            out[name]["f1_per_label"].append(f1)
     return {name: {k: np.concatenate(v) for k, v in m.items()} for name, m in out.items()}
 
 

@@ -60,10 +60,12 @@ def render(base_model: str, test: dict[str, Any], table: dict[str, Any], slices:
     if positive_label is not None and test.get("roc_auc") is not None:
         lines += ["", f"Positive label {md_escape(positive_label)}: ROC-AUC {test['roc_auc']:.4f}, average "
                       f"precision {test['average_precision']:.4f} (`roc.png`, `pr.png`)."]
-    lines += ["", "## Per label (test split)", "", "| label | precision | recall | F1 | support | one-vs-rest accuracy |",
-              "|---|---:|---:|---:|---:|---:|"]
-    lines += [f"| {md_escape(lab)} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} | {v['support']:,} | "
-              f"{v['accuracy']:.3f} |" for lab, v in test["per_label"].items()]
+    lines += ["", "## Per label (test split)", "",
+              "Recall is the share of the label's rows the model found (what fine-tuning tutorials call per-label "
+              "accuracy); the F1 interval is bootstrapped like the headline ones.", "",
+              "| label | precision | recall | F1 [interval] | support |", "|---|---:|---:|---:|---:|"]
+    lines += [f"| {md_escape(lab)} | {v['precision']:.3f} | {v['recall']:.3f} | {_ci(v, 'f1')} | {v['support']:,} |"
+              for lab, v in test["per_label"].items()]
     lines += ["", "## Slices: where the fine-tuned model fails", "",
               "| by | slice | rows | accuracy | macro-F1 | mismatches |", "|---|---|---:|---:|---:|---:|"]
     lines += [f"| {s['slice_by']} | {md_escape(s['slice'])} | {s['rows']:,} | {s['accuracy']:.3f} | "

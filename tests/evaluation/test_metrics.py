@@ -13,25 +13,45 @@ def test_metrics_match_a_ten_row_example_computed_by_hand():
     m = metrics.classification_metrics(Y_TRUE, Y_PRED, ["a", "b"])
     # a: tp=3, fp=1, fn=2 -> P=3/4, R=3/5, F1=2*.75*.6/1.35=0.666667
     # b: tp=4, fp=2, fn=1 -> P=4/6, R=4/5, F1=2*(2/3)*.8/(2/3+.8)=0.727273
-    # one-vs-rest accuracy of a: (tp 3 + tn 4) / 10 = 0.7 (the same for b in a binary task)
+    # per-label recall is what the tutorials call per-label accuracy: a 3 of its 5 rows found, b 4 of 5
+    # (one-vs-rest accuracy, (TP + TN) / N, would be 0.7 for both: the overall accuracy of a binary task)
     assert m["accuracy"] == 0.7 and m["rows"] == 10
-    assert m["per_label"]["a"] == {"precision": 0.75, "recall": 0.6, "f1": 0.666667, "support": 5, "accuracy": 0.7}
-    assert m["per_label"]["b"] == {"precision": 0.666667, "recall": 0.8, "f1": 0.727273, "support": 5, "accuracy": 0.7}
+    assert m["per_label"]["a"] == {"precision": 0.75, "recall": 0.6, "f1": 0.666667, "support": 5}
+    assert m["per_label"]["b"] == {"precision": 0.666667, "recall": 0.8, "f1": 0.727273, "support": 5}
     assert m["f1_macro"] == pytest.approx((0.666667 + 0.727273) / 2, abs=1e-6)
     assert m["precision_macro"] == pytest.approx((0.75 + 2 / 3) / 2, abs=1e-6)
     assert m["recall_weighted"] == 0.7  # support-weighted recall is accuracy
     assert m["confusion_matrix"] == {"labels": ["a", "b"], "matrix": [[3, 2], [1, 4]]}
 
 
-def test_three_label_one_vs_rest_accuracy_and_absent_label_left_out_of_macro():
+def test_three_labels_per_label_recall_and_absent_label_left_out_of_macro():
     y_true = ["a", "a", "b", "b"]
     y_pred = ["a", "c", "b", "b"]
     m = metrics.classification_metrics(y_true, y_pred, ["a", "b", "c"])
     # c never occurs in y_true: reported per label (F1 0) but not averaged; a: F1 2/3, b: F1 1.
     assert m["per_label"]["c"]["support"] == 0 and m["per_label"]["c"]["f1"] == 0
     assert m["f1_macro"] == pytest.approx((2 / 3 + 1) / 2, abs=1e-6)
-    # one-vs-rest accuracy of c: 3 of 4 rows correctly "not c"
-    assert m["per_label"]["c"]["accuracy"] == 0.75 and m["per_label"]["a"]["accuracy"] == 0.75
+    assert m["per_label"]["a"]["recall"] == 0.5 and m["per_label"]["b"]["recall"] == 1.0
+    assert "accuracy" not in m["per_label"]["c"]
+
+
+def test_per_label_f1_of_each_resample_equals_scikit_learn_and_its_interval_holds_the_point_value():
+    from sklearn.metrics import f1_score
+
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 3, size=(20, 30))
+    p = np.where(rng.random((20, 30)) < 0.7, y, rng.integers(0, 3, size=(20, 30)))
+    got = metrics.f1_counts(y, p, 3)
+    for row in range(20):
+        want = f1_score(y[row], p[row], labels=[0, 1, 2], average=None, zero_division=0)
+        assert got[row] == pytest.approx(want, abs=1e-12)
+    y1, p1 = y[0], p[0]
+    boot = metrics.bootstrap(y1, {"m": p1}, 3, np.ones(3, bool), 500, 7)
+    assert boot["m"]["f1_per_label"].shape == (500, 3)
+    point = f1_score(y1, p1, labels=[0, 1, 2], average=None, zero_division=0)
+    for i in range(3):
+        lo, hi = metrics.interval(boot["m"]["f1_per_label"][:, i], 0.95)
+        assert lo <= point[i] <= hi and hi - lo > 0
 
 
 def test_vectorised_macro_f1_equals_scikit_learn():
