@@ -77,6 +77,7 @@ def make_repo(dest: Path, tiny_model: Path, overrides: dict | None = None) -> Pa
     """A fresh git + DVC repository holding a copy of this project, set up for the tiny model."""
     dest.mkdir(parents=True, exist_ok=True)
     for name in PROJECT_FILES:
+        (dest / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, dest / name)
     for sub in PROJECT_DIRS:
         shutil.copytree(ROOT / sub, dest / sub, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
