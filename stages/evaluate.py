@@ -19,7 +19,7 @@ from typing import Any
 from stages.core import cli, contracts, modeling, params
 from stages.core.errors import DataError, ParamsError
 from stages.core.io import atomic_dir, write_csv, write_json, write_text
-from stages.evaluation import baselines, external, figures, metrics, summary
+from stages.evaluation import baselines, external, metrics, outputs, summary
 
 log = logging.getLogger(__name__)
 FINE_TUNED = "fine_tuned"
@@ -59,47 +59,6 @@ def score_set(name: str, y: Any, probas: dict[str, Any], labels: list[str], cfg:
             row.update({"fine_tuned_gain_f1_macro": metrics.r6(gain), "gain_ci_low": lo, "gain_ci_high": hi})
         out[k] = row
     return out
-
-
-def prediction_frame(frame: Any, proba: Any, labels: list[str]) -> Any:
-    import pandas as pd
-
-    preds = pd.DataFrame({"text": frame["text"].tolist(), "true": frame["label"].tolist(),
-                          "predicted": [labels[i] for i in proba.argmax(1)], "confidence": proba.max(1).round(6)})
-    for i, lab in enumerate(labels):
-        preds[contracts.PROBABILITY_PREFIX + lab] = proba[:, i].round(6)
-    return preds
-
-
-def write_eval_dir(out: Path, preds: Any, labels: list[str], sources: list[str], test: dict[str, Any],
-                   curves: dict[str, Any], calib: list[dict[str, Any]], slices: list[dict[str, Any]],
-                   cfg: params.Evaluate) -> None:
-    """Every per-row table, plot source and PNG of the test split (the fine-tuned model)."""
-    import pandas as pd
-
-    contracts.write_predictions(out / "predictions.csv", preds, labels)
-    wrong = preds.assign(source=sources)
-    wrong = wrong[wrong["true"] != wrong["predicted"]]
-    write_csv(out / "mismatches.csv", wrong.sort_values(["confidence", "text"], ascending=[False, True],
-                                                         kind="stable"))
-    write_csv(out / "confusion.csv", preds[["true", "predicted"]].rename(columns={"true": "actual"})
-              .sort_values(["actual", "predicted"], kind="stable"))
-    figures.confusion(test["confusion_matrix"], out / "confusion.png", "Test confusion matrix")
-    per_label = pd.DataFrame([{"label": lab, **v} for lab, v in test["per_label"].items()])
-    write_csv(out / "per_label.csv", per_label)
-    figures.bars(dict(zip(per_label["label"], per_label["f1"])), out / "per_label_f1.png", "Test F1 per label", "F1")
-    write_csv(out / "calibration.csv", pd.DataFrame(calib, columns=["bin", "lower", "upper", "rows", "confidence",
-                                                                    "accuracy"]))
-    figures.reliability(calib, cfg.calibration_bins, out / "reliability.png", f"Reliability (ECE {test['ece']:.3f})")
-    write_csv(out / "slices.csv", pd.DataFrame(slices, columns=["slice_by", "slice", "rows", "accuracy", "f1_macro",
-                                                                "mismatches"]))
-    if curves["roc"]:
-        write_csv(out / "roc.csv", pd.DataFrame(curves["roc"]))
-        write_csv(out / "pr.csv", pd.DataFrame(curves["pr"]))
-        pos = curves["positive_label"]
-        figures.curve(curves["roc"], "fpr", "tpr", out / "roc.png", f"ROC, {pos} (AUC {test['roc_auc']:.3f})", True)
-        figures.curve(curves["pr"], "recall", "precision", out / "pr.png",
-                      f"Precision-recall, {pos} (AP {test['average_precision']:.3f})", False)
 
 
 @dataclass
@@ -181,10 +140,14 @@ def test_details(cfg: params.Evaluate, scored: Scored, labels: list[str], pos: i
     m.update({k: v for k, v in intervals.items() if "_ci_" in k})
     for lab, (lo, hi) in per_label_intervals(cfg, y, proba.argmax(1), labels, seed).items():
         m["per_label"][lab].update(f1_ci_low=lo, f1_ci_high=hi)
-    curves = metrics.binary_curves(y, proba[:, pos], pos) if pos is not None else \
-        {"roc_auc": None, "average_precision": None, "roc": [], "pr": []}
-    curves["positive_label"] = None if pos is None else labels[pos]
-    m.update(roc_auc=curves["roc_auc"], average_precision=curves["average_precision"])
+    ovr = metrics.ovr_scores(y, proba, labels)
+    for lab, c in ovr["per_label"].items():
+        m["per_label"][lab].update(roc_auc=c["roc_auc"], average_precision=c["average_precision"])
+    positive = None if pos is None else labels[pos]
+    curves = {"positive_label": positive, "per_label": ovr["per_label"]}
+    named = ovr["per_label"][positive] if positive is not None else {"roc_auc": None, "average_precision": None}
+    m.update(roc_auc=named["roc_auc"], average_precision=named["average_precision"],
+             roc_auc_macro=ovr["roc_auc_macro"], average_precision_macro=ovr["average_precision_macro"])
     m["ece"], m["brier"], calib = metrics.calibration(proba, y, cfg.calibration_bins)
     return contracts.TestMetrics(**m), curves, calib
 
@@ -194,13 +157,13 @@ def write_reports(cfg: params.Evaluate, base_model: str, eval_dir: Path, metrics
                   table: dict[str, Any]) -> contracts.TestReport:
     """The eval directory (atomically, test_metrics.json inside), then the headline metrics.json."""
     test = scored.sets["test"]
-    preds = prediction_frame(test, scored.proba["test"][FINE_TUNED], labels)
+    preds = outputs.prediction_frame(test, scored.proba["test"][FINE_TUNED], labels)
     slices = slice_table(scored.sets, scored.proba, labels, cfg.length_buckets)
     external_rows = {s: table["models"][FINE_TUNED][s] for s in list(scored.sets)[1:]}
     result = contracts.TestReport(test=head, external=external_rows)
     with atomic_dir(eval_dir) as tmp:
         result.write(tmp / TEST_METRICS)
-        write_eval_dir(tmp, preds, labels, test["source"].tolist(), head.to_dict(), curves, calib, slices, cfg)
+        outputs.write_eval_dir(tmp, preds, labels, test["source"].tolist(), head.to_dict(), curves, calib, slices, cfg)
         write_json(tmp / "baselines.json", table)
         write_text(tmp / "summary.md", summary.render(base_model, head.to_dict(), table, slices,
                                                       curves["positive_label"]))

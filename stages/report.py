@@ -29,7 +29,7 @@ from stages.training.modelcard import complete_card
 log = logging.getLogger(__name__)
 HEADLINE = (("accuracy", "accuracy"), ("f1_macro", "macro F1"), ("f1_weighted", "weighted F1"),
             ("precision_macro", "macro precision"), ("recall_macro", "macro recall"), ("roc_auc", "ROC AUC"),
-            ("ece", "calibration error (ECE)"))
+            ("roc_auc_macro", "macro ROC AUC (one vs rest)"), ("ece", "calibration error (ECE)"))
 TOP_SHORTCUTS = 5
 
 

@@ -7,6 +7,7 @@ import pytest
 import yaml
 
 from stages import evaluate, train
+from testkit import ROOT
 from stages.core import modeling, params
 from stages.core.errors import DataError, ParamsError
 from tests.test_train import CLICKBAIT, FACTUAL, tiny_cfg, write_splits
@@ -53,7 +54,8 @@ def test_metrics_json_holds_only_the_headline_numbers(evaluated):
     tmp, out = evaluated
     saved = json.loads((tmp / "metrics.json").read_text())
     t = out["test"]
-    assert saved == {"test": {"f1_macro": t["f1_macro"], "accuracy": t["accuracy"], "roc_auc": t["roc_auc"]}}
+    assert saved == {"test": {"f1_macro": t["f1_macro"], "accuracy": t["accuracy"], "roc_auc": t["roc_auc"],
+                              "roc_auc_macro": t["roc_auc_macro"]}}
 
 
 def test_test_metrics_json_has_headline_metrics_intervals_calibration_and_curves(evaluated):
@@ -68,7 +70,7 @@ def test_test_metrics_json_has_headline_metrics_intervals_calibration_and_curves
         assert isinstance(t[key], float), key
     for lab in ("clickbait", "factual"):
         v = t["per_label"][lab]
-        assert set(v) == {"precision", "recall", "f1", "f1_ci_low", "f1_ci_high", "support"}
+        assert set(v) == {"precision", "recall", "f1", "f1_ci_low", "f1_ci_high", "support", "roc_auc", "average_precision"}
         assert 0 <= v["f1_ci_low"] <= v["f1"] <= v["f1_ci_high"] <= 1
     assert list(t)[:3] == ["rows", "accuracy", "accuracy_ci_low"] and list(t)[-1] == "confusion_matrix"
 
@@ -91,8 +93,9 @@ def test_plot_sources_and_pngs(evaluated):
     for name in PNGS:
         assert (ev / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
     roc = pd.read_csv(ev / "roc.csv")
-    assert list(roc.columns) == ["fpr", "tpr", "threshold"] and roc["fpr"].is_monotonic_increasing
-    assert list(pd.read_csv(ev / "pr.csv").columns) == ["recall", "precision", "threshold"]
+    assert list(roc.columns) == ["label", "fpr", "tpr", "threshold"] and roc["fpr"].is_monotonic_increasing
+    assert set(roc["label"]) == {"clickbait"}  # binary: the positive label's curve only
+    assert list(pd.read_csv(ev / "pr.csv").columns) == ["label", "recall", "precision", "threshold"]
     per_label = pd.read_csv(ev / "per_label.csv")
     assert per_label["label"].tolist() == ["clickbait", "factual"]
     calib = pd.read_csv(ev / "calibration.csv")
@@ -278,6 +281,10 @@ def test_roc_auc_scores_the_positive_labels_own_probability_column(tmp_path, mod
     saved = json.loads((tmp_path / "eval" / "test_metrics.json").read_text())["test"]
     assert saved["roc_auc"] == pytest.approx(auc, abs=1e-6) and out["test"]["roc_auc"] == saved["roc_auc"]
     assert saved["average_precision"] == pytest.approx(ap, abs=1e-6)
+    assert saved["per_label"][positive]["roc_auc"] == saved["roc_auc"]  # the same one-vs-rest number
+    other = (1 + 2 / 3 + 3 / 4 + 4 / 6) / 4 if positive == "clickbait" else (1 + 1 + 3 / 4 + 4 / 7) / 4
+    assert saved["average_precision_macro"] == pytest.approx((ap + other) / 2, abs=1e-6)
+    assert saved["roc_auc_macro"] == pytest.approx(0.75, abs=1e-6)  # two labels: both one-vs-rest AUCs are 0.75
     roc = pd.read_csv(tmp_path / "eval" / "roc.csv")
     # The trapezoid under the written curve is the same number: the plotted curve uses the same column.
     assert float(((roc["fpr"].diff().fillna(0)) * (roc["tpr"] + roc["tpr"].shift().fillna(0)) / 2).sum()) == \
@@ -301,3 +308,45 @@ def test_a_missing_model_directory_fails_at_once_naming_model(tmp_path, capsys, 
     (tmp_path / "empty").mkdir()
     module.main(["--model", str(tmp_path / "empty"), *outputs])
     assert "not a saved model (no config.json)" in capsys.readouterr().err
+
+
+def test_default_positive_label_is_null_and_works_for_any_label_names():
+    assert params.load_dict({}, "evaluate").positive_label is None
+    assert yaml.safe_load((ROOT / "params.yaml").read_text())["evaluate"]["positive_label"] is None
+
+
+def test_three_labels_get_one_vs_rest_scores_per_label_their_macro_and_a_curve_each(tmp_path):
+    """A 3-label model (random head: plumbing, not accuracy) with no positive label: per-label ROC-AUC and
+    AP with their macro average in test_metrics.json, roc_auc_macro in metrics.json, a line per label."""
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    from stages.core import modeling
+    from testkit.tiny_bert import build_tiny_bert
+
+    labels = ["business", "sports", "world"]
+    model_dir = tmp_path / "model"
+    base = build_tiny_bert(tmp_path / "base")
+    modeling.load_classifier(str(base), labels).save_pretrained(str(model_dir))
+    modeling.load_tokenizer(str(base)).save_pretrained(str(model_dir))
+    split_dir = tmp_path / "split"
+    split_dir.mkdir()
+    rows = [(t, labels[i % 3]) for i, t in enumerate(CLICKBAIT + FACTUAL + CLICKBAIT[:1])]
+    frame = pd.DataFrame(rows, columns=["text", "label"]).assign(source="template")
+    frame.to_csv(split_dir / "test.csv", index=False)
+    frame.to_csv(split_dir / "train.csv", index=False)
+    out = evaluate.run(cfg=cfg_of(baselines={"models": []}), seed=1, base_model=str(base), model_dir=model_dir,
+                       split_dir=split_dir, metrics_path=tmp_path / "metrics.json", eval_dir=tmp_path / "eval")
+    t = out["test"]
+    assert "roc_auc" not in t and set(json.loads((tmp_path / "metrics.json").read_text())["test"]) == \
+        {"f1_macro", "accuracy", "roc_auc_macro"}
+    preds = pd.read_csv(tmp_path / "eval" / "predictions.csv")
+    y = preds["true"].tolist()
+    for lab in labels:
+        want_auc = roc_auc_score([v == lab for v in y], preds[f"p_{lab}"])
+        want_ap = average_precision_score([v == lab for v in y], preds[f"p_{lab}"])
+        assert t["per_label"][lab]["roc_auc"] == pytest.approx(want_auc, abs=1e-5)
+        assert t["per_label"][lab]["average_precision"] == pytest.approx(want_ap, abs=1e-5)
+    assert t["roc_auc_macro"] == pytest.approx(sum(t["per_label"][lab]["roc_auc"] for lab in labels) / 3, abs=1e-5)
+    assert set(pd.read_csv(tmp_path / "eval" / "roc.csv")["label"]) == set(labels)
+    assert (tmp_path / "eval" / "roc.png").read_bytes()[:4] == b"\x89PNG"
+    assert "One vs rest, averaged over the labels: ROC-AUC" in (tmp_path / "eval" / "summary.md").read_text()

@@ -58,9 +58,12 @@ def test_metrics(**kw) -> dict:
         rows=18, accuracy=0.833333, accuracy_ci_low=0.666667, accuracy_ci_high=1.0, f1_macro=0.8321,
         f1_macro_ci_low=0.65, f1_macro_ci_high=0.97, precision_macro=0.835, recall_macro=0.825,
         precision_weighted=0.835, recall_weighted=0.825, f1_weighted=0.8321, ece=0.1, brier=0.2, per_label={
-            "a": {"precision": 0.9, "recall": 0.75, "f1": 0.818182, "f1_ci_low": 0.6, "f1_ci_high": 0.95, "support": 9},
-            "b": {"precision": 0.77, "recall": 0.9, "f1": 0.83, "f1_ci_low": 0.62, "f1_ci_high": 0.97, "support": 9}},
-        confusion_matrix={"labels": ["a", "b"], "matrix": [[7, 2], [1, 8]]})
+            "a": {"precision": 0.9, "recall": 0.75, "f1": 0.818182, "f1_ci_low": 0.6, "f1_ci_high": 0.95, "support": 9,
+                  "roc_auc": 0.9, "average_precision": 0.9},
+            "b": {"precision": 0.77, "recall": 0.9, "f1": 0.83, "f1_ci_low": 0.62, "f1_ci_high": 0.97, "support": 9,
+                  "roc_auc": 0.9, "average_precision": 0.86}},
+        confusion_matrix={"labels": ["a", "b"], "matrix": [[7, 2], [1, 8]]}, roc_auc_macro=0.9,
+        average_precision_macro=0.88)
     return {"test": TestMetrics(**{**fields, **kw}).to_dict()}
 
 

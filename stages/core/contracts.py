@@ -147,7 +147,8 @@ class TrainSummary(Contract):
 
 @dataclasses.dataclass(frozen=True)
 class TestMetrics(Contract):
-    """The fine-tuned model on the test split; roc_auc/average_precision only with a positive label."""
+    """The fine-tuned model on the test split. roc_auc/average_precision: the positive label's (evaluate.positive_label,
+    or the second label of a binary task); *_macro: the mean of every label's one-vs-rest value."""
 
     __test__: ClassVar[bool] = False  # not a pytest test class
     FILE: ClassVar[str] = "test_metrics.json (evaluate)"
@@ -165,8 +166,10 @@ class TestMetrics(Contract):
     f1_weighted: float
     ece: float
     brier: float
-    per_label: dict            # label -> {precision, recall, f1, support, accuracy}
+    per_label: dict            # label -> {precision, recall, f1, f1_ci_low, f1_ci_high, support, roc_auc, average_precision}
     confusion_matrix: dict     # {labels, matrix}: rows are true labels
+    roc_auc_macro: float | None
+    average_precision_macro: float | None
     roc_auc: float | None = None
     average_precision: float | None = None
 
@@ -174,11 +177,12 @@ class TestMetrics(Contract):
         # Headline numbers first, then the curve scores when there are any, the bulky tables last.
         out = super().to_dict()
         tail = {k: out.pop(k) for k in ("per_label", "confusion_matrix")}
-        for key in ("roc_auc", "average_precision"):
+        curve_keys = ("roc_auc", "average_precision", "roc_auc_macro", "average_precision_macro")
+        for key in curve_keys:
             if out[key] is None:
                 del out[key]
-        head = {k: out.pop(k) for k in list(out) if k not in ("ece", "brier", "roc_auc", "average_precision")}
-        order = ("roc_auc", "average_precision", "ece", "brier")
+        head = {k: out.pop(k) for k in list(out) if k not in ("ece", "brier", *curve_keys)}
+        order = (*curve_keys, "ece", "brier")
         return head | {k: out[k] for k in order if k in out} | tail
 
 
@@ -197,7 +201,7 @@ class TestReport(Contract):
         return out | ({"external": self.external} if self.external else {})
 
 
-HEADLINE_KEYS = ("f1_macro", "accuracy", "roc_auc")      # test split: what `dvc exp show` shows
+HEADLINE_KEYS = ("f1_macro", "accuracy", "roc_auc", "roc_auc_macro")  # test split: what `dvc exp show` shows
 HEADLINE_REAL_KEYS = ("f1_macro", "accuracy")            # each real set
 
 
@@ -206,7 +210,7 @@ class Metrics(Contract):
     """reports/metrics.json, the DVC metrics file: headline numbers only, so `dvc exp show` fits a screen."""
 
     FILE: ClassVar[str] = "metrics.json (evaluate)"
-    test: dict                 # f1_macro, accuracy, roc_auc (with a positive label)
+    test: dict                 # f1_macro, accuracy, roc_auc (with a positive label), roc_auc_macro
     external: dict = dataclasses.field(default_factory=dict)   # real set name -> {f1_macro, accuracy}
 
     @classmethod

@@ -34,6 +34,20 @@ def curve(points: Sequence[dict[str, float]], x: str, y: str, path: Path, title:
     save_png(fig, path)
 
 
+def curves(lines: dict[str, Sequence[dict[str, float]]], x: str, y: str, path: Path, title: str, diagonal: bool,
+           highlight: str | None = None) -> None:
+    """One step curve per label (one-vs-rest), the `highlight` label drawn thicker; legend below the axes."""
+    fig, ax = pyplot().subplots(figsize=(4.6, 4.6 + 0.22 * len(lines)), dpi=100)
+    for name, points in lines.items():
+        ax.step([p[x] for p in points], [p[y] for p in points], where="post", label=name,
+                linewidth=2.4 if name == highlight else 1.2)
+    if diagonal:
+        ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=0.8)
+    ax.set(xlim=(-0.01, 1.01), ylim=(-0.01, 1.01), xlabel=x, ylabel=y, title=title)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=min(3, len(lines)), fontsize="small")
+    save_png(fig, path)
+
+
 def bars(values: dict[str, float], path: Path, title: str, xlabel: str) -> None:
     """Horizontal bars, one per label, in the given order (top to bottom)."""
     names = list(values)

@@ -130,6 +130,19 @@ def binary_curves(y: Any, score: Any, positive: int) -> dict[str, Any]:
             "roc": roc, "pr": pr}
 
 
+def ovr_scores(y: Any, proba: Any, labels: list[str]) -> dict[str, Any]:
+    """Every label against the rest: ROC-AUC, average precision and both curves per label (None for a label
+    absent from, or the only one in, `y`), and their macro averages over the labels that have them."""
+    import numpy as np
+
+    per_label = {lab: binary_curves(y, proba[:, i], i) for i, lab in enumerate(labels)}
+    macro = {}
+    for key in ("roc_auc", "average_precision"):
+        values = [c[key] for c in per_label.values() if c[key] is not None]
+        macro[f"{key}_macro"] = r6(np.mean(values)) if values else None
+    return {"per_label": per_label, **macro}
+
+
 def length_bucket(words: int, edges: Sequence[int]) -> str:
     """The name of the bucket holding a text of `words` words: edges (8, 11) give 1-8, 9-11, 12+ words."""
     lower = 1

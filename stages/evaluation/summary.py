@@ -12,6 +12,10 @@ from stages.core.verdicts import MODEL_NAMES as NAMES
 from stages.core.verdicts import gain_verdict
 
 
+def _opt(value: float | None) -> str:
+    return "—" if value is None else f"{value:.3f}"
+
+
 def _ci(row: dict[str, Any], key: str) -> str:
     return f"{row[key]:.3f} [{row[f'{key}_ci_low']:.3f}, {row[f'{key}_ci_high']:.3f}]"
 
@@ -57,15 +61,20 @@ def render(base_model: str, test: dict[str, Any], table: dict[str, Any], slices:
     lines += ["", "## Calibration", "",
               f"Expected calibration error {test['ece']:.4f} (0 = confidence matches accuracy), Brier score "
               f"{test['brier']:.4f}. Reliability diagram: `reliability.png`, table: `calibration.csv`."]
+    if test.get("roc_auc_macro") is not None:
+        lines += ["", f"One vs rest, averaged over the labels: ROC-AUC {test['roc_auc_macro']:.4f}, average precision "
+                      f"{test['average_precision_macro']:.4f} (each label's in the table below; curves `roc.png`, "
+                      "`pr.png`)."]
     if positive_label is not None and test.get("roc_auc") is not None:
         lines += ["", f"Positive label {md_escape(positive_label)}: ROC-AUC {test['roc_auc']:.4f}, average "
-                      f"precision {test['average_precision']:.4f} (`roc.png`, `pr.png`)."]
+                      f"precision {test['average_precision']:.4f}."]
     lines += ["", "## Per label (test split)", "",
               "Recall is the share of the label's rows the model found (what fine-tuning tutorials call per-label "
               "accuracy); the F1 interval is bootstrapped like the headline ones.", "",
-              "| label | precision | recall | F1 [interval] | support |", "|---|---:|---:|---:|---:|"]
-    lines += [f"| {md_escape(lab)} | {v['precision']:.3f} | {v['recall']:.3f} | {_ci(v, 'f1')} | {v['support']:,} |"
-              for lab, v in test["per_label"].items()]
+              "| label | precision | recall | F1 [interval] | ROC-AUC | AP | support |",
+              "|---|---:|---:|---:|---:|---:|---:|"]
+    lines += [f"| {md_escape(lab)} | {v['precision']:.3f} | {v['recall']:.3f} | {_ci(v, 'f1')} | {_opt(v['roc_auc'])} | "
+              f"{_opt(v['average_precision'])} | {v['support']:,} |" for lab, v in test["per_label"].items()]
     lines += ["", "## Slices: where the fine-tuned model fails", "",
               "| by | slice | rows | accuracy | macro-F1 | mismatches |", "|---|---|---:|---:|---:|---:|"]
     lines += [f"| {s['slice_by']} | {md_escape(s['slice'])} | {s['rows']:,} | {s['accuracy']:.3f} | "

@@ -1,0 +1,71 @@
+"""The evaluate stage's per-row tables and figures of the test split: predictions.csv (the contract in
+core/contracts.py), mismatches, confusion, per-label, calibration, slices, ROC and PR curves (CSV and PNG).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from stages.core import contracts, params
+from stages.core.io import write_csv
+from stages.evaluation import figures
+
+
+def prediction_frame(frame: Any, proba: Any, labels: list[str]) -> Any:
+    import pandas as pd
+
+    preds = pd.DataFrame({"text": frame["text"].tolist(), "true": frame["label"].tolist(),
+                          "predicted": [labels[i] for i in proba.argmax(1)], "confidence": proba.max(1).round(6)})
+    for i, lab in enumerate(labels):
+        preds[contracts.PROBABILITY_PREFIX + lab] = proba[:, i].round(6)
+    return preds
+
+
+def write_eval_dir(out: Path, preds: Any, labels: list[str], sources: list[str], test: dict[str, Any],
+                   curves: dict[str, Any], calib: list[dict[str, Any]], slices: list[dict[str, Any]],
+                   cfg: params.Evaluate) -> None:
+    """Every per-row table, plot source and PNG of the test split (the fine-tuned model)."""
+    import pandas as pd
+
+    contracts.write_predictions(out / "predictions.csv", preds, labels)
+    wrong = preds.assign(source=sources)
+    wrong = wrong[wrong["true"] != wrong["predicted"]]
+    write_csv(out / "mismatches.csv", wrong.sort_values(["confidence", "text"], ascending=[False, True],
+                                                         kind="stable"))
+    write_csv(out / "confusion.csv", preds[["true", "predicted"]].rename(columns={"true": "actual"})
+              .sort_values(["actual", "predicted"], kind="stable"))
+    figures.confusion(test["confusion_matrix"], out / "confusion.png", "Test confusion matrix")
+    per_label = pd.DataFrame([{"label": lab, **v} for lab, v in test["per_label"].items()])
+    write_csv(out / "per_label.csv", per_label)
+    figures.bars(dict(zip(per_label["label"], per_label["f1"])), out / "per_label_f1.png", "Test F1 per label", "F1")
+    write_csv(out / "calibration.csv", pd.DataFrame(calib, columns=["bin", "lower", "upper", "rows", "confidence",
+                                                                    "accuracy"]))
+    figures.reliability(calib, cfg.calibration_bins, out / "reliability.png", f"Reliability (ECE {test['ece']:.3f})")
+    write_csv(out / "slices.csv", pd.DataFrame(slices, columns=["slice_by", "slice", "rows", "accuracy", "f1_macro",
+                                                                "mismatches"]))
+    write_curves(out, curves, test)
+
+
+def write_curves(out: Path, curves: dict[str, Any], test: dict[str, Any]) -> None:
+    """roc.csv/pr.csv (a `label` column) and roc.png/pr.png: the positive label's curve on a binary task, one
+    one-vs-rest curve per label otherwise (the named positive label drawn thicker)."""
+    import pandas as pd
+
+    pos, per_label = curves["positive_label"], curves["per_label"]
+    shown = [pos] if pos is not None and len(per_label) == 2 else [lab for lab, c in per_label.items() if c["roc"]]
+    if not shown:
+        return
+    for kind in ("roc", "pr"):
+        rows = [{"label": lab, **point} for lab in shown for point in per_label[lab][kind]]
+        write_csv(out / f"{kind}.csv", pd.DataFrame(rows))
+    if len(shown) == 1:
+        figures.curve(per_label[pos]["roc"], "fpr", "tpr", out / "roc.png", f"ROC, {pos} (AUC {test['roc_auc']:.3f})",
+                      True)
+        figures.curve(per_label[pos]["pr"], "recall", "precision", out / "pr.png",
+                      f"Precision-recall, {pos} (AP {test['average_precision']:.3f})", False)
+        return
+    figures.curves({lab: per_label[lab]["roc"] for lab in shown}, "fpr", "tpr", out / "roc.png",
+                   f"ROC per label, one vs rest (macro AUC {test['roc_auc_macro']:.3f})", True, pos)
+    figures.curves({lab: per_label[lab]["pr"] for lab in shown}, "recall", "precision", out / "pr.png",
+                   f"Precision-recall per label (macro AP {test['average_precision_macro']:.3f})", False, pos)
