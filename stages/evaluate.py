@@ -18,6 +18,7 @@ from typing import Any
 
 from stages.core import cli, contracts, modeling, params
 from stages.core.errors import DataError, ParamsError
+from stages.core.text import word_count
 from stages.core.io import atomic_dir, write_csv, write_json, write_text
 from stages.evaluation import baselines, external, metrics, outputs, summary
 
@@ -206,7 +207,7 @@ def slice_table(sets: dict[str, Any], probas: dict[str, Any], labels: list[str],
         pred += [labels[i] for i in probas[name][FINE_TUNED].argmax(1)]
         by_source += [s or "(empty)" for s in frame["source"].tolist()]
     n = len(test)
-    lengths = [metrics.length_bucket(len(t.split()), edges) for t in test["text"]]
+    lengths = [metrics.length_bucket(word_count(t), edges) for t in test["text"]]
     order = [metrics.length_bucket(e, edges) for e in (*edges, (edges[-1] if edges else 0) + 1)]
     sources = sorted(set(by_source[:n])) + [f"real:{s}" for s in list(sets)[1:]]
     by_length = metrics.slices(true[:n], pred[:n], {"length": lengths}, labels, {"length": order})

@@ -120,8 +120,11 @@ def prepare(cfg: params.Train, seed: int, split_dir: Path) -> Prepared:
                         "model?); expected an encoder such as BERT, RoBERTa, DistilBERT or DeBERTa")
     trainable, total = controls.freeze(model, cfg.freeze, cfg.freeze_layers, cfg.model)
     limit = controls.model_limit(model, tokenizer)
-    lengths = [len(ids) for ids in tokenizer(train_df["text"].tolist(), truncation=True, max_length=limit)["input_ids"]]
-    max_length = controls.choose_max_length(lengths, cfg.max_length, cfg.length_percentile, limit, cfg.model)
+    # One token past the limit: a text the model cannot hold whole shows up as longer than it.
+    lengths = [len(ids) for ids in tokenizer(train_df["text"].tolist(), truncation=True, max_length=limit + 1)["input_ids"]]
+    max_length = controls.choose_max_length([min(n, limit) for n in lengths], cfg.max_length, cfg.length_percentile,
+                                            limit, cfg.model)
+    diagnostics.log_truncation(lengths, max_length, limit)
     return Prepared(labels, weights, dev, precision, model, tokenizer, max_length, trainable, total,
                     to_dataset(train_df, tokenizer, model.config.label2id, max_length),
                     to_dataset(val_df, tokenizer, model.config.label2id, max_length))

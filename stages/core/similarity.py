@@ -13,7 +13,7 @@ import unicodedata
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from stages.core.text import dedup_key
+from stages.core.text import dedup_key, has_unspaced, tokens
 
 NUM_PERM = 128  # MinHash permutations: the bands x rows of the LSH index come out of these
 MISS_PROBABILITY = 0.01  # chance that a pair exactly at the threshold is not proposed by the LSH index
@@ -23,8 +23,18 @@ _NON_WORD = re.compile(r"[\W_]+")  # as in text.dedup_key
 
 
 def words(text: str) -> list[str]:
-    """The words of dedup_key(text), without its whitespace passes (this runs on every row)."""
-    return [w for w in _NON_WORD.split(unicodedata.normalize("NFKC", text).casefold()) if w]
+    """The words of dedup_key(text), without its whitespace passes (this runs on every row). A word of a script
+    written without spaces (Japanese, Chinese, Thai: text.UNSPACED) becomes its character bigrams, so two
+    sentences of such a script are compared by what they say, not as one or two giant "words"."""
+    out = [w for w in _NON_WORD.split(unicodedata.normalize("NFKC", text).casefold()) if w]
+    return [g for w in out for g in _shingles(w)] if has_unspaced(text) else out
+
+
+def _shingles(word: str) -> list[str]:
+    if not has_unspaced(word):
+        return [word]
+    chars = tokens(word)
+    return chars if len(chars) < 2 else [a + b for a, b in zip(chars, chars[1:])]
 
 
 def jaccard(a: set[str] | frozenset[str], b: set[str] | frozenset[str]) -> float:

@@ -1,10 +1,19 @@
-"""Pure text functions: normalisation, cleaning rules and duplicate keys."""
+"""Pure text functions: normalisation, cleaning rules, duplicate keys, and words for every script (word counts
+and LIME tokens that treat scripts written without spaces, such as Japanese, Chinese and Thai, sanely)."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
 
+# Scripts written without spaces between words: Thai, Lao, Myanmar, Khmer, kana and CJK ideographs. Each of their
+# characters counts as a word (close to a morpheme for CJK, an over-count for Thai), so a Japanese sentence is
+# not "2 words"; every other script keeps its whitespace/punctuation words.
+UNSPACED = "\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_UNSPACED = re.compile(f"[{UNSPACED}]")
+_MARKS = "\u0e31\u0e34-\u0e3a\u0e47-\u0e4e\u0eb1\u0eb4-\u0ebc\u0ec8-\u0ecd\u102b-\u103e\u17b4-\u17d3"  # vowel/tone marks
+# one unspaced character with the marks written on it, or a run of other word characters
+_TOKEN = re.compile(rf"[{UNSPACED}][{_MARKS}]*|[^\W{UNSPACED}]+")
 _SPACE = re.compile(r"\s+")
 _NON_WORD = re.compile(r"[\W_]+")
 _LETTER = re.compile(r"[^\W\d_]")
@@ -18,6 +27,35 @@ def normalize(text: str) -> str:
 def dedup_key(text: str) -> str:
     """Key under which two texts count as the same: case, punctuation and spacing ignored."""
     return _SPACE.sub(" ", _NON_WORD.sub(" ", normalize(text).casefold())).strip()
+
+
+def has_unspaced(text: str) -> bool:
+    """Whether `text` holds characters of a script written without spaces (see UNSPACED)."""
+    return _UNSPACED.search(text) is not None
+
+
+def word_count(text: str) -> int:
+    """Whitespace-separated words, where a word in an unspaced script counts each of its characters."""
+    return sum(len(_TOKEN.findall(w)) or 1 if has_unspaced(w) else 1 for w in text.split())
+
+
+def tokens(text: str) -> list[str]:
+    """LIME's words for any script: runs of word characters as LIME's default `\\W+` split gives them, except
+    that each character of an unspaced script is a word of its own."""
+    return _TOKEN.findall(text)
+
+
+def pieces(text: str) -> list[tuple[str, bool]]:
+    """`text` cut into its tokens() and what lies between them, in order: (piece, is_token)."""
+    out, pos = [], 0
+    for m in _TOKEN.finditer(text):
+        if m.start() > pos:
+            out.append((text[pos:m.start()], False))
+        out.append((m.group(), True))
+        pos = m.end()
+    if pos < len(text):
+        out.append((text[pos:], False))
+    return out
 
 
 def has_letter(text: str) -> bool:

@@ -12,6 +12,7 @@ import zlib
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from stages.core.text import has_unspaced, tokens
 from stages.core import modeling, params
 from stages.core.progress import duration
 from stages.explanation.selection import Selection, check_labels
@@ -62,7 +63,10 @@ def explain_one(text: str, label_ids: list[int], labels: list[str], fn: Any, cfg
     """One LIME explanation with a fresh explainer (LIME's RNG is consumed by each call, lime#486)."""
     from lime.lime_text import LimeTextExplainer
 
-    explainer = LimeTextExplainer(class_names=labels, random_state=example_seed(seed, text))
+    # Unspaced scripts (Japanese, Chinese, Thai): one token per character, not LIME's `\W+` words (a whole
+    # sentence would be one or two "words"); other texts keep LIME's default split exactly.
+    split = {"split_expression": tokens} if has_unspaced(text) else {}
+    explainer = LimeTextExplainer(class_names=labels, random_state=example_seed(seed, text), **split)
     return explainer.explain_instance(text, fn, labels=label_ids, num_features=cfg.num_features,
                                       num_samples=cfg.num_samples)
 

@@ -15,10 +15,9 @@ from typing import Any
 
 from stages.core.io import atomic_dir, write_json, write_text
 from stages.core.markdown import table
-from stages.core.text import md_escape
+from stages.core.text import md_escape, pieces
 from stages.explanation.patterns import CHART, chart
 
-_PIECES = re.compile(r"(\W+)", re.UNICODE)  # LIME's default split_expression, keeping the separators
 STYLE = ("body{font-family:sans-serif;max-width:52em;margin:2em auto;padding:0 1em}"
          "mark.pred{background:#fdd49e}mark.true{background:#c6dbef}mark.both{background:#d9d9d9}"
          "table{border-collapse:collapse}th,td{padding:2px 10px;text-align:left}td.w{text-align:right;"
@@ -41,9 +40,9 @@ def sides(item: dict[str, Any], exp: Any) -> list[tuple[str, str, list[tuple[str
 
 def _marked_html(text: str, toward_predicted: set[str], toward_true: set[str]) -> str:
     out = []
-    for piece in _PIECES.split(text):
-        kind = ("both" if piece in toward_predicted and piece in toward_true else "pred" if piece in toward_predicted
-                else "true" if piece in toward_true else None)
+    for piece, is_token in pieces(text):  # LIME's tokens (core/text.tokens) and the separators between them
+        kind = None if not is_token else ("both" if piece in toward_predicted and piece in toward_true else "pred"
+                                          if piece in toward_predicted else "true" if piece in toward_true else None)
         out.append(f'<mark class="{kind}">{html.escape(piece)}</mark>' if kind and piece else html.escape(piece))
     return "".join(out)
 
@@ -81,8 +80,8 @@ def mark_text(text: str, toward_predicted: set[str], toward_true: set[str]) -> s
     """`text` escaped for markdown, with LIME's tokens marked: **bold** toward the predicted label,
     *italic* toward the true label (***both*** when a token pushes toward both, with 3+ labels)."""
     out = []
-    for piece in _PIECES.split(text):
-        if not piece or _PIECES.fullmatch(piece):
+    for piece, is_token in pieces(text):
+        if not is_token:
             out.append(_escape_separator(piece))
             continue
         mark = ("**" if piece in toward_predicted else "") + ("*" if piece in toward_true else "")

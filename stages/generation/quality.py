@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from stages.core.similarity import words
-from stages.core.text import md_escape
+from stages.core.text import md_escape, word_count
 
 Row = dict[str, str]
 TOP_TOKENS = 10  # single-token features listed in the shortcut probe
@@ -52,7 +52,7 @@ FLAGS: dict[str, Callable[[str], bool]] = {
 }
 MEASURES: dict[str, Callable[[str], int]] = {
     "length_chars": len,
-    "length_words": lambda t: len(t.split()),
+    "length_words": word_count,
     "uppercase_letters": lambda t: sum(c.isupper() for c in t),
 }
 
@@ -124,7 +124,7 @@ def report(rows: Sequence[Row], shortcut_threshold: float, near_threshold: float
                        "near_threshold": near_threshold,
                        "near_rate": round(near / max(rows_read, 1), 4)},
         "length_chars": {lab: length_stats([len(t) for t in by_label[lab]]) for lab in labels},
-        "length_words": {lab: length_stats([len(t.split()) for t in by_label[lab]]) for lab in labels},
+        "length_words": {lab: length_stats([word_count(t) for t in by_label[lab]]) for lab in labels},
         "diversity": {lab: {"distinct_1": distinct_n(by_label[lab], 1), "distinct_2": distinct_n(by_label[lab], 2)}
                       for lab in labels},
         "majority_baseline": round(baseline, 4),

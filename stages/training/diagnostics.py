@@ -108,6 +108,21 @@ def rising_val_loss(rows: list[dict[str, Any]], patience: int) -> str | None:
     return None
 
 
+def log_truncation(lengths: list[int], max_length: int, limit: int) -> tuple[int, int]:
+    """Count the training texts cut at max_length and those longer than the model can read at all (its position
+    limit, e.g. 512 tokens); warn about the latter, which no max_length can keep whole. Returns both counts."""
+    over_max = sum(n > max_length for n in lengths)
+    over_limit = sum(n > limit for n in lengths)
+    if over_limit:
+        log.warning("%s of %s training texts are longer than the model's limit of %s tokens and are truncated "
+                    "(split long documents, or use a model with a longer context)", f"{over_limit:,}",
+                    f"{len(lengths):,}", limit)
+    if over_max:
+        log.info("%s of %s training texts are longer than max_length %s tokens and are truncated to it",
+                 f"{over_max:,}", f"{len(lengths):,}", max_length)
+    return over_max, over_limit
+
+
 MIN_STEPS = 50  # below this many optimizer steps a fine-tuned head has barely moved from its random start
 
 

@@ -134,3 +134,13 @@ def test_lsh_params_propose_a_pair_at_the_threshold_with_high_probability():
         b, r = similarity.lsh_params(t)
         assert b * r <= similarity.NUM_PERM and b >= 2
         assert 1 - (1 - t ** r) ** b >= 1 - similarity.MISS_PROBABILITY
+
+
+def test_near_duplicates_in_a_script_without_spaces_are_found_by_character_bigrams():
+    texts = ["東京の株価が今日大きく上昇しました", "東京の株価が今日大きく上昇した",   # one character apart
+             "大阪で新しい図書館が来月開館します", "今日はいい天気です"]
+    words = similarity.words(texts[0])
+    assert len(words) == len(texts[0]) - 1 and all(len(w) == 2 for w in words)  # bigrams, not 1 giant "word"
+    for lsh in (False, True):
+        assert similarity.near_duplicates(texts, 0.8, seed=1, lsh=lsh) == {1: 0}  # row 1 repeats row 0
+    assert similarity.words("Plain English words") == ["plain", "english", "words"]

@@ -34,3 +34,36 @@ def test_md_escape_shows_markup_as_text():
     assert "<" not in out and ">" not in out
     assert "&lt;script&gt;" in out
     assert "\\*\\*bold\\*\\*" in out and "\\[x\\]\\(http://e\\)" in out and "a\\|b" in out
+
+
+# ---- words of scripts written without spaces (Japanese, Chinese, Thai)
+
+import re  # noqa: E402
+
+from stages.core.text import has_unspaced, pieces, tokens, word_count  # noqa: E402
+
+
+@pytest.mark.parametrize("text, count", [
+    ("今日はいい天気です", 9),                 # Japanese: one word per character, not 1
+    ("股市今天大涨", 6),                      # Chinese
+    ("ราคาน้ำมันขึ้น", 10),                   # Thai: base characters, vowel and tone marks stay on theirs
+    ("GPU 価格が上昇 2025", 7),               # mixed: GPU, 5 characters, 2025
+    ("You won't believe what the mayor did", 7),
+])
+def test_word_count_is_sane_for_scripts_without_spaces(text, count):
+    assert word_count(text) == count
+
+
+@pytest.mark.parametrize("text", ["You won't believe it!", "U.S. stocks rise 3% on snake_case news", "  a  b ",
+                                  "Ünïcödé wörds, naïve café"])
+def test_spaced_scripts_keep_whitespace_word_counts_and_lime_default_tokens(text):
+    assert not has_unspaced(text)
+    assert word_count(text) == len(text.split())
+    assert tokens(text) == [p for p in re.split(r"\W+", text) if p]  # what LIME's default split_expression gives
+
+
+@pytest.mark.parametrize("text", ["今日はいい天気です。", "GPU 価格が上昇!", "plain, text", "", "ราคาน้ำมัน ขึ้น"])
+def test_pieces_round_trip_and_mark_exactly_the_tokens(text):
+    parts = pieces(text)
+    assert "".join(p for p, _ in parts) == text
+    assert [p for p, is_token in parts if is_token] == tokens(text)

@@ -277,3 +277,16 @@ def test_a_tiny_run_logs_and_records_the_undertrained_warning(tmp_path, tiny_ber
                         model_dir=tmp_path / "m", reports=tmp_path / "r")
     assert summary["optimizer_steps"] < 50 and "probably undertrained" in summary["undertrained_warning"]
     assert "undertrained: only " in caplog.text
+
+
+def test_texts_longer_than_the_model_limit_are_counted_in_a_warning(caplog):
+    import logging
+
+    caplog.set_level(logging.INFO, logger="stages")
+    over_max, over_limit = diagnostics.log_truncation([10, 40, 129, 129, 64], max_length=32, limit=128)
+    assert (over_max, over_limit) == (4, 2)
+    warning = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warning) == 1 and warning[0].getMessage().startswith(
+        "2 of 5 training texts are longer than the model's limit of 128 tokens and are truncated")
+    caplog.clear()
+    assert diagnostics.log_truncation([5, 6], max_length=8, limit=128) == (0, 0) and not caplog.records
