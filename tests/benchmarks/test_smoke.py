@@ -76,6 +76,7 @@ def test_evaluate_benchmark_on_a_tiny_split(tmp_path):
 def test_explain_benchmark():
     out = bench("explain.py", "--examples", "1", "--num-samples", "20", "--steps", "1", timeout=900)
     assert re.search(r"^speedup: [\d.]+x wall", out, re.M), out
+    assert re.search(r"^LIME's own work per explanation .*: [\d.]+x; max \|weight difference\|", out, re.M), out
 
 
 @pytest.mark.e2e
