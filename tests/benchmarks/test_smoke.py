@@ -93,3 +93,8 @@ def test_train_benchmark_long_split_precision_parity(tmp_path):
                 "--precision", "fp32,bf16", "--no-tutorial", timeout=900)
     assert re.search(r"^stage, bf16 vs fp32 stage \(parity for train.precision auto\): [\d.]+x", out, re.M), out
     assert not re.search(r"^tutorial", out, re.M), out
+
+
+def test_export_benchmark():
+    out = bench("export.py", "--texts", "40", "--repeats", "1", timeout=600)
+    assert re.search(r"^ONNX int8 +[\d.]+ texts/s per core +[\d.]+x +label agreement", out, re.M), out
