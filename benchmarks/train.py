@@ -18,11 +18,16 @@ Tokens/row: the positions (padding included) the training forward passes process
 splits into fewer tokens (padding dropped) and cheaper tokens (kernels), and "no padding at all" is the most
 that dropping padding can give on this data.
 Target: >= 3x the tutorial's samples/s with test macro-F1 within 0.01.
+--data long: the same split with each row's text replaced by 4-8 texts of its label (from the same split file)
+joined into one, about 60-120 tokens. --precision fp32,bf16: the stage rows to run (default: fp32, plus bf16
+on a CPU with native bf16); their macro-F1 gap is the parity check behind `train.precision: auto`
+(CPU_AUTO_BF16 in stages/training/controls.py). --no-tutorial: the stage rows only.
 
 GPU mode (--gpu): a BERT-base-sized encoder (random weights, no download) trained by the train stage at
 sequence length 128 (bf16 where supported): samples/s and model FLOPs utilisation (target > 35%).
 
-Usage (repository root, .venv active): python benchmarks/train.py [--epochs 2] [--seeds 5] [--split DIR] [--gpu]
+Usage (repository root, .venv active): python benchmarks/train.py [--epochs 2] [--seeds 5] [--split DIR]
+  [--data default|long] [--precision fp32,bf16] [--no-tutorial] [--gpu]
 """
 
 from __future__ import annotations
@@ -146,13 +151,30 @@ def tutorial(cfg: params.Train, seed: int, split: Path, out: Path, padding, max_
     return model, tok, timer, len(data["train"][0]["input_ids"])
 
 
-def cpu_has_bf16() -> bool:
-    """Native bf16 dot products (AVX512-BF16 or AMX), from /proc/cpuinfo; False where it cannot be read."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
+def make_long(split: Path, out: Path, seed: int) -> Path:
+    """A long-text copy of `split`: every row's text becomes 4-8 texts of its label from the same file joined
+    (the row's own first), so the labels and their counts stay and the texts grow to about 60-120 tokens."""
+    import random
+
+    import pandas as pd
+
+    out.mkdir(parents=True, exist_ok=True)
+    for name in ("train", "val", "test"):
+        df = pd.read_csv(split / f"{name}.csv", dtype=str, keep_default_na=False)
+        rng, by_label = random.Random(f"{seed}-{name}"), df.groupby("label")["text"].apply(list).to_dict()
+        df["text"] = [" ".join([text, *rng.sample(by_label[lab], min(len(by_label[lab]), rng.randint(3, 7)))])
+                      for text, lab in zip(df["text"], df["label"])]
+        df.to_csv(out / f"{name}.csv", index=False)
+    return out
+
+
+def cpu_precisions(spec: str) -> list[str]:
+    """The stage's precisions to run: a comma list, or auto (fp32, plus bf16 where the CPU runs it natively)."""
+    from stages.training import controls
+
+    if spec == "auto":
+        return ["fp32", "bf16"] if controls.cpu_bf16_native(controls.cpu_flags()) else ["fp32"]
+    return [p.strip() for p in spec.split(",") if p.strip()]
 
 
 def cpu_mode(args: argparse.Namespace) -> None:
@@ -168,6 +190,8 @@ def cpu_mode(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-train-") as tmp_name:
         tmp = Path(tmp_name)
         split = args.split or make_data(tmp)
+        if args.data == "long":
+            split = make_long(split, tmp / "long", base.seed)
         for name in ("train", "val", "test"):
             if not (split / f"{name}.csv").is_file():
                 raise SystemExit(f"error: --split {split}: no {name}.csv (expected train.csv, val.csv and test.csv "
@@ -187,15 +211,16 @@ def cpu_mode(args: argparse.Namespace) -> None:
             return (n / sum(timer.wall), n / sum(timer.cpu), test_f1(model, tok, split), f"padded to {width}",
                     *timer.tokens_per_row())
 
-        runs = {"tutorial": (tut, cfg), "train stage": (stage, cfg)}
-        if cpu_has_bf16():  # not the default on a CPU (precision auto = fp32), shown for what it adds
-            runs["stage, bf16"] = (stage, dataclasses.replace(cfg, precision="bf16"))
+        runs = {} if args.no_tutorial else {"tutorial": (tut, cfg)}
+        for prec in cpu_precisions(args.precision):
+            runs["train stage" if prec == "fp32" else f"stage, {prec}"] = (
+                stage, dataclasses.replace(cfg, precision=prec))
         seen: dict[str, list[tuple]] = {name: [] for name in runs}
         for r in range(args.seeds):  # alternate, so a burst of load from elsewhere hits one run, not all
             for name, (fn, run_cfg) in runs.items():
                 seen[name].append(fn(run_cfg, base.seed + r, tmp / f"{len(seen[name])}-{name.replace(' ', '_')}"))
 
-        if args.tutorial512_steps > 1:
+        if args.tutorial512_steps > 1 and not args.no_tutorial:
             _, _, timer, width = tutorial(cfg, base.seed, split, tmp / "tut512", padding="max_length",
                                           max_steps=args.tutorial512_steps)
             k = cfg.batch_size * (len(timer.wall) - 1)  # the first step is warm-up
@@ -203,6 +228,10 @@ def cpu_mode(args: argparse.Namespace) -> None:
                                      f"padded to {width}, {len(timer.wall) - 1} steps timed",
                                      *timer.tokens_per_row())]
 
+    print_cpu_table(seen)
+
+
+def print_cpu_table(seen: dict[str, list[tuple]]) -> None:
     # Speed: the fastest run of each (least disturbed by other processes); quality: the mean over the seeds.
     speed = {name: max(found, key=lambda x: x[0]) for name, found in seen.items()}
     f1 = {name: [x[2] for x in found] for name, found in seen.items() if found[0][2] is not None}
@@ -212,10 +241,17 @@ def cpu_mode(args: argparse.Namespace) -> None:
         scores = f1.get(name)
         text = f"{sum(scores) / len(scores):.4f} ({min(scores):.4f}-{max(scores):.4f})" if scores else "= tutorial"
         print(f"{name:14}{wall:16.1f}{cpu:11.1f}{positions:12.1f}   {text:<31}{note}")
+    mean = {name: sum(v) / len(v) for name, v in f1.items()}
+    for name in [k for k in speed if k.startswith("stage, ") and "train stage" in speed]:
+        diffs = [a - b for a, b in zip(f1[name], f1["train stage"])]  # paired by seed
+        print(f"{name} vs fp32 stage (parity for train.precision auto): {speed[name][0] / speed['train stage'][0]:.2f}x "
+              f"samples/s; macro-F1 mean gap {mean[name] - mean['train stage']:+.4f}, per seed "
+              f"{' '.join(f'{d:+.3f}' for d in diffs)} ({len(diffs)} seeds; parity: |mean gap| <= 0.01)")
+    if "tutorial" not in speed:
+        return
     real = speed["tutorial"][5]
     print(f"tokens/row: positions each training row costs in the forward passes, padding included; the texts "
           f"themselves average {real:.1f} tokens ([CLS] and [SEP] included)")
-    mean = {name: sum(v) / len(v) for name, v in f1.items()}
     for name in [k for k in speed if k.startswith(("train stage", "stage"))]:
         gap = abs(mean[name] - mean["tutorial"])
         line = (f"{name} vs tutorial: {speed[name][0] / speed['tutorial'][0]:.2f}x samples/s "
@@ -292,7 +328,11 @@ def main() -> None:
     parser.add_argument("--tutorial512-steps", type=int, default=3, help="steps of the pad-to-512 run (0: skip)")
     parser.add_argument("--gpu-batch-size", type=int, default=128)
     parser.add_argument("--gpu-steps", type=int, default=40)
-    parser.add_argument("--precision", default="auto", help="train.precision for --gpu (auto: bf16 if supported)")
+    parser.add_argument("--precision", default="auto", help="train.precision for --gpu (auto: bf16 if supported); "
+                        "CPU mode: the stage's precisions, a comma list (auto: fp32, plus bf16 if native)")
+    parser.add_argument("--data", choices=("default", "long"), default="default",
+                        help="CPU mode: the split as is, or its long-text version (4-8 texts of a label joined)")
+    parser.add_argument("--no-tutorial", action="store_true", help="CPU mode: only the stage's rows")
     parser.add_argument("--peak-tflops", type=float, help="the GPU's dense bf16 peak, for MFU")
     args = parser.parse_args()
     import logging

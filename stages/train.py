@@ -111,7 +111,7 @@ def prepare(cfg: params.Train, seed: int, split_dir: Path) -> Prepared:
     train_df, val_df, labels = read_splits(split_dir)
     weights = controls.class_weight_values(cfg.class_weights, cfg.label_weights, labels, train_df["label"].tolist())
     dev = modeling.device()
-    precision = controls.choose_precision(cfg.precision, dev, controls.device_capability(dev))
+    precision = controls.precision_for(cfg.precision, dev)
     transformers.set_seed(seed)
     model = modeling.load_classifier(cfg.model, labels, attn_implementation="sdpa")
     tokenizer = modeling.load_tokenizer(cfg.model)

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 from stages.core.text import has_unspaced, tokens
 from stages.core import modeling, params
 from stages.core.progress import duration
+from stages.explanation import fast_lime
 from stages.explanation.selection import Selection, check_labels
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,8 @@ class CachedClassifier:
 
     def __init__(self, model: Any, tokenizer: Any, batch_size: int) -> None:
         self.model, self.tokenizer, self.batch_size = model, tokenizer, batch_size
-        self.cache: dict[str, Any] = {}
+        self.cache: dict[str, int] = {}  # text -> its row of self.table
+        self.table: Any = None
         self.calls = self.predicted = 0
 
     def __call__(self, texts: list[str]) -> Any:
@@ -42,9 +44,11 @@ class CachedClassifier:
         todo = list(dict.fromkeys(t for t in texts if t not in self.cache))
         if todo:  # predict_proba sorts by length, pads per batch and runs under torch.inference_mode
             proba = modeling.predict_proba(self.model, self.tokenizer, todo, self.batch_size)
-            self.cache.update(zip(todo, proba))
+            start = 0 if self.table is None else len(self.table)
+            self.table = proba if self.table is None else np.concatenate([self.table, proba])
+            self.cache.update(zip(todo, range(start, start + len(todo))))
             self.predicted += len(todo)
-        return np.stack([self.cache[t] for t in texts])
+        return self.table[[self.cache[t] for t in texts]]
 
 
 class Results(NamedTuple):
@@ -60,13 +64,11 @@ def example_seed(seed: int, text: str) -> int:
 
 
 def explain_one(text: str, label_ids: list[int], labels: list[str], fn: Any, cfg: params.Explain, seed: int) -> Any:
-    """One LIME explanation with a fresh explainer (LIME's RNG is consumed by each call, lime#486)."""
-    from lime.lime_text import LimeTextExplainer
-
-    # Unspaced scripts (Japanese, Chinese, Thai): one token per character, not LIME's `\W+` words (a whole
-    # sentence would be one or two "words"); other texts keep LIME's default split exactly.
-    split = {"split_expression": tokens} if has_unspaced(text) else {}
-    explainer = LimeTextExplainer(class_names=labels, random_state=example_seed(seed, text), **split)
+    """One LIME explanation with a fresh explainer (LIME's RNG is consumed by each call, lime#486); LIME's own
+    work done by fast_lime, the same weights. Unspaced scripts (Japanese, Chinese, Thai) get one token per
+    character (core/text.tokens), not LIME's `\\W+` words; other texts keep LIME's default split exactly."""
+    split = tokens if has_unspaced(text) else r"\W+"
+    explainer = fast_lime.explainer(labels, example_seed(seed, text), cfg.num_features, text, split)
     return explainer.explain_instance(text, fn, labels=label_ids, num_features=cfg.num_features,
                                       num_samples=cfg.num_samples)
 

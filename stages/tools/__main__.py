@@ -3,6 +3,7 @@
     synthbert predict "You won't believe what the mayor did"
     synthbert compare --rev main
     synthbert sweep --trials 20
+    synthbert export --out models/onnx
 
 Each verb is also `python -m stages.tools.<verb>`; `synthbert <verb> --help` shows its options.
 """
@@ -16,6 +17,7 @@ VERBS = {
     "predict": "label and class probabilities of texts with the trained model",
     "compare": "metrics, params and per-label F1 of the workspace against a git revision (markdown)",
     "sweep": "a Bayesian sweep over DVC experiments (Optuna)",
+    "export": "the trained model as ONNX and int8 ONNX, checked against PyTorch on the test split",
 }
 
 

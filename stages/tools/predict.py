@@ -2,6 +2,7 @@
 
     python -m stages.tools.predict "You won't believe what the mayor did" "Council approves budget"
     python -m stages.tools.predict --input headlines.txt --out predictions.csv --top-k 1
+    python -m stages.tools.predict --onnx models/onnx/model.int8.onnx "Council approves budget"
     cat headlines.txt | python -m stages.tools.predict --format csv
 
 Needs only a model directory (default models/classifier): no params.yaml, data or DVC. It imports nothing
@@ -130,9 +131,12 @@ class Predictor:
                 for row, i in enumerate(idx):
                     batch[row, : len(ids[i])] = torch.tensor(ids[i])
                     mask[row, : len(ids[i])] = 1
-                logits = self.model(input_ids=batch.to(self.device), attention_mask=mask.to(self.device)).logits
+                logits = self._logits(batch, mask)
                 out[idx] = torch.softmax(logits.float(), dim=-1).cpu().numpy()
         return out
+
+    def _logits(self, batch: Any, mask: Any) -> Any:
+        return self.model(input_ids=batch.to(self.device), attention_mask=mask.to(self.device)).logits
 
     def predict(self, texts: Sequence[str], top_k: int | None = None) -> Iterator[dict[str, Any]]:
         """One dict per text, in input order: text, label, score and `top_k` {label: probability}."""
@@ -151,6 +155,36 @@ class Predictor:
                 best = sorted(range(len(p)), key=lambda j: (-p[j], j))[:k]
                 yield {"text": text, "label": self.labels[best[0]], "score": round(float(p[best[0]]), 6),
                        "top_k": {self.labels[j]: round(float(p[j]), 6) for j in best}}
+
+
+class OnnxPredictor(Predictor):
+    """The same batching over an ONNX export (`synthbert export`), run by onnxruntime; the tokenizer, labels
+    and max_length come from the ONNX file's directory. onnxruntime is imported only here."""
+
+    def __init__(self, onnx_path: str | Path, batch_size: int = 64, threads: int = 0) -> None:
+        path = Path(onnx_path)
+        if not path.is_file():
+            raise InputError(f"{onnx_path}: ONNX file not found (write one with `synthbert export`)")
+        if not (path.parent / "config.json").is_file():
+            raise InputError(f"{path.parent}: no config.json beside the ONNX file (expected `synthbert export` output)")
+        import onnxruntime
+        from transformers import AutoConfig, AutoTokenizer
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads  # 0: onnxruntime's default (all cores)
+        self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.tokenizer = AutoTokenizer.from_pretrained(str(path.parent))
+        config = AutoConfig.from_pretrained(str(path.parent))
+        self.model = type("Config", (), {"config": config})()  # what Predictor reads of a model: its config
+        self.device, self.batch_size = "cpu", batch_size
+        self.labels = [config.id2label[i] for i in range(config.num_labels)]
+        self.max_length = self._max_length(path.parent)
+
+    def _logits(self, batch: Any, mask: Any) -> Any:
+        import torch
+
+        out = self.session.run(["logits"], {"input_ids": batch.numpy(), "attention_mask": mask.numpy()})[0]
+        return torch.from_numpy(out)
 
 
 def write_rows(rows: Iterator[dict[str, Any]], fmt: str, f: Any) -> int:
@@ -194,7 +228,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out is not None:
         check_writable(args.out)
     start = time.perf_counter()
-    predictor = Predictor(args.model, args.batch_size)
+    predictor = OnnxPredictor(args.onnx, args.batch_size) if args.onnx else Predictor(args.model, args.batch_size)
     if len(texts) > CHUNK:
         log.info("predicting %s texts on %s, %s per batch", f"{len(texts):,}", predictor.device, args.batch_size)
     rows = predictor.predict(texts, args.top_k)
@@ -225,6 +259,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--format", choices=("jsonl", "csv"), help="output format (default: from --out, else jsonl)")
     p.add_argument("--top-k", type=int, help="probabilities of the k most likely labels (default: all)")
     p.add_argument("--batch-size", type=int, default=64, help="texts per forward pass (default: 64)")
+    p.add_argument("--onnx", type=Path, help="run this ONNX export with onnxruntime instead of --model "
+                                             "(`synthbert export` writes models/onnx/model.onnx and model.int8.onnx)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     if args.batch_size < 1:

@@ -17,16 +17,44 @@ from stages.core.errors import ParamsError
 log = logging.getLogger(__name__)
 
 
-def choose_precision(requested: str, device: str, capability: tuple[int, int] | None = None) -> str:
+# Whether `train.precision: auto` picks bf16 autocast on a CPU with native bf16. Off until benchmarks/train.py
+# shows test macro-F1 parity over >= 5 seeds on the default task and a long-text split (issue 15); see README.
+CPU_AUTO_BF16 = False
+CPU_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
+
+
+def cpu_bf16_native(flags: str) -> bool:
+    """Whether a /proc/cpuinfo `flags` string names a native bf16 dot product (Intel AMX or AVX512-BF16).
+
+    (torch's mkldnn bf16 check says yes on any AVX512 core, where oneDNN emulates bf16, so it is not used.)"""
+    return any(flag in flags.split() for flag in CPU_BF16_FLAGS)
+
+
+def cpu_flags(path: str = "/proc/cpuinfo") -> str:
+    """The `flags` line of the first CPU in /proc/cpuinfo; "" where there is none (not Linux)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "flags":
+                    return value.strip()
+    except OSError:
+        pass
+    return ""
+
+
+def choose_precision(requested: str, device: str, capability: tuple[int, int] | None = None,
+                     cpu_bf16: bool = False) -> str:
     """fp32, bf16 or fp16 for `train.precision` on `device` ("cuda" | "cpu").
 
     `capability` is the CUDA compute capability: bf16 runs natively from Ampere (8.0) on. (torch's
-    `is_bf16_supported()` also says yes on older GPUs, where bf16 is emulated and slow.)
+    `is_bf16_supported()` also says yes on older GPUs, where bf16 is emulated and slow.) `cpu_bf16`: the CPU
+    runs bf16 natively (cpu_bf16_native); auto picks bf16 there only when CPU_AUTO_BF16 is on.
     """
     native_bf16 = device == "cuda" and capability is not None and capability >= (8, 0)
     if requested == "auto":
         if device != "cuda":
-            return "fp32"
+            return "bf16" if cpu_bf16 and CPU_AUTO_BF16 else "fp32"
         return "bf16" if native_bf16 else "fp16"
     if requested == "fp16" and device != "cuda":
         raise ParamsError(f"params.yaml: train.precision fp16 needs a CUDA GPU (device is {device}); "
@@ -35,6 +63,19 @@ def choose_precision(requested: str, device: str, capability: tuple[int, int] | 
         raise ParamsError(f"params.yaml: train.precision bf16 needs a GPU of compute capability >= 8.0 "
                           f"(this one is {'.'.join(map(str, capability or ()))}); use auto or fp16")
     return requested
+
+
+def precision_for(requested: str, device: str) -> str:
+    """choose_precision for this machine, the choice logged with what decided it."""
+    cpu_bf16 = device != "cuda" and cpu_bf16_native(cpu_flags())
+    chosen = choose_precision(requested, device, device_capability(device), cpu_bf16)
+    if device != "cuda":
+        why = ("native bf16 (" + ", ".join(f for f in CPU_BF16_FLAGS if f in cpu_flags().split()) + ")"
+               if cpu_bf16 else "no native bf16 (no amx_bf16 or avx512_bf16 flag)")
+        note = "" if requested != "auto" or chosen == "bf16" or not cpu_bf16 else \
+            "; auto keeps fp32 until bf16 parity is measured (set train.precision: bf16 to use it)"
+        log.info("precision %s (train.precision %s): CPU with %s%s", chosen, requested, why, note)
+    return chosen
 
 
 def device_capability(device: str) -> tuple[int, int] | None:

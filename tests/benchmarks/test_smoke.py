@@ -76,6 +76,7 @@ def test_evaluate_benchmark_on_a_tiny_split(tmp_path):
 def test_explain_benchmark():
     out = bench("explain.py", "--examples", "1", "--num-samples", "20", "--steps", "1", timeout=900)
     assert re.search(r"^speedup: [\d.]+x wall", out, re.M), out
+    assert re.search(r"^LIME's own work per explanation .*: [\d.]+x; max \|weight difference\|", out, re.M), out
 
 
 @pytest.mark.e2e
@@ -84,3 +85,16 @@ def test_train_benchmark_on_a_tiny_split(tmp_path):
     out = bench("train.py", "--epochs", "1", "--seeds", "1", "--tutorial512-steps", "0", "--split", str(split),
                 timeout=900)
     assert "tokens/row" in out and re.search(r"^\w[\w ]* +[\d.]+ +[\d.]+ +[\d.]+ ", out, re.M), out
+
+
+def test_train_benchmark_long_split_precision_parity(tmp_path):
+    split = write_splits(tmp_path)
+    out = bench("train.py", "--epochs", "1", "--seeds", "1", "--split", str(split), "--data", "long",
+                "--precision", "fp32,bf16", "--no-tutorial", timeout=900)
+    assert re.search(r"^stage, bf16 vs fp32 stage \(parity for train.precision auto\): [\d.]+x", out, re.M), out
+    assert not re.search(r"^tutorial", out, re.M), out
+
+
+def test_export_benchmark():
+    out = bench("export.py", "--texts", "40", "--repeats", "1", timeout=600)
+    assert re.search(r"^ONNX int8 +[\d.]+ texts/s per core +[\d.]+x +label agreement", out, re.M), out

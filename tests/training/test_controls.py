@@ -28,6 +28,48 @@ def test_precision_choice(requested, device, capability, expected):
     assert controls.choose_precision(requested, device, capability) == expected
 
 
+SPR = "fpu sse avx2 avx512f avx512_bf16 amx_bf16 amx_tile amx_int8"   # Sapphire Rapids: AMX
+ZEN4 = "fpu sse avx2 avx512f avx512bw avx512_bf16"                      # AMD Zen 4: AVX512-BF16 only
+
+
+@pytest.mark.parametrize("flags, expected", [
+    (SPR, True), (ZEN4, True),
+    ("fpu sse avx2 amx_bf16", True),
+    ("fpu sse avx2 avx512f avx512bw avx512vl", False),  # AVX512 without bf16: oneDNN emulates it
+    ("fpu sse avx2 avx512_bf16x", False),               # whole flags only
+    ("", False),                                        # not Linux / unreadable
+])
+def test_cpu_bf16_is_read_from_the_flags(flags, expected):
+    assert controls.cpu_bf16_native(flags) is expected
+
+
+def test_cpu_flags_reads_the_first_flags_line(tmp_path):
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nmodel name\t: X\nflags\t\t: fpu avx512_bf16\n\nprocessor\t: 1\nflags\t: fpu\n")
+    assert controls.cpu_flags(str(info)) == "fpu avx512_bf16"
+    assert controls.cpu_flags(str(tmp_path / "missing")) == ""
+
+
+@pytest.mark.parametrize("switched, cpu_bf16, expected", [
+    (False, True, "fp32"),   # today: native bf16 is detected, auto stays fp32 until parity is measured
+    (False, False, "fp32"),
+    (True, True, "bf16"),
+    (True, False, "fp32"),   # never emulated bf16
+])
+def test_auto_on_cpu_picks_bf16_only_where_native_and_switched_on(monkeypatch, switched, cpu_bf16, expected):
+    monkeypatch.setattr(controls, "CPU_AUTO_BF16", switched)
+    assert controls.choose_precision("auto", "cpu", None, cpu_bf16) == expected
+    assert controls.choose_precision("fp32", "cpu", None, cpu_bf16) == "fp32"
+
+
+def test_precision_choice_is_logged_with_its_reason(monkeypatch, caplog):
+    monkeypatch.setattr(controls, "cpu_flags", lambda: SPR)
+    with caplog.at_level("INFO", logger=controls.__name__):
+        assert controls.precision_for("auto", "cpu") == "fp32"
+    assert "CPU with native bf16 (amx_bf16, avx512_bf16)" in caplog.text
+    assert "auto keeps fp32 until bf16 parity is measured" in caplog.text
+
+
 @pytest.mark.parametrize("requested, device, capability, message", [
     ("fp16", "cpu", None, "train.precision fp16 needs a CUDA GPU"),
     ("bf16", "cuda", (7, 0), r"train.precision bf16 needs a GPU of compute capability >= 8.0 \(this one is 7.0\)"),

@@ -1,0 +1,121 @@
+"""Export the trained classifier for serving: ONNX (fp32) and dynamic-int8 ONNX, checked on the test split.
+
+    python -m stages.tools.export                      # models/classifier -> models/onnx, checked on data/split/test.csv
+    synthbert export --model DIR --out DIR --test FILE
+
+Writes OUT/model.onnx (torch.onnx.export, dynamic batch and sequence axes; inputs input_ids and
+attention_mask, output logits), OUT/model.int8.onnx (onnxruntime.quantization.quantize_dynamic, int8
+weights), the tokenizer, config.json and synthbert_params.json beside them (so `synthbert predict --onnx
+OUT/model.int8.onnx` needs nothing else), and OUT/export.json: for each file its size, the share of test
+rows whose label equals the PyTorch model's (required >= 99.5%) and the largest probability difference.
+Exit code 1 when a file misses the agreement target (the files and the report are still written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("stages.tools.export")
+MIN_AGREEMENT = 0.995
+
+
+def export_onnx(model_dir: Path, out: Path, opset: int = 18) -> Path:
+    """model.onnx from a saved sequence classifier, with the tokenizer and config copied beside it."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    model = AutoModelForSequenceClassification.from_pretrained(str(model_dir), attn_implementation="eager").eval()
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+    out.mkdir(parents=True, exist_ok=True)
+    tokenizer.save_pretrained(str(out))
+    model.config.save_pretrained(str(out))
+    if (model_dir / "synthbert_params.json").is_file():
+        shutil.copy2(model_dir / "synthbert_params.json", out / "synthbert_params.json")
+
+    class Logits(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids: Any, attention_mask: Any) -> Any:
+            return self.model(input_ids=input_ids, attention_mask=attention_mask).logits
+
+    example = tokenizer(["an example", "a longer example text"], padding=True, return_tensors="pt")
+    axes = {0: "batch", 1: "sequence"}
+    target = out / "model.onnx"
+    with torch.inference_mode():  # the TorchScript exporter: fast, and dynamic_axes as given
+        torch.onnx.export(Logits().eval(), (example["input_ids"], example["attention_mask"]), str(target),
+                          input_names=["input_ids", "attention_mask"], output_names=["logits"],
+                          dynamic_axes={"input_ids": axes, "attention_mask": axes, "logits": {0: "batch"}},
+                          opset_version=opset, dynamo=False)
+    return target
+
+
+def quantize(onnx_path: Path) -> Path:
+    """model.int8.onnx: weights of the matrix products in int8, activations quantized on the fly."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    target = onnx_path.with_name("model.int8.onnx")
+    quantize_dynamic(str(onnx_path), str(target), weight_type=QuantType.QInt8)
+    return target
+
+
+def agreement(reference: Any, other: Any) -> dict[str, Any]:
+    """Label agreement (share of rows with the same argmax) and the largest probability difference."""
+    import numpy as np
+
+    same = float(np.mean(reference.argmax(1) == other.argmax(1))) if len(reference) else 1.0
+    return {"label_agreement": round(same, 6), "max_probability_difference": round(float(np.abs(reference - other).max()), 6)
+            if len(reference) else 0.0, "ok": same >= MIN_AGREEMENT}
+
+
+def run(model_dir: Path, out: Path, test_csv: Path, batch_size: int = 64) -> dict[str, Any]:
+    """Export, quantize, compare with the PyTorch model on the texts of `test_csv`; write OUT/export.json."""
+    from stages.tools import predict
+
+    texts = predict.read_texts(str(test_csv))
+    reference = predict.Predictor(model_dir, batch_size, device="cpu").proba(texts)
+    files = {"onnx": export_onnx(model_dir, out)}
+    files["int8"] = quantize(files["onnx"])
+    report: dict[str, Any] = {"model": str(model_dir), "test": str(test_csv), "rows": len(texts),
+                              "min_label_agreement": MIN_AGREEMENT}
+    for name, path in files.items():
+        probs = predict.OnnxPredictor(path, batch_size).proba(texts)
+        report[name] = {"file": path.name, "bytes": path.stat().st_size, **agreement(reference, probs)}
+        log.info("%s: %s, %.1f MB, label agreement %.2f%%, largest probability difference %.2g", name, path,
+                 path.stat().st_size / 1e6, 100 * report[name]["label_agreement"],
+                 report[name]["max_probability_difference"])
+    (out / "export.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", type=Path, default=Path("models/classifier"), help="trained model directory")
+    p.add_argument("--out", type=Path, default=Path("models/onnx"), help="directory to write (default models/onnx)")
+    p.add_argument("--test", type=Path, default=Path("data/split/test.csv"), help="texts to check agreement on")
+    p.add_argument("--batch-size", type=int, default=64)
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    from stages.tools.predict import InputError
+
+    try:
+        report = run(args.model, args.out, args.test, args.batch_size)
+    except (InputError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    failed = [name for name in ("onnx", "int8") if not report[name]["ok"]]
+    for name in failed:
+        print(f"error: {name}: label agreement {report[name]['label_agreement']:.2%} with the PyTorch model on "
+              f"{args.test}, expected >= {MIN_AGREEMENT:.1%} (see {args.out / 'export.json'})", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,72 @@
+"""stages.tools.export: ONNX and int8 ONNX of the tiny BERT, their agreement with PyTorch on a test file, the
+report, and `predict --onnx` giving PyTorch's labels."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from stages.core import modeling
+from stages.generation.task import load_task
+from stages.generation.template import generate_label
+from stages.tools import __main__ as tools_main
+from stages.tools import export, predict
+from testkit import ROOT
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory, tiny_bert):
+    """A classifier with a confident head (weights scaled: labels far from ties), exported once."""
+    tmp = tmp_path_factory.mktemp("export")
+    model = modeling.load_classifier(str(tiny_bert), ["clickbait", "factual"])
+    with torch.no_grad():
+        model.classifier.weight.mul_(40)
+    model.save_pretrained(str(tmp / "classifier"))
+    modeling.load_tokenizer(str(tiny_bert)).save_pretrained(str(tmp / "classifier"))
+    task = load_task(ROOT / "data" / "tasks" / "clickbait.yaml")
+    rows = [(t, label.name) for label in task.labels for t in generate_label(label, 30, seed=2)]
+    pd.DataFrame(rows, columns=["text", "label"]).to_csv(tmp / "test.csv", index=False)
+    code = tools_main.main(["export", "--model", str(tmp / "classifier"), "--out", str(tmp / "onnx"),
+                            "--test", str(tmp / "test.csv")])
+    return tmp, code
+
+
+def test_export_writes_onnx_int8_and_a_report_that_agrees(exported):
+    tmp, code = exported
+    report = json.loads((tmp / "onnx" / "export.json").read_text())
+    assert code == 0 and report["rows"] == 60
+    assert report["onnx"]["label_agreement"] == 1.0 and report["onnx"]["max_probability_difference"] < 1e-4
+    assert report["int8"]["label_agreement"] >= 0.995 and report["int8"]["ok"]
+    assert report["int8"]["bytes"] < report["onnx"]["bytes"]
+    assert {"model.onnx", "model.int8.onnx", "config.json", "tokenizer.json"} <= {p.name for p in (tmp / "onnx").iterdir()}
+
+
+@pytest.mark.parametrize("name", ["model.onnx", "model.int8.onnx"])
+def test_predict_onnx_gives_the_pytorch_labels(exported, name, capsys):
+    tmp, _ = exported
+    texts = pd.read_csv(tmp / "test.csv")["text"].tolist()
+    want = predict.Predictor(tmp / "classifier", device="cpu")
+    assert predict.main(["--onnx", str(tmp / "onnx" / name), "--input", str(tmp / "test.csv")]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["label"] for r in rows] == [want.labels[i] for i in want.proba(texts).argmax(1)]
+    # dynamic axes: any batch size and length
+    onnx = predict.OnnxPredictor(tmp / "onnx" / name, batch_size=7)
+    np.testing.assert_allclose(onnx.proba(texts), want.proba(texts), atol=1e-4 if name == "model.onnx" else 0.1)
+
+
+def test_agreement_below_target_fails():
+    a = np.array([[0.9, 0.1]] * 199 + [[0.4, 0.6]])
+    assert export.agreement(a, a)["ok"] and export.agreement(a, a)["label_agreement"] == 1.0
+    flipped = a.copy()
+    flipped[:2] = [[0.2, 0.8]]
+    result = export.agreement(a, flipped)
+    assert result == {"label_agreement": 0.99, "max_probability_difference": 0.7, "ok": False}
+
+
+def test_missing_onnx_file_is_a_one_line_error(tmp_path, capsys):
+    assert predict.main(["--onnx", str(tmp_path / "nope.onnx"), "hello"]) == 2
+    assert "nope.onnx: ONNX file not found" in capsys.readouterr().err
