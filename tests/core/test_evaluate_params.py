@@ -13,7 +13,7 @@ from testkit import ROOT
 
 def test_repository_evaluate_section():
     cfg = params.load("evaluate", ROOT / "params.yaml")
-    assert cfg.positive_label == "clickbait" and cfg.bootstrap >= 100 and cfg.external_test == ()
+    assert cfg.positive_label is None and cfg.bootstrap >= 100 and cfg.external_test == ()
     assert cfg.baselines.models == ("majority", "tfidf_lr", "frozen_lr")
 
 

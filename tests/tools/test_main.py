@@ -28,7 +28,8 @@ def test_every_verb_is_a_module_with_a_main_and_help_with_an_example(capsys):
 def test_unknown_verb_is_one_line_and_exit_2(capsys):
     assert synthbert.main(["predcit"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == "error: synthbert: unknown verb 'predcit'; expected one of predict, compare, sweep"
+    assert err == f"error: synthbert: unknown verb 'predcit'; expected one of {', '.join(synthbert.VERBS)}"
+    assert list(synthbert.VERBS)[:3] == ["predict", "compare", "sweep"]
 
 
 def test_the_installed_console_command_and_python_m_agree():
