@@ -1,0 +1,58 @@
+"""Other tasks than the default, through every stage to the report with the real dvc CLI: the shipped four-label
+task file by one override, and a user's own four-label CSV by the README's bring-your-own-CSV override alone."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from stages.generation import template
+from stages.generation.task import load_task
+from testkit import ROOT
+from testkit.dvc_repo import dvc, make_repo, stages_ran
+from testkit.tiny_bert import build_tiny_bert
+
+pytestmark = pytest.mark.e2e
+ALL = ["generate", "split", "train", "evaluate", "explain", "report"]
+NEWS = ROOT / "data" / "tasks" / "news_topics.yaml"
+LABELS = ["business", "science", "sports", "world"]
+
+
+@pytest.fixture(scope="module")
+def news_bert(tmp_path_factory):
+    """The tiny BERT with the news task's words in its vocabulary (the default one knows the clickbait task's)."""
+    return build_tiny_bert(tmp_path_factory.mktemp("news-bert"), [NEWS.read_text(encoding="utf-8")])
+
+
+def check_four_label_run(repo, out: str) -> dict:
+    assert stages_ran(out) == ALL, out
+    metrics = json.loads((repo / "reports" / "metrics.json").read_text())["test"]
+    assert set(metrics) == {"f1_macro", "accuracy", "roc_auc_macro"}  # no positive label on four labels
+    full = json.loads((repo / "reports" / "eval" / "test_metrics.json").read_text())["test"]
+    assert sorted(full["per_label"]) == LABELS
+    assert all(v["roc_auc"] is not None and v["f1_ci_low"] <= v["f1"] <= v["f1_ci_high"]
+               for v in full["per_label"].values())
+    assert set(pd.read_csv(repo / "reports" / "eval" / "roc.csv")["label"]) == set(LABELS)  # a curve per label
+    report = (repo / "reports" / "report.md").read_text(encoding="utf-8")
+    assert "## Verdict" in report and all(f"| {lab} |" in report for lab in LABELS)
+    assert "Data and pipelines are up to date." in dvc(repo, "status").stdout
+    return full
+
+
+def test_the_four_label_task_file_runs_to_the_report_by_one_override(tmp_path, news_bert):
+    repo = make_repo(tmp_path / "repo", news_bert)
+    out = dvc(repo, "exp", "run", "-S", "generate.task=data/tasks/news_topics.yaml").stdout
+    check_four_label_run(repo, out)
+    generated = pd.read_csv(repo / "data" / "generated.csv")
+    assert sorted(generated["label"].unique()) == LABELS and set(generated["source"]) == {"template"}
+
+
+def test_a_users_four_label_csv_runs_with_the_path_as_the_only_override(tmp_path, news_bert):
+    repo = make_repo(tmp_path / "repo", news_bert)
+    rows = template.generate(load_task(NEWS), 60, seed=7)  # stands in for the user's own annotated rows
+    pd.DataFrame(rows)[["text", "label"]].to_csv(repo / "data" / "raw" / "mine.csv", index=False)
+    out = dvc(repo, "exp", "run", "-S", "generate.provider=csv", "-S", "generate.csv.path=data/raw/mine.csv").stdout
+    check_four_label_run(repo, out)
+    assert set(pd.read_csv(repo / "data" / "generated.csv")["source"]) == {"csv:mine.csv"}
