@@ -26,7 +26,7 @@ LOWER_BOUNDS = (("max_steps", 0, " (0: train for train.epochs)"), ("batch_size",
 @dataclass(frozen=True)
 class Train:
     model: str = "sentence-transformers/all-MiniLM-L6-v2"
-    epochs: float = 3.0
+    epochs: float = 4.0
     max_steps: int = 0
     learning_rate: float = 5e-5
     batch_size: int = 32

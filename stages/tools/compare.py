@@ -65,6 +65,29 @@ def metric_rows(diff: dict[str, Any]) -> tuple[list[list[Any]], list[list[Any]]]
     return headline, per_label
 
 
+TEST_REPORT = "reports/eval/test_metrics.json"  # per-label values: committed, but not a DVC metric
+
+
+def per_label_f1(rev: str, cwd: Path) -> dict[str, Any]:
+    """`metrics diff`-shaped per-label test F1 from the committed reports/eval/test_metrics.json of `rev` and the
+    workspace's (per-label values are kept out of the DVC metrics so `dvc exp show` stays short)."""
+    def labels(text: str | None) -> dict[str, float]:
+        try:
+            return {lab: v["f1"] for lab, v in json.loads(text)["test"]["per_label"].items()} if text else {}
+        except (ValueError, KeyError, TypeError):
+            return {}
+
+    shown = _run(["git", "show", f"{rev}:{TEST_REPORT}"], cwd)
+    old = labels(shown.stdout if shown.returncode == 0 else None)
+    path = cwd / TEST_REPORT
+    new = labels(path.read_text(encoding="utf-8") if path.is_file() else None)
+    out = {}
+    for lab in sorted(set(old) | set(new)):
+        a, b = old.get(lab), new.get(lab)
+        out[f"test.per_label.{lab}.f1"] = {"old": a, "new": b, "diff": None if a is None or b is None else b - a}
+    return {TEST_REPORT: out} if out else {}
+
+
 def render(rev: str, metrics: dict[str, Any], params: dict[str, Any]) -> str:
     def cols(first: str) -> list[str]:
         return [first, code(rev), "workspace", "change"]
@@ -167,7 +190,8 @@ def run(rev: str | None, out: Path | None, report: Path | None, link_base: str |
     if rev is None:
         return ""
     check_revision(rev, cwd)
-    text = render(rev, dvc_json(cwd, "metrics", "diff", rev, "--all"), dvc_json(cwd, "params", "diff", rev))
+    metrics = dvc_json(cwd, "metrics", "diff", rev, "--all") | per_label_f1(rev, cwd)
+    text = render(rev, metrics, dvc_json(cwd, "params", "diff", rev))
     if report is not None:
         body = report.read_text(encoding="utf-8")
         text += "\n" + (rebase_links(body, report, cwd, link_base) if link_base else body)
