@@ -49,7 +49,8 @@ def test_compare_against_main_shows_metrics_params_and_per_label_f1(two_commits)
     assert "| `explain.num_samples` | `60` | `80` |" in md
     labels = re.findall(r"^\| (\w+) \| [\d.]+ \| [\d.]+ \| [+-][\d.]+ \|$", md, re.M)
     assert labels == ["clickbait", "factual"], md
-    f1 = re.search(r"^\| `test.f1_macro` \| ([\d.]+) \| ([\d.]+) \|", md, re.M)
+    # two metrics files (evaluate's headline, train's DVCLive): each key is named with its file
+    f1 = re.search(r"^\| `reports/metrics.json:test.f1_macro` \| ([\d.]+) \| ([\d.]+) \|", md, re.M)
     assert f1 and f1[1] == f1[2]  # only explain changed: the same model, the same metrics
 
 
