@@ -19,7 +19,7 @@ from typing import Any
 from stages.core import cli, contracts, modeling, params
 from stages.core.errors import DataError, ParamsError
 from stages.core.text import word_count
-from stages.core.io import atomic_dir, write_csv, write_json, write_text
+from stages.core.io import atomic_dir, write_json, write_text
 from stages.evaluation import baselines, external, metrics, outputs, summary
 
 log = logging.getLogger(__name__)
@@ -38,9 +38,10 @@ def positive_index(cfg: params.Evaluate, labels: list[str]) -> int | None:
 
 
 def score_set(name: str, y: Any, probas: dict[str, Any], labels: list[str], cfg: params.Evaluate,
-              seed: int) -> dict[str, dict[str, Any]]:
+              seed: int) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
     """Accuracy and macro-F1 with bootstrap intervals for each predictor on one set, plus each baseline's
-    paired gap to the fine-tuned model (fine-tuned minus baseline, same resamples)."""
+    paired gap to the fine-tuned model (fine-tuned minus baseline, same resamples); and the resampled scores
+    themselves (metrics.bootstrap), from which test_details takes the per-label F1 intervals."""
     import numpy as np
 
     preds = {k: p.argmax(1) for k, p in probas.items()}
@@ -59,7 +60,7 @@ def score_set(name: str, y: Any, probas: dict[str, Any], labels: list[str], cfg:
             gain = out[FINE_TUNED]["f1_macro"] - m["f1_macro"]
             row.update({"fine_tuned_gain_f1_macro": metrics.r6(gain), "gain_ci_low": lo, "gain_ci_high": hi})
         out[k] = row
-    return out
+    return out, boot
 
 
 @dataclass
@@ -122,24 +123,15 @@ def baselines_table(cfg: params.Evaluate, scored: Scored, scores: dict[str, dict
     return {"resamples": cfg.bootstrap, "confidence": cfg.confidence, "sets": list(scored.sets), "models": models}
 
 
-def per_label_intervals(cfg: params.Evaluate, y: Any, pred: Any, labels: list[str], seed: int) -> dict[str, tuple]:
-    """Bootstrap interval of each label's F1 (the resamples score_set drew for the test split: same seed)."""
-    import numpy as np
-
-    mask = np.isin(np.arange(len(labels)), y)
-    boot = metrics.bootstrap(y, {FINE_TUNED: pred}, len(labels), mask, cfg.bootstrap, [seed, zlib.crc32(b"test")])
-    return {lab: metrics.interval(boot[FINE_TUNED]["f1_per_label"][:, i], cfg.confidence)
-            for i, lab in enumerate(labels)}
-
-
 def test_details(cfg: params.Evaluate, scored: Scored, labels: list[str], pos: int | None, intervals: dict[str, Any],
-                 seed: int) -> tuple[contracts.TestMetrics, dict[str, Any], list[dict[str, Any]]]:
+                 boot: dict[str, Any]) -> tuple[contracts.TestMetrics, dict[str, Any], list[dict[str, Any]]]:
     """The fine-tuned model on the test split in detail: metrics with intervals (per-label F1 too), ROC/PR
     curves, calibration."""
     test, proba, y = scored.sets["test"], scored.proba["test"][FINE_TUNED], scored.y["test"]
     m = metrics.classification_metrics(test["label"].tolist(), [labels[i] for i in proba.argmax(1)], labels)
     m.update({k: v for k, v in intervals.items() if "_ci_" in k})
-    for lab, (lo, hi) in per_label_intervals(cfg, y, proba.argmax(1), labels, seed).items():
+    for i, lab in enumerate(labels):  # on the resamples of the headline intervals
+        lo, hi = metrics.interval(boot["f1_per_label"][:, i], cfg.confidence)
         m["per_label"][lab].update(f1_ci_low=lo, f1_ci_high=hi)
     ovr = metrics.ovr_scores(y, proba, labels)
     for lab, c in ovr["per_label"].items():
@@ -179,9 +171,11 @@ def run(*, cfg: params.Evaluate, seed: int, base_model: str, model_dir: Path, sp
     pos = positive_index(cfg, labels)
     sets = read_sets(cfg, split_dir, external_dir, labels)
     scored = predict_all(cfg, base_model, model, tokenizer, labels, sets, split_dir, train_report)
-    scores = {name: score_set(name, scored.y[name], scored.proba[name], labels, cfg, seed) for name in sets}
+    scores, boots = {}, {}
+    for name in sets:
+        scores[name], boots[name] = score_set(name, scored.y[name], scored.proba[name], labels, cfg, seed)
     table = baselines_table(cfg, scored, scores)
-    head, curves, calib = test_details(cfg, scored, labels, pos, scores["test"][FINE_TUNED], seed)
+    head, curves, calib = test_details(cfg, scored, labels, pos, scores["test"][FINE_TUNED], boots["test"][FINE_TUNED])
     result = write_reports(cfg, base_model, eval_dir, metrics_path, scored, labels, head, curves, calib, table)
     log_results(result, scored)
     return {"test": head.to_dict(), "external": result.external, "baselines": table}

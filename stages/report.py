@@ -33,12 +33,6 @@ HEADLINE = (("accuracy", "accuracy"), ("f1_macro", "macro F1"), ("f1_weighted", 
 TOP_SHORTCUTS = 5
 
 
-def git_revision(cwd: Path) -> str:
-    """HEAD when the report was built (the commit the run started from), shortened; 'unknown' outside git."""
-    rev = provenance.git_state(cwd)["git_rev"]
-    return rev[:12] if rev else "unknown"
-
-
 def optional_json(path: Path | None, name: str = "") -> Any:
     path = path / name if path is not None and name else path
     return read_json(path) if path is not None and path.is_file() else None
@@ -252,7 +246,8 @@ def run(*, cfg: params.Report, quality_path: Path, metrics_path: Path, out: Path
     if not (has_curves := bool(train_dir) and plot_curves(train_dir, curves_png)):
         curves_png.unlink(missing_ok=True)  # no stale image from an earlier run
     prov = provenance.collect(out.resolve().parent, device=summary.device if summary else None)
-    lines = header(quality, split, summary, git_revision(out.resolve().parent))
+    # HEAD when the report was built (the commit the run started from), shortened; 'unknown' outside git.
+    lines = header(quality, split, summary, (prov["git_rev"] or "unknown")[:12])
     lines += verdict_section(baselines, result) + warnings(cfg, quality, summary, result)
     lines += metrics_section(result) + baselines_section(baselines)
     if eval_dir and (eval_dir / "confusion.png").is_file():

@@ -209,7 +209,7 @@ def test_real_val_and_test_leave_train_the_synthetic_rows_and_the_real_rows_left
     summary = do_split(tmp_path, mixed_data(tmp_path), val_source="real", test_source="real")
     parts = read(tmp_path)
     for name in ("val", "test"):
-        assert summary["splits"][name]["sources"] == {"real": 4}
+        assert summary["splits"][name]["sources"] == {"real": 4} and set(parts[name]["source"]) == {"real"}
     assert summary["splits"]["train"]["sources"] == {"real": 12, "template": 100}
 
 

@@ -1,7 +1,6 @@
 """The evaluate section of params.yaml: defaults, external test sets and the errors for bad values."""
 
 import re
-from pathlib import Path
 
 import pytest
 

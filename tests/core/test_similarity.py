@@ -3,7 +3,6 @@ every pair, recall on planted near-duplicates and on the default task's data, an
 
 import itertools
 import random
-from pathlib import Path
 
 import pytest
 

@@ -79,5 +79,5 @@ def test_unknown_external_label_stops_dvc_repro_with_one_line(repo):
     proc = dvc(repo, "repro", check=False)
     assert proc.returncode != 0
     errors = [line for line in (proc.stdout + proc.stderr).splitlines() if line.startswith("error:")]
-    assert errors == [f"error: data/external/webis.csv: label 'satire' is unknown to the model (model labels: "
+    assert errors == ["error: data/external/webis.csv: label 'satire' is unknown to the model (model labels: "
                       "clickbait, factual); map it to one in evaluate.external_test[0].label_map"]

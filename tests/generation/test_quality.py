@@ -1,6 +1,5 @@
 """Data-quality measures: lengths, distinct-n and the shortcut probe, each checked by hand."""
 
-import pytest
 
 from stages.generation import quality
 
