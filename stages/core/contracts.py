@@ -87,6 +87,8 @@ class DatasetInfo(Contract):
     provider: Provider
     rows_read: int
     rows_kept: int
+    multi_label: bool = False   # rows carry label sets joined by core/labelsets.LABEL_SEP
+    labels: list | None = None  # every label name of the task or CSV, sorted
 
 
 # ---- split -> report: reports/data/split.json

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from stages.core.errors import DataError
+from stages.core.labelsets import MULTI_LABEL, THRESHOLDS_KEY
 from stages.core.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -61,8 +62,10 @@ def load_tokenizer(name: str) -> Any:
         raise _load_error(name, source, exc) from None
 
 
-def load_classifier(name: str, labels: Sequence[str] | None = None, attn_implementation: str | None = None) -> Any:
-    """A sequence-classification model; with `labels`, a fresh head whose config carries id2label.
+def load_classifier(name: str, labels: Sequence[str] | None = None, attn_implementation: str | None = None,
+                    multi_label: bool = False) -> Any:
+    """A sequence-classification model; with `labels`, a fresh head whose config carries id2label (and, with
+    `multi_label`, problem_type "multi_label_classification": one sigmoid per label).
 
     `attn_implementation` ("sdpa", "eager") is a preference: a model without it loads with its default."""
     from transformers import AutoConfig, AutoModelForSequenceClassification
@@ -74,6 +77,8 @@ def load_classifier(name: str, labels: Sequence[str] | None = None, attn_impleme
         if labels is not None:
             kwargs = {"num_labels": len(labels), "id2label": dict(enumerate(labels)),
                       "label2id": {lab: i for i, lab in enumerate(labels)}}
+            if multi_label:
+                kwargs["problem_type"] = MULTI_LABEL
         config = AutoConfig.from_pretrained(source, **kwargs)
         if config.model_type not in MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES:
             raise DataError(f"train.model: {name!r} is a {config.model_type!r} model, which has no "
@@ -146,14 +151,17 @@ def run_batches(texts: Sequence[str], tokenizer: Any, step: Callable[[Any], Any]
 
 def predict_proba(model: Any, tokenizer: Any, texts: Sequence[str], batch_size: int = 128,
                   max_length: int | None = None) -> Any:
-    """Class probabilities (n, num_labels) as float64 numpy, by run_batches on the model's device."""
+    """Class probabilities (n, num_labels) as float64 numpy, by run_batches on the model's device: a softmax
+    over the labels, or for a multi-label model (is_multi_label) one sigmoid per label."""
     import numpy as np
     import torch
 
     model.eval()
+    multi = is_multi_label(model)
 
     def softmax(batch: Any) -> Any:
-        return torch.softmax(model(**batch).logits.float(), dim=-1).cpu().numpy()
+        logits = model(**batch).logits.float()
+        return (torch.sigmoid(logits) if multi else torch.softmax(logits, dim=-1)).cpu().numpy()
 
     out = run_batches(texts, tokenizer, softmax, batch_size=batch_size,
                       max_length=token_limit(tokenizer, max_length), device=model_device(model))
@@ -176,6 +184,19 @@ def embed(model: Any, tokenizer: Any, texts: Sequence[str], batch_size: int, max
     return out.astype(np.float64).reshape(len(texts), model.config.hidden_size)
 
 
+def is_multi_label(model_or_config: Any) -> bool:
+    """True for a model (or its config) trained for multi-label classification (sigmoid per label)."""
+    config = getattr(model_or_config, "config", model_or_config)
+    return getattr(config, "problem_type", None) == MULTI_LABEL
+
+
+def thresholds_of(model_or_config: Any) -> list[float]:
+    """A multi-label model's decision threshold per label (tuned on the val split by train; 0.5 if absent)."""
+    config = getattr(model_or_config, "config", model_or_config)
+    saved = getattr(config, THRESHOLDS_KEY, None) or {}
+    return [float(saved.get(lab, 0.5)) for lab in labels_of(model_or_config)]
+
+
 def labels_of(model: Any) -> list[str]:
-    id2label = model.config.id2label
+    id2label = getattr(model, "config", model).id2label
     return [id2label[i] for i in range(len(id2label))]

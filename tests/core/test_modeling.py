@@ -100,3 +100,23 @@ def test_token_limit_replaces_a_huge_sentinel(tokenizer):
 
     assert modeling.token_limit(Huge()) == 512 and modeling.token_limit(Huge(), 64) == 64
     assert modeling.token_limit(tokenizer) == tokenizer.model_max_length
+
+
+def test_multi_label_model_scores_one_sigmoid_per_label_and_keeps_its_thresholds(tmp_path) -> None:
+    from transformers import pipeline
+
+    from testkit.tiny_bert import build_tiny_bert
+
+    base = build_tiny_bert(tmp_path / "base")
+    model = modeling.load_classifier(str(base), ["account", "billing", "urgent"], multi_label=True)
+    model.config.decision_thresholds = {"account": 0.3, "billing": 0.6}
+    model.save_pretrained(tmp_path / "m")
+    modeling.load_tokenizer(str(base)).save_pretrained(tmp_path / "m")
+    loaded = modeling.load_classifier(str(tmp_path / "m"))
+    assert modeling.is_multi_label(loaded)
+    assert modeling.thresholds_of(loaded) == [0.3, 0.6, 0.5]  # a label without a saved threshold: 0.5
+    proba = modeling.predict_proba(loaded, modeling.load_tokenizer(str(tmp_path / "m")), ["you will not believe"])
+    assert proba.shape == (1, 3) and abs(proba.sum() - 1.0) > 1e-3  # independent sigmoids, not a softmax
+    scores = pipeline("text-classification", model=str(tmp_path / "m"), top_k=None)("you will not believe")
+    assert sorted(s["label"] for s in scores[0]) == ["account", "billing", "urgent"]
+    assert max(abs(s["score"] - proba[0][["account", "billing", "urgent"].index(s["label"])]) for s in scores[0]) < 1e-5
