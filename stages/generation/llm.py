@@ -37,6 +37,12 @@ from stages.generation.llm_cache import ResponseCache
 
 log = logging.getLogger(__name__)
 OPENAI_URL = "https://api.openai.com/v1"
+
+
+def endpoint(base_url: str | None) -> str:
+    """Where requests go: `base_url` from params.yaml, else $OPENAI_BASE_URL (the openai SDK's convention),
+    else the OpenAI API."""
+    return base_url or os.environ.get("OPENAI_BASE_URL", "").strip() or OPENAI_URL
 RETRYABLE = {408, 429}  # and every 5xx
 MAX_WAIT_S = 120.0  # a longer Retry-After (a daily quota) ends the run instead of stalling it
 HINTS = {400: "the server rejected the request (does it accept response_format json_schema?)",
@@ -112,7 +118,7 @@ class _Run:
 
     def __init__(self, cache: ResponseCache, cfg: params.Generate, key: str, outcome: Outcome, todo: int):
         self.cache, self.cfg, self.key, self.outcome, self.todo = cache, cfg, key, outcome, todo
-        self.where = cfg.base_url or OPENAI_URL
+        self.where = endpoint(cfg.base_url)
         self.tokens = 0
         self.progress = Progress("answered", todo, "requests", log=log)  # a line every ~10 s, rate and ETA
         self.error: LLMError | None = None
@@ -268,7 +274,7 @@ def fetch(plan: list[Request], cache: ResponseCache, cfg: params.Generate) -> Ou
         plan = plan[: cfg.max_requests]
     missing = sum(cache.get(r.key) is None for r in plan)
     log.info("%s requests planned, %s cached, %s to ask %s", f"{len(plan):,}", f"{len(plan) - missing:,}",
-             f"{missing:,}", cfg.base_url or OPENAI_URL)
+             f"{missing:,}", endpoint(cfg.base_url))
     if missing:
         key = os.environ.get(cfg.api_key_env, "")
         if not key.strip():

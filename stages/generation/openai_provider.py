@@ -201,7 +201,7 @@ def generate(task: Task, cfg: params.Generate, seed: int, cache_dir: Path,
     total = [sum(s[k] for s in per_label.values()) for k in ("prompt_tokens", "completion_tokens")]
     costs = [s["cost_usd"] for s in per_label.values()]
     report = {
-        "provider": "openai", "mode": cfg.mode, "base_url": cfg.base_url or llm.OPENAI_URL,
+        "provider": "openai", "mode": cfg.mode, "base_url": llm.endpoint(cfg.base_url),
         "models": sorted({s["model"] for s in per_label.values() if s["model"]}),
         "samples_per_request": cfg.samples_per_request,
         "requests": {"planned": outcome.planned, "used": len(outcome.used), "sent_this_run": outcome.sent,

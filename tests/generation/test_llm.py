@@ -398,3 +398,13 @@ def test_n_per_label_has_an_upper_bound():
         params.load_dict({"n_per_label": 10_000_000}, "generate")
     with pytest.raises(params.ParamsError, match="generate.max_planned_requests must be >= 1, got 0"):
         params.load_dict({"max_planned_requests": 0}, "generate")
+
+
+def test_endpoint_is_base_url_then_openai_base_url_then_the_openai_api(monkeypatch):
+    from stages.generation.llm import OPENAI_URL, endpoint
+
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    assert endpoint(None) == OPENAI_URL
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    assert endpoint(None) == "http://127.0.0.1:9/v1"
+    assert endpoint("http://localhost:11434/v1") == "http://localhost:11434/v1"  # params.yaml wins
