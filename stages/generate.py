@@ -1,6 +1,7 @@
 """Stage generate: labelled texts from a provider, mixed with real rows, cleaned, de-duplicated, label-checked.
 
-Reads: the task file `generate.task` (template and openai providers), the CSV `generate.csv.path` (csv
+Reads: the task file `generate.task` (template and openai providers), the focus file (data/focus.yaml, written
+by `synthbert focus`: the templates and prompts behind the last evaluation's errors), the CSV `generate.csv.path` (csv
 provider), the real rows `generate.real.path` (any provider; source `real`, they win over synthetic duplicates)
 and the LLM response cache (openai provider; appended to, never rewritten).
 Writes: the dataset CSV (text,label,source), the data-quality report (quality.json, quality.md), dataset.json
@@ -28,8 +29,9 @@ log = logging.getLogger(__name__)
 
 
 def provide(cfg: params.Generate, seed: int, cache_dir: Path | None, real_rows: list[dict[str, str]],
-            prices: dict[str, params.Price]) -> tuple[list[dict[str, Any]], Provider, dict]:
-    """Raw rows from the configured provider, where they came from, and the generation report."""
+            prices: dict[str, params.Price], focus_path: Path | None = None) -> tuple[list[dict[str, Any]], Provider, dict]:
+    """Raw rows from the configured provider, where they came from, and the generation report. `focus_path`:
+    the focus file (generation/focus.py) of `synthbert focus`, aiming the template provider at the errors."""
     offline = {"provider": cfg.provider, "requests": {"planned": 0, "used": 0, "sent_this_run": 0},
                "tokens": {"prompt": 0, "completion": 0, "total": 0}, "cost_usd": 0.0}
     if cfg.provider == "csv":
@@ -46,9 +48,13 @@ def provide(cfg: params.Generate, seed: int, cache_dir: Path | None, real_rows: 
         rows, generation = openai_provider.generate(task, cfg, seed, cache_dir, shots, prices)
         return rows, Provider(provider="openai", task=task.name, mode=cfg.mode, models=generation["models"]), \
             generation
-    from stages.generation import template
+    from stages.generation import focus, template
 
-    return template.generate(task, cfg.n_per_label, seed), Provider(provider="template", task=task.name), offline
+    aim = focus.read(focus_path, task)
+    if aim.templates:
+        log.info("focus (%s): %s templates weighted up", focus_path, sum(len(w) for w in aim.templates.values()))
+    rows = template.generate(task, cfg.n_per_label, seed, aim.templates)
+    return rows, Provider(provider="template", task=task.name), offline
 
 
 def quality_report(cfg: params.Generate, raw: list[dict[str, Any]], rows: list[dict[str, str]], provider: Provider,
@@ -84,14 +90,14 @@ def write_outputs(out: Path, reports: Path, rows: list[dict[str, str]], report: 
 
 
 def run(*, cfg: params.Generate, seed: int, out: Path, reports: Path, cache_dir: Path | None = None,
-        prices: Path | None = None) -> dict[str, Any]:
+        prices: Path | None = None, focus: Path | None = None) -> dict[str, Any]:
     """Rows from the provider, cleaned and de-duplicated, to `out`; quality, dataset and generation reports."""
     if cache_dir is not None:
         from stages.generation.llm_cache import ensure_exists
 
         ensure_exists(cache_dir)  # DVC expects the (persistent) cache output even when nothing is asked
     real_rows = real.read(cfg.real, seed)
-    raw, provider, generation = provide(cfg, seed, cache_dir, real_rows, params.load_prices(prices))
+    raw, provider, generation = provide(cfg, seed, cache_dir, real_rows, params.load_prices(prices), focus)
     log.info("read %s raw rows from provider %s and %s real rows", f"{len(raw):,}", cfg.provider, f"{len(real_rows):,}")
     raw = real_rows + raw
     rows, dropped = cleaning.clean(raw, cfg.min_chars, cfg.max_chars)
@@ -117,15 +123,16 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--reports", required=True, type=Path, help="directory for quality.json/.md, generation.json")
         p.add_argument("--cache", type=Path, help="LLM response cache directory (kept between runs)")
         p.add_argument("--prices", type=Path, help="price table (model: {input, output} USD per million tokens)")
+        p.add_argument("--focus", type=Path, help="focus file of `synthbert focus` (what to generate more of)")
 
     def body(args: argparse.Namespace) -> None:
         seed = params.load("base", args.params).seed
         run(cfg=params.load("generate", args.params), seed=seed, out=args.out, reports=args.reports,
-            cache_dir=args.cache, prices=args.prices)
+            cache_dir=args.cache, prices=args.prices, focus=args.focus)
 
     return cli.main(__doc__.splitlines()[0], add, body, argv,
                     example="python -m stages.generate --out data/generated.csv --cache data/llm_cache --reports reports/data "
-                            "--prices data/prices.yaml")  # as dvc.yaml runs it
+                            "--prices data/prices.yaml --focus data/focus.yaml")  # as dvc.yaml runs it
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ TINY_PARAMS = {
 }
 DEFAULT_TIMEOUT = 900  # seconds: a whole tiny `dvc repro` takes about a minute on a laptop CPU
 # What dvc.yaml's commands (`python -m stages.X`) and DVC itself need from the work tree.
-PROJECT_FILES = ("dvc.yaml", "params.yaml", ".gitignore", ".dvcignore", "data/prices.yaml")
+PROJECT_FILES = ("dvc.yaml", "params.yaml", ".gitignore", ".dvcignore", "data/prices.yaml", "data/focus.yaml")
 PROJECT_DIRS = ("stages", "data/tasks", "data/raw", "data/external")
 
 

@@ -21,16 +21,20 @@ def _fill(template: str, slots: dict[str, tuple[str, ...]], rng: random.Random) 
 
 
 def generate_label(label: Label, n: int, seed: int, max_tries_factor: int = 50,
-                   progress: Progress | None = None) -> list[str]:
-    """Up to `n` distinct texts for one label; fewer only if the templates cannot make that many."""
+                   progress: Progress | None = None, weights: dict[str, float] | None = None) -> list[str]:
+    """Up to `n` distinct texts for one label; fewer only if the templates cannot make that many.
+    `weights` (the focus file's, template -> weight; others weigh 1) draw the templates behind the model's
+    errors more often; without them every template is equally likely."""
     # A per-label stream (seed + crc32 of the name) so adding a label does not change the others' rows.
     rng = random.Random(seed * 1_000_003 + zlib.crc32(label.name.encode()))
     seen: set[str] = set()
     texts: list[str] = []
+    w = [weights.get(t, 1.0) for t in label.templates] if weights else None
     for _ in range(n * max_tries_factor):
         if len(texts) == n:
             break
-        text = _fill(rng.choice(label.templates), label.slots, rng)
+        template = rng.choices(label.templates, weights=w)[0] if w else rng.choice(label.templates)
+        text = _fill(template, label.slots, rng)
         key = dedup_key(text)
         if key not in seen:
             seen.add(key)
@@ -40,7 +44,9 @@ def generate_label(label: Label, n: int, seed: int, max_tries_factor: int = 50,
     return texts
 
 
-def generate(task: Task, n_per_label: int, seed: int) -> list[dict[str, str]]:
+def generate(task: Task, n_per_label: int, seed: int,
+             weights: dict[str, dict[str, float]] | None = None) -> list[dict[str, str]]:
+    """n_per_label distinct rows per label (`weights`: label -> template -> weight, from the focus file)."""
     if not task.labels:
         raise DataError(f"{task.path}: no labels: the template provider needs 'labels' with templates")
     rows, progress = [], Progress("template", n_per_label * len(task.labels), "rows", log=log)
@@ -48,6 +54,7 @@ def generate(task: Task, n_per_label: int, seed: int) -> list[dict[str, str]]:
         if not label.templates:
             raise DataError(f"{task.path}: labels.{label.name} has no templates, which the template provider "
                             "needs (or set generate.provider: openai)")
-        for text in generate_label(label, n_per_label, seed, progress=progress):
+        for text in generate_label(label, n_per_label, seed, progress=progress,
+                                   weights=(weights or {}).get(label.name)):
             rows.append({"text": text, "label": label.name, "source": "template"})
     return rows

@@ -4,6 +4,7 @@
     synthbert compare --rev main
     synthbert sweep --trials 20
     synthbert export --out models/onnx
+    synthbert focus
 
 Each verb is also `python -m stages.tools.<verb>`; `synthbert <verb> --help` shows its options.
 """
@@ -18,6 +19,7 @@ VERBS = {
     "compare": "metrics, params and per-label F1 of the workspace against a git revision (markdown)",
     "sweep": "a Bayesian sweep over DVC experiments (Optuna)",
     "export": "the trained model as ONNX and int8 ONNX, checked against PyTorch on the test split",
+    "focus": "aim the next generation round at the latest evaluation's errors (writes data/focus.yaml)",
 }
 
 
