@@ -1,11 +1,12 @@
 """Stage report: reports/report.md, the one page a pull-request reviewer reads, and its training-curves PNG.
 
-Reads (each optional but quality.json and metrics.json): the data-quality and split reports, the train
-summary and DVCLive curves, the eval directory (test_metrics.json, confusion.png, baselines.json, summary.md) and
-the explain directory (explanations.json). Writes: the report (verdicts first) and a PNG of the training curves.
-Params: report.near_perfect_f1 (the shortcut-overfitting warning), report.ece_warning (poor calibration). The report ends with its provenance (git
-revision, device, threads, package versions). Every link is relative to the report and every value that could
-hold a machine path is shortened.
+Reads (each optional but quality.json and metrics.json): the data-quality and split reports, the train summary and
+DVCLive curves, the eval directory (test_metrics.json, confusion.png, baselines.json, summary.md) and the explain
+directory (explanations.json). Writes: the report (verdicts first) and a PNG of the training curves. A multi-label
+run gets its own headline metrics (subset accuracy, hamming loss, micro/macro/samples F1) and no confusion chart.
+Params: report.near_perfect_f1 (shortcut-overfitting warning), report.ece_warning (poor calibration). The report ends
+with its provenance (git revision, device, threads, package versions). Links are relative to the report; values
+that could hold a machine path are shortened.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ log = logging.getLogger(__name__)
 HEADLINE = (("accuracy", "accuracy"), ("f1_macro", "macro F1"), ("f1_weighted", "weighted F1"),
             ("precision_macro", "macro precision"), ("recall_macro", "macro recall"), ("roc_auc", "ROC AUC"),
             ("roc_auc_macro", "macro ROC AUC (one vs rest)"), ("ece", "calibration error (ECE)"))
+MULTI_LABEL_HEADLINE = (("subset_accuracy", "subset accuracy (every label of a row right)"), ("hamming_loss", "hamming loss"),
+                        ("f1_micro", "micro F1"), ("f1_macro", "macro F1"), ("f1_samples", "samples F1"),
+                        *HEADLINE[3:])  # a multi-label model (evaluation/multilabel.py)
 TOP_SHORTCUTS = 5
 
 
@@ -130,7 +134,8 @@ def warnings(cfg: params.Report, quality: QualityReport, summary: TrainSummary |
 
 def metrics_section(result: TestReport) -> list[str]:
     test = result.test.to_dict()
-    rows = [[name, test[key], ci(test, key)] for key, name in HEADLINE if test.get(key) is not None]
+    keys = MULTI_LABEL_HEADLINE if test.get("multi_label") else HEADLINE
+    rows = [[name, test[key], ci(test, key)] for key, name in keys if test.get(key) is not None]
     out = ["", "## Test metrics", "", f"{fmt(test['rows'])} held-out test rows; intervals are bootstrap "
            "confidence intervals where evaluate computed them.", "", *table(["metric", "value", "interval"], rows)]
     if result.external:
