@@ -151,7 +151,7 @@ def metrics_section(result: TestReport) -> list[str]:
     return out
 
 
-def baselines_section(baselines: dict | None) -> list[str]:
+def baselines_section(baselines: dict | None, accuracy: str = "accuracy") -> list[str]:
     models = (baselines or {}).get("models")
     if not isinstance(models, dict) or not models:
         return []
@@ -161,7 +161,7 @@ def baselines_section(baselines: dict | None) -> list[str]:
         rows.append([code(name), test["accuracy"], test["f1_macro"], ci(test, "f1_macro"),
                      signed(test.get("fine_tuned_gain_f1_macro")), row["train_seconds"]])
     return ["", "## Baselines (test split)", "",
-            *table(["model", "accuracy", "macro F1", "macro-F1 interval", "fine-tuned gain", "train seconds"], rows)]
+            *table(["model", accuracy, "macro F1", "macro-F1 interval", "fine-tuned gain", "train seconds"], rows)]
 
 
 TRAINING = {"epochs": "epochs", "best_epoch": "kept epoch", "train_rows": "train rows", "val_rows": "validation rows",
@@ -254,7 +254,8 @@ def run(*, cfg: params.Report, quality_path: Path, metrics_path: Path, out: Path
     # HEAD when the report was built (the commit the run started from), shortened; 'unknown' outside git.
     lines = header(quality, split, summary, (prov["git_rev"] or "unknown")[:12])
     lines += verdict_section(baselines, result) + warnings(cfg, quality, summary, result)
-    lines += metrics_section(result) + baselines_section(baselines)
+    lines += metrics_section(result) + baselines_section(baselines, "subset accuracy" if result.test.multi_label
+                                                         else "accuracy")
     if eval_dir and (eval_dir / "confusion.png").is_file():
         lines += ["", "## Confusion matrix", "", f"![Test confusion matrix]({rel(eval_dir / 'confusion.png')})"]
     if eval_dir and (eval_dir / "summary.md").is_file():
