@@ -3,7 +3,9 @@
 Reads: the model directory, <split>/test.csv and train.csv (baselines), the external test directory and the
 train summary. Writes: metrics.json (headline numbers only: test macro-F1, accuracy, ROC-AUC, real-set scores)
 and the eval directory (test_metrics.json with intervals, calibration and per-label values; predictions,
-mismatches, curves, slices, baselines, summary.md, PNGs; see README).
+mismatches, curves, slices, baselines, summary.md, PNGs; see README). A multi-label model (core/labelsets.py) is
+scored on its thresholded decisions (its baselines one vs rest at 0.5): metrics.json then holds micro/macro/samples
+F1, hamming loss, subset accuracy and macro ROC-AUC (evaluation/multilabel.py).
 Params: base.seed (bootstrap), train.model (frozen-encoder baseline), evaluate.*
 """
 
@@ -16,40 +18,55 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from stages.core import cli, contracts, modeling, params
+from stages.core import cli, contracts, labelsets, modeling, params
 from stages.core.errors import DataError, ParamsError
 from stages.core.text import word_count
 from stages.core.io import atomic_dir, write_json, write_text
-from stages.evaluation import baselines, external, metrics, outputs, summary
+from stages.evaluation import baselines, external, metrics, multilabel, outputs, summary
 
 log = logging.getLogger(__name__)
 FINE_TUNED = "fine_tuned"
 TEST_METRICS = "test_metrics.json"   # in the eval directory: the full TestReport
 
 
-def positive_index(cfg: params.Evaluate, labels: list[str]) -> int | None:
-    """The label scored by ROC/PR: evaluate.positive_label, or the second label of a binary task."""
+def positive_index(cfg: params.Evaluate, labels: list[str], multi_label: bool = False) -> int | None:
+    """The label scored by ROC/PR: evaluate.positive_label, or the second label of a binary (single-label) task."""
     if cfg.positive_label is None:
-        return 1 if len(labels) == 2 else None
+        return 1 if len(labels) == 2 and not multi_label else None
     if cfg.positive_label not in labels:
         raise ParamsError(f"params.yaml: evaluate.positive_label must be one of the model labels "
                           f"({', '.join(labels)}), got {cfg.positive_label!r}")
     return labels.index(cfg.positive_label)
 
 
+def decisions(model_name: str, proba: Any, thresholds: list[float] | None) -> Any:
+    """A predictor's decisions: label indices (argmax), or with a multi-label model's `thresholds` a 0/1 matrix
+    (the fine-tuned model at its own thresholds, a baseline at 0.5)."""
+    if thresholds is None:
+        return proba.argmax(1)
+    return labelsets.decide(proba, thresholds if model_name == FINE_TUNED else [0.5] * proba.shape[1])
+
+
 def score_set(name: str, y: Any, probas: dict[str, Any], labels: list[str], cfg: params.Evaluate,
-              seed: int) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
-    """Accuracy and macro-F1 with bootstrap intervals for each predictor on one set, plus each baseline's
-    paired gap to the fine-tuned model (fine-tuned minus baseline, same resamples); and the resampled scores
-    themselves (metrics.bootstrap), from which test_details takes the per-label F1 intervals."""
+              seed: int, thresholds: list[float] | None = None) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """Accuracy (subset accuracy for a multi-label model: `thresholds` given, `y` multi-hot) and macro-F1 with
+    bootstrap intervals for each predictor on one set, plus each baseline's paired gap to the fine-tuned model
+    (fine-tuned minus baseline, same resamples); and the resampled scores themselves (metrics.bootstrap or
+    multilabel.bootstrap), from which test_details takes the per-label and headline F1 intervals."""
     import numpy as np
 
-    preds = {k: p.argmax(1) for k, p in probas.items()}
-    mask = np.isin(np.arange(len(labels)), y)
-    boot = metrics.bootstrap(y, preds, len(labels), mask, cfg.bootstrap, [seed, zlib.crc32(name.encode())])
+    preds = {k: decisions(k, p, thresholds) for k, p in probas.items()}
+    seeds = [seed, zlib.crc32(name.encode())]
+    if thresholds is None:
+        boot = metrics.bootstrap(y, preds, len(labels), np.isin(np.arange(len(labels)), y), cfg.bootstrap, seeds)
+    else:
+        boot = multilabel.bootstrap(y, preds, cfg.bootstrap, seeds)
     out: dict[str, dict[str, Any]] = {}
     for k, pred in preds.items():
-        m = metrics.classification_metrics([labels[i] for i in y], [labels[i] for i in pred], labels)
+        if thresholds is None:
+            m = metrics.classification_metrics([labels[i] for i in y], [labels[i] for i in pred], labels)
+        else:
+            m = multilabel.classification_metrics(y, pred, labels)
         row: dict[str, Any] = {"rows": len(y)}
         for key in ("accuracy", "f1_macro"):
             lo, hi = metrics.interval(boot[k][key], cfg.confidence)
@@ -68,9 +85,13 @@ class Scored:
     """Every predictor's probabilities on every set, indexed [set][model], with the true label indices."""
 
     sets: dict[str, Any]                     # set name -> frame (text, label, source); "test" first
-    y: dict[str, Any]                        # set name -> true label indices
+    y: dict[str, Any]                        # set name -> true label indices (multi-label: multi-hot rows x labels)
     proba: dict[str, dict[str, Any]]         # set name -> model name -> (rows x labels) probabilities
     train_seconds: dict[str, float | None]   # model name -> seconds it took to train
+    thresholds: list[float] | None = None    # a multi-label model's decision thresholds; None: single-label
+
+    def decisions(self, set_name: str, model_name: str = FINE_TUNED) -> Any:
+        return decisions(model_name, self.proba[set_name][model_name], self.thresholds)
 
 
 def load_model(model_dir: Path) -> tuple[Any, Any, list[str]]:
@@ -80,14 +101,16 @@ def load_model(model_dir: Path) -> tuple[Any, Any, list[str]]:
     return model, tokenizer, modeling.labels_of(model)
 
 
-def read_sets(cfg: params.Evaluate, split_dir: Path, external_dir: Path | None, labels: list[str]) -> dict[str, Any]:
-    """The test split and every external (real) set, with labels the model knows."""
+def read_sets(cfg: params.Evaluate, split_dir: Path, external_dir: Path | None, labels: list[str],
+              multi_label: bool = False) -> dict[str, Any]:
+    """The test split and every external (real) set, with labels the model knows (label-set cells for a
+    multi-label model)."""
     test = contracts.read_dataset(split_dir / "test.csv", "test split")
-    unknown = sorted(set(test["label"]) - set(labels))
+    unknown = sorted(set(labelsets.label_names(test["label"], multi_label)) - set(labels))
     if unknown:
         raise DataError(f"{split_dir / 'test.csv'}: label {unknown[0]!r} is unknown to the model "
                         f"(model labels: {', '.join(labels)})")
-    return {"test": test, **external.read_all(cfg, external_dir, labels)}
+    return {"test": test, **external.read_all(cfg, external_dir, labels, multi_label)}
 
 
 def predict_all(cfg: params.Evaluate, base_model: str, model: Any, tokenizer: Any, labels: list[str],
@@ -95,19 +118,23 @@ def predict_all(cfg: params.Evaluate, base_model: str, model: Any, tokenizer: An
     """The fine-tuned model and each baseline (fit on train.csv) on every set."""
     import numpy as np
 
+    multi = modeling.is_multi_label(model)
     texts = {name: frame["text"].tolist() for name, frame in sets.items()}
     proba = {name: {FINE_TUNED: modeling.predict_proba(model, tokenizer, t, cfg.batch_size)} for name, t in texts.items()}
     seconds = {FINE_TUNED: contracts.TrainSummary.read(train_report).train_seconds if train_report else None}
     if cfg.baselines.models:
         train = contracts.read_dataset(split_dir / "train.csv", "train split", ("text", "label"))
         fitted = baselines.run_all(cfg.baselines, base_model, cfg.batch_size, train["text"].tolist(),
-                                   train["label"].tolist(), labels, list(texts.values()))
+                                   train["label"].tolist(), labels, list(texts.values()), multi_label=multi)
         for name, fit in fitted.items():
             seconds[name] = fit["train_seconds"]
             for set_name, p in zip(sets, fit["proba"]):
                 proba[set_name][name] = p
-    y = {name: np.array([labels.index(lab) for lab in frame["label"]]) for name, frame in sets.items()}
-    return Scored(sets, y, proba, seconds)
+    if multi:
+        y = {name: labelsets.multi_hot(frame["label"].tolist(), labels) for name, frame in sets.items()}
+    else:
+        y = {name: np.array([labels.index(lab) for lab in frame["label"]]) for name, frame in sets.items()}
+    return Scored(sets, y, proba, seconds, modeling.thresholds_of(model) if multi else None)
 
 
 def baselines_table(cfg: params.Evaluate, scored: Scored, scores: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -126,8 +153,12 @@ def baselines_table(cfg: params.Evaluate, scored: Scored, scores: dict[str, dict
 def test_details(cfg: params.Evaluate, scored: Scored, labels: list[str], pos: int | None, intervals: dict[str, Any],
                  boot: dict[str, Any]) -> tuple[contracts.TestMetrics, dict[str, Any], list[dict[str, Any]]]:
     """The fine-tuned model on the test split in detail: metrics with intervals (per-label F1 too), ROC/PR
-    curves, calibration."""
+    curves, calibration (a multi-label model: multilabel.test_details)."""
     test, proba, y = scored.sets["test"], scored.proba["test"][FINE_TUNED], scored.y["test"]
+    if scored.thresholds is not None:
+        m, curves, calib = multilabel.test_details(y, proba, scored.thresholds, labels, None if pos is None else
+                                                   labels[pos], boot, cfg.confidence, cfg.calibration_bins)
+        return contracts.TestMetrics(**m), curves, calib
     m = metrics.classification_metrics(test["label"].tolist(), [labels[i] for i in proba.argmax(1)], labels)
     m.update({k: v for k, v in intervals.items() if "_ci_" in k})
     for i, lab in enumerate(labels):  # on the resamples of the headline intervals
@@ -150,8 +181,8 @@ def write_reports(cfg: params.Evaluate, base_model: str, eval_dir: Path, metrics
                   table: dict[str, Any]) -> contracts.TestReport:
     """The eval directory (atomically, test_metrics.json inside), then the headline metrics.json."""
     test = scored.sets["test"]
-    preds = outputs.prediction_frame(test, scored.proba["test"][FINE_TUNED], labels)
-    slices = slice_table(scored.sets, scored.proba, labels, cfg.length_buckets)
+    preds = outputs.prediction_frame(test, scored.proba["test"][FINE_TUNED], labels, scored.thresholds)
+    slices = slice_table(scored, labels, cfg.length_buckets)
     external_rows = {s: table["models"][FINE_TUNED][s] for s in list(scored.sets)[1:]}
     result = contracts.TestReport(test=head, external=external_rows)
     with atomic_dir(eval_dir) as tmp:
@@ -168,12 +199,14 @@ def run(*, cfg: params.Evaluate, seed: int, base_model: str, model_dir: Path, sp
         eval_dir: Path, external_dir: Path | None = None, train_report: Path | None = None) -> dict[str, Any]:
     """Score the model and its baselines on the test split and the real sets; write metrics.json and eval/."""
     model, tokenizer, labels = load_model(model_dir)
-    pos = positive_index(cfg, labels)
-    sets = read_sets(cfg, split_dir, external_dir, labels)
+    multi = modeling.is_multi_label(model)
+    pos = positive_index(cfg, labels, multi)
+    sets = read_sets(cfg, split_dir, external_dir, labels, multi)
     scored = predict_all(cfg, base_model, model, tokenizer, labels, sets, split_dir, train_report)
     scores, boots = {}, {}
     for name in sets:
-        scores[name], boots[name] = score_set(name, scored.y[name], scored.proba[name], labels, cfg, seed)
+        scores[name], boots[name] = score_set(name, scored.y[name], scored.proba[name], labels, cfg, seed,
+                                              scored.thresholds)
     table = baselines_table(cfg, scored, scores)
     head, curves, calib = test_details(cfg, scored, labels, pos, scores["test"][FINE_TUNED], boots["test"][FINE_TUNED])
     result = write_reports(cfg, base_model, eval_dir, metrics_path, scored, labels, head, curves, calib, table)
@@ -182,28 +215,35 @@ def run(*, cfg: params.Evaluate, seed: int, base_model: str, model_dir: Path, sp
 
 
 def log_results(result: contracts.TestReport, scored: Scored) -> None:
-    t = result.test
-    wrong = int((scored.proba["test"][FINE_TUNED].argmax(1) != scored.y["test"]).sum())
-    log.info("test: %s rows, accuracy %.4f, macro-F1 %.4f [%.4f, %.4f], ECE %.4f, %s mismatches", f"{t.rows:,}",
-             t.accuracy, t.f1_macro, t.f1_macro_ci_low, t.f1_macro_ci_high, t.ece, wrong)
+    t, pred, y = result.test, scored.decisions("test"), scored.y["test"]
+    wrong = int((pred != y).sum() if y.ndim == 1 else (pred != y).any(1).sum())  # multi-label: any wrong label
+    log.info("test: %s rows, %saccuracy %.4f, macro-F1 %.4f [%.4f, %.4f], ECE %.4f, %s mismatches", f"{t.rows:,}",
+             "subset " if t.multi_label else "", t.accuracy, t.f1_macro, t.f1_macro_ci_low, t.f1_macro_ci_high,
+             t.ece, wrong)
+    if t.multi_label:
+        log.info("test: micro-F1 %.4f, samples-F1 %.4f, hamming loss %.4f", t.f1_micro, t.f1_samples, t.hamming_loss)
     for s, row in result.external.items():
         log.info("real set %s: %s rows, macro-F1 %.4f (gap %+.4f)", s, f"{row['rows']:,}", row["f1_macro"],
                  row["f1_macro_gap"])
 
 
-def slice_table(sets: dict[str, Any], probas: dict[str, Any], labels: list[str], edges: tuple[int, ...]) -> list:
-    """The fine-tuned model per length bucket (test split) and per source (test sources, then real sets)."""
-    test = sets["test"]
-    true, pred = [], []
-    by_source: list[str] = []
-    for name, frame in sets.items():
-        true += frame["label"].tolist()
-        pred += [labels[i] for i in probas[name][FINE_TUNED].argmax(1)]
-        by_source += [s or "(empty)" for s in frame["source"].tolist()]
+def slice_table(scored: Scored, labels: list[str], edges: tuple[int, ...]) -> list:
+    """The fine-tuned model per length bucket (test split) and per source (test sources, then real sets); for a
+    multi-label model accuracy is subset accuracy and a mismatch a row with any wrong label."""
+    import numpy as np
+
+    sets, test = scored.sets, scored.sets["test"]
+    by_source = [s or "(empty)" for frame in sets.values() for s in frame["source"].tolist()]
     n = len(test)
     lengths = [metrics.length_bucket(word_count(t), edges) for t in test["text"]]
     order = [metrics.length_bucket(e, edges) for e in (*edges, (edges[-1] if edges else 0) + 1)]
     sources = sorted(set(by_source[:n])) + [f"real:{s}" for s in list(sets)[1:]]
+    if scored.thresholds is not None:
+        Y, D = (np.concatenate([f(s) for s in sets]) for f in (scored.y.get, scored.decisions))
+        return (multilabel.slices(Y[:n], D[:n], {"length": lengths}, {"length": order})
+                + multilabel.slices(Y, D, {"source": by_source}, {"source": sources}))
+    true = [lab for frame in sets.values() for lab in frame["label"].tolist()]
+    pred = [labels[i] for s in sets for i in scored.decisions(s)]
     by_length = metrics.slices(true[:n], pred[:n], {"length": lengths}, labels, {"length": order})
     return by_length + metrics.slices(true, pred, {"source": by_source}, labels, {"source": sources})
 

@@ -1,11 +1,12 @@
 """Stage report: reports/report.md, the one page a pull-request reviewer reads, and its training-curves PNG.
 
-Reads (each optional but quality.json and metrics.json): the data-quality and split reports, the train
-summary and DVCLive curves, the eval directory (test_metrics.json, confusion.png, baselines.json, summary.md) and
-the explain directory (explanations.json). Writes: the report (verdicts first) and a PNG of the training curves.
-Params: report.near_perfect_f1 (the shortcut-overfitting warning), report.ece_warning (poor calibration). The report ends with its provenance (git
-revision, device, threads, package versions). Every link is relative to the report and every value that could
-hold a machine path is shortened.
+Reads (each optional but quality.json and metrics.json): the data-quality and split reports, the train summary and
+DVCLive curves, the eval directory (test_metrics.json, confusion.png, baselines.json, summary.md) and the explain
+directory (explanations.json). Writes: the report (verdicts first) and a PNG of the training curves. A multi-label
+run gets its own headline metrics (subset accuracy, hamming loss, micro/macro/samples F1) and no confusion chart.
+Params: report.near_perfect_f1 (shortcut-overfitting warning), report.ece_warning (poor calibration). The report ends
+with its provenance (git revision, device, threads, package versions). Links are relative to the report; values
+that could hold a machine path are shortened.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ log = logging.getLogger(__name__)
 HEADLINE = (("accuracy", "accuracy"), ("f1_macro", "macro F1"), ("f1_weighted", "weighted F1"),
             ("precision_macro", "macro precision"), ("recall_macro", "macro recall"), ("roc_auc", "ROC AUC"),
             ("roc_auc_macro", "macro ROC AUC (one vs rest)"), ("ece", "calibration error (ECE)"))
+MULTI_LABEL_HEADLINE = (("subset_accuracy", "subset accuracy (every label of a row right)"), ("hamming_loss", "hamming loss"),
+                        ("f1_micro", "micro F1"), ("f1_macro", "macro F1"), ("f1_samples", "samples F1"),
+                        *HEADLINE[3:])  # a multi-label model (evaluation/multilabel.py)
 TOP_SHORTCUTS = 5
 
 
@@ -130,7 +134,8 @@ def warnings(cfg: params.Report, quality: QualityReport, summary: TrainSummary |
 
 def metrics_section(result: TestReport) -> list[str]:
     test = result.test.to_dict()
-    rows = [[name, test[key], ci(test, key)] for key, name in HEADLINE if test.get(key) is not None]
+    keys = MULTI_LABEL_HEADLINE if test.get("multi_label") else HEADLINE
+    rows = [[name, test[key], ci(test, key)] for key, name in keys if test.get(key) is not None]
     out = ["", "## Test metrics", "", f"{fmt(test['rows'])} held-out test rows; intervals are bootstrap "
            "confidence intervals where evaluate computed them.", "", *table(["metric", "value", "interval"], rows)]
     if result.external:
@@ -146,7 +151,7 @@ def metrics_section(result: TestReport) -> list[str]:
     return out
 
 
-def baselines_section(baselines: dict | None) -> list[str]:
+def baselines_section(baselines: dict | None, accuracy: str = "accuracy") -> list[str]:
     models = (baselines or {}).get("models")
     if not isinstance(models, dict) or not models:
         return []
@@ -156,7 +161,7 @@ def baselines_section(baselines: dict | None) -> list[str]:
         rows.append([code(name), test["accuracy"], test["f1_macro"], ci(test, "f1_macro"),
                      signed(test.get("fine_tuned_gain_f1_macro")), row["train_seconds"]])
     return ["", "## Baselines (test split)", "",
-            *table(["model", "accuracy", "macro F1", "macro-F1 interval", "fine-tuned gain", "train seconds"], rows)]
+            *table(["model", accuracy, "macro F1", "macro-F1 interval", "fine-tuned gain", "train seconds"], rows)]
 
 
 TRAINING = {"epochs": "epochs", "best_epoch": "kept epoch", "train_rows": "train rows", "val_rows": "validation rows",
@@ -249,7 +254,8 @@ def run(*, cfg: params.Report, quality_path: Path, metrics_path: Path, out: Path
     # HEAD when the report was built (the commit the run started from), shortened; 'unknown' outside git.
     lines = header(quality, split, summary, (prov["git_rev"] or "unknown")[:12])
     lines += verdict_section(baselines, result) + warnings(cfg, quality, summary, result)
-    lines += metrics_section(result) + baselines_section(baselines)
+    lines += metrics_section(result) + baselines_section(baselines, "subset accuracy" if result.test.multi_label
+                                                         else "accuracy")
     if eval_dir and (eval_dir / "confusion.png").is_file():
         lines += ["", "## Confusion matrix", "", f"![Test confusion matrix]({rel(eval_dir / 'confusion.png')})"]
     if eval_dir and (eval_dir / "summary.md").is_file():

@@ -301,3 +301,22 @@ def test_report_writes_the_model_card_completed_with_test_metrics_and_leaves_the
     assert "| accuracy | 0.833 | 0.667 – 1.000 |" in card and "| macro F1 | 0.832 | 0.650 – 0.970 |" in card
     assert "100 rows generated, 90 kept" in card and "for the task `clickbait`" in card
     assert {p: p.read_bytes() for p in model.iterdir()} == before  # train's output is never changed later
+
+
+def test_multi_label_run_shows_its_headline_and_no_confusion_chart(tmp_path):
+    r = full_reports(tmp_path, str(tmp_path / "model"))
+    (r / "eval" / "confusion.png").unlink()  # evaluate draws none for a multi-label model
+    per_label = {lab: {"precision": 0.8, "recall": 0.7, "f1": 0.746667, "f1_ci_low": 0.5, "f1_ci_high": 0.9,
+                       "support": 5, "roc_auc": 0.8, "average_precision": 0.7} for lab in ("billing", "urgent")}
+    counts = {lab: {"tn": 10, "fp": 1, "fn": 2, "tp": 5} for lab in per_label}
+    write(r / "eval" / "test_metrics.json", test_metrics(
+        accuracy=0.4, multi_label=True, subset_accuracy=0.4, hamming_loss=0.125, f1_micro=0.76, f1_micro_ci_low=0.6,
+        f1_micro_ci_high=0.88, f1_samples=0.7, f1_samples_ci_low=0.55, f1_samples_ci_high=0.81, per_label=per_label,
+        confusion_matrix=None, label_confusion=counts, thresholds={"billing": 0.4, "urgent": 0.6}))
+    md, _ = build(r)
+    assert "## Confusion matrix" not in md and "confusion.png" not in md
+    for row in ("| subset accuracy (every label of a row right) | 0.400 | — |", "| hamming loss | 0.125 | — |",
+                "| micro F1 | 0.760 | 0.600 – 0.880 |", "| macro F1 | 0.832 | 0.650 – 0.970 |",
+                "| samples F1 | 0.700 | 0.550 – 0.810 |", "| billing | 0.800 | 0.700 | 0.747 | 0.500 – 0.900 | 5 |"):
+        assert row in md, row
+    assert "| accuracy | 0.400 |" not in md and "| model | subset accuracy | macro F1 |" in md  # says what it is

@@ -31,7 +31,9 @@ from stages.core.schema import Contract
 # CSV hand-offs: generated.csv and the three split files share their columns.
 DATASET_COLUMNS = ("text", "label", "source")
 REAL_SOURCE = "real"  # the source of rows from a real annotated CSV (generate.real); every other source is synthetic
-# predictions.csv: these columns, then one probability column `p_<label>` per model label, in label order.
+# predictions.csv: these columns, then one probability column `p_<label>` per model label, in label order. For a
+# multi-label model true/predicted are label-set cells (core/labelsets.py, "" = none) and confidence is the least
+# sure label's max(p, 1 - p).
 PREDICTION_COLUMNS = ("text", "true", "predicted", "confidence")
 PROBABILITY_PREFIX = "p_"
 
@@ -150,7 +152,10 @@ class TrainSummary(Contract):
 @dataclasses.dataclass(frozen=True)
 class TestMetrics(Contract):
     """The fine-tuned model on the test split. roc_auc/average_precision: the positive label's (evaluate.positive_label,
-    or the second label of a binary task); *_macro: the mean of every label's one-vs-rest value."""
+    or the second label of a binary task); *_macro: the mean of every label's one-vs-rest value.
+
+    A multi-label model (multi_label true) fills the fields from multi_label on; its `accuracy` is the subset
+    accuracy, ece/brier cover every (row, label) probability as a binary one, label_confusion replaces the matrix."""
 
     __test__: ClassVar[bool] = False  # not a pytest test class
     FILE: ClassVar[str] = "test_metrics.json (evaluate)"
@@ -169,16 +174,29 @@ class TestMetrics(Contract):
     ece: float
     brier: float
     per_label: dict            # label -> {precision, recall, f1, f1_ci_low, f1_ci_high, support, roc_auc, average_precision}
-    confusion_matrix: dict     # {labels, matrix}: rows are true labels
+    confusion_matrix: dict | None  # {labels, matrix}: rows are true labels (null for a multi-label model)
     roc_auc_macro: float | None
     average_precision_macro: float | None
     roc_auc: float | None = None
     average_precision: float | None = None
+    multi_label: bool = False
+    subset_accuracy: float | None = None     # multi-label only, from here on
+    hamming_loss: float | None = None        # share of wrong (row, label) decisions
+    f1_micro: float | None = None
+    f1_micro_ci_low: float | None = None
+    f1_micro_ci_high: float | None = None
+    f1_samples: float | None = None
+    f1_samples_ci_low: float | None = None
+    f1_samples_ci_high: float | None = None
+    thresholds: dict | None = None           # label -> the decision threshold applied (the model's)
+    label_confusion: dict | None = None      # label -> {tn, fp, fn, tp}
 
     def to_dict(self) -> dict[str, Any]:
         # Headline numbers first, then the curve scores when there are any, the bulky tables last.
         out = super().to_dict()
-        tail = {k: out.pop(k) for k in ("per_label", "confusion_matrix")}
+        if not out["multi_label"]:
+            out = {k: v for k, v in out.items() if k not in MULTI_LABEL_FIELDS}
+        tail = {k: out.pop(k) for k in ("per_label", "thresholds", "label_confusion", "confusion_matrix") if k in out}
         curve_keys = ("roc_auc", "average_precision", "roc_auc_macro", "average_precision_macro")
         for key in curve_keys:
             if out[key] is None:
@@ -203,7 +221,10 @@ class TestReport(Contract):
         return out | ({"external": self.external} if self.external else {})
 
 
+_NAMES = [f.name for f in dataclasses.fields(TestMetrics)]
+MULTI_LABEL_FIELDS = tuple(_NAMES[_NAMES.index("multi_label"):])  # left out of a single-label model's file
 HEADLINE_KEYS = ("f1_macro", "accuracy", "roc_auc", "roc_auc_macro")  # test split: what `dvc exp show` shows
+HEADLINE_MULTI_LABEL_KEYS = ("f1_micro", "f1_macro", "f1_samples", "hamming_loss", "subset_accuracy", "roc_auc_macro")
 HEADLINE_REAL_KEYS = ("f1_macro", "accuracy")            # each real set
 
 
@@ -212,13 +233,14 @@ class Metrics(Contract):
     """reports/metrics.json, the DVC metrics file: headline numbers only, so `dvc exp show` fits a screen."""
 
     FILE: ClassVar[str] = "metrics.json (evaluate)"
-    test: dict                 # f1_macro, accuracy, roc_auc (with a positive label), roc_auc_macro
+    test: dict                 # HEADLINE_KEYS, or for a multi-label model HEADLINE_MULTI_LABEL_KEYS (None left out)
     external: dict = dataclasses.field(default_factory=dict)   # real set name -> {f1_macro, accuracy}
 
     @classmethod
     def headline(cls, report: TestReport) -> "Metrics":
         test = report.test.to_dict()
-        return cls(test={k: test[k] for k in HEADLINE_KEYS if test.get(k) is not None},
+        keys = HEADLINE_MULTI_LABEL_KEYS if report.test.multi_label else HEADLINE_KEYS
+        return cls(test={k: test[k] for k in keys if test.get(k) is not None},
                    external={name: {k: row[k] for k in HEADLINE_REAL_KEYS} for name, row in report.external.items()})
 
     def to_dict(self) -> dict[str, Any]:

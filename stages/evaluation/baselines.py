@@ -4,6 +4,10 @@
 - tfidf_lr: TF-IDF word n-grams + logistic regression (the classic bag-of-words baseline);
 - frozen_lr: mean-pooled embeddings of the base encoder (`train.model`, no fine-tuning; modeling.embed) +
   logistic regression, which tells how much the fine-tuning itself adds.
+For a multi-label task (`multi_label`: train labels are label-set cells, core/labelsets.py) each is one vs rest:
+majority gives every label its train frequency as probability; the logistic regressions are fit per label
+(sklearn OneVsRestClassifier; a label in every or no train row gets a constant probability). The evaluate
+stage decides at 0.5.
 Params: evaluate.baselines.* (and evaluate.batch_size for embedding batches).
 """
 
@@ -14,7 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from stages.core import modeling, params
+from stages.core import labelsets, modeling, params
 from stages.core.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -30,23 +34,44 @@ def _columns(clf: Any, labels: list[str], proba: Any) -> Any:
     return out
 
 
-def majority(train_labels: Sequence[str], labels: list[str]) -> Callable[[list[str]], Any]:
+def _fit(estimator: Any, features: Any, train_labels: Sequence[str], labels: list[str],
+         multi_label: bool) -> Callable[[Any], Any]:
+    """Fit `estimator` on the features; returns features -> (n, labels) probabilities (one vs rest for a
+    multi-label task, a softmax-like row otherwise)."""
+    import warnings
+
+    from sklearn.multiclass import OneVsRestClassifier
+
+    if not multi_label:
+        estimator.fit(features, list(train_labels))
+        return lambda x: _columns(estimator, labels, estimator.predict_proba(x))
+    clf = OneVsRestClassifier(estimator)
+    with warnings.catch_warnings():  # "Label not k is present in all training examples": constant, as documented
+        warnings.filterwarnings("ignore", message="Label .* is present in all training examples")
+        clf.fit(features, labelsets.multi_hot(train_labels, labels))
+    return lambda x: clf.predict_proba(x)
+
+
+def majority(train_labels: Sequence[str], labels: list[str], multi_label: bool = False) -> Callable[[list[str]], Any]:
     import numpy as np
 
+    if multi_label:
+        freq = labelsets.multi_hot(train_labels, labels).mean(0) if len(train_labels) else np.zeros(len(labels))
+        return lambda texts: np.tile(freq.astype(float), (len(texts), 1))
     counts = [list(train_labels).count(lab) for lab in labels]
     row = np.eye(len(labels))[int(np.argmax(counts))]
     return lambda texts: np.tile(row, (len(texts), 1))
 
 
 def tfidf_lr(cfg: params.Baselines, train_texts: list[str], train_labels: Sequence[str],
-             labels: list[str]) -> Callable[[list[str]], Any]:
+             labels: list[str], multi_label: bool = False) -> Callable[[list[str]], Any]:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
     vec = TfidfVectorizer(ngram_range=(1, cfg.tfidf_max_ngram), sublinear_tf=True, lowercase=True)
-    clf = LogisticRegression(C=cfg.c, max_iter=2000)
-    clf.fit(vec.fit_transform(train_texts), list(train_labels))
-    return lambda texts: _columns(clf, labels, clf.predict_proba(vec.transform(texts)))
+    predict = _fit(LogisticRegression(C=cfg.c, max_iter=2000), vec.fit_transform(train_texts), train_labels, labels,
+                   multi_label)
+    return lambda texts: predict(vec.transform(texts))
 
 
 def load_encoder(name: str) -> tuple[Any, Any]:
@@ -63,30 +88,32 @@ def load_encoder(name: str) -> tuple[Any, Any]:
 
 
 def frozen_lr(cfg: params.Baselines, base_model: str, batch_size: int, train_texts: list[str],
-              train_labels: Sequence[str], labels: list[str]) -> Callable[[list[str]], Any]:
+              train_labels: Sequence[str], labels: list[str], multi_label: bool = False) -> Callable[[list[str]], Any]:
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
     model, tokenizer = load_encoder(base_model)
     clf = make_pipeline(StandardScaler(), LogisticRegression(C=cfg.c, max_iter=2000))
-    clf.fit(modeling.embed(model, tokenizer, train_texts, batch_size, cfg.max_length), list(train_labels))
-    return lambda texts: _columns(clf, labels, clf.predict_proba(
-        modeling.embed(model, tokenizer, texts, batch_size, cfg.max_length)))
+    predict = _fit(clf, modeling.embed(model, tokenizer, train_texts, batch_size, cfg.max_length), train_labels,
+                   labels, multi_label)
+    return lambda texts: predict(modeling.embed(model, tokenizer, texts, batch_size, cfg.max_length))
 
 
 def run_all(cfg: params.Baselines, base_model: str, batch_size: int, train_texts: list[str],
-            train_labels: Sequence[str], labels: list[str], sets: list[list[str]]) -> dict[str, dict[str, Any]]:
-    """{name: {"proba": [one (n, labels) array per set], "train_seconds": fit time}} for cfg.models."""
+            train_labels: Sequence[str], labels: list[str], sets: list[list[str]],
+            multi_label: bool = False) -> dict[str, dict[str, Any]]:
+    """{name: {"proba": [one (n, labels) array per set], "train_seconds": fit time}} for cfg.models
+    (`multi_label`: train_labels are label-set cells and each baseline is one vs rest)."""
     out = {}
     for name in cfg.models:
         start = time.perf_counter()
         if name == "majority":
-            predict = majority(train_labels, labels)
+            predict = majority(train_labels, labels, multi_label)
         elif name == "tfidf_lr":
-            predict = tfidf_lr(cfg, train_texts, train_labels, labels)
+            predict = tfidf_lr(cfg, train_texts, train_labels, labels, multi_label)
         else:
-            predict = frozen_lr(cfg, base_model, batch_size, train_texts, train_labels, labels)
+            predict = frozen_lr(cfg, base_model, batch_size, train_texts, train_labels, labels, multi_label)
         fitted = time.perf_counter()
         out[name] = {"proba": [predict(texts) for texts in sets], "train_seconds": round(fitted - start, 1)}
         log.info("baseline %s: fit on %s rows in %.1f s, scored %s sets in %.1f s", name,

@@ -1,5 +1,8 @@
 """The evaluate stage's per-row tables and figures of the test split: predictions.csv (the contract in
 core/contracts.py), mismatches, confusion, per-label, calibration, slices, ROC and PR curves (CSV and PNG).
+
+A multi-label model's rows carry label sets: mismatches are the rows with any wrong label (columns `missed`
+and `extra` name them), confusion.csv holds each label's 2x2 counts and there is no confusion.png.
 """
 
 from __future__ import annotations
@@ -7,16 +10,25 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from stages.core import contracts, params
+from stages.core import contracts, labelsets, params
 from stages.core.io import write_csv
 from stages.evaluation import figures
 
 
-def prediction_frame(frame: Any, proba: Any, labels: list[str]) -> Any:
+def prediction_frame(frame: Any, proba: Any, labels: list[str], thresholds: list[float] | None = None) -> Any:
+    """predictions.csv's rows; with a multi-label model's `thresholds`, label-set cells (labelsets) decided at
+    them and the least sure label's max(p, 1 - p) as confidence."""
     import pandas as pd
 
-    preds = pd.DataFrame({"text": frame["text"].tolist(), "true": frame["label"].tolist(),
-                          "predicted": [labels[i] for i in proba.argmax(1)], "confidence": proba.max(1).round(6)})
+    from stages.evaluation.multilabel import confidence
+
+    if thresholds is None:
+        true, predicted, conf = frame["label"].tolist(), [labels[i] for i in proba.argmax(1)], proba.max(1)
+    else:
+        true = [labelsets.join_labels(labelsets.split_labels(cell)) for cell in frame["label"]]
+        predicted, conf = labelsets.from_multi_hot(labelsets.decide(proba, thresholds), labels), confidence(proba)
+    preds = pd.DataFrame({"text": frame["text"].tolist(), "true": true, "predicted": predicted,
+                          "confidence": conf.round(6)})
     for i, lab in enumerate(labels):
         preds[contracts.PROBABILITY_PREFIX + lab] = proba[:, i].round(6)
     return preds
@@ -31,12 +43,20 @@ def write_eval_dir(out: Path, preds: Any, labels: list[str], sources: list[str],
     contracts.write_predictions(out / "predictions.csv", preds, labels)
     wrong = preds.assign(source=sources)
     wrong = wrong[wrong["true"] != wrong["predicted"]]
+    multi = bool(test.get("multi_label"))
+    if multi:
+        wrong = wrong.assign(**label_differences(wrong["true"].tolist(), wrong["predicted"].tolist()))
     write_csv(out / "mismatches.csv", wrong.sort_values(["confidence", "text"], ascending=[False, True],
                                                          kind="stable"))
-    write_csv(out / "confusion.csv", preds[["true", "predicted"]].rename(columns={"true": "actual"})
-              .sort_values(["actual", "predicted"], kind="stable"))
-    figures.confusion(test["confusion_matrix"], out / "confusion.png", "Test confusion matrix")
-    per_label = pd.DataFrame([{"label": lab, **v} for lab, v in test["per_label"].items()])
+    if multi:
+        write_csv(out / "confusion.csv", pd.DataFrame([{"label": lab, **c} for lab, c in test["label_confusion"].items()],
+                                                      columns=["label", "tn", "fp", "fn", "tp"]))
+    else:
+        write_csv(out / "confusion.csv", preds[["true", "predicted"]].rename(columns={"true": "actual"})
+                  .sort_values(["actual", "predicted"], kind="stable"))
+        figures.confusion(test["confusion_matrix"], out / "confusion.png", "Test confusion matrix")
+    per_label = pd.DataFrame([{"label": lab, **v, **(test.get("label_confusion") or {}).get(lab, {})}
+                              for lab, v in test["per_label"].items()])
     write_csv(out / "per_label.csv", per_label)
     figures.bars(dict(zip(per_label["label"], per_label["f1"])), out / "per_label_f1.png", "Test F1 per label", "F1")
     write_csv(out / "calibration.csv", pd.DataFrame(calib, columns=["bin", "lower", "upper", "rows", "confidence",
@@ -47,19 +67,27 @@ def write_eval_dir(out: Path, preds: Any, labels: list[str], sources: list[str],
     write_curves(out, curves, test)
 
 
+def label_differences(true: list[str], predicted: list[str]) -> dict[str, list[str]]:
+    """`missed` (true labels not predicted) and `extra` (predicted labels not true) per row, as label-set cells."""
+    pairs = [(set(labelsets.split_labels(t)), set(labelsets.split_labels(p))) for t, p in zip(true, predicted)]
+    return {"missed": [labelsets.join_labels(t - p) for t, p in pairs],
+            "extra": [labelsets.join_labels(p - t) for t, p in pairs]}
+
+
 def write_curves(out: Path, curves: dict[str, Any], test: dict[str, Any]) -> None:
     """roc.csv/pr.csv (a `label` column) and roc.png/pr.png: the positive label's curve on a binary task, one
     one-vs-rest curve per label otherwise (the named positive label drawn thicker)."""
     import pandas as pd
 
     pos, per_label = curves["positive_label"], curves["per_label"]
-    shown = [pos] if pos is not None and len(per_label) == 2 else [lab for lab, c in per_label.items() if c["roc"]]
+    binary = len(per_label) == 2 and not test.get("multi_label")
+    shown = [pos] if pos is not None and binary else [lab for lab, c in per_label.items() if c["roc"]]
     if not shown:
         return
     for kind in ("roc", "pr"):
         rows = [{"label": lab, **point} for lab in shown for point in per_label[lab][kind]]
         write_csv(out / f"{kind}.csv", pd.DataFrame(rows))
-    if len(shown) == 1:
+    if len(shown) == 1 and shown[0] == pos:
         figures.curve(per_label[pos]["roc"], "fpr", "tpr", out / "roc.png", f"ROC, {pos} (AUC {test['roc_auc']:.3f})",
                       True)
         figures.curve(per_label[pos]["pr"], "recall", "precision", out / "pr.png",

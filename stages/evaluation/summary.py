@@ -1,5 +1,6 @@
 """reports/eval/summary.md: the fine-tuned model beside its baselines, on the test split and on real data,
-with bootstrap intervals, calibration, the per-label table and slices — the page a reviewer reads.
+with bootstrap intervals, calibration, the per-label table and slices — the page a reviewer reads. For a
+multi-label model (test["multi_label"]) accuracy is subset accuracy and its headline F1s and hamming loss lead.
 """
 
 from __future__ import annotations
@@ -35,13 +36,16 @@ def _gain(row: dict[str, Any]) -> str:
 def render(base_model: str, test: dict[str, Any], table: dict[str, Any], slices: Sequence[dict[str, Any]],
            positive_label: str | None) -> str:
     pct = f"{table['confidence'] * 100:g}%"
+    multi = bool(test.get("multi_label"))
+    acc = "subset accuracy" if multi else "accuracy"
     lines = ["# Evaluation", "",
              f"Fine-tuned from {md_escape(base_model)}; test split: {test['rows']:,} rows. Intervals are "
              f"{pct} percentile intervals over {table['resamples']:,} bootstrap resamples of the rows (seeded by "
              "base.seed); the gain column compares the fine-tuned model with each baseline on the same "
              "resamples, so an interval that excludes 0 is a real difference, not noise.", "",
+             *(multi_label_lines(test, pct) if multi else []),
              "## Model and baselines on the test split", "",
-             f"| model | accuracy [{pct} CI] | macro-F1 [{pct} CI] | fine-tuned gain in macro-F1 | time to train |",
+             f"| model | {acc} [{pct} CI] | macro-F1 [{pct} CI] | fine-tuned gain in macro-F1 | time to train |",
              "|---|---|---|---|---:|"]
     for name, row in table["models"].items():
         r = row["test"]
@@ -60,7 +64,8 @@ def render(base_model: str, test: dict[str, Any], table: dict[str, Any], slices:
                              f"{r['f1_macro_gap']:+.3f} | {_gain(r)} |")
     lines += ["", "## Calibration", "",
               f"Expected calibration error {test['ece']:.4f} (0 = confidence matches accuracy), Brier score "
-              f"{test['brier']:.4f}. Reliability diagram: `reliability.png`, table: `calibration.csv`."]
+              f"{test['brier']:.4f}" + (", over every (row, label) probability as a binary prediction" if multi else "")
+              + ". Reliability diagram: `reliability.png`, table: `calibration.csv`."]
     if test.get("roc_auc_macro") is not None:
         lines += ["", f"One vs rest, averaged over the labels: ROC-AUC {test['roc_auc_macro']:.4f}, average precision "
                       f"{test['average_precision_macro']:.4f} (each label's in the table below; curves `roc.png`, "
@@ -76,8 +81,21 @@ def render(base_model: str, test: dict[str, Any], table: dict[str, Any], slices:
     lines += [f"| {md_escape(lab)} | {v['precision']:.3f} | {v['recall']:.3f} | {_ci(v, 'f1')} | {_opt(v['roc_auc'])} | "
               f"{_opt(v['average_precision'])} | {v['support']:,} |" for lab, v in test["per_label"].items()]
     lines += ["", "## Slices: where the fine-tuned model fails", "",
-              "| by | slice | rows | accuracy | macro-F1 | mismatches |", "|---|---|---:|---:|---:|---:|"]
+              f"| by | slice | rows | {acc} | macro-F1 | mismatches |", "|---|---|---:|---:|---:|---:|"]
     lines += [f"| {s['slice_by']} | {md_escape(s['slice'])} | {s['rows']:,} | {s['accuracy']:.3f} | "
               f"{s['f1_macro']:.3f} | {s['mismatches']:,} |" for s in slices]
-    lines += ["", "Every misclassified test row, most confident first: `mismatches.csv`."]
+    lines += ["", "Every test row with any wrong label, most confident first, with the labels missed and extra: "
+                  "`mismatches.csv`." if multi else "Every misclassified test row, most confident first: `mismatches.csv`."]
     return "\n".join(lines) + "\n"
+
+
+def multi_label_lines(test: dict[str, Any], pct: str) -> list[str]:
+    """The headline numbers of a multi-label model: its F1s with intervals, hamming loss, thresholds."""
+    thresholds = ", ".join(f"{md_escape(lab)} {t:.2f}" for lab, t in (test.get("thresholds") or {}).items())
+    return ["## Multi-label", "",
+            f"Every row carries a set of labels; the model decides each label at its own threshold ({thresholds}), "
+            "the baselines at 0.5. Subset accuracy counts a row right only when its whole set is.", "",
+            f"| micro-F1 [{pct} CI] | macro-F1 [{pct} CI] | samples-F1 [{pct} CI] | hamming loss | subset accuracy |",
+            "|---|---|---|---:|---:|",
+            f"| {_ci(test, 'f1_micro')} | {_ci(test, 'f1_macro')} | {_ci(test, 'f1_samples')} | "
+            f"{test['hamming_loss']:.4f} | {test['subset_accuracy']:.4f} |", ""]
