@@ -98,3 +98,11 @@ def test_train_benchmark_long_split_precision_parity(tmp_path):
 def test_export_benchmark():
     out = bench("export.py", "--texts", "40", "--repeats", "1", timeout=600)
     assert re.search(r"^ONNX int8 +[\d.]+ texts/s per core +[\d.]+x +label agreement", out, re.M), out
+
+
+@pytest.mark.e2e  # two tiny `dvc repro` runs
+def test_focus_round_benchmark(tiny_bert):
+    out = bench("focus_round.py", "--quick", "--model", str(tiny_bert), "--fresh", "60", timeout=900)
+    assert re.search(r"^true -> predicted +round 0 +round 1$", out, re.M), out
+    assert re.search(r"^macro-F1 round 0 [\d.]+ \[.*\]; round 1 [\d.]+ \[.*\]; difference [-+][\d.]+", out, re.M), out
+    assert "templates weighted" in out, out
