@@ -1,4 +1,7 @@
-"""The offline `template` provider: fills a task's templates with slot values, seeded and deterministic."""
+"""The offline `template` provider: fills a task's templates with slot values, seeded and deterministic.
+
+In a multi-label task a row's label is its label set: the owning label plus its template's `also` labels,
+joined by core/labelsets.join_labels."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import random
 import zlib
 
 from stages.core.errors import DataError
+from stages.core.labelsets import join_labels
 from stages.generation.task import SLOT, Label, Task
 from stages.core.progress import Progress
 from stages.core.text import dedup_key, normalize
@@ -23,18 +27,26 @@ def _fill(template: str, slots: dict[str, tuple[str, ...]], rng: random.Random) 
 def generate_label(label: Label, n: int, seed: int, max_tries_factor: int = 50,
                    progress: Progress | None = None) -> list[str]:
     """Up to `n` distinct texts for one label; fewer only if the templates cannot make that many."""
+    return [text for text, _ in draw(label, n, seed, max_tries_factor, progress)]
+
+
+def draw(label: Label, n: int, seed: int, max_tries_factor: int = 50,
+         progress: Progress | None = None) -> list[tuple[str, tuple[str, ...]]]:
+    """Up to `n` distinct texts for one label, each with the other labels its template adds (`also`, multi-label
+    tasks); fewer only if the templates cannot make that many."""
     # A per-label stream (seed + crc32 of the name) so adding a label does not change the others' rows.
     rng = random.Random(seed * 1_000_003 + zlib.crc32(label.name.encode()))
     seen: set[str] = set()
-    texts: list[str] = []
+    texts: list[tuple[str, tuple[str, ...]]] = []
     for _ in range(n * max_tries_factor):
         if len(texts) == n:
             break
-        text = _fill(rng.choice(label.templates), label.slots, rng)
+        index = rng.choice(range(len(label.templates)))  # the same draw as rng.choice(label.templates)
+        text = _fill(label.templates[index], label.slots, rng)
         key = dedup_key(text)
         if key not in seen:
             seen.add(key)
-            texts.append(text)
+            texts.append((text, label.extra_labels(index)))
             if progress is not None and len(texts) % 1000 == 0:
                 progress.update(1000)
     return texts
@@ -48,6 +60,8 @@ def generate(task: Task, n_per_label: int, seed: int) -> list[dict[str, str]]:
         if not label.templates:
             raise DataError(f"{task.path}: labels.{label.name} has no templates, which the template provider "
                             "needs (or set generate.provider: openai)")
-        for text in generate_label(label, n_per_label, seed, progress=progress):
-            rows.append({"text": text, "label": label.name, "source": "template"})
+        for text, also in draw(label, n_per_label, seed, progress=progress):
+            # A multi-label task's row carries its label set ("account|urgent"); a single-label task's, its name.
+            name = join_labels((label.name, *also)) if task.multi_label else label.name
+            rows.append({"text": text, "label": name, "source": "template"})
     return rows
