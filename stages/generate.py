@@ -7,6 +7,9 @@ and the LLM response cache (openai provider; appended to, never rewritten).
 Writes: the dataset CSV (text,label,source), the data-quality report (quality.json, quality.md), dataset.json
 (provider and row counts: all the train stage reads of the data report) and the generation report
 (generation.json: requests, tokens, cost).
+Multi-label data (a task with `multi_label: true`, or `generate.csv.label_separator` set for the csv provider):
+each row's label is a label set (core/labelsets.py), cleaning merges the sets of a text seen several times, and
+dataset.json says `multi_label: true` and lists the label names, from which split and train learn it.
 Params: base.seed, generate.*
 """
 
@@ -20,12 +23,31 @@ from typing import Any
 
 from stages.core import cli, contracts, params
 from stages.core.contracts import DatasetInfo, Provider, QualityReport
-from stages.core.errors import DataError
+from stages.core.errors import DataError, ParamsError
+from stages.core.labelsets import label_names, split_labels
 from stages.core.io import write_json, write_text
 from stages.core.text import normalize
 from stages.generation import cleaning, csv_provider, label_issues, quality, real
 
 log = logging.getLogger(__name__)
+
+
+def is_multi_label(cfg: params.Generate) -> bool:
+    """Whether the rows carry label sets: the task file's `multi_label` (csv provider: a label_separator)."""
+    if cfg.provider == "csv":
+        return cfg.csv.label_separator is not None
+    from stages.generation.task import load_task
+
+    return load_task(cfg.task).multi_label
+
+
+def check_real(cfg: params.Generate, multi_label: bool) -> None:
+    """Label sets from the real rows need a multi-label data set (a single label is a valid label set)."""
+    if cfg.real.label_separator is not None and not multi_label:
+        source = ("generate.csv.label_separator is null" if cfg.provider == "csv"
+                  else f"the task {cfg.task} has no `multi_label: true`")
+        raise ParamsError(f"params.yaml: generate.real.label_separator must be null for a single-label data set "
+                          f"({source}), got {cfg.real.label_separator!r}")
 
 
 def provide(cfg: params.Generate, seed: int, cache_dir: Path | None, real_rows: list[dict[str, str]],
@@ -44,7 +66,7 @@ def provide(cfg: params.Generate, seed: int, cache_dir: Path | None, real_rows: 
 
         if cache_dir is None:
             raise DataError("the openai provider needs a response cache directory (--cache)")
-        shots = real.examples(real_rows) if cfg.few_shot_source == "real" else None
+        shots = real.examples(real_rows, task.multi_label) if cfg.few_shot_source == "real" else None
         rows, generation = openai_provider.generate(task, cfg, seed, cache_dir, shots, prices)
         return rows, Provider(provider="openai", task=task.name, mode=cfg.mode, models=generation["models"]), \
             generation
@@ -57,33 +79,42 @@ def provide(cfg: params.Generate, seed: int, cache_dir: Path | None, real_rows: 
     return rows, Provider(provider="template", task=task.name), offline
 
 
+def _names(cell: Any, multi_label: bool) -> list[str]:
+    """The label names one raw `label` cell counts for (a label set counts for each of its labels)."""
+    cell = normalize(str(cell or ""))
+    names = split_labels(cell) if multi_label else [cell]
+    return [name for name in names if name] or ["(missing)"]
+
+
 def quality_report(cfg: params.Generate, raw: list[dict[str, Any]], rows: list[dict[str, str]], provider: Provider,
-                   dropped: dict[str, int], near: int, generation: dict[str, Any], issues: dict) -> QualityReport:
-    before = collections.Counter(normalize(str(r.get("label") or "")) or "(missing)" for r in raw)
-    after = collections.Counter(r["label"] for r in rows)
+                   dropped: dict[str, int], near: int, generation: dict[str, Any], issues: dict,
+                   multi_label: bool = False) -> QualityReport:
+    before = collections.Counter(n for r in raw for n in _names(r.get("label"), multi_label))
+    after = collections.Counter(n for r in rows for n in _names(r["label"], multi_label))
     sources = collections.Counter(str(r.get("source", "")) for r in raw), collections.Counter(r["source"] for r in rows)
     llm_dropped: collections.Counter[str] = collections.Counter()
     for stats in generation.get("per_label", {}).values():
         llm_dropped.update(stats["dropped"])
     measures = quality.report(rows, cfg.shortcut_threshold, cfg.near_duplicate_threshold, near,
-                              dropped.get("duplicate", 0), len(raw))
+                              dropped.get("duplicate", 0), len(raw), multi_label)
     return QualityReport(provider=provider, rows_read=len(raw), rows_kept=len(rows), dropped=dropped,
                          per_label={lab: {"before": before[lab], "after": after[lab]} for lab in sorted(before)},
                          per_source={s: {"before": sources[0][s], "after": sources[1][s]} for s in sorted(sources[0])},
                          llm_dropped=dict(sorted(llm_dropped.items())), label_issues=issues, **measures)
 
 
-def check_labels(rows: list[dict[str, str]], where: str) -> None:
-    labels = sorted({r["label"] for r in rows})
+def check_labels(rows: list[dict[str, str]], where: str, multi_label: bool = False) -> None:
+    labels = label_names([r["label"] for r in rows], multi_label)
     if len(labels) < 2:
         raise DataError(f"{where}: need at least two labels after cleaning, found {', '.join(labels) or 'none'}")
 
 
 def write_outputs(out: Path, reports: Path, rows: list[dict[str, str]], report: QualityReport,
-                  generation: dict[str, Any]) -> None:
+                  generation: dict[str, Any], multi_label: bool = False) -> None:
     contracts.write_dataset(out, rows)
     report.write(reports / "quality.json")
-    DatasetInfo(provider=report.provider, rows_read=report.rows_read, rows_kept=report.rows_kept).write(
+    DatasetInfo(provider=report.provider, rows_read=report.rows_read, rows_kept=report.rows_kept,
+                multi_label=multi_label, labels=label_names([r["label"] for r in rows], multi_label)).write(
         reports / "dataset.json")
     write_text(reports / "quality.md", quality.markdown(report.to_dict()))
     write_json(reports / "generation.json", generation)
@@ -96,24 +127,26 @@ def run(*, cfg: params.Generate, seed: int, out: Path, reports: Path, cache_dir:
         from stages.generation.llm_cache import ensure_exists
 
         ensure_exists(cache_dir)  # DVC expects the (persistent) cache output even when nothing is asked
+    multi = is_multi_label(cfg)
+    check_real(cfg, multi)
     real_rows = real.read(cfg.real, seed)
     raw, provider, generation = provide(cfg, seed, cache_dir, real_rows, params.load_prices(prices), focus)
     log.info("read %s raw rows from provider %s and %s real rows", f"{len(raw):,}", cfg.provider, f"{len(real_rows):,}")
     raw = real_rows + raw
-    rows, dropped = cleaning.clean(raw, cfg.min_chars, cfg.max_chars)
+    rows, dropped = cleaning.clean(raw, cfg.min_chars, cfg.max_chars, multi)
     rows, dropped, near = cleaning.drop_near_duplicates(rows, dropped, cfg.near_duplicate_threshold, seed)
-    check_labels(rows, provider.file or cfg.task)
-    issues, flagged = label_issues.find(rows, seed, cfg.label_filter)
+    check_labels(rows, provider.file or cfg.task, multi)
+    issues, flagged = label_issues.find(rows, seed, cfg.label_filter, multi)
     if cfg.label_filter == "confident_learning":
         rows, dropped = label_issues.drop(rows, flagged, dropped)
-        check_labels(rows, provider.file or cfg.task)
-    report = quality_report(cfg, raw, rows, provider, dropped, near, generation, issues)
+        check_labels(rows, provider.file or cfg.task, multi)
+    report = quality_report(cfg, raw, rows, provider, dropped, near, generation, issues, multi)
     log.info("kept %s rows; dropped %s", f"{len(rows):,}",
              ", ".join(f"{n} {r}" for r, n in dropped.items()) or "none")
     if report.shortcut_warning:
         log.warning("shortcut features predict the label alone: %s (see quality.md)",
                     ", ".join(report.shortcut_features))
-    write_outputs(out, reports, rows, report, generation)
+    write_outputs(out, reports, rows, report, generation, multi)
     return report.to_dict()
 
 

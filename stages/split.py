@@ -4,7 +4,11 @@ Reads: the dataset CSV (text,label,source). Writes: <out>/{train,val,test}.csv a
 Params: base.seed, split.*. Rows joined by chains of pairs with word-set Jaccard >= split.near_duplicate_threshold
 (equal duplicate keys included) always land in the same split. `split.val_source`/`test_source: real` give that
 split only real rows (source `real`): a share of each label's real groups; synthetic rows and the real rows left
-go to the other splits. Imports neither torch nor transformers.
+go to the other splits. Multi-label data (dataset.json from generate, `--dataset`, says `multi_label: true`):
+groups are stratified by their label sets (a group carries the union of its rows' sets) with iterative
+stratification (iterstrat's MultilabelStratifiedShuffleSplit, seeded), and every split gets every label at least
+once (an error when the data cannot); real-only splits are single-label only. Imports neither torch nor
+transformers.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any
 
 from stages.core import cli, contracts, params, similarity
 from stages.core.errors import DataError, ParamsError
+from stages.core.labelsets import join_labels, label_names, multi_hot, split_labels
 
 log = logging.getLogger(__name__)
 SPLITS = ("train", "val", "test")
@@ -94,6 +99,55 @@ def _place(groups: dict[str, list[int]], named: list[tuple[str, str]], result: l
     return result
 
 
+def assign_multi(groups: dict[str, list[int]], cells: list[str], cfg: params.Split, seed: int,
+                 source: str = "input") -> list[str]:
+    """The split name of each row of multi-label data: near-duplicate groups move together, stratified by their
+    label sets (iterative stratification: test first, then val from the rest)."""
+    import numpy as np
+    from iterstrat.ml_stratifiers import MultilabelStratifiedShuffleSplit
+
+    if real_only(cfg):
+        raise ParamsError("params.yaml: split.val_source and split.test_source must be all for multi-label data "
+                          f"({source}), got {cfg.val_source} and {cfg.test_source}: real-only splits are single-label only")
+    labels = label_names(cells, multi_label=True)
+    if len(labels) < 2:
+        raise DataError(f"{source}: need at least two labels to train a classifier, found {', '.join(labels)}")
+    keys = sorted(groups)  # sorted first: the outcome depends on the seed only
+    y = multi_hot([join_labels(lab for i in groups[k] for lab in split_labels(cells[i])) for k in keys], labels)
+    for j, lab in enumerate(labels):
+        if y[:, j].sum() < len(SPLITS):
+            raise DataError(f"{source}: label {lab!r} occurs in {int(y[:, j].sum())} distinct texts (groups of "
+                            f"near-duplicates), too few to put it in each of train/val/test; need at least 3 "
+                            "(add data or drop the label)")
+    names = np.full(len(keys), "train", dtype=object)
+    rest, test = next(MultilabelStratifiedShuffleSplit(n_splits=1, test_size=cfg.test_size, random_state=seed)
+                      .split(np.zeros((len(keys), 1)), y))
+    names[test] = "test"
+    val_share = cfg.val_size / (1 - cfg.test_size)
+    _, val = next(MultilabelStratifiedShuffleSplit(n_splits=1, test_size=val_share, random_state=seed)
+                  .split(np.zeros((len(rest), 1)), y[rest]))
+    names[rest[val]] = "val"
+    _cover(names, y, labels, source)
+    return _place(groups, list(zip(keys, names)), [""] * len(cells))
+
+
+def _cover(names: Any, y: Any, labels: list[str], source: str) -> None:
+    """Move groups so every split holds every label: from the split with the most groups of a missing label,
+    a group whose labels all stay in that split; an error when no such group exists."""
+    for j, lab in enumerate(labels):
+        for name in SPLITS:
+            if any(names[g] == name and y[g, j] for g in range(len(names))):
+                continue
+            donors = sorted(SPLITS, key=lambda s: -sum(names[g] == s and y[g, j] for g in range(len(names))))
+            counts = {s: y[names == s].sum(axis=0) for s in SPLITS}
+            movable = [g for g in range(len(names)) if names[g] == donors[0] and y[g, j]
+                       and all(counts[donors[0]][k] >= 2 for k in range(len(labels)) if y[g, k])]
+            if not movable:
+                raise DataError(f"{source}: label {lab!r} cannot be put in every split (train/val/test) without "
+                                "taking another label out of one; add rows carrying it (or drop the label)")
+            names[min(movable, key=lambda g: (y[g].sum(), g))] = name
+
+
 def check_evaluate_labels(cfg: params.Evaluate | None, labels: list[str], data: Path) -> None:
     """evaluate.positive_label and the external sets' label_map targets must be labels of the data: checked
     here, before minutes of training, rather than only when evaluate loads the model. They are read from
@@ -112,24 +166,29 @@ def check_evaluate_labels(cfg: params.Evaluate | None, labels: list[str], data: 
 
 
 def run(*, cfg: params.Split, seed: int, data: Path, out_dir: Path, report: Path,
-        evaluate: params.Evaluate | None = None) -> dict[str, Any]:
+        evaluate: params.Evaluate | None = None, dataset: Path | None = None) -> dict[str, Any]:
     """Split the dataset CSV `data` into <out_dir>/{train,val,test}.csv; write split.json to `report`.
-    `evaluate`: the evaluate section, whose labels are checked against the data first."""
+    `evaluate`: the evaluate section, whose labels are checked against the data first. `dataset`: generate's
+    dataset.json, which says whether the rows carry label sets (multi-label); without it, single-label."""
+    multi = dataset is not None and contracts.DatasetInfo.read(dataset).multi_label
     frame = contracts.read_dataset(data, "dataset")
     frame = frame[(frame["text"].str.strip() != "") & (frame["label"].str.strip() != "")]
     if frame.empty:
         raise DataError(f"{data}: no rows with both a text and a label")
-    check_evaluate_labels(evaluate, sorted(set(frame["label"])), data)
+    check_evaluate_labels(evaluate, label_names(frame["label"], multi), data)
     texts = frame["text"].tolist()
     groups = similarity.groups(texts, cfg.near_duplicate_threshold, seed)
     real = (frame["source"] == contracts.REAL_SOURCE).tolist()
-    frame = frame.assign(split=assign(groups, frame["label"].tolist(), cfg, seed, str(data), real))
+    names = (assign_multi(groups, frame["label"].tolist(), cfg, seed, str(data)) if multi
+             else assign(groups, frame["label"].tolist(), cfg, seed, str(data), real))
+    frame = frame.assign(split=names)
     leaks = similarity.leak_report(texts, frame["split"].tolist(), groups, cfg.near_duplicate_threshold, seed)
     splits: dict[str, Any] = {}
     for name in SPLITS:
         part = frame[frame["split"] == name]
         contracts.write_dataset(out_dir / f"{name}.csv", part[list(contracts.DATASET_COLUMNS)].to_dict("records"))
-        splits[name] = {"rows": len(part), "labels": {k: int(v) for k, v in sorted(part["label"].value_counts().items())},
+        per_label = collections.Counter(lab for cell in part["label"] for lab in (split_labels(cell) if multi else [cell]))
+        splits[name] = {"rows": len(part), "labels": dict(sorted(per_label.items())),
                         "sources": {k: int(v) for k, v in sorted(part["source"].value_counts().items())}}
     summary = contracts.SplitReport(seed=seed, val_size=cfg.val_size, test_size=cfg.test_size, **leaks,
                                     val_source=cfg.val_source, test_source=cfg.test_source, splits=splits)
@@ -143,16 +202,18 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--data", required=True, type=Path, help="dataset CSV to split")
         p.add_argument("--out", required=True, type=Path, help="directory for train/val/test.csv")
         p.add_argument("--report", required=True, type=Path, help="split.json to write")
+        p.add_argument("--dataset", type=Path, help="dataset.json from generate (multi-label data: label sets)")
 
     def body(args: argparse.Namespace) -> None:
         seed = params.load("base", args.params).seed
         raw = params.read_params(args.params)  # evaluate: for check_evaluate_labels only (not a dvc.yaml param)
         evaluate = params.load_dict(raw["evaluate"], "evaluate") if "evaluate" in raw else None
         run(cfg=params.load("split", args.params), seed=seed, data=args.data, out_dir=args.out, report=args.report,
-            evaluate=evaluate)
+            evaluate=evaluate, dataset=args.dataset)
 
     return cli.main(__doc__.splitlines()[0], add, body, argv,
-                    example="python -m stages.split --data data/generated.csv --out data/split --report reports/data/split.json")  # as dvc.yaml runs it
+                    example="python -m stages.split --data data/generated.csv --dataset reports/data/dataset.json "
+                            "--out data/split --report reports/data/split.json")  # as dvc.yaml runs it
 
 
 if __name__ == "__main__":

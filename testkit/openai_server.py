@@ -1,7 +1,8 @@
 """A real HTTP server on 127.0.0.1 that speaks the OpenAI chat-completions API, for tests and benchmarks.
 
 It answers `POST /v1/chat/completions` with structured output (`{"samples": [...]}`, as many samples as
-the request's JSON schema asks for) and can be told, per request, to misbehave instead: 429 with
+the request's JSON schema asks for; objects `{text, labels}` with one to three of the schema's label names when
+its items are such objects, as a multi-label task asks) and can be told, per request, to misbehave instead: 429 with
 Retry-After, 500, hang past the client's timeout, malformed JSON content, a garbage body, a body cut off
 mid-way (the connection closed before Content-Length bytes), a body trickled a byte at a time for
 `hang_s` (each read is quick, the whole reply is not), a refusal, `finish_reason: length`, or 401.
@@ -54,6 +55,24 @@ def fake_samples(body: dict, n: int) -> list[str]:
         words = rng.sample(vocab, k=min(len(vocab), rng.randint(5, 10)))
         out.append(" ".join(words).capitalize())
     return out
+
+
+def label_enum(body: dict) -> list[str] | None:
+    """The label names a multi-label request's schema allows per item, or None (items are plain strings)."""
+    try:
+        items = body["response_format"]["json_schema"]["schema"]["properties"]["samples"]["items"]
+        return list(items["properties"]["labels"]["items"]["enum"])
+    except (KeyError, TypeError):
+        return None
+
+
+def fake_items(body: dict, n: int) -> list:
+    """fake_samples, or for a multi-label schema objects {text, labels} (a seeded 1-3 of the allowed names)."""
+    texts, names = fake_samples(body, n), label_enum(body)
+    if names is None:
+        return texts
+    rng = random.Random("labels/" + request_key(body))
+    return [{"text": t, "labels": rng.sample(names, k=rng.randint(1, min(3, len(names))))} for t in texts]
 
 
 class FakeOpenAI:
@@ -229,7 +248,7 @@ class FakeOpenAI:
                             server.answered[key] += 1
                     return None
                 n = samples_asked(body)
-                content, refusal, finish = json.dumps({"samples": fake_samples(body, n)}), None, "stop"
+                content, refusal, finish = json.dumps({"samples": fake_items(body, n)}), None, "stop"
                 if behaviour == "trickle":  # a byte every 20 ms for hang_s, then the connection closes unfinished
                     self.close_connection = True
                     try:

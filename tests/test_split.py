@@ -5,7 +5,7 @@ import pytest
 
 from stages import split
 from stages.core import params
-from stages.core.errors import DataError
+from stages.core.errors import DataError, ParamsError
 from stages.core.text import dedup_key
 
 
@@ -237,3 +237,62 @@ def test_too_few_real_rows_per_label_is_one_line_naming_the_param(tmp_path, kw, 
 def test_split_source_params_are_all_or_real():
     with pytest.raises(params.ParamsError, match="split.val_source must be one of all, real, got 'synthetic'"):
         params.load_dict({"val_source": "synthetic"}, "split")
+
+
+def multi_label_data(tmp_path, cells, near_copies=0):
+    """Rows of label-set cells with distinct texts (and `near_copies` near-duplicates of the first rows), and
+    the dataset.json saying they are multi-label."""
+    from stages.core.contracts import DatasetInfo, Provider
+
+    rows = [{"text": f"ticket {i} about {cell.replace('|', ' and ')} number {i * 13}", "label": cell,
+             "source": "template"} for i, cell in enumerate(cells)]
+    rows += [{**r, "text": r["text"] + " again"} for r in rows[:near_copies]]
+    path = tmp_path / "generated.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    info = tmp_path / "dataset.json"
+    DatasetInfo(provider=Provider(provider="template"), rows_read=len(rows), rows_kept=len(rows), multi_label=True,
+                labels=sorted({lab for c in cells for lab in c.split("|")})).write(info)
+    return path, info
+
+
+def test_multi_label_split_keeps_every_label_in_each_split_and_groups_intact(tmp_path):
+    from stages.core import similarity
+
+    cells = ["billing"] * 40 + ["account"] * 40 + ["account|urgent"] * 15 + ["billing|urgent"] * 10 + \
+            ["technical|urgent"] * 3 + ["technical"] * 30
+    data, info = multi_label_data(tmp_path, cells, near_copies=20)
+    summary = split.run(cfg=params.load_dict({}, "split"), seed=42, data=data, out_dir=tmp_path / "split",
+                        report=tmp_path / "split.json", dataset=info)
+    parts = read(tmp_path)
+    for name, part in parts.items():
+        labels = {lab for cell in part["label"] for lab in cell.split("|")}
+        assert labels == {"account", "billing", "technical", "urgent"}, name
+        assert summary["splits"][name]["labels"]["urgent"] == part["label"].str.contains("urgent").sum()
+    everything = pd.concat(parts.values())
+    assert sorted(everything["text"]) == sorted(pd.read_csv(data)["text"])
+    where = {t: n for n, p in parts.items() for t in p["text"]}
+    for group in similarity.groups(pd.read_csv(data)["text"].tolist(), 0.8, 42).values():
+        texts = pd.read_csv(data)["text"].iloc[group]
+        assert len({where[t] for t in texts}) == 1  # near-duplicates stay together
+    urgent_share = {n: p["label"].str.contains("urgent").mean() for n, p in parts.items()}
+    assert max(urgent_share.values()) - min(urgent_share.values()) < 0.1  # proportions kept
+    again = split.run(cfg=params.load_dict({}, "split"), seed=42, data=data, out_dir=tmp_path / "split2",
+                      report=tmp_path / "split2.json", dataset=info)
+    assert again == summary and (tmp_path / "split2" / "test.csv").read_bytes() == \
+        (tmp_path / "split" / "test.csv").read_bytes()
+
+
+def test_multi_label_split_bad_inputs_are_one_line(tmp_path):
+    data, info = multi_label_data(tmp_path, ["a"] * 20 + ["a|b"] * 2 + ["c"] * 20)
+    with pytest.raises(DataError, match=r"label 'b' occurs in 2 distinct texts .* need at least 3"):
+        split.run(cfg=params.load_dict({}, "split"), seed=1, data=data, out_dir=tmp_path / "s",
+                  report=tmp_path / "s.json", dataset=info)
+    data, info = multi_label_data(tmp_path, ["a"] * 20 + ["a|b"] * 20)
+    with pytest.raises(ParamsError, match="split.val_source and split.test_source must be all for multi-label"):
+        split.run(cfg=params.load_dict({"test_source": "real"}, "split"), seed=1, data=data,
+                  out_dir=tmp_path / "s", report=tmp_path / "s.json", dataset=info)
+    evaluate = params.load_dict({"positive_label": "a|b"}, "evaluate")  # a label set is not a label name
+    with pytest.raises(ParamsError, match=r"evaluate.positive_label must be one of the labels of .* \(a, b\)"):
+        split.run(cfg=params.load_dict({}, "split"), seed=1, data=data, out_dir=tmp_path / "s",
+                  report=tmp_path / "s.json", dataset=info, evaluate=evaluate)
+    assert not (tmp_path / "s").exists()

@@ -75,6 +75,7 @@ class QualityReport(Contract):
     shortcut_warning: bool
     shortcut_features: list
     label_issues: dict         # {method, folds, filter, skipped (reason or null), total (null when skipped), ...}
+    classes: str = "labels"    # what majority_baseline and shortcuts predict: labels | label sets (multi-label)
 
 
 # ---- generate -> train: reports/data/dataset.json (small on purpose: a report-only param such as

@@ -15,7 +15,7 @@ from typing import Any
 
 from stages.core.errors import ParamsError
 from stages.core.params_model import BASELINES, SCHEDULERS, Baselines, Evaluate, Explain, ExternalTest, Report, Train
-from stages.core.params_real import RealRows
+from stages.core.params_real import RealRows, check_separator
 from stages.core.schema import build, check
 
 PARAMS_FILE = "params.yaml"
@@ -34,6 +34,10 @@ class CsvImport:
     path: str = "data/raw/headlines.csv"
     text_column: str = "text"
     label_column: str = "label"
+    label_separator: str | None = None  # null: one label per row; e.g. "|": label sets (a multi-label data set)
+
+    def validate(self, p: str) -> None:
+        check_separator(self.label_separator, f"{p}.label_separator")
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,17 @@ class RealRows:
     path: str | None = None  # null: no real rows (the default)
     text_column: str = "text"
     label_column: str = "label"
-    per_label: int = 0  # rows drawn per label with base.seed; 0: all of them
+    per_label: int = 0  # rows drawn per label (per label set when label_separator is set) with base.seed; 0: all
+    label_separator: str | None = None  # null: one label per row; e.g. "|": label sets (multi-label tasks only)
 
     def validate(self, p: str) -> None:
         check(self.per_label >= 0, f"{p}.per_label", ">= 0 rows per label (0: all)", self.per_label)
+        check_separator(self.label_separator, f"{p}.label_separator")
         check(self.path is None or Path(self.path).suffix.lower() == ".csv", f"{p}.path",
               "null or a .csv file (e.g. under data/raw/)", self.path)
+
+
+def check_separator(value: str | None, key: str) -> None:
+    """A label separator: null (one label per row) or a non-blank string such as "|" or ";"."""
+    check(value is None or value.strip() != "", key,
+          'null (one label per row) or a non-blank separator such as "|" or ";"', value)

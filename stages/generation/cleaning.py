@@ -2,7 +2,8 @@
 
 Rules (each tested on its own): texts are Unicode-normalised and stripped; empty texts, texts without letters,
 texts outside `min_chars..max_chars` and rows without a label are dropped; of exact duplicates (same words,
-ignoring case, punctuation and spacing) the first is kept; a text seen under two labels is dropped entirely;
+ignoring case, punctuation and spacing) the first is kept; a text seen under two labels is dropped entirely
+(single-label data) or keeps the union of its label sets (multi-label data: counted as merged_label_sets);
 a text whose word-set Jaccard similarity with an earlier kept text reaches the threshold is dropped.
 Real rows (source `real`, generate.real) come first: a synthetic duplicate or near-duplicate of a real row is
 dropped and the real row kept, whatever label the synthetic one carries.
@@ -15,17 +16,21 @@ from typing import Any
 
 from stages.core import similarity
 from stages.core.contracts import REAL_SOURCE
+from stages.core.labelsets import join_labels, split_labels
 from stages.core.text import dedup_key, drop_reason, normalize
 
 
-def clean(rows: list[dict[str, Any]], min_chars: int, max_chars: int) -> tuple[list[dict[str, str]], dict]:
-    """Normalise texts; drop unusable rows, exact duplicates and texts seen with two labels; count why."""
+def clean(rows: list[dict[str, Any]], min_chars: int, max_chars: int,
+          multi_label: bool = False) -> tuple[list[dict[str, str]], dict]:
+    """Normalise texts; drop unusable rows and exact duplicates; count why. A text seen with two labels is
+    dropped, or, in multi-label data (`label` cells are label sets), keeps the union of its sets."""
     dropped: collections.Counter[str] = collections.Counter()
     by_key: dict[str, dict[str, str]] = {}
     labels_of_key: dict[str, set[str]] = collections.defaultdict(set)
     for row in sorted(rows, key=lambda r: r.get("source") != REAL_SOURCE):  # stable: real rows first
         text = normalize(row["text"]) if isinstance(row.get("text"), str) else row.get("text")
         label = normalize(str(row.get("label") or ""))
+        label = join_labels(split_labels(label)) if multi_label else label
         reason = drop_reason(text, min_chars, max_chars)
         if reason is None and not label:
             reason = "missing_label"
@@ -42,7 +47,10 @@ def clean(rows: list[dict[str, Any]], min_chars: int, max_chars: int) -> tuple[l
         by_key[key] = {"text": text, "label": label, "source": str(row.get("source", ""))}
     kept = []
     for key, row in by_key.items():
-        if len(labels_of_key[key]) > 1:  # the same text labelled two ways: no right answer to learn
+        if len(labels_of_key[key]) > 1 and multi_label:  # the same text with two label sets: it carries both
+            dropped["merged_label_sets"] += 1
+            kept.append({**row, "label": join_labels(lab for cell in labels_of_key[key] for lab in split_labels(cell))})
+        elif len(labels_of_key[key]) > 1:  # the same text labelled two ways: no right answer to learn
             dropped["conflicting_labels"] += 1
         else:
             kept.append(row)

@@ -1,4 +1,9 @@
-"""The `csv` provider: rows of a human-annotated CSV (`generate.csv.path`, its text and label columns)."""
+"""The `csv` provider: rows of a human-annotated CSV (`generate.csv.path`, its text and label columns).
+
+With `generate.csv.label_separator` set (e.g. "|" or ";") the label column holds label sets: each cell is split
+on the separator and written as core/labelsets' canonical cell (sorted names joined by "|"); the data set is then
+multi-label.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +11,28 @@ from pathlib import Path
 from typing import Any
 
 from stages.core import params
+from stages.core.errors import DataError
 from stages.core.io import read_csv
+from stages.core.labelsets import LABEL_SEP, join_labels
+
+
+def label_set(cell: Any, separator: str, where: str) -> Any:
+    """One label cell split on `separator`, as a canonical label-set cell ("" when it names no label)."""
+    if not isinstance(cell, str):
+        return cell  # a missing label: cleaning drops the row and counts it
+    names = [name.strip() for name in cell.split(separator)]
+    if separator != LABEL_SEP and any(LABEL_SEP in name for name in names):
+        raise DataError(f"{where}: label {cell!r} holds {LABEL_SEP!r}, which joins a row's labels in the data set; "
+                        f"expected label names without it (or set the separator to {LABEL_SEP!r})"[:300])
+    return join_labels(names)
 
 
 def generate(cfg: params.CsvImport) -> list[dict[str, Any]]:
     """The configured text and label columns become text,label; the source names the file."""
     frame = read_csv(cfg.path, columns=(cfg.text_column, cfg.label_column), what="annotated CSV")
     source = f"csv:{Path(cfg.path).name}"
-    return [
-        {"text": t, "label": lab, "source": source}
-        for t, lab in zip(frame[cfg.text_column].tolist(), frame[cfg.label_column].tolist())
-    ]
+    labels = frame[cfg.label_column].tolist()
+    if cfg.label_separator is not None:
+        where = f"{cfg.path}: column {cfg.label_column!r} (generate.csv.label_separator {cfg.label_separator!r})"
+        labels = [label_set(cell, cfg.label_separator, where) for cell in labels]
+    return [{"text": t, "label": lab, "source": source} for t, lab in zip(frame[cfg.text_column].tolist(), labels)]

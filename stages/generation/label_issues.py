@@ -4,6 +4,9 @@ of a cheap model (TF-IDF + logistic regression, stratified k-fold cross-validati
 `generate.label_filter: none` only reports them (quality.json's label_issues); `confident_learning` drops the
 flagged synthetic rows (counted as dropped.label_issue). Real rows (generate.real) are reported, never dropped:
 their labels are the reference. Same rows and seed, same report.
+Multi-label data (label-set cells): one-vs-rest TF-IDF+LR probabilities, out of fold over iterative-stratified
+folds (iterstrat's MultilabelStratifiedKFold), and cleanlab's `multi_label=True`; a row's self-confidence is the
+lowest probability its given yes/no gets over the labels, and the suggested set is every label at >= 0.5.
 """
 
 from __future__ import annotations
@@ -12,10 +15,13 @@ import collections
 from typing import Any
 
 from stages.core.contracts import REAL_SOURCE
+from stages.core.labelsets import join_labels, label_names, multi_hot, split_labels
 
 FOLDS = 5  # cross-validation folds: every label needs at least this many rows
 TOP_EXAMPLES = 10  # flagged rows listed in the report, least self-confident first
 METHOD = "confident learning (cleanlab find_label_issues) on out-of-fold TF-IDF+LR probabilities"
+METHOD_MULTI = ("confident learning (cleanlab find_label_issues, multi_label) on out-of-fold one-vs-rest TF-IDF+LR "
+                "probabilities")
 
 
 def out_of_fold(texts: list[str], y: list[int], seed: int) -> Any:
@@ -30,8 +36,69 @@ def out_of_fold(texts: list[str], y: list[int], seed: int) -> Any:
     return cross_val_predict(model, texts, y, cv=folds, method="predict_proba")
 
 
-def find(rows: list[dict[str, str]], seed: int, label_filter: str) -> tuple[dict[str, Any], list[int]]:
+def out_of_fold_multi(texts: list[str], y: Any, seed: int) -> Any:
+    """One-vs-rest probabilities (rows x labels) of each row from a model that never saw it."""
+    from iterstrat.ml_stratifiers import MultilabelStratifiedKFold
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_val_predict
+    from sklearn.multiclass import OneVsRestClassifier
+    from sklearn.pipeline import make_pipeline
+
+    model = make_pipeline(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
+                          OneVsRestClassifier(LogisticRegression(max_iter=1000)))
+    folds = MultilabelStratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=seed)
+    return cross_val_predict(model, texts, y, cv=folds, method="predict_proba")
+
+
+def _skipped(report: dict[str, Any], reason: str) -> tuple[dict[str, Any], list[int]]:
+    return report | {"skipped": reason, "total": None, "per_label": None, "per_source": None, "examples": []}, []
+
+
+def _summary(rows: list[dict[str, str]], flagged: list[int], names: dict[str, list[str]], labels: list[str],
+             examples: list[dict[str, Any]]) -> dict[str, Any]:
+    """The counts of flagged rows per label (a label set counts for each of its labels) and per source."""
+    return {"skipped": None, "total": len(flagged),
+            "per_label": {lab: sum(lab in names[rows[i]["label"]] for i in flagged) for lab in labels},
+            "per_source": {src: sum(rows[i]["source"] == src for i in flagged)
+                           for src in sorted({r["source"] for r in rows})},
+            "examples": examples}
+
+
+def find_multi(rows: list[dict[str, str]], seed: int, label_filter: str) -> tuple[dict[str, Any], list[int]]:
+    """find() for multi-label rows (label-set cells)."""
+    import numpy as np
+    from cleanlab.filter import find_label_issues
+
+    cells = [r["label"] for r in rows]
+    labels = label_names(cells, multi_label=True)
+    y = multi_hot(cells, labels)
+    report: dict[str, Any] = {"method": METHOD_MULTI, "folds": FOLDS, "filter": label_filter}
+    for j, lab in enumerate(labels):
+        have = int(y[:, j].sum())
+        for n, what in ((have, "rows with it"), (len(rows) - have, "rows without it")):
+            if n < FOLDS:
+                return _skipped(report, f"label {lab!r} has {n} {what}, fewer than the {FOLDS} cross-validation "
+                                        "folds need")
+    probs = out_of_fold_multi([r["text"] for r in rows], y, seed)
+    given = [list(np.flatnonzero(row)) for row in y]
+    mask = find_label_issues(labels=given, pred_probs=probs, multi_label=True, filter_by="prune_by_noise_rate",
+                             n_jobs=1)
+    flagged = [int(i) for i in np.flatnonzero(mask)]
+    confidence = {i: round(float(np.where(y[i] == 1, probs[i], 1 - probs[i]).min()), 4) for i in flagged}
+    ranked = sorted(flagged, key=lambda i: (confidence[i], rows[i]["text"]))
+    names = {cell: split_labels(cell) for cell in set(cells)}
+    examples = [{"text": rows[i]["text"], "label": rows[i]["label"],
+                 "suggested": join_labels(lab for lab, p in zip(labels, probs[i]) if p >= 0.5),
+                 "self_confidence": confidence[i], "source": rows[i]["source"]} for i in ranked[:TOP_EXAMPLES]]
+    return report | _summary(rows, flagged, names, labels, examples), flagged
+
+
+def find(rows: list[dict[str, str]], seed: int, label_filter: str,
+         multi_label: bool = False) -> tuple[dict[str, Any], list[int]]:
     """quality.json's label_issues and the indices of the flagged rows (empty when skipped)."""
+    if multi_label:
+        return find_multi(rows, seed, label_filter)
     import numpy as np
     from cleanlab.filter import find_label_issues
 

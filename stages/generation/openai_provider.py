@@ -7,6 +7,9 @@ per request from a seeded stream, so a request depends only on its label, its in
 Few-shot examples come from the task file, or (`generate.few_shot_source: real`) from the real rows of the
 same label (model_as_label mode: of any label).
 Replies are parsed strictly; refusals, cut-off and malformed replies are dropped and counted by reason.
+Multi-label tasks (`multi_label: true`, label_conditioned mode only): the structured output asks, per text, for
+`labels`, an array of the task's label names (enum, at least one); a row carries those labels plus the one its
+request asked for (unknown names are dropped and counted as unknown_label).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any
 from stages.core import params
 from stages.generation import llm
 from stages.core.errors import DataError
+from stages.core.labelsets import join_labels
 from stages.generation.llm_cache import ResponseCache, request_key
 from stages.generation.task import SLOT, Task
 
@@ -33,9 +37,19 @@ SYSTEM = ("You write synthetic data for training a text classifier. {task}Reply 
 FEW_SHOT = ("\n\nReal examples, for tone and format only. Do not copy them and do not simply rewrite them:\n{examples}")
 
 
-def response_format(n: int) -> dict[str, Any]:
-    """Structured output: exactly `n` strings (accepted by OpenAI, vLLM and Ollama)."""
-    samples = {"type": "array", "items": {"type": "string"}, "minItems": n, "maxItems": n}
+MULTI_LABEL_NOTE = (" Each item is an object: `text` (the text) and `labels` (every label from {labels} that the text "
+                    "fits, at least one).")
+
+
+def response_format(n: int, labels: list[str] | None = None) -> dict[str, Any]:
+    """Structured output: exactly `n` strings (accepted by OpenAI, vLLM and Ollama); with `labels` (a multi-label
+    task), `n` objects {text, labels: one or more of `labels`}."""
+    item: dict[str, Any] = {"type": "string"}
+    if labels is not None:
+        names = {"type": "array", "items": {"type": "string", "enum": list(labels)}, "minItems": 1}
+        item = {"type": "object", "properties": {"text": {"type": "string"}, "labels": names},
+                "required": ["text", "labels"], "additionalProperties": False}
+    samples = {"type": "array", "items": item, "minItems": n, "maxItems": n}
     schema = {"type": "object", "properties": {"samples": samples}, "required": ["samples"],
               "additionalProperties": False}
     return {"type": "json_schema", "json_schema": {"name": "samples", "strict": True, "schema": schema}}
@@ -43,6 +57,9 @@ def response_format(n: int) -> dict[str, Any]:
 
 def _messages(task: Task, prompt: str, values: dict[str, str], examples: list[str], n: int) -> list[dict]:
     system = SYSTEM.format(task=f"Task: {task.description.strip()} " if task.description.strip() else "", n=n)
+    if task.multi_label:
+        system = system.replace(" strings. Each string", " items. Each item's text") + MULTI_LABEL_NOTE.format(
+            labels=", ".join(task.label_names))
     user = SLOT.sub(lambda m: values[m.group(1)], prompt).strip()
     if examples:
         user += FEW_SHOT.format(examples="\n".join(f"- {e}" for e in examples))
@@ -55,6 +72,9 @@ def plan(task: Task, cfg: params.Generate, seed: int, shots: dict[str, list[str]
     n = cfg.samples_per_request
     per_label = math.ceil(cfg.n_per_label / n)
     if cfg.mode == "model_as_label":
+        if task.multi_label:
+            raise DataError(f"{task.path}: multi_label: true needs generate.mode label_conditioned, got model_as_label "
+                            "(there the label is the model that answered, one per text)")
         if not task.prompts:
             raise DataError(f"{task.path}: model_as_label mode sends the task's top-level 'prompts' to every "
                             "model, but the task has none")
@@ -81,13 +101,27 @@ def plan(task: Task, cfg: params.Generate, seed: int, shots: dict[str, list[str]
             body = {"model": model, "messages": _messages(task, prompts[index % len(prompts)], values, shots, n),
                     "temperature": cfg.temperature, "max_tokens": cfg.max_tokens,
                     "seed": zlib.crc32(f"{seed}/{stream}/{index}".encode()) & 0x7FFFFFFF,
-                    "response_format": response_format(n)}
+                    "response_format": response_format(n, task.label_names if task.multi_label else None)}
             requests.append(llm.Request(request_key(body, index), label, index, body))
     return requests
 
 
-def parse(text: str, n: int) -> tuple[list[str], collections.Counter[str]]:
-    """The samples in one raw response, and why anything was dropped (whole responses or single items)."""
+def _labelled(items: list[Any], labels: list[str], dropped: collections.Counter[str]) -> list[tuple[str, list[str]]]:
+    """(text, label names) of a multi-label reply's items; malformed items dropped, unknown names counted."""
+    known, kept = set(labels), []
+    for item in items:
+        text, names = (item.get("text"), item.get("labels")) if isinstance(item, dict) else (None, None)
+        if not isinstance(text, str) or not text.strip() or not isinstance(names, list):
+            dropped["malformed_item"] += 1
+            continue
+        dropped["unknown_label"] += sum(not (isinstance(x, str) and x in known) for x in names)
+        kept.append((text, [x for x in names if isinstance(x, str) and x in known]))
+    return kept
+
+
+def parse(text: str, n: int, labels: list[str] | None = None) -> tuple[list[Any], collections.Counter[str]]:
+    """The samples in one raw response, and why anything was dropped (whole responses or single items). With
+    `labels` (a multi-label task) each sample is (text, the label names the model gave it)."""
     dropped: collections.Counter[str] = collections.Counter()
     try:
         choice = json.loads(text)["choices"][0]
@@ -109,6 +143,8 @@ def parse(text: str, n: int) -> tuple[list[str], collections.Counter[str]]:
     items = samples["samples"]
     if len(items) > n:
         dropped["extra_item"] += len(items) - n
+    if labels is not None:
+        return _labelled(items[:n], labels, dropped), +dropped
     kept = [item for item in items[:n] if isinstance(item, str) and item.strip()]
     if len(kept) < len(items[:n]):
         dropped["malformed_item"] += len(items[:n]) - len(kept)
@@ -121,7 +157,7 @@ def _plus(a: float | None, b: float | None) -> float | None:
 
 
 def _collect(outcome: llm.Outcome, cfg: params.Generate, labels: list[str],
-             prices: dict[str, params.Price]) -> tuple[list[dict], dict, dict]:
+             prices: dict[str, params.Price], multi_label: bool = False) -> tuple[list[dict], dict, dict]:
     """Rows from the used responses (plan order, at most n_per_label per label), and tokens/cost/drops."""
     per_label = {lab: {"model": "", "requests": 0, "cached": 0, "samples": 0, "prompt_tokens": 0,
                        "completion_tokens": 0, "cost_usd": 0.0, "dropped": collections.Counter()} for lab in labels}
@@ -129,9 +165,10 @@ def _collect(outcome: llm.Outcome, cfg: params.Generate, labels: list[str],
     rows: list[dict[str, str]] = []
     for req, entry in outcome.used:
         stats, model = per_label[req.label], req.body["model"]
-        samples, dropped = parse(entry["response"], cfg.samples_per_request)
+        samples, dropped = parse(entry["response"], cfg.samples_per_request, labels if multi_label else None)
         samples = samples[: max(0, cfg.n_per_label - stats["samples"])]
-        rows += [{"text": s, "label": req.label, "source": f"openai:{model}"} for s in samples]
+        rows += [{"text": s[0], "label": join_labels([req.label, *s[1]]), "source": f"openai:{model}"} if multi_label
+                 else {"text": s, "label": req.label, "source": f"openai:{model}"} for s in samples]
         prompt, completion = llm.usage_of(entry)
         cost = llm.cost_usd(prompt, completion, prices.get(model))
         stats["model"] = model
@@ -192,7 +229,8 @@ def generate(task: Task, cfg: params.Generate, seed: int, cache_dir: Path,
         outcome = llm.fetch(requests, cache, cfg)
     finally:
         cache.close()
-    rows, per_label, this_run = _collect(outcome, cfg, list(dict.fromkeys(r.label for r in requests)), prices)
+    rows, per_label, this_run = _collect(outcome, cfg, list(dict.fromkeys(r.label for r in requests)), prices,
+                                         task.multi_label)
     if outcome.budget_exhausted:
         log.warning("budget reached (generate.max_requests=%d, generate.max_total_tokens=%d): stopped after %d of %d "
                     "requests; rows per label before cleaning: %s (asked for %d each)", cfg.max_requests,

@@ -2,6 +2,8 @@
 
 Pure functions over rows ({"text", "label"}): length distribution and distinct-1/2 diversity per label, and a
 shortcut probe: surface features that alone predict the label (a class that always ends with "!").
+Multi-label data: the per-label measures count a row for each label in its set; the majority baseline and the
+shortcut probe treat each distinct label set as one class (predicting a row's whole set, as subset accuracy does).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from stages.core.labelsets import split_labels
 from stages.core.similarity import words
 from stages.core.text import md_escape, word_count
 
@@ -109,13 +112,14 @@ def shortcut_probe(rows: Sequence[Row]) -> list[dict[str, Any]]:
 
 
 def report(rows: Sequence[Row], shortcut_threshold: float, near_threshold: float, near: int, exact: int,
-           rows_read: int) -> dict[str, Any]:
+           rows_read: int, multi_label: bool = False) -> dict[str, Any]:
     """The measures added to quality.json: duplicates, lengths, diversity and shortcuts."""
     by_label: dict[str, list[str]] = collections.defaultdict(list)
     for r in rows:
-        by_label[r["label"]].append(r["text"])
+        for name in split_labels(r["label"]) if multi_label else [r["label"]]:
+            by_label[name].append(r["text"])
     labels = sorted(by_label)
-    baseline = max(len(v) for v in by_label.values()) / len(rows)
+    baseline = _top(collections.Counter(r["label"] for r in rows))[1] / len(rows)  # label sets when multi-label
     shortcuts = shortcut_probe(rows)
     flagged = [p["feature"] for p in shortcuts
                if p["accuracy"] >= shortcut_threshold and p["accuracy"] > baseline + 1e-9]
@@ -128,6 +132,7 @@ def report(rows: Sequence[Row], shortcut_threshold: float, near_threshold: float
         "diversity": {lab: {"distinct_1": distinct_n(by_label[lab], 1), "distinct_2": distinct_n(by_label[lab], 2)}
                       for lab in labels},
         "majority_baseline": round(baseline, 4),
+        "classes": "label sets" if multi_label else "labels",  # what the baseline and the shortcut probe predict
         "shortcut_threshold": shortcut_threshold,
         "shortcuts": shortcuts,
         "shortcut_warning": bool(flagged),
@@ -163,7 +168,10 @@ def markdown(report: dict[str, Any]) -> str:
               f"of rows read). Near-duplicates (word-set Jaccard >= {dup['near_threshold']}): {dup['near']} "
               f"({dup['near_rate']:.1%}), removed.", "", "## Shortcut probe", "",
               f"Accuracy of predicting the label from one surface feature alone (majority baseline "
-              f"{report['majority_baseline']:.1%}; warning at {report['shortcut_threshold']:.0%}).", ""]
+              f"{report['majority_baseline']:.1%}; warning at {report['shortcut_threshold']:.0%})."
+              + (" Multi-label data: each distinct label set is one class here (the whole set must be right); "
+                 "the table above counts a row for each of its labels." if report.get("classes") == "label sets"
+                 else ""), ""]
     if report["shortcut_warning"]:
         lines += [f"**Warning: shortcut features:** {', '.join(report['shortcut_features'])}. A classifier can "
                   "score well on this data without learning the task; fix the prompts or templates.", ""]
