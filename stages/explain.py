@@ -1,6 +1,8 @@
 """Stage explain: LIME explanations of the test mismatches and the tokens that recur across them.
 
 Explains the mismatches most confident first, plus a few confident correct predictions per label as contrast.
+For a multi-label model (label sets in predictions.csv) each wrongly decided label of a mismatch is explained on
+its own sigmoid: what pushes toward a missed label's absence or an extra label's presence.
 
 Reads: the model directory and predictions.csv from evaluate. Writes the directory --out: mismatches.md,
 explanations.json, spurious_tokens.png and html/ (a static page per example: weights toward predicted and true).
@@ -15,25 +17,28 @@ from pathlib import Path
 from typing import Any
 
 from stages.core import cli, params
-from stages.explanation import lime_runner, pages, patterns, selection
+from stages.explanation import lime_runner, multilabel, pages, patterns, selection
 
 log = logging.getLogger(__name__)
 
 
-def summarize(chosen: selection.Selection, results: lime_runner.Results, cfg: params.Explain) -> dict[str, Any]:
-    """explanations.json: counts, the settings, the spurious patterns and every explained example."""
+def summarize(chosen: selection.Selection, results: lime_runner.Results, cfg: params.Explain,
+              multi_label: bool = False) -> dict[str, Any]:
+    """explanations.json: counts, the settings, the spurious patterns and every explained example (a multi-label
+    model's: `multi_label` true, each example with its explained labels; patterns per wrong label)."""
     examples = [item for item, _ in results.mismatches]
-    return {"mismatches": chosen.total, "explained": len(examples), "skipped_no_words": chosen.skipped,
+    return {**({"multi_label": True} if multi_label else {}), "mismatches": chosen.total, "explained": len(examples), "skipped_no_words": chosen.skipped,
             "num_samples": cfg.num_samples, "num_features": cfg.num_features,
             "perturbations": {"requested": results.requested, "predicted": results.predicted},
-            "patterns": patterns.spurious_patterns(examples, cfg.pattern_tokens),
+            "patterns": patterns.spurious_patterns(multilabel.pattern_examples(examples), cfg.pattern_tokens),
             "examples": examples, "contrast": [item for item, _ in results.contrast]}
 
 
 def run(*, cfg: params.Explain, seed: int, model_dir: Path, predictions: Path, out: Path) -> dict[str, Any]:
-    chosen = selection.choose(selection.read_predictions(predictions), cfg)
+    multi = lime_runner.is_multi_label_model(model_dir)
+    chosen = selection.choose(selection.read_predictions(predictions), cfg, multi)
     results = lime_runner.explain_selection(chosen, model_dir, predictions, cfg, seed)
-    summary = summarize(chosen, results, cfg)
+    summary = summarize(chosen, results, cfg, multi)
     pages.write_reports(out, summary, results.mismatches + results.contrast)
     log.info("explained %d of %d mismatches and %d correct rows", summary["explained"], chosen.total,
              len(results.contrast))

@@ -3,7 +3,8 @@
 Reads: <split>/train.csv, <split>/val.csv and (optional) dataset.json from generate (provider and row counts,
 for the model card). Writes: the model directory (Hugging Face format, id2label, tokenizer, params, the model card
 README.md), DVCLive per-epoch curves and summary.json in the reports directory; keeps resumable checkpoints
-in the checkpoint directory. Params: base.seed, train.*.
+in the checkpoint directory. Params: base.seed, train.*. A multi-label data set (dataset.json multi_label) trains
+one sigmoid per label (training/multilabel.py) and saves per-label decision thresholds tuned on val.
 Runs on CUDA when present, else the CPU; under `torchrun --nproc-per-node N` as N processes (rank 0 writes).
 """
 
@@ -22,33 +23,38 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from stages.core import cli, contracts, modeling, params, provenance
+from stages.core import cli, contracts, labelsets, modeling, params, provenance
 from stages.core.errors import DataError
 from stages.core.io import atomic_dir, write_json
-from stages.training import checkpoints, controls, diagnostics, modelcard
+from stages.training import checkpoints, controls, diagnostics, modelcard, multilabel
 
 log = logging.getLogger(__name__)
 
 
-def read_splits(split_dir: Path) -> tuple[Any, Any, list[str]]:
+def read_splits(split_dir: Path, multi_label: bool = False) -> tuple[Any, Any, list[str]]:
+    """train.csv, val.csv and the label names of train.csv (with `multi_label`: the names in its label sets)."""
     train = contracts.read_dataset(split_dir / "train.csv", "train split", ("text", "label"))
     val = contracts.read_dataset(split_dir / "val.csv", "val split", ("text", "label"))
-    labels = sorted(set(train["label"]))
+    labels = labelsets.label_names(train["label"], multi_label)
     if len(labels) < 2:
         raise DataError(f"{split_dir / 'train.csv'}: need at least two labels, found {', '.join(labels)}")
-    unseen = sorted(set(val["label"]) - set(labels))
+    unseen = sorted(set(labelsets.label_names(val["label"], multi_label)) - set(labels))
     if unseen:
         raise DataError(f"{split_dir / 'val.csv'}: label {unseen[0]!r} never occurs in train.csv "
                         f"(train labels: {', '.join(labels)})")
     return train, val, labels
 
 
-def to_dataset(frame: Any, tokenizer: Any, label2id: dict[str, int], max_length: int) -> Any:
+def to_dataset(frame: Any, tokenizer: Any, labels: list[str], max_length: int, multi_label: bool = False) -> Any:
+    """Tokenized rows with `labels`: the label index, or with `multi_label` a float multi-hot vector (for BCE)."""
     from datasets import Dataset
 
     # Truncate only: padding happens per batch (DataCollatorWithPadding), never to a split's longest row.
     enc = tokenizer(frame["text"].tolist(), truncation=True, max_length=max_length)
-    return Dataset.from_dict({**enc, "labels": [label2id[lab] for lab in frame["label"]]})
+    cells = frame["label"].tolist()
+    targets = (labelsets.multi_hot(cells, labels).astype("float32").tolist() if multi_label
+               else [labels.index(lab) for lab in cells])
+    return Dataset.from_dict({**enc, "labels": targets})
 
 
 def training_args(cfg: params.Train, seed: int, out: Path, precision: str, dev: str) -> Any:
@@ -102,18 +108,20 @@ class Prepared:
     total: int
     train_ds: Any
     val_ds: Any
+    multi_label: bool = False  # sigmoid per label, BCE with `weights` as pos_weight
 
 
-def prepare(cfg: params.Train, seed: int, split_dir: Path) -> Prepared:
+def prepare(cfg: params.Train, seed: int, split_dir: Path, multi_label: bool = False) -> Prepared:
     """Read the splits, load the base model and tokenizer, freeze, and tokenize (truncation only)."""
     import transformers
 
-    train_df, val_df, labels = read_splits(split_dir)
-    weights = controls.class_weight_values(cfg.class_weights, cfg.label_weights, labels, train_df["label"].tolist())
+    train_df, val_df, labels = read_splits(split_dir, multi_label)
+    weigh = multilabel.pos_weight_values if multi_label else controls.class_weight_values
+    weights = weigh(cfg.class_weights, cfg.label_weights, labels, train_df["label"].tolist())
     dev = modeling.device()
     precision = controls.precision_for(cfg.precision, dev)
     transformers.set_seed(seed)
-    model = modeling.load_classifier(cfg.model, labels, attn_implementation="sdpa")
+    model = modeling.load_classifier(cfg.model, labels, attn_implementation="sdpa", multi_label=multi_label)
     tokenizer = modeling.load_tokenizer(cfg.model)
     if tokenizer.pad_token is None:
         raise DataError(f"train.model: the tokenizer of {cfg.model!r} has no padding token (a decoder-only "
@@ -126,8 +134,8 @@ def prepare(cfg: params.Train, seed: int, split_dir: Path) -> Prepared:
                                             limit, cfg.model)
     diagnostics.log_truncation(lengths, max_length, limit)
     return Prepared(labels, weights, dev, precision, model, tokenizer, max_length, trainable, total,
-                    to_dataset(train_df, tokenizer, model.config.label2id, max_length),
-                    to_dataset(val_df, tokenizer, model.config.label2id, max_length))
+                    to_dataset(train_df, tokenizer, labels, max_length, multi_label),
+                    to_dataset(val_df, tokenizer, labels, max_length, multi_label), multi_label)
 
 
 def resume_point(cfg: params.Train, args: Any, ckpt: Path, fp: str) -> tuple[Path | None, float]:
@@ -151,16 +159,16 @@ def build_trainer(cfg: params.Train, prep: Prepared, args: Any, live: Any, callb
     if cfg.early_stopping_patience:
         cbs.append(EarlyStoppingCallback(early_stopping_patience=cfg.early_stopping_patience))
     trainer = controls.make_trainer(
-        prep.weights, cfg.label_smoothing, model=prep.model, args=args, train_dataset=prep.train_ds,
+        prep.weights, cfg.label_smoothing, prep.multi_label, model=prep.model, args=args, train_dataset=prep.train_ds,
         eval_dataset=prep.val_ds, processing_class=prep.tokenizer,
-        data_collator=DataCollatorWithPadding(prep.tokenizer), compute_metrics=controls.metric_fn(prep.labels),
+        data_collator=DataCollatorWithPadding(prep.tokenizer), compute_metrics=controls.metric_fn(prep.labels, prep.multi_label),
         callbacks=cbs + list(callbacks))
     trainer.remove_callback(PrinterCallback)  # it print()s every log dict to stdout (disable_tqdm=True adds it)
     return trainer
 
 
 def summarize(cfg: params.Train, prep: Prepared, trainer: Any, result: Any, seconds: float, start_epoch: float,
-              resume_from: Path | None) -> contracts.TrainSummary:
+              resume_from: Path | None, thresholds: dict[str, float] | None = None) -> contracts.TrainSummary:
     import torch
     import transformers
 
@@ -181,7 +189,8 @@ def summarize(cfg: params.Train, prep: Prepared, trainer: Any, result: Any, seco
         total_parameters=prep.total, class_weights=None if prep.weights is None else [round(w, 6) for w in prep.weights],
         deterministic=cfg.deterministic, resumed_from=resume_from.name if resume_from else None,
         overfitting_warning=diagnostics.rising_val_loss(rows, cfg.overfit_patience),
-        undertrained_warning=diagnostics.undertrained(state.global_step, epochs_done, len(prep.train_ds)))
+        undertrained_warning=diagnostics.undertrained(state.global_step, epochs_done, len(prep.train_ds)),
+        multi_label=prep.multi_label, thresholds=thresholds)
 
 
 def save_model(cfg: params.Train, seed: int, prep: Prepared, trainer: Any, model_dir: Path,
@@ -194,20 +203,23 @@ def save_model(cfg: params.Train, seed: int, prep: Prepared, trainer: Any, model
         # train.max_length as used (auto resolved), so predict.py truncates the same way.
         write_json(tmp / "synthbert_params.json", {
             "seed": seed, "train": {**params.as_dict(cfg), "max_length": prep.max_length}, "labels": prep.labels,
-            "max_length_setting": cfg.max_length})
+            "max_length_setting": cfg.max_length, "multi_label": prep.multi_label, "thresholds": summary.thresholds})
         # The card goes with the model; test metrics come later (evaluate), so it points to them.
         modelcard.write_model_card(tmp, summary, None, dataset, provenance.collect(device=prep.device))
 
 
 def run(*, cfg: params.Train, seed: int, split_dir: Path, model_dir: Path, reports: Path,
         checkpoint_dir: Path | None = None, dataset: Path | None = None,
-        callbacks: Sequence[Any] = ()) -> dict[str, Any]:
-    """Fine-tune train.model on <split_dir>/train.csv, select on val.csv; write the model and the reports."""
+        callbacks: Sequence[Any] = (), multi_label: bool | None = None) -> dict[str, Any]:
+    """Fine-tune train.model on <split_dir>/train.csv, select on val.csv; write the model and the reports.
+    Multi-label when `multi_label` says so, else when dataset.json does (DatasetInfo.multi_label)."""
     import torch
     from dvclive import Live
 
     data_info = contracts.DatasetInfo.read(dataset) if dataset is not None else None
-    prep = prepare(cfg, seed, split_dir)
+    if multi_label is None:
+        multi_label = bool(data_info and data_info.multi_label)
+    prep = prepare(cfg, seed, split_dir, multi_label)
     deterministic_before = torch.are_deterministic_algorithms_enabled()
     with contextlib.ExitStack() as stack:
         ckpt = checkpoint_dir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="synthbert-ckpt-")))
@@ -227,7 +239,9 @@ def run(*, cfg: params.Train, seed: int, split_dir: Path, model_dir: Path, repor
         trainer = build_trainer(cfg, prep, args, live, callbacks)
         started = time.perf_counter()
         result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
-        summary = summarize(cfg, prep, trainer, result, time.perf_counter() - started, start_epoch, resume_from)
+        seconds = time.perf_counter() - started
+        thresholds = multilabel.val_thresholds(trainer, prep.val_ds, prep.labels) if prep.multi_label else None
+        summary = summarize(cfg, prep, trainer, result, seconds, start_epoch, resume_from, thresholds)
         if not is_main:
             log.debug("process %s of %s done; process 0 writes the model and reports", args.process_index, world)
             return summary.to_dict()

@@ -145,6 +145,8 @@ class TrainSummary(Contract):
     resumed_from: str | None
     overfitting_warning: str | None
     undertrained_warning: str | None   # too few optimizer steps to trust the scores (diagnostics.undertrained)
+    multi_label: bool = False          # one sigmoid per label (training/multilabel.py)
+    thresholds: dict | None = None     # multi-label: {label: decision threshold} tuned on val
 
 
 # ---- evaluate -> report: reports/eval/test_metrics.json (the full record) and reports/metrics.json (headline)

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 from stages.core.text import has_unspaced, tokens
 from stages.core import modeling, params
 from stages.core.progress import duration
-from stages.explanation import fast_lime
+from stages.explanation import fast_lime, multilabel
 from stages.explanation.selection import Selection, check_labels
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,15 @@ class CachedClassifier:
         return self.table[[self.cache[t] for t in texts]]
 
 
+def is_multi_label_model(model_dir: Path) -> bool:
+    """Whether the model directory holds a multi-label model (its config; False when there is no config.json)."""
+    from transformers import AutoConfig
+
+    if not (Path(model_dir) / "config.json").is_file():
+        return False
+    return modeling.is_multi_label(AutoConfig.from_pretrained(str(model_dir)))
+
+
 class Results(NamedTuple):
     mismatches: Explained
     contrast: Explained
@@ -73,22 +82,33 @@ def explain_one(text: str, label_ids: list[int], labels: list[str], fn: Any, cfg
                                       num_samples=cfg.num_samples)
 
 
+def explain_row(row: dict[str, Any], labels: list[str], fn: CachedClassifier, cfg: params.Explain, seed: int,
+                html: str) -> tuple[dict[str, Any], Any]:
+    """A single-label row explained toward its predicted label, and toward its true label when they differ."""
+    pred_id, true_id = labels.index(row["predicted"]), labels.index(row["true"])
+    exp = explain_one(row["text"], [pred_id] if pred_id == true_id else [pred_id, true_id], labels, fn, cfg, seed)
+    item = {"text": row["text"], "true": row["true"], "predicted": row["predicted"],
+            "confidence": round(float(row["confidence"]), 6), "html": html,
+            "weights": [[tok, round(float(w), 6)] for tok, w in exp.as_list(label=pred_id)]}
+    if true_id != pred_id:
+        item["weights_true"] = [[tok, round(float(w), 6)] for tok, w in exp.as_list(label=true_id)]
+    return item, exp
+
+
 def explain_rows(rows: Any, kind: str, labels: list[str], fn: CachedClassifier, cfg: params.Explain,
-                 seed: int) -> Explained:
-    """Each row explained toward its predicted label, and toward its true label when they differ."""
+                 seed: int, thresholds: list[float] | None = None) -> Explained:
+    """Each row explained (explain_row); for a multi-label model (its `thresholds` given) each wrongly decided
+    label of a mismatch, or each label of a correct row, on its own sigmoid (explanation/multilabel.py)."""
     out, began = [], time.perf_counter()
-    for i, row in enumerate(rows.itertuples(index=False), 1):
+    for i, row in enumerate(rows.to_dict("records"), 1):
         start, before = time.perf_counter(), fn.predicted
-        pred_id, true_id = labels.index(row.predicted), labels.index(row.true)
-        ids = [pred_id] if pred_id == true_id else [pred_id, true_id]
-        exp = explain_one(row.text, ids, labels, fn, cfg, seed)
-        name = f"{i:02d}.html" if kind == "mismatch" else f"correct-{i:02d}.html"
-        item = {"text": row.text, "true": row.true, "predicted": row.predicted,
-                "confidence": round(float(row.confidence), 6), "html": f"html/{name}",
-                "weights": [[tok, round(float(w), 6)] for tok, w in exp.as_list(label=pred_id)]}
-        if true_id != pred_id:
-            item["weights_true"] = [[tok, round(float(w), 6)] for tok, w in exp.as_list(label=true_id)]
-        out.append((item, exp))
+        html = "html/" + (f"{i:02d}.html" if kind == "mismatch" else f"correct-{i:02d}.html")
+        if thresholds is None:
+            out.append(explain_row(row, labels, fn, cfg, seed, html))
+        else:
+            ids = [labels.index(lab) for lab, _ in multilabel.explained_labels(row["true"], row["predicted"])]
+            exp = explain_one(row["text"], ids, labels, fn, cfg, seed)
+            out.append((multilabel.item_for(row, exp, labels, thresholds, html), exp))
         spent = time.perf_counter() - began
         log.info("%s %d/%d: %s new strings predicted, %.1f s, ETA %s", kind, i, len(rows),
                  f"{fn.predicted - before:,}", time.perf_counter() - start, duration(spent / i * (len(rows) - i)))
@@ -101,13 +121,14 @@ def explain_selection(chosen: Selection, model_dir: Path, predictions: Path, cfg
     if not len(chosen.mismatches) and not len(chosen.contrast):
         return Results([], [], 0, 0)
     model = modeling.load_classifier(str(model_dir)).to(modeling.device())
-    labels = modeling.labels_of(model)
-    check_labels([chosen.mismatches, chosen.contrast], labels, predictions)
+    labels, multi = modeling.labels_of(model), modeling.is_multi_label(model)
+    check_labels([chosen.mismatches, chosen.contrast], labels, predictions, multi)
+    thresholds = modeling.thresholds_of(model) if multi else None
     fn = CachedClassifier(model, modeling.load_tokenizer(str(model_dir)), cfg.batch_size)
     log.info("explaining %d mismatches and %d correct rows on %s, %s perturbations each", len(chosen.mismatches),
              len(chosen.contrast), modeling.device(), f"{cfg.num_samples:,}")
-    mismatches = explain_rows(chosen.mismatches, "mismatch", labels, fn, cfg, seed)
-    contrast = explain_rows(chosen.contrast, "correct", labels, fn, cfg, seed)
+    mismatches = explain_rows(chosen.mismatches, "mismatch", labels, fn, cfg, seed, thresholds)
+    contrast = explain_rows(chosen.contrast, "correct", labels, fn, cfg, seed, thresholds)
     log.info("LIME: %s perturbed texts requested, %s distinct ones predicted", f"{fn.calls:,}",
              f"{fn.predicted:,}")
     return Results(mismatches, contrast, fn.calls, fn.predicted)

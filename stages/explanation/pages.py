@@ -16,6 +16,7 @@ from typing import Any
 from stages.core.io import atomic_dir, write_json, write_text
 from stages.core.markdown import table
 from stages.core.text import md_escape, pieces
+from stages.explanation import multilabel
 from stages.explanation.patterns import CHART, chart
 
 STYLE = ("body{font-family:sans-serif;max-width:52em;margin:2em auto;padding:0 1em}"
@@ -30,12 +31,18 @@ def sides(item: dict[str, Any], exp: Any) -> list[tuple[str, str, list[tuple[str
 
     The weights are `exp.as_list(label=...)` of that label itself, never LIME's binary drawing, which shows
     label 0's weights on label 1's side (lime#633)."""
+    if item.get("multi_label"):
+        return multilabel.sides(item, exp)
     names = list(exp.class_names)
     pred, true = item["predicted"], item["true"]
     if pred == true:
         return [(f"Toward the predicted (and true) label: {pred}", pred, exp.as_list(label=names.index(pred)))]
     return [(f"Toward the predicted label: {pred}", pred, exp.as_list(label=names.index(pred))),
             (f"Toward the true label: {true}", true, exp.as_list(label=names.index(true)))]
+
+
+_MULTI_MARKS = ('<mark class="pred">toward the model\'s wrong decisions (toward an extra label, away from a missed '
+                'one)</mark>, <mark class="true">toward the right decisions on those labels</mark>')
 
 
 def _marked_html(text: str, toward_predicted: set[str], toward_true: set[str]) -> str:
@@ -50,17 +57,21 @@ def _marked_html(text: str, toward_predicted: set[str], toward_true: set[str]) -
 def example_page(item: dict[str, Any], exp: Any, num_samples: int) -> str:
     """One explained example as a self-contained page (no script): the text with its tokens marked, then one
     table per side, each token's weight toward that side's label, strongest first."""
-    parts = sides(item, exp)
+    parts, multi = sides(item, exp), bool(item.get("multi_label"))
     up = [{t for t, w in weights if w > 0} for _, _, weights in parts]
-    toward_true = up[1] if len(up) > 1 else set()
-    title = f"true: {item['true']}, predicted: {item['predicted']} (confidence {item['confidence']:.3f})"
+    toward_pred, toward_true = multilabel.marks(item) if multi else (up[0], up[1] if len(up) > 1 else set())
+    true, pred = (multilabel.shown(item[k]) if multi else item[k] for k in ("true", "predicted"))
+    title = f"true: {true}, predicted: {pred} (confidence {item['confidence']:.3f})"
+    wrong = multi and item["true"] != item["predicted"]
     body = [f"<h1>{html.escape(title)}</h1>",
-            f"<p>LIME fits a local linear model of each label's probability on {num_samples:,} copies of the "
+            f"<p>LIME fits a local linear model of each {'explained ' if multi else ''}label's "
+            f"{'sigmoid ' if multi else ''}probability on {num_samples:,} copies of the "
             "text with words removed. A token's weight is the change in that label's probability it brings: "
             "positive pushes toward the label, negative away from it. Marked in the text: "
-            '<mark class="pred">toward the predicted label</mark>'
-            + (', <mark class="true">toward the true label</mark>' if len(parts) > 1 else "") + ".</p>",
-            f'<blockquote>{_marked_html(item["text"], up[0], toward_true)}</blockquote>']
+            + (_MULTI_MARKS if wrong else '<mark class="pred">toward the predicted label'
+               + ("s</mark>" if multi else "</mark>"))
+            + (', <mark class="true">toward the true label</mark>' if len(parts) > 1 and not multi else "") + ".</p>",
+            f'<blockquote>{_marked_html(item["text"], toward_pred, toward_true)}</blockquote>']
     for heading, label, weights in parts:
         peak = max((abs(w) for _, w in weights), default=0) or 1
         rows = "".join(f'<tr><td>{html.escape(t)}</td><td class="w">{w:+.4f}</td><td><span class="bar '
@@ -101,7 +112,20 @@ def _weights_table(ex: dict[str, Any]) -> list[str]:
     return table(header, rows)
 
 
+def _multi_example(i: int, ex: dict[str, Any], contrast: bool) -> list[str]:
+    """A multi-label example: the sets, a line per explained label, the text marked, a column per label."""
+    up, toward_true = multilabel.marks(ex)
+    true, pred = (md_escape(multilabel.shown(ex[k])) for k in ("true", "predicted"))
+    title = (f"### {i}. {true}, confidence {ex['confidence']:.3f}" if contrast else
+             f"### {i}. true {true}, predicted {pred} (confidence {ex['confidence']:.3f})")
+    header, rows = multilabel.weights_table(ex)
+    return ["", title, "", *([] if contrast else [*multilabel.wrong_lines(ex), ""]),
+            f"> {mark_text(ex['text'], up, toward_true)}", "", *table(header, rows), "", f"[LIME page]({ex['html']})"]
+
+
 def _example(i: int, ex: dict[str, Any], contrast: bool) -> list[str]:
+    if ex.get("multi_label"):
+        return _multi_example(i, ex, contrast)
     up = {t for t, w in ex["weights"] if w > 0}
     toward_true = {t for t, w in ex.get("weights_true") or [] if w > 0}
     title = (f"### {i}. {md_escape(ex['true'])}, confidence {ex['confidence']:.3f}" if contrast else
@@ -117,6 +141,9 @@ def _patterns_section(patterns: list[dict[str, Any]]) -> list[str]:
            "pair's explained mismatches LIME found the token pushing toward the predicted label, and its mean "
            "weight there. A token that recurs across mistakes is a pattern the model leans on.", "",
            f"![tokens pushing toward the wrong label]({CHART})"]
+    if any(p["true"].startswith("not ") or p["predicted"].startswith("not ") for p in patterns):
+        out[-1:-1] = ["For a multi-label model the pairs are per label: `L → not L` for a missed label L, "
+                      "`not L → L` for an extra one.", ""]
     for p in patterns:
         rows = [[md_escape(t["token"]), f"{t['count']} of {p['mismatches']}", f"{t['mean_weight']:+.4f}"]
                 for t in p["tokens"]]
@@ -126,9 +153,15 @@ def _patterns_section(patterns: list[dict[str, Any]]) -> list[str]:
     return out
 
 
+MULTI_NOTE = ("Multi-label model: each wrongly decided label is explained on its own sigmoid; a missed label (true, not "
+              "predicted) and an extra one (predicted, not true). Bold tokens push toward the model's wrong decision "
+              "(toward an extra label, away from a missed one), italic ones toward the right decision.")
+
+
 def render_markdown(summary: dict[str, Any]) -> str:
     examples, contrast = summary["examples"], summary["contrast"]
     lines = ["# Test mismatches explained with LIME", ""]
+    multi = " " + MULTI_NOTE if summary.get("multi_label") else ""
     if summary["mismatches"] == 0:
         lines.append("No mismatches to explain: every test row was classified correctly.")
     elif not examples:
@@ -137,7 +170,7 @@ def render_markdown(summary: dict[str, Any]) -> str:
         lines.append(f"{len(examples)} of {summary['mismatches']} test mismatches, most confident first. LIME fits a "
                      f"local linear model of each label's probability on {summary['num_samples']:,} perturbations "
                      f"(words removed); a token's weight is the change in probability it brings. In the text, "
-                     "**bold** tokens push toward the predicted label, *italic* ones toward the true label.")
+                     "**bold** tokens push toward the predicted label, *italic* ones toward the true label." + multi)
     if summary["skipped_no_words"]:
         lines += ["", f"Skipped {summary['skipped_no_words']} mismatches whose text has no word characters "
                       "(LIME cannot perturb them)."]

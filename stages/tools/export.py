@@ -7,7 +7,8 @@ Writes OUT/model.onnx (torch.onnx.export, dynamic batch and sequence axes; input
 attention_mask, output logits), OUT/model.int8.onnx (onnxruntime.quantization.quantize_dynamic, int8
 weights), the tokenizer, config.json and synthbert_params.json beside them (so `synthbert predict --onnx
 OUT/model.int8.onnx` needs nothing else), and OUT/export.json: for each file its size, the share of test
-rows whose label equals the PyTorch model's (required >= 99.5%) and the largest probability difference.
+rows whose label equals the PyTorch model's (required >= 99.5%) and the largest probability difference. For a
+multi-label model a row's label is its label set (sigmoid probabilities at the per-label decision thresholds).
 Exit code 1 when a file misses the agreement target (the files and the report are still written).
 """
 
@@ -66,11 +67,16 @@ def quantize(onnx_path: Path) -> Path:
     return target
 
 
-def agreement(reference: Any, other: Any) -> dict[str, Any]:
-    """Label agreement (share of rows with the same argmax) and the largest probability difference."""
+def agreement(reference: Any, other: Any, thresholds: Any = None) -> dict[str, Any]:
+    """Label agreement (share of rows with the same argmax; with a multi-label model's `thresholds`, one per
+    label, the same thresholded label set) and the largest probability difference."""
     import numpy as np
 
-    same = float(np.mean(reference.argmax(1) == other.argmax(1))) if len(reference) else 1.0
+    if thresholds is not None:
+        t = np.asarray(thresholds, dtype=float)[None, :]
+        same = float(np.mean(((reference >= t) == (other >= t)).all(1))) if len(reference) else 1.0
+    else:
+        same = float(np.mean(reference.argmax(1) == other.argmax(1))) if len(reference) else 1.0
     return {"label_agreement": round(same, 6), "max_probability_difference": round(float(np.abs(reference - other).max()), 6)
             if len(reference) else 0.0, "ok": same >= MIN_AGREEMENT}
 
@@ -80,14 +86,16 @@ def run(model_dir: Path, out: Path, test_csv: Path, batch_size: int = 64) -> dic
     from stages.tools import predict
 
     texts = predict.read_texts(str(test_csv))
-    reference = predict.Predictor(model_dir, batch_size, device="cpu").proba(texts)
+    torch_model = predict.Predictor(model_dir, batch_size, device="cpu")
+    reference = torch_model.proba(texts)  # sigmoid per label for a multi-label model, else softmax
+    thresholds = torch_model.thresholds if torch_model.multi_label else None
     files = {"onnx": export_onnx(model_dir, out)}
     files["int8"] = quantize(files["onnx"])
     report: dict[str, Any] = {"model": str(model_dir), "test": str(test_csv), "rows": len(texts),
                               "min_label_agreement": MIN_AGREEMENT}
     for name, path in files.items():
         probs = predict.OnnxPredictor(path, batch_size).proba(texts)
-        report[name] = {"file": path.name, "bytes": path.stat().st_size, **agreement(reference, probs)}
+        report[name] = {"file": path.name, "bytes": path.stat().st_size, **agreement(reference, probs, thresholds)}
         log.info("%s: %s, %.1f MB, label agreement %.2f%%, largest probability difference %.2g", name, path,
                  path.stat().st_size / 1e6, 100 * report[name]["label_agreement"],
                  report[name]["max_probability_difference"])

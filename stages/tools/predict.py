@@ -11,7 +11,10 @@ why Predictor.proba keeps its own copy of the batched forward pass (stages.core.
 by token count, each batch padded to its own longest row) instead of importing it; a test checks the two agree.
 Input: texts as arguments, --input FILE (UTF-8; one text per line, or the `text` column of a .csv, or the
 "text" field of each .jsonl line), or standard input. Output, in input order: JSON lines (default) with
-label, score and the top-k probabilities, or CSV (text,label,score,label_2,score_2,...).
+label, score and the top-k probabilities, or CSV (text,label,score,label_2,score_2,...). A multi-label model
+(config problem_type multi_label_classification) gives one sigmoid probability per label: `label` is every label
+whose probability reaches its threshold (config.json decision_thresholds, else 0.5), joined by "|" ("" for none),
+and `score` the decision's confidence, the lowest max(p, 1 - p) over the labels.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from typing import Any
 
 log = logging.getLogger("stages.tools.predict")
 CHUNK = 8192  # texts tokenized and sorted together; bounds memory on large inputs
+LABEL_SEP = "|"  # joins a multi-label prediction's labels (stages.core.labelsets.LABEL_SEP; no import: standalone)
 PROGRESS_S = float(os.environ.get("SYNTHBERT_PROGRESS_S", "10"))  # a progress line on stderr this often
 
 
@@ -101,6 +105,13 @@ class Predictor:
         self.batch_size = batch_size
         self.labels = [self.model.config.id2label[i] for i in range(self.model.config.num_labels)]
         self.max_length = self._max_length(path)
+        self._decision_rule(self.model.config)
+
+    def _decision_rule(self, config: Any) -> None:
+        """Multi-label (one sigmoid per label, each with its decision threshold) or one softmax over the labels."""
+        self.multi_label = getattr(config, "problem_type", None) == "multi_label_classification"
+        saved = getattr(config, "decision_thresholds", None) or {}
+        self.thresholds = [float(saved.get(lab, 0.5)) for lab in self.labels]
 
     def _max_length(self, path: Path) -> int:
         """The truncation used in training (synthbert_params.json), else the tokenizer's limit (<= 512)."""
@@ -132,7 +143,8 @@ class Predictor:
                     batch[row, : len(ids[i])] = torch.tensor(ids[i])
                     mask[row, : len(ids[i])] = 1
                 logits = self._logits(batch, mask)
-                out[idx] = torch.softmax(logits.float(), dim=-1).cpu().numpy()
+                logits = logits.float()
+                out[idx] = (torch.sigmoid(logits) if self.multi_label else torch.softmax(logits, -1)).cpu().numpy()
         return out
 
     def _logits(self, batch: Any, mask: Any) -> Any:
@@ -153,7 +165,11 @@ class Predictor:
                 last = now
             for text, p in zip(chunk, proba):
                 best = sorted(range(len(p)), key=lambda j: (-p[j], j))[:k]
-                yield {"text": text, "label": self.labels[best[0]], "score": round(float(p[best[0]]), 6),
+                label, score = self.labels[best[0]], float(p[best[0]])
+                if self.multi_label:
+                    label = LABEL_SEP.join(sorted(lab for lab, q, t in zip(self.labels, p, self.thresholds) if q >= t))
+                    score = min(max(float(q), 1.0 - float(q)) for q in p)
+                yield {"text": text, "label": label, "score": round(score, 6),
                        "top_k": {self.labels[j]: round(float(p[j]), 6) for j in best}}
 
 
@@ -179,6 +195,7 @@ class OnnxPredictor(Predictor):
         self.device, self.batch_size = "cpu", batch_size
         self.labels = [config.id2label[i] for i in range(config.num_labels)]
         self.max_length = self._max_length(path.parent)
+        self._decision_rule(config)
 
     def _logits(self, batch: Any, mask: Any) -> Any:
         import torch

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from stages.core.errors import ParamsError
+from stages.training import multilabel
 
 log = logging.getLogger(__name__)
 
@@ -168,9 +169,11 @@ def freeze(model: Any, mode: str, n: int, name: str) -> tuple[int, int]:
     return trainable, total
 
 
-def make_trainer(weights: Sequence[float] | None, label_smoothing: float, **kwargs: Any) -> Any:
-    """A Trainer whose loss is cross-entropy with class weights and label smoothing, and whose evaluation
-    runs under torch.inference_mode."""
+def make_trainer(weights: Sequence[float] | None, label_smoothing: float, multi_label: bool = False,
+                 **kwargs: Any) -> Any:
+    """A Trainer whose loss is cross-entropy with class weights and label smoothing (with `multi_label`:
+    multilabel.bce_loss, binary cross-entropy with `weights` as pos_weight), and whose evaluation runs under
+    torch.inference_mode."""
     import torch
     import torch.nn.functional as F
     from transformers import Trainer
@@ -184,6 +187,9 @@ def make_trainer(weights: Sequence[float] | None, label_smoothing: float, **kwar
             labels = inputs.pop("labels")
             outputs = model(**inputs)
             logits = outputs.logits.float()
+            if multi_label:
+                loss = multilabel.bce_loss(logits, labels, weights, label_smoothing)
+                return (loss, outputs) if return_outputs else loss
             w = None if weights is None else torch.tensor(weights, dtype=logits.dtype, device=logits.device)
             loss = F.cross_entropy(logits, labels, weight=w, label_smoothing=label_smoothing)
             return (loss, outputs) if return_outputs else loss
@@ -195,9 +201,12 @@ def make_trainer(weights: Sequence[float] | None, label_smoothing: float, **kwar
     return ClassifierTrainer(**kwargs)
 
 
-def metric_fn(labels: Sequence[str]) -> Any:
-    """compute_metrics for the Trainer: accuracy, macro-F1 and the F1 of each label (`f1_label/<label>`)."""
+def metric_fn(labels: Sequence[str], multi_label: bool = False) -> Any:
+    """compute_metrics for the Trainer: accuracy, macro-F1 and the F1 of each label (`f1_label/<label>`);
+    for a multi-label model multilabel.metric_fn (subset accuracy, mean per-label F1, micro-F1)."""
     names = [label_key(lab) for lab in labels]
+    if multi_label:
+        return multilabel.metric_fn(labels, names)
 
     def compute(pred: Any) -> dict[str, float]:
         from sklearn.metrics import accuracy_score, f1_score

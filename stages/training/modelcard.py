@@ -2,7 +2,8 @@
 
 `write_model_card(model_dir, ...)` reads the directory's config.json (labels) and synthbert_params.json
 (seed, train params) and renders base model, data, params, metrics, intended use, limits and provenance
-(git revision, device, thread count, package versions), with Hugging Face front matter (license and language
+(git revision, device, thread count, package versions; a multi-label model also its per-label decision
+thresholds and how to apply them), with Hugging Face front matter (license and language
 from train.card_license / train.card_language). Train calls it on the directory it writes, before any test
 metric exists; the report stage writes the completed copy, test metrics included, to reports/model_card.md.
 """
@@ -16,11 +17,16 @@ from typing import Any
 from stages.core.contracts import DatasetInfo, TrainSummary
 from stages.core.errors import DataError
 from stages.core.io import read_json, write_text
+from stages.core.labelsets import MULTI_LABEL, THRESHOLDS_KEY
 from stages.core.markdown import code, fmt, public, table
 from stages.core.provenance import PACKAGES
 from stages.core.text import md_escape
 
 CARD = "README.md"
+# A multi-label model's pipeline output is every label's sigmoid probability: keep those at their thresholds.
+_MULTI_USAGE = ["thresholds = clf.model.config.decision_thresholds  # {label: threshold}",
+                "[[s['label'] for s in scores if s['score'] >= thresholds.get(s['label'], 0.5)]",
+                " for scores in clf(['Example text'])]"]
 METRICS = (("accuracy", "accuracy"), ("f1_macro", "macro F1"), ("f1_weighted", "weighted F1"))
 
 
@@ -49,6 +55,15 @@ def provenance_rows(prov: dict[str, Any]) -> list[list[Any]]:
     return rows
 
 
+def _thresholds_section(config: dict[str, Any], labels: list[str]) -> list[str]:
+    """A multi-label model's decision threshold per label, and what they mean."""
+    saved = config.get(THRESHOLDS_KEY) or {}
+    return ["", "## Decision thresholds", "", f"Multi-label classification (problem_type {code(MULTI_LABEL)}): "
+            "each label has its own sigmoid; the label is predicted when its probability is at least its threshold, "
+            f"tuned on the validation split for the label's F1 and saved in config.json ({code(THRESHOLDS_KEY)}).",
+            "", *table(["label", "threshold"], [[code(lab), saved.get(lab, 0.5)] for lab in labels])]
+
+
 def render(config: dict[str, Any], saved: dict[str, Any], summary: TrainSummary | None,
            metrics: dict[str, Any] | None, data: DatasetInfo | None, prov: dict[str, Any] | None = None) -> str:
     train = saved.get("train", {})
@@ -61,8 +76,12 @@ def render(config: dict[str, Any], saved: dict[str, Any], summary: TrainSummary 
              *([f"base_model: {_hub_id(base)}"] if _hub_id(base) else []),
              "tags:", "- text-classification", *(["- synthetic-data"] if synthetic else []), "- synthbert", "---"]
     task = provider.get("task")
+    multi = config.get("problem_type") == MULTI_LABEL
+    what = (f"tags a text with any of {len(labels)} labels (multi-label: one sigmoid probability per label, a "
+            "label given when its probability reaches its decision threshold)" if multi
+            else f"sorts a text into one of {len(labels)} labels")
     lines = [*front, "", f"# {md_escape(str(task)) + ' ' if task else ''}text classifier", "",
-             f"A fine-tuned {code(public(base))} that sorts a text into one of {len(labels)} labels: "
+             f"A fine-tuned {code(public(base))} that {what}: "
              + ", ".join(code(lab) for lab in labels) + ". Built by the synthbert DVC pipeline.", "", "## Data", ""]
     source = ("an imported, human-annotated CSV" if not synthetic else
               f"synthetic data from the {code(provider.get('provider', 'template'))} provider")
@@ -73,6 +92,7 @@ def render(config: dict[str, Any], saved: dict[str, Any], summary: TrainSummary 
         lines.append(f"Train split {fmt(summary.train_rows)} rows, validation {fmt(summary.val_rows)}.")
     rows = [[code(k), code(v)] for k, v in train.items() if k != "model"] + [[code("seed"), code(saved.get("seed"))]]
     lines += ["", "## Training params", "", *table(["param", "value"], rows, right_from=2)]
+    lines += _thresholds_section(config, labels) if multi else []
     lines += ["", "## Metrics", ""]
     if summary:
         lines.append(f"Validation macro F1 of the kept epoch: {fmt(summary.best_val_f1_macro)}.")
@@ -94,7 +114,7 @@ def render(config: dict[str, Any], saved: dict[str, Any], summary: TrainSummary 
               "- Probabilities are not guaranteed to be calibrated; no fairness or safety evaluation was made.",
               "", "## How to use", "", "```python", "from transformers import pipeline",
               'clf = pipeline("text-classification", model="models/classifier", top_k=None)',
-              'clf(["Example headline"])', "```", "", "or, batched, from a file or standard input:", "", "```bash",
+              'clf(["Example headline"])', *(_MULTI_USAGE if multi else []), "```", "", "or, batched, from a file or standard input:", "", "```bash",
               'synthbert predict --model models/classifier --input texts.txt --format csv', "```"]
     if prov:
         lines += ["", "## Provenance", "", *table(["", "value"], provenance_rows(prov))]
