@@ -20,22 +20,18 @@ fields. A field has a default only when its writer may leave it out.
 from __future__ import annotations
 
 import dataclasses
-import math
 from pathlib import Path
 from typing import Any, ClassVar
 
-from stages.core.errors import DataError
 from stages.core.io import read_csv, write_csv
 from stages.core.schema import Contract
 
 # CSV hand-offs: generated.csv and the three split files share their columns.
 DATASET_COLUMNS = ("text", "label", "source")
 REAL_SOURCE = "real"  # the source of rows from a real annotated CSV (generate.real); every other source is synthetic
-# predictions.csv: these columns, then one probability column `p_<label>` per model label, in label order. For a
-# multi-label model true/predicted are label-set cells (core/labelsets.py, "" = none) and confidence is the least
-# sure label's max(p, 1 - p).
-PREDICTION_COLUMNS = ("text", "true", "predicted", "confidence")
-PROBABILITY_PREFIX = "p_"
+# predictions.csv (evaluate -> explain): its columns, reader and writer live in core/predictions.py.
+from stages.core.predictions import (  # noqa: E402,F401  (re-exported: the hand-off definitions are looked up here)
+    PREDICTION_COLUMNS, PROBABILITY_PREFIX, prediction_columns, read_predictions, write_predictions)
 
 
 # ---- generate -> report: reports/data/quality.json
@@ -266,38 +262,3 @@ def read_dataset(path: str | Path, what: str, columns: tuple[str, ...] = DATASET
     if unknown:
         raise ValueError(f"not a dataset column: {sorted(unknown)}")
     return read_csv(path, columns=columns, what=what)
-
-
-def prediction_columns(labels: list[str]) -> list[str]:
-    return [*PREDICTION_COLUMNS, *(PROBABILITY_PREFIX + lab for lab in labels)]
-
-
-def read_predictions(path: str | Path) -> tuple[Any, list[str]]:
-    """predictions.csv and the model labels in its probability columns' order."""
-    frame = read_csv(path, columns=PREDICTION_COLUMNS, what="predictions")
-    labels = [c[len(PROBABILITY_PREFIX):] for c in frame.columns if c.startswith(PROBABILITY_PREFIX)]
-    if len(labels) < 2:
-        raise DataError(f"{path}: expected a probability column {PROBABILITY_PREFIX}<label> per model label, "
-                        f"found {len(labels)}")
-    extra = [c for c in frame.columns if c not in prediction_columns(labels)]
-    if extra:
-        raise DataError(f"{path}: unexpected column {extra[0]!r}; expected {', '.join(prediction_columns(labels))}")
-    numbers = {}
-    for column in ("confidence", *(PROBABILITY_PREFIX + lab for lab in labels)):
-        numbers[column] = [_probability(path, i, column, v) for i, v in enumerate(frame[column], start=1)]
-    frame = frame.assign(**numbers)
-    return frame, labels
-
-
-def _probability(path: str | Path, row: int, column: str, value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        number = math.nan
-    if not 0 <= number <= 1:  # also rejects nan
-        raise DataError(f"{path}: row {row}: {column} must be a probability in [0, 1], got {value!r}")
-    return number
-
-
-def write_predictions(path: str | Path, frame: Any, labels: list[str]) -> None:
-    write_csv(path, frame[prediction_columns(labels)])
