@@ -24,6 +24,7 @@ from typing import Any
 
 from stages.core import params
 from stages.core.errors import DataError, ParamsError
+from stages.core.text import md_escape
 from stages.generation import llm, llm_cache
 
 log = logging.getLogger(__name__)
@@ -196,7 +197,7 @@ def cost_lines(table: dict[str, Any]) -> list[str]:
     usd = "no price in data/prices.yaml" if r["usd_per_1000_texts"] is None else f"${r['usd_per_1000_texts']:.4f}"
     lines = ["", "## Cost per 1,000 texts", "",
              "| model | cost per 1,000 texts | notes |", "|---|---|---|",
-             f"| LLM zero-shot ({r['model']}) | {r['tokens_per_1000_texts']:,.0f} tokens, {usd} | {r['texts']:,} distinct "
+             f"| LLM zero-shot ({md_escape(r['model'])}) | {r['tokens_per_1000_texts']:,.0f} tokens, {usd} | {r['texts']:,} distinct "
              f"texts in {r['requests']:,} requests of up to {r['texts_per_request']} texts; "
              f"{r['abstained_texts']:,} abstained (counted wrong) |"]
     inference = models.get("fine_tuned", {}).get("inference")
