@@ -88,7 +88,8 @@ def _content(text: str) -> tuple[Any, str | None]:
     return content["answers"], None
 
 
-def parse(text: str, n: int, labels: list[str], multi_label: bool) -> tuple[list[list[str] | None], collections.Counter]:
+def parse(text: str, n: int, labels: list[str],
+          multi_label: bool) -> tuple[list[list[str] | None], collections.Counter]:
     """Each of the request's `n` texts' labels (None: abstained), and the abstentions by reason."""
     answers, why = _content(text)
     if why is not None:
@@ -197,8 +198,8 @@ def cost_lines(table: dict[str, Any]) -> list[str]:
     usd = "no price in data/prices.yaml" if r["usd_per_1000_texts"] is None else f"${r['usd_per_1000_texts']:.4f}"
     lines = ["", "## Cost per 1,000 texts", "",
              "| model | cost per 1,000 texts | notes |", "|---|---|---|",
-             f"| LLM zero-shot ({md_escape(r['model'])}) | {r['tokens_per_1000_texts']:,.0f} tokens, {usd} | {r['texts']:,} distinct "
-             f"texts in {r['requests']:,} requests of up to {r['texts_per_request']} texts; "
+             f"| LLM zero-shot ({md_escape(r['model'])}) | {r['tokens_per_1000_texts']:,.0f} tokens, {usd} | "
+             f"{r['texts']:,} distinct texts in {r['requests']:,} requests of up to {r['texts_per_request']} texts; "
              f"{r['abstained_texts']:,} abstained (counted wrong) |"]
     inference = models.get("fine_tuned", {}).get("inference")
     if inference:
