@@ -1,11 +1,13 @@
 """Stage evaluate: the fine-tuned classifier and its baselines on the held-out test split and on real data.
 
-Reads: the model directory, <split>/test.csv and train.csv (baselines), the external test directory and the
-train summary. Writes: metrics.json (headline numbers only: test macro-F1, accuracy, ROC-AUC, real-set scores)
+Reads: the model directory, <split>/test.csv and train.csv (baselines), the external test directory, the
+train summary and, for the llm_zero_shot baseline, the price table and its own LLM response cache (which it
+appends to; never generate's). Writes: metrics.json (headline numbers only: test macro-F1, accuracy, ROC-AUC, real-set scores)
 and the eval directory (test_metrics.json with intervals, calibration and per-label values; predictions,
-mismatches, curves, slices, baselines, summary.md, PNGs; see README). A multi-label model (core/labelsets.py) is
-scored on its thresholded decisions (its baselines one vs rest at 0.5): metrics.json then holds micro/macro/samples
-F1, hamming loss, subset accuracy and macro ROC-AUC (evaluation/multilabel.py).
+mismatches, curves, slices, baselines with the fine-tuned model's inference seconds and the LLM's tokens and USD
+per 1,000 texts, summary.md, PNGs; see README). A multi-label model (core/labelsets.py) is scored on its
+thresholded decisions (its baselines one vs rest at 0.5): metrics.json then holds micro/macro/samples F1, hamming
+loss, subset accuracy and macro ROC-AUC (evaluation/multilabel.py).
 Params: base.seed (bootstrap), train.model (frozen-encoder baseline), evaluate.*
 """
 
@@ -13,8 +15,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import time
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +25,7 @@ from stages.core import cli, contracts, labelsets, modeling, params
 from stages.core.errors import DataError, ParamsError
 from stages.core.text import word_count
 from stages.core.io import atomic_dir, write_json, write_text
-from stages.evaluation import baselines, external, metrics, multilabel, outputs, summary
+from stages.evaluation import baselines, external, llm_baseline, metrics, multilabel, outputs, summary
 
 log = logging.getLogger(__name__)
 FINE_TUNED = "fine_tuned"
@@ -43,7 +46,7 @@ def decisions(model_name: str, proba: Any, thresholds: list[float] | None) -> An
     """A predictor's decisions: label indices (argmax), or with a multi-label model's `thresholds` a 0/1 matrix
     (the fine-tuned model at its own thresholds, a baseline at 0.5)."""
     if thresholds is None:
-        return proba.argmax(1)
+        return metrics.predicted_ids(proba)  # argmax; an all-zero row (an LLM abstention) -> len(labels)
     return labelsets.decide(proba, thresholds if model_name == FINE_TUNED else [0.5] * proba.shape[1])
 
 
@@ -57,14 +60,16 @@ def score_set(name: str, y: Any, probas: dict[str, Any], labels: list[str], cfg:
 
     preds = {k: decisions(k, p, thresholds) for k, p in probas.items()}
     seeds = [seed, zlib.crc32(name.encode())]
+    names = [*labels, ""]  # single-label: index len(labels) is an abstention (an LLM answer without a label)
     if thresholds is None:
-        boot = metrics.bootstrap(y, preds, len(labels), np.isin(np.arange(len(labels)), y), cfg.bootstrap, seeds)
+        mask = np.isin(np.arange(len(labels) + 1), y)
+        boot = metrics.bootstrap(y, preds, len(labels) + 1, mask, cfg.bootstrap, seeds)
     else:
         boot = multilabel.bootstrap(y, preds, cfg.bootstrap, seeds)
     out: dict[str, dict[str, Any]] = {}
     for k, pred in preds.items():
         if thresholds is None:
-            m = metrics.classification_metrics([labels[i] for i in y], [labels[i] for i in pred], labels)
+            m = metrics.classification_metrics([labels[i] for i in y], [names[i] for i in pred], labels)
         else:
             m = multilabel.classification_metrics(y, pred, labels)
         row: dict[str, Any] = {"rows": len(y)}
@@ -89,6 +94,7 @@ class Scored:
     proba: dict[str, dict[str, Any]]         # set name -> model name -> (rows x labels) probabilities
     train_seconds: dict[str, float | None]   # model name -> seconds it took to train
     thresholds: list[float] | None = None    # a multi-label model's decision thresholds; None: single-label
+    extras: dict[str, dict[str, Any]] = field(default_factory=dict)  # model name -> more baselines.json fields
 
     def decisions(self, set_name: str, model_name: str = FINE_TUNED) -> Any:
         return decisions(model_name, self.proba[set_name][model_name], self.thresholds)
@@ -114,18 +120,26 @@ def read_sets(cfg: params.Evaluate, split_dir: Path, external_dir: Path | None, 
 
 
 def predict_all(cfg: params.Evaluate, base_model: str, model: Any, tokenizer: Any, labels: list[str],
-                sets: dict[str, Any], split_dir: Path, train_report: Path | None) -> Scored:
-    """The fine-tuned model and each baseline (fit on train.csv) on every set."""
+                sets: dict[str, Any], split_dir: Path, train_report: Path | None,
+                llm: llm_baseline.ZeroShot | None = None) -> Scored:
+    """The fine-tuned model (timed: inference seconds per 1,000 texts) and each baseline (fit on train.csv; the
+    LLM's answers already fetched) on every set."""
     import numpy as np
 
     multi = modeling.is_multi_label(model)
     texts = {name: frame["text"].tolist() for name, frame in sets.items()}
+    start = time.perf_counter()
     proba = {name: {FINE_TUNED: modeling.predict_proba(model, tokenizer, t, cfg.batch_size)} for name, t in texts.items()}
+    n = sum(map(len, texts.values()))
+    extras = {FINE_TUNED: {"inference": {"seconds_per_1000_texts": round((time.perf_counter() - start) / n * 1000, 3),
+                                         "texts": n, "batch_size": cfg.batch_size, "device": modeling.device()}}}
     seconds = {FINE_TUNED: contracts.TrainSummary.read(train_report).train_seconds if train_report else None}
+    if llm is not None:
+        extras[llm_baseline.NAME] = {"llm": llm.report}
     if cfg.baselines.models:
         train = contracts.read_dataset(split_dir / "train.csv", "train split", ("text", "label"))
         fitted = baselines.run_all(cfg.baselines, base_model, cfg.batch_size, train["text"].tolist(),
-                                   train["label"].tolist(), labels, list(texts.values()), multi_label=multi)
+                                   train["label"].tolist(), labels, list(texts.values()), multi_label=multi, llm=llm)
         for name, fit in fitted.items():
             seconds[name] = fit["train_seconds"]
             for set_name, p in zip(sets, fit["proba"]):
@@ -134,14 +148,14 @@ def predict_all(cfg: params.Evaluate, base_model: str, model: Any, tokenizer: An
         y = {name: labelsets.multi_hot(frame["label"].tolist(), labels) for name, frame in sets.items()}
     else:
         y = {name: np.array([labels.index(lab) for lab in frame["label"]]) for name, frame in sets.items()}
-    return Scored(sets, y, proba, seconds, modeling.thresholds_of(model) if multi else None)
+    return Scored(sets, y, proba, seconds, modeling.thresholds_of(model) if multi else None, extras)
 
 
 def baselines_table(cfg: params.Evaluate, scored: Scored, scores: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """baselines.json: each model's train seconds and scores per set; on real sets the gap to the test split."""
     models: dict[str, Any] = {}
     for k, seconds in scored.train_seconds.items():
-        models[k] = {"train_seconds": seconds}
+        models[k] = {"train_seconds": seconds, **scored.extras.get(k, {})}
         for s in scored.sets:
             row = dict(scores[s][k])
             if s != "test":
@@ -196,13 +210,16 @@ def write_reports(cfg: params.Evaluate, base_model: str, eval_dir: Path, metrics
 
 
 def run(*, cfg: params.Evaluate, seed: int, base_model: str, model_dir: Path, split_dir: Path, metrics_path: Path,
-        eval_dir: Path, external_dir: Path | None = None, train_report: Path | None = None) -> dict[str, Any]:
+        eval_dir: Path, external_dir: Path | None = None, train_report: Path | None = None,
+        llm_cache: Path | None = None, prices: Path | None = None) -> dict[str, Any]:
     """Score the model and its baselines on the test split and the real sets; write metrics.json and eval/."""
     model, tokenizer, labels = load_model(model_dir)
     multi = modeling.is_multi_label(model)
     pos = positive_index(cfg, labels, multi)
     sets = read_sets(cfg, split_dir, external_dir, labels, multi)
-    scored = predict_all(cfg, base_model, model, tokenizer, labels, sets, split_dir, train_report)
+    llm = llm_baseline.prepare(cfg.baselines, llm_cache, prices, labels, multi,
+                               [frame["text"].tolist() for frame in sets.values()])  # before any scoring
+    scored = predict_all(cfg, base_model, model, tokenizer, labels, sets, split_dir, train_report, llm)
     scores, boots = {}, {}
     for name in sets:
         scores[name], boots[name] = score_set(name, scored.y[name], scored.proba[name], labels, cfg, seed,
@@ -256,15 +273,18 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--out", required=True, type=Path, help="directory for predictions, tables and plots")
         p.add_argument("--external", type=Path, help="directory holding the external (real) test sets")
         p.add_argument("--train-report", type=Path, help="train summary.json (for the training time)")
+        p.add_argument("--llm-cache", type=Path, help="the llm_zero_shot baseline's response cache directory")
+        p.add_argument("--prices", type=Path, help="price table (model: {input, output} USD per million tokens)")
 
     def body(args: argparse.Namespace) -> None:
         cli.require_model_dir(args.model)
         run(cfg=params.load("evaluate", args.params), seed=params.load("base", args.params).seed,
             base_model=params.load("train", args.params).model, model_dir=args.model, split_dir=args.split,
-            metrics_path=args.metrics, eval_dir=args.out, external_dir=args.external, train_report=args.train_report)
+            metrics_path=args.metrics, eval_dir=args.out, external_dir=args.external, train_report=args.train_report,
+            llm_cache=args.llm_cache, prices=args.prices)
 
     return cli.main(__doc__.splitlines()[0], add, body, argv,
-                    example="python -m stages.evaluate --model models/classifier --split data/split --metrics reports/metrics.json --out reports/eval")  # as dvc.yaml runs it
+                    example="python -m stages.evaluate --model models/classifier --split data/split --metrics reports/metrics.json --out reports/eval --llm-cache data/llm_eval_cache --prices data/prices.yaml")  # as dvc.yaml runs it
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 
 It answers `POST /v1/chat/completions` with structured output (`{"samples": [...]}`, as many samples as
 the request's JSON schema asks for; objects `{text, labels}` with one to three of the schema's label names when
-its items are such objects, as a multi-label task asks) and can be told, per request, to misbehave instead: 429 with
+its items are such objects, as a multi-label task asks; for a `classification` schema,
+`{"answers": [{"id", "label"}]}` from `server.classify(text, labels)`, by default a keyword rule) and can be told,
+per request, to misbehave instead: 429 with
 Retry-After, 500, hang past the client's timeout, malformed JSON content, a garbage body, a body cut off
 mid-way (the connection closed before Content-Length bytes), a body trickled a byte at a time for
 `hang_s` (each read is quick, the whole reply is not), a refusal, `finish_reason: length`, or 401.
@@ -45,6 +47,25 @@ def samples_asked(body: dict) -> int:
         return 1
 
 
+def keyword_label(text: str, labels: list[str]) -> str:
+    """The default zero-shot "model": the first label whose name occurs in the text, else the first label."""
+    return next((lab for lab in labels if lab.lower() in text.lower()), labels[0])
+
+
+def fake_answers(body: dict, classify) -> dict:
+    """{"answers": [...]} for a classification request: the texts come as JSON in the user message, the labels
+    as the schema's enum; `classify(text, labels)` gives a label (or a list of labels for a multi-label schema)."""
+    schema = body["response_format"]["json_schema"]["schema"]["properties"]["answers"]["items"]["properties"]
+    multi = "labels" in schema
+    labels = schema["labels"]["items"]["enum"] if multi else schema["label"]["enum"]
+    user = next(m["content"] for m in body["messages"] if m.get("role") == "user")
+    answers = []
+    for item in json.loads(user)["texts"]:
+        chosen = classify(item["text"], labels)
+        answers.append({"id": item["id"], ("labels" if multi else "label"): chosen})
+    return {"answers": answers}
+
+
 def fake_samples(body: dict, n: int) -> list[str]:
     """Deterministic, varied texts: words of the user message mixed with a fixed vocabulary."""
     rng = random.Random(request_key(body))
@@ -80,6 +101,7 @@ class FakeOpenAI:
                  retry_after: str = "1", hang_s: float = 5.0):
         self.latency, self.models, self.api_key = latency, models, api_key
         self.retry_after, self.hang_s = retry_after, hang_s
+        self.classify = keyword_label  # (text, labels) -> label, or a list of labels for a multi-label schema
         self.lock = threading.Lock()
         self.queue: collections.deque[str] = collections.deque()
         self.rules: list[list] = []  # [substring, behaviour, remaining or None]
@@ -247,8 +269,10 @@ class FakeOpenAI:
                         with server.lock:
                             server.answered[key] += 1
                     return None
-                n = samples_asked(body)
-                content, refusal, finish = json.dumps({"samples": fake_items(body, n)}), None, "stop"
+                fmt = (body.get("response_format") or {}).get("json_schema") or {}
+                answer = fake_answers(body, server.classify) if fmt.get("name") == "classification" else \
+                    {"samples": fake_items(body, samples_asked(body))}
+                content, refusal, finish = json.dumps(answer), None, "stop"
                 if behaviour == "trickle":  # a byte every 20 ms for hang_s, then the connection closes unfinished
                     self.close_connection = True
                     try:

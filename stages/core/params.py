@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from stages.core.errors import ParamsError
-from stages.core.params_model import BASELINES, SCHEDULERS, Baselines, Evaluate, Explain, ExternalTest, Report, Train
+from stages.core.params_model import (BASELINES, SCHEDULERS, Baselines, Evaluate, Explain, ExternalTest, LlmBaseline,
+                                       Report, Train)
 from stages.core.params_real import RealRows, check_separator
 from stages.core.schema import build, check
 

@@ -10,6 +10,7 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from stages.core.errors import ParamsError
 from stages.core.schema import check
 
 SCHEDULERS = ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup",
@@ -76,15 +77,51 @@ class Train:
         check(self.card_language.isalpha(), f"{p}.card_language", "an ISO 639 code (e.g. en)", self.card_language)
 
 
-BASELINES = ("majority", "tfidf_lr", "frozen_lr")
+BASELINES = ("majority", "tfidf_lr", "frozen_lr")  # the default: none of them calls an LLM
+
+
+@dataclass(frozen=True)
+class LlmBaseline:
+    """evaluate.baselines.llm: the chat model behind the llm_zero_shot baseline (evaluation/llm_baseline.py). The
+    client settings mean what they mean under generate (generation/llm.py reads them by the same names)."""
+    section = "evaluate.baselines.llm"  # not a field: how generation/llm.py names these keys in its errors
+    model: str = "gpt-4o-mini"
+    base_url: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    texts_per_request: int = 20
+    descriptions: dict[str, str] = field(default_factory=dict)
+    temperature: float = 0.0
+    max_tokens: int = 2048
+    concurrency: int = 8
+    timeout_s: float = 60.0
+    max_retries: int = 5
+    backoff_s: float = 1.0
+    max_requests: int = 0
+    max_total_tokens: int = 0
+
+    def validate(self, p: str) -> None:
+        check(self.base_url is None or self.base_url.startswith(("http://", "https://")), f"{p}.base_url",
+              "null or an http(s):// URL", self.base_url)
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", self.api_key_env):  # its value is not echoed: it may be a key
+            raise ParamsError(f"params.yaml: {p}.api_key_env must be the name of an environment variable such as "
+                              "OPENAI_API_KEY (never the key itself), got something else")
+        check(1 <= self.texts_per_request <= 100, f"{p}.texts_per_request", "in [1, 100]", self.texts_per_request)
+        check(0 <= self.temperature <= 2, f"{p}.temperature", "in [0, 2]", self.temperature)
+        check(self.max_tokens >= 16, f"{p}.max_tokens", ">= 16 tokens", self.max_tokens)
+        check(1 <= self.concurrency <= 256, f"{p}.concurrency", "in [1, 256]", self.concurrency)
+        check(self.timeout_s > 0, f"{p}.timeout_s", "> 0 seconds", self.timeout_s)
+        check(0 <= self.max_retries <= 20, f"{p}.max_retries", "in [0, 20]", self.max_retries)
+        for name in ("backoff_s", "max_requests", "max_total_tokens"):
+            check(getattr(self, name) >= 0, f"{p}.{name}", ">= 0", getattr(self, name))
 
 
 @dataclass(frozen=True)
 class Baselines:
-    models: tuple[typing.Literal["majority", "tfidf_lr", "frozen_lr"], ...] = BASELINES
+    models: tuple[typing.Literal["majority", "tfidf_lr", "frozen_lr", "llm_zero_shot"], ...] = BASELINES
     tfidf_max_ngram: int = 2
     c: float = 1.0
     max_length: int = 64
+    llm: LlmBaseline = field(default_factory=LlmBaseline)
 
     def validate(self, p: str) -> None:
         check(len(set(self.models)) == len(self.models), f"{p}.models", "a list without repeats", list(self.models))

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 MODEL_NAMES = {"fine_tuned": "fine-tuned", "majority": "majority class", "tfidf_lr": "TF-IDF + logistic regression",
-               "frozen_lr": "frozen encoder + logistic regression"}
+               "frozen_lr": "frozen encoder + logistic regression", "llm_zero_shot": "LLM zero-shot"}
 BETTER, NOISE, WORSE = "fine-tuned better", "within noise", "baseline better"
 
 

@@ -3,7 +3,8 @@
 - majority: always the most frequent train label (ties: the first label);
 - tfidf_lr: TF-IDF word n-grams + logistic regression (the classic bag-of-words baseline);
 - frozen_lr: mean-pooled embeddings of the base encoder (`train.model`, no fine-tuning; modeling.embed) +
-  logistic regression, which tells how much the fine-tuning itself adds.
+  logistic regression, which tells how much the fine-tuning itself adds;
+- llm_zero_shot: a chat model's answers, fetched before anything is scored (evaluation/llm_baseline.py); no training.
 For a multi-label task (`multi_label`: train labels are label-set cells, core/labelsets.py) each is one vs rest:
 majority gives every label its train frequency as probability; the logistic regressions are fit per label
 (sklearn OneVsRestClassifier; a label in every or no train row gets a constant probability). The evaluate
@@ -102,20 +103,24 @@ def frozen_lr(cfg: params.Baselines, base_model: str, batch_size: int, train_tex
 
 def run_all(cfg: params.Baselines, base_model: str, batch_size: int, train_texts: list[str],
             train_labels: Sequence[str], labels: list[str], sets: list[list[str]],
-            multi_label: bool = False) -> dict[str, dict[str, Any]]:
+            multi_label: bool = False, llm: Any = None) -> dict[str, dict[str, Any]]:
     """{name: {"proba": [one (n, labels) array per set], "train_seconds": fit time}} for cfg.models
-    (`multi_label`: train_labels are label-set cells and each baseline is one vs rest)."""
+    (`multi_label`: train_labels are label-set cells and each baseline is one vs rest); `llm` is
+    llm_baseline.prepare's answers (train_seconds None: nothing is trained)."""
     out = {}
     for name in cfg.models:
         start = time.perf_counter()
         if name == "majority":
             predict = majority(train_labels, labels, multi_label)
+        elif name == "llm_zero_shot":
+            predict = llm.predict
         elif name == "tfidf_lr":
             predict = tfidf_lr(cfg, train_texts, train_labels, labels, multi_label)
         else:
             predict = frozen_lr(cfg, base_model, batch_size, train_texts, train_labels, labels, multi_label)
         fitted = time.perf_counter()
-        out[name] = {"proba": [predict(texts) for texts in sets], "train_seconds": round(fitted - start, 1)}
+        out[name] = {"proba": [predict(texts) for texts in sets],
+                     "train_seconds": None if name == "llm_zero_shot" else round(fitted - start, 1)}
         log.info("baseline %s: fit on %s rows in %.1f s, scored %s sets in %.1f s", name,
                  f"{len(train_texts):,}", fitted - start, len(sets), time.perf_counter() - fitted)
     return out

@@ -167,3 +167,12 @@ def slices(true: Sequence[str], predicted: Sequence[str], groups: dict[str, Sequ
             out.append({"slice_by": by, "slice": name, "rows": len(idx), "accuracy": m["accuracy"],
                         "f1_macro": m["f1_macro"], "mismatches": sum(true[i] != predicted[i] for i in idx)})
     return out
+
+
+def predicted_ids(proba: Any) -> Any:
+    """Single-label decisions: the argmax label index, or len(labels) (no label) for a row of zeros, which is how
+    a baseline abstains (llm_zero_shot on an unusable answer). Scored with n_labels + 1, that index is wrong for
+    every row and charges recall, never another label's precision."""
+    import numpy as np
+
+    return np.where(proba.sum(1) > 0, proba.argmax(1), proba.shape[1])

@@ -11,6 +11,7 @@ from typing import Any
 from stages.core.text import md_escape
 from stages.core.verdicts import MODEL_NAMES as NAMES
 from stages.core.verdicts import gain_verdict
+from stages.evaluation import llm_baseline
 
 
 def _opt(value: float | None) -> str:
@@ -62,6 +63,7 @@ def render(base_model: str, test: dict[str, Any], table: dict[str, Any], slices:
                 r = row[s]
                 lines.append(f"| {NAMES.get(name, name)} | {md_escape(s)} | {r['rows']:,} | {_ci(r, 'f1_macro')} | "
                              f"{r['f1_macro_gap']:+.3f} | {_gain(r)} |")
+    lines += llm_baseline.cost_lines(table)
     lines += ["", "## Calibration", "",
               f"Expected calibration error {test['ece']:.4f} (0 = confidence matches accuracy), Brier score "
               f"{test['brier']:.4f}" + (", over every (row, label) probability as a binary prediction" if multi else "")

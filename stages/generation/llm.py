@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import email.utils
-import json
 import logging
 import os
 import random
@@ -34,6 +33,7 @@ from stages.core import params
 from stages.core.progress import Progress
 from stages.core.errors import Interrupted, SynthbertError
 from stages.generation.llm_cache import ResponseCache
+from stages.generation.llm_usage import cost_usd, usage_of  # noqa: F401  (llm.usage_of, llm.cost_usd)
 
 log = logging.getLogger(__name__)
 OPENAI_URL = "https://api.openai.com/v1"
@@ -43,6 +43,8 @@ def endpoint(base_url: str | None) -> str:
     """Where requests go: `base_url` from params.yaml, else $OPENAI_BASE_URL (the openai SDK's convention),
     else the OpenAI API."""
     return base_url or os.environ.get("OPENAI_BASE_URL", "").strip() or OPENAI_URL
+
+
 RETRYABLE = {408, 429}  # and every 5xx
 MAX_WAIT_S = 120.0  # a longer Retry-After (a daily quota) ends the run instead of stalling it
 HINTS = {400: "the server rejected the request (does it accept response_format json_schema?)",
@@ -81,19 +83,6 @@ class Outcome:
     budget_exhausted: bool = False
 
 
-def usage_of(entry: dict[str, Any]) -> tuple[int, int]:
-    """(prompt_tokens, completion_tokens) reported with a cached response; (0, 0) if it has none."""
-    try:
-        usage = json.loads(entry["response"]).get("usage") or {}
-        return int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
-    except (ValueError, TypeError, AttributeError):
-        return 0, 0
-
-
-def cost_usd(prompt: int, completion: int, price: params.Price | None) -> float | None:
-    return None if price is None else (prompt * price.input + completion * price.output) / 1e6
-
-
 def retry_after(headers: Any) -> float | None:
     """Seconds the server asks to wait: `retry-after-ms`, `retry-after` in seconds, or an HTTP date."""
     for name, scale in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
@@ -109,6 +98,10 @@ def retry_after(headers: Any) -> float | None:
     return None
 
 
+def section_of(cfg: Any) -> str:  # where cfg's keys live in params.yaml, for messages (evaluate.baselines.llm)
+    return getattr(cfg, "section", "generate")
+
+
 def _one_line(text: str, secret: str) -> str:
     return " ".join(str(text).replace(secret, "***").split())[:400]
 
@@ -116,8 +109,10 @@ def _one_line(text: str, secret: str) -> str:
 class _Run:
     """One fetch: the semaphore, the stop flag and the counters shared by the request tasks."""
 
-    def __init__(self, cache: ResponseCache, cfg: params.Generate, key: str, outcome: Outcome, todo: int):
+    def __init__(self, cache: ResponseCache, cfg: params.Generate | params.LlmBaseline, key: str, outcome: Outcome,
+                 todo: int):
         self.cache, self.cfg, self.key, self.outcome, self.todo = cache, cfg, key, outcome, todo
+        self.section = section_of(cfg)
         self.where = endpoint(cfg.base_url)
         self.tokens = 0
         self.progress = Progress("answered", todo, "requests", log=log)  # a line every ~10 s, rate and ETA
@@ -126,6 +121,9 @@ class _Run:
         self.stopping = asyncio.Event()  # set on the first error or signal: wakes requests waiting to retry
         self.sem = asyncio.Semaphore(cfg.concurrency)
         self.tasks: list[asyncio.Task] = []
+
+    def named(self, text: str) -> str:
+        return text.replace("generate.", self.section + ".")
 
     def stopped(self) -> bool:
         limit = self.cfg.max_total_tokens
@@ -141,8 +139,8 @@ class _Run:
         self.signum = signum
         self.stopping.set()
         busy = sum(not t.done() for t in self.tasks)
-        log.warning("%s: finishing the %d requests in flight (each within generate.timeout_s=%g s), then stopping; "
-                    "send it again to drop them", signal.Signals(signum).name, busy, self.cfg.timeout_s)
+        log.warning("%s: finishing the %d requests in flight (each within %s.timeout_s=%g s), then stopping; "
+                    "send it again to drop them", signal.Signals(signum).name, busy, self.section, self.cfg.timeout_s)
 
     async def call(self, client: Any, req: Request) -> str:
         import openai
@@ -161,7 +159,7 @@ class _Run:
                 status = exc.status_code
                 if status not in RETRYABLE and status < 500:
                     body = exc.body if isinstance(exc.body, dict) else {}
-                    hint = HINTS.get(status, "").replace("{env}", self.cfg.api_key_env)
+                    hint = self.named(HINTS.get(status, "").replace("{env}", self.cfg.api_key_env))
                     raise LLMError(f"{self.where} answered {status} for model {req.body['model']}: "
                                    f"{_one_line(body.get('message') or exc.message, self.key)}"
                                    + (f" ({hint})" if hint else "")) from None
@@ -170,7 +168,7 @@ class _Run:
             except openai.APIConnectionError as exc:
                 if not _cut_off(exc):
                     raise LLMError(f"cannot reach {self.where}: {_one_line(exc.message, self.key)} "
-                                   "(is the server running? check generate.base_url)") from None
+                                   f"(is the server running? check {self.section}.base_url)") from None
                 reason = "connection closed"  # the server was reached and went away mid-reply: a transport fault
             if wait is not None and wait > MAX_WAIT_S:
                 raise LLMError(f"{self.where} asks to retry after {wait:.0f} s (rate limit or quota): rerun later; "
@@ -179,8 +177,8 @@ class _Run:
                 raise _Abandoned
             if attempt == self.cfg.max_retries:
                 raise LLMError(f"{self.where}: request {req.label}#{req.index} still failing after "
-                               f"{attempt + 1} attempts (last: {WORDING.get(reason, reason)}); rerun later, "
-                               "answered requests are cached")
+                               f"{attempt + 1} attempts (last: {self.named(WORDING.get(reason, reason))}); rerun "
+                               "later, answered requests are cached")
             self.outcome.retries[reason] += 1
             delay = wait * random.uniform(1.0, 1.1) if wait is not None else \
                 self.cfg.backoff_s * 2**attempt * random.uniform(0.5, 1.0)
@@ -267,7 +265,7 @@ def die_with_parent() -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
 
-def fetch(plan: list[Request], cache: ResponseCache, cfg: params.Generate) -> Outcome:
+def fetch(plan: list[Request], cache: ResponseCache, cfg: params.Generate | params.LlmBaseline) -> Outcome:
     """Responses for `plan` (in order) from the cache or the server, within the budget."""
     outcome = Outcome(planned=len(plan))
     if cfg.max_requests:
@@ -278,9 +276,10 @@ def fetch(plan: list[Request], cache: ResponseCache, cfg: params.Generate) -> Ou
     if missing:
         key = os.environ.get(cfg.api_key_env, "")
         if not key.strip():
-            raise LLMError(f"generate.provider is openai and {missing} requests are not cached, but the environment "
-                           f"variable {cfg.api_key_env} is not set: export it (any value for a local server without "
-                           "keys) or name another variable in generate.api_key_env; nothing was sent")
+            why = "generate.provider is openai and" if section_of(cfg) == "generate" else f"{section_of(cfg)}:"
+            raise LLMError(f"{why} {missing} requests are not cached, but the environment variable {cfg.api_key_env} "
+                           "is not set: export it (any value for a local server without keys) or name another "
+                           f"variable in {section_of(cfg)}.api_key_env; nothing was sent")
         die_with_parent()
         asyncio.run(_Run(cache, cfg, key, outcome, missing).run(plan))
     tokens = 0

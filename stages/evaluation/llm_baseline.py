@@ -1,0 +1,210 @@
+"""The llm_zero_shot baseline: a chat model labels the test split and every real set, zero-shot, and what it costs.
+
+Reads the distinct texts of all scored sets; asks `evaluate.baselines.llm.model` through generation/llm.py (the
+same concurrent, retried, budgeted client as generate) with up to `texts_per_request` texts per request, sent as
+JSON ({"texts": [{"id": 1, "text": ...}]}), and structured output {"answers": [{"id": 1, "label": <enum>}]} (for a
+multi-label model `labels`: a list of enum values, possibly empty). Raw responses go to evaluate's own cache
+(`--llm-cache`, data/llm_eval_cache; never generate's data/llm_cache), so a rerun over the same texts sends nothing.
+An unusable answer (refusal, cut off, malformed JSON, wrong schema, a missing id, a label outside the enum) is not
+retried, since the same request would get the same answer at temperature 0: the text abstains (a row of zero
+probabilities: no label predicted, so it is wrong on every metric) and is counted by reason in baselines.json.
+Tokens and USD per 1,000 texts come from the usage the server reports and data/prices.yaml (`--prices`).
+Params: evaluate.baselines.models (llm_zero_shot), evaluate.baselines.llm.*
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from stages.core import params
+from stages.core.errors import DataError, ParamsError
+from stages.core.text import md_escape
+from stages.generation import llm, llm_cache
+
+log = logging.getLogger(__name__)
+NAME = "llm_zero_shot"
+SECTION = params.LlmBaseline.section
+
+
+def response_format(labels: list[str], n: int, multi_label: bool) -> dict[str, Any]:
+    """Structured output: one answer per text id, its label(s) restricted to the model's labels."""
+    enum = {"type": "string", "enum": labels}
+    key, value = ("labels", {"type": "array", "items": enum}) if multi_label else ("label", enum)
+    answer = {"type": "object", "properties": {"id": {"type": "integer"}, key: value}, "required": ["id", key],
+              "additionalProperties": False}
+    answers = {"type": "array", "items": answer, "minItems": n, "maxItems": n}
+    schema = {"type": "object", "properties": {"answers": answers}, "required": ["answers"],
+              "additionalProperties": False}
+    return {"type": "json_schema", "json_schema": {"name": "classification", "strict": True, "schema": schema}}
+
+
+def instructions(labels: list[str], descriptions: dict[str, str], multi_label: bool) -> str:
+    lines = ["You are a text classifier. The labels:"]
+    lines += [f"- {lab}" + (f": {descriptions[lab]}" if lab in descriptions else "") for lab in labels]
+    lines.append("For each text in the user's JSON, answer with its id and " +
+                 ("every label that applies (an empty list if none does)." if multi_label else
+                  "the one label that fits it best."))
+    return "\n".join(lines)
+
+
+def plan(cfg: params.LlmBaseline, labels: list[str], multi_label: bool, texts: list[str]) -> list[llm.Request]:
+    """One request per `texts_per_request` distinct texts, in order. The key ignores the batch's position, so a
+    batch of the same texts is answered from the cache whatever else changed."""
+    system = instructions(labels, cfg.descriptions, multi_label)
+    out = []
+    for index, start in enumerate(range(0, len(texts), cfg.texts_per_request)):
+        batch = texts[start:start + cfg.texts_per_request]
+        user = json.dumps({"texts": [{"id": i + 1, "text": t} for i, t in enumerate(batch)]}, ensure_ascii=False)
+        body = {"model": cfg.model, "temperature": cfg.temperature, "max_tokens": cfg.max_tokens,
+                "messages": [{"role": "system", "content": system}, {"role": "user", "content": user}],
+                "response_format": response_format(labels, len(batch), multi_label)}
+        out.append(llm.Request(llm_cache.request_key(body, 0), "texts", index, body))
+    return out
+
+
+def _content(text: str) -> tuple[Any, str | None]:
+    """The parsed JSON content of one raw response, or why there is none."""
+    try:
+        choice = json.loads(text)["choices"][0]
+        message, finish = choice["message"], choice.get("finish_reason")
+    except (ValueError, KeyError, IndexError, TypeError):
+        return None, "malformed_response"
+    if message.get("refusal"):
+        return None, "refusal"
+    if finish in ("length", "content_filter"):
+        return None, "cut_off_at_max_tokens" if finish == "length" else "content_filter"
+    try:
+        content = json.loads(message.get("content") or "")
+    except ValueError:
+        return None, "malformed_json"
+    if not isinstance(content, dict) or not isinstance(content.get("answers"), list):
+        return None, "wrong_schema"
+    return content["answers"], None
+
+
+def parse(text: str, n: int, labels: list[str],
+          multi_label: bool) -> tuple[list[list[str] | None], collections.Counter]:
+    """Each of the request's `n` texts' labels (None: abstained), and the abstentions by reason."""
+    answers, why = _content(text)
+    if why is not None:
+        return [None] * n, collections.Counter({why: n})
+    found: dict[int, list[str] | None] = {}
+    reasons: collections.Counter[str] = collections.Counter()
+    for item in answers:
+        ident = item.get("id") if isinstance(item, dict) else None
+        if not isinstance(ident, int) or not 1 <= ident <= n or ident in found:
+            continue  # ids outside the request or repeated: the texts they should have named count as missing
+        value = item.get("labels" if multi_label else "label")
+        chosen = value if multi_label and isinstance(value, list) else [value]
+        if all(isinstance(v, str) and v in labels for v in chosen):
+            found[ident] = sorted(set(chosen))
+        else:
+            found[ident] = None
+            reasons["label_not_in_enum"] += 1
+    result = [found.get(i) for i in range(1, n + 1)]
+    reasons["missing_answer"] += sum(i not in found for i in range(1, n + 1))
+    return result, +reasons
+
+
+@dataclass
+class ZeroShot:
+    """The LLM's answer per distinct text, as probability rows, and what the answers cost."""
+
+    labels: list[str]
+    rows: dict[str, Any] = field(default_factory=dict)          # text -> (labels,) array of 0/1 (zeros: abstained)
+    report: dict[str, Any] = field(default_factory=dict)        # baselines.json models.llm_zero_shot.llm
+
+    def predict(self, texts: list[str]) -> Any:
+        import numpy as np
+
+        return np.array([self.rows[t] for t in texts], dtype=float).reshape(len(texts), len(self.labels))
+
+
+def check_params(cfg: params.LlmBaseline, labels: list[str]) -> None:
+    unknown = sorted(set(cfg.descriptions) - set(labels))
+    if unknown:
+        raise ParamsError(f"params.yaml: {SECTION}.descriptions names {unknown[0]!r}, which is not a model label "
+                          f"(model labels: {', '.join(labels)})")
+
+
+def _economics(cfg: params.LlmBaseline, outcome: llm.Outcome, texts: int, prices: dict[str, params.Price],
+               abstained: collections.Counter) -> dict[str, Any]:
+    prompt = sum(llm.usage_of(entry)[0] for _, entry in outcome.used)
+    completion = sum(llm.usage_of(entry)[1] for _, entry in outcome.used)
+    usd = llm.cost_usd(prompt, completion, prices.get(cfg.model))
+    per_1000 = 1000 / max(texts, 1)
+    return {"model": cfg.model, "texts": texts, "texts_per_request": cfg.texts_per_request,
+            "requests": len(outcome.used), "requests_sent": outcome.sent, "prompt_tokens": prompt,
+            "completion_tokens": completion, "tokens_per_1000_texts": round((prompt + completion) * per_1000, 1),
+            "usd": None if usd is None else round(usd, 6),
+            "usd_per_1000_texts": None if usd is None else round(usd * per_1000, 6),
+            "abstained_texts": sum(abstained.values()), "abstentions": dict(sorted(abstained.items()))}
+
+
+def classify(cfg: params.LlmBaseline, cache_dir: Path, prices: dict[str, params.Price], labels: list[str],
+             multi_label: bool, sets: Sequence[Sequence[str]]) -> ZeroShot:
+    """Every distinct text of `sets` labelled by the LLM (cache first); LLMError on a missing key, an unreachable
+    server or a refusing one, or when the budget (max_requests, max_total_tokens) stops it short."""
+    check_params(cfg, labels)
+    texts = list(dict.fromkeys(t for s in sets for t in s))
+    requests = plan(cfg, labels, multi_label, texts)
+    with llm_cache.ResponseCache(cache_dir) as cache:
+        outcome = llm.fetch(requests, cache, cfg)
+    if outcome.budget_exhausted:
+        raise llm.LLMError(f"{SECTION} budget reached (max_requests {cfg.max_requests}, max_total_tokens "
+                           f"{cfg.max_total_tokens}): {len(outcome.used):,} of {len(requests):,} requests answered "
+                           f"and cached in {cache_dir}; raise the budget to score the rest")
+    result, abstained = ZeroShot(labels), collections.Counter()
+    for req, entry in outcome.used:
+        batch = json.loads(req.body["messages"][1]["content"])["texts"]
+        answers, reasons = parse(entry["response"], len(batch), labels, multi_label)
+        abstained.update(reasons)
+        for item, chosen in zip(batch, answers):
+            result.rows[item["text"]] = [float(chosen is not None and lab in chosen) for lab in labels]
+    result.report = _economics(cfg, outcome, len(texts), prices, abstained)
+    log.info("%s: %s texts in %s requests (%s sent now), %s abstained, %s tokens per 1,000 texts", NAME,
+             f"{len(texts):,}", f"{len(requests):,}", f"{outcome.sent:,}", f"{sum(abstained.values()):,}",
+             f"{result.report['tokens_per_1000_texts']:,.0f}")
+    return result
+
+
+def prepare(cfg: params.Baselines, cache_dir: Path | None, prices: Path | None, labels: list[str],
+            multi_label: bool, sets: Sequence[Sequence[str]]) -> ZeroShot | None:
+    """The LLM's answers when evaluate.baselines.models asks for llm_zero_shot (else None), before any model is
+    scored, so a missing key or an unreachable server stops the stage at once. The cache directory is created
+    either way: DVC expects the output."""
+    if cache_dir is not None:
+        llm_cache.ensure_exists(cache_dir)
+    if NAME not in cfg.models:
+        return None
+    if cache_dir is None:
+        raise DataError(f"evaluate.baselines.models has {NAME} but no LLM cache directory was given (--llm-cache, "
+                        "e.g. data/llm_eval_cache)")
+    return classify(cfg.llm, cache_dir, params.load_prices(prices), labels, multi_label, sets)
+
+
+def cost_lines(table: dict[str, Any]) -> list[str]:
+    """summary.md: the LLM's tokens and USD per 1,000 texts beside the fine-tuned model's inference seconds."""
+    models = table["models"]
+    if NAME not in models:
+        return []
+    r = models[NAME]["llm"]
+    usd = "no price in data/prices.yaml" if r["usd_per_1000_texts"] is None else f"${r['usd_per_1000_texts']:.4f}"
+    lines = ["", "## Cost per 1,000 texts", "",
+             "| model | cost per 1,000 texts | notes |", "|---|---|---|",
+             f"| LLM zero-shot ({md_escape(r['model'])}) | {r['tokens_per_1000_texts']:,.0f} tokens, {usd} | "
+             f"{r['texts']:,} distinct texts in {r['requests']:,} requests of up to {r['texts_per_request']} texts; "
+             f"{r['abstained_texts']:,} abstained (counted wrong) |"]
+    inference = models.get("fine_tuned", {}).get("inference")
+    if inference:
+        lines.append(f"| fine-tuned | {inference['seconds_per_1000_texts']:.2f} s on this machine "
+                     f"({inference['device']}) | {inference['texts']:,} texts, batch size {inference['batch_size']} |")
+    lines += ["", "The LLM is paid per token; the fine-tuned model costs machine time. Above the volume where the "
+                  "LLM's bill per day exceeds the cost of the machine running the small model, the small model pays."]
+    return lines
