@@ -53,28 +53,31 @@ def check_real(cfg: params.Generate, multi_label: bool) -> None:
 def provide(cfg: params.Generate, seed: int, cache_dir: Path | None, real_rows: list[dict[str, str]],
             prices: dict[str, params.Price], focus_path: Path | None = None) -> tuple[list[dict[str, Any]], Provider, dict]:
     """Raw rows from the configured provider, where they came from, and the generation report. `focus_path`:
-    the focus file (generation/focus.py) of `synthbert focus`, aiming the template provider at the errors."""
+    the focus file (generation/focus.py) of `synthbert focus`: template weights (template provider) and
+    contrastive prompts (openai provider) aimed at the last evaluation's errors."""
     offline = {"provider": cfg.provider, "requests": {"planned": 0, "used": 0, "sent_this_run": 0},
                "tokens": {"prompt": 0, "completion": 0, "total": 0}, "cost_usd": 0.0}
     if cfg.provider == "csv":
         return csv_provider.generate(cfg.csv), Provider(provider="csv", file=cfg.csv.path), offline
+    from stages.generation import focus
     from stages.generation.task import load_task
 
     task = load_task(cfg.task)
+    aim = focus.read(focus_path, task)
+    if aim:
+        log.info("focus (%s): %s templates weighted up, %s contrastive prompts", focus_path,
+                 sum(len(w) for w in aim.templates.values()), sum(len(p) for p in aim.prompts.values()))
     if cfg.provider == "openai":
         from stages.generation import openai_provider
 
         if cache_dir is None:
             raise DataError("the openai provider needs a response cache directory (--cache)")
         shots = real.examples(real_rows, task.multi_label) if cfg.few_shot_source == "real" else None
-        rows, generation = openai_provider.generate(task, cfg, seed, cache_dir, shots, prices)
+        rows, generation = openai_provider.generate(task, cfg, seed, cache_dir, shots, prices, aim.prompts, aim.rows)
         return rows, Provider(provider="openai", task=task.name, mode=cfg.mode, models=generation["models"]), \
             generation
-    from stages.generation import focus, template
+    from stages.generation import template
 
-    aim = focus.read(focus_path, task)
-    if aim.templates:
-        log.info("focus (%s): %s templates weighted up", focus_path, sum(len(w) for w in aim.templates.values()))
     rows = template.generate(task, cfg.n_per_label, seed, aim.templates)
     return rows, Provider(provider="template", task=task.name), offline
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from stages.core.errors import DataError
 from stages.core.io import read_yaml
-from stages.generation.task import SLOT, Task
+from stages.generation.task import SLOT, Task, _check_prompts
 
 KEYS = {"confused", "templates", "prompts", "rows", "source"}
 
@@ -66,6 +66,7 @@ def read(path: Path | None, task: Task | None) -> Focus:
             raise DataError(f"{path}: prompts.{name}: no label {name!r} in the task (rerun synthbert focus)")
         if not isinstance(items, list) or not all(isinstance(p, str) and p.strip() for p in items):
             raise DataError(f"{path}: prompts.{name} must be a list of prompt strings, got {items!r}"[:300])
+        _check_prompts(tuple(items), labels[name].attributes, f"{path}: prompts.{name}")
         prompts[str(name)] = tuple(items)
     rows = raw.get("rows", 0)
     if isinstance(rows, bool) or not isinstance(rows, int) or rows < 0:

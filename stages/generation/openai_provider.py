@@ -98,12 +98,42 @@ def plan(task: Task, cfg: params.Generate, seed: int, shots: dict[str, list[str]
             values = {name: rng.choice(attributes[name]) for name in sorted(attributes)}
             values.update(n=str(n), label=label if stream else "", description=description)
             shots = rng.sample(examples, min(cfg.few_shot, len(examples)))
-            body = {"model": model, "messages": _messages(task, prompts[index % len(prompts)], values, shots, n),
-                    "temperature": cfg.temperature, "max_tokens": cfg.max_tokens,
-                    "seed": zlib.crc32(f"{seed}/{stream}/{index}".encode()) & 0x7FFFFFFF,
-                    "response_format": response_format(n, task.label_names if task.multi_label else None)}
+            body = _body(task, cfg, model, _messages(task, prompts[index % len(prompts)], values, shots, n),
+                         f"{seed}/{stream}/{index}")
             requests.append(llm.Request(request_key(body, index), label, index, body))
     return requests
+
+
+def _body(task: Task, cfg: params.Generate, model: str, messages: list[dict], stream: str) -> dict[str, Any]:
+    return {"model": model, "messages": messages, "temperature": cfg.temperature, "max_tokens": cfg.max_tokens,
+            "seed": zlib.crc32(stream.encode()) & 0x7FFFFFFF,
+            "response_format": response_format(cfg.samples_per_request, task.label_names if task.multi_label else None)}
+
+
+def focus_plan(task: Task, cfg: params.Generate, seed: int, prompts: dict[str, tuple[str, ...]],
+               rows: int) -> tuple[list[llm.Request], dict[str, tuple[str, int]]]:
+    """Extra requests for the focus file's contrastive prompts (generation/focus.py): `rows` texts per prompt,
+    each request seeded by (seed, label, prompt number, index), so an unchanged prompt stays cached; and each
+    request's (prompt, rows it may give) for _collect."""
+    if not prompts or not rows:
+        return [], {}
+    if cfg.mode == "model_as_label":
+        raise DataError("data/focus.yaml: contrastive prompts need generate.mode label_conditioned (in model_as_label "
+                        "mode the label is the model that answered); clear them with `synthbert focus --clear`")
+    n, labels, requests, caps = cfg.samples_per_request, {lab.name: lab for lab in task.labels}, [], {}
+    for name, items in sorted(prompts.items()):
+        lab = labels[name]
+        for k, prompt in enumerate(items):
+            for index in range(math.ceil(rows / n)):
+                stream = f"{seed}/{name}/focus{k}/{index}"
+                rng = random.Random(stream)
+                values = {a: rng.choice(lab.attributes[a]) for a in sorted(lab.attributes)}
+                values.update(n=str(n), label=name, description=lab.description)
+                shots = rng.sample(list(lab.examples), min(cfg.few_shot, len(lab.examples)))
+                body = _body(task, cfg, cfg.model, _messages(task, prompt, values, shots, n), stream)
+                requests.append(llm.Request(request_key(body, index), name, index, body))
+                caps[requests[-1].key] = (f"{name}/focus{k}", rows)
+    return requests, caps
 
 
 def _labelled(items: list[Any], labels: list[str], dropped: collections.Counter[str]) -> list[tuple[str, list[str]]]:
@@ -156,9 +186,12 @@ def _plus(a: float | None, b: float | None) -> float | None:
     return None if a is None or b is None else a + b
 
 
-def _collect(outcome: llm.Outcome, cfg: params.Generate, labels: list[str],
-             prices: dict[str, params.Price], multi_label: bool = False) -> tuple[list[dict], dict, dict]:
-    """Rows from the used responses (plan order, at most n_per_label per label), and tokens/cost/drops."""
+def _collect(outcome: llm.Outcome, cfg: params.Generate, labels: list[str], prices: dict[str, params.Price],
+             multi_label: bool = False, focus: dict[str, tuple[str, int]] | None = None) -> tuple[list[dict], dict, dict]:
+    """Rows from the used responses (plan order, at most n_per_label per label, plus the focus requests' rows:
+    `focus` maps their keys to (their prompt, the rows it may give)), and tokens/cost/drops."""
+    focus = focus or {}
+    taken: collections.Counter[str] = collections.Counter()
     per_label = {lab: {"model": "", "requests": 0, "cached": 0, "samples": 0, "prompt_tokens": 0,
                        "completion_tokens": 0, "cost_usd": 0.0, "dropped": collections.Counter()} for lab in labels}
     this_run: dict[str, Any] = {"prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0}
@@ -166,7 +199,9 @@ def _collect(outcome: llm.Outcome, cfg: params.Generate, labels: list[str],
     for req, entry in outcome.used:
         stats, model = per_label[req.label], req.body["model"]
         samples, dropped = parse(entry["response"], cfg.samples_per_request, labels if multi_label else None)
-        samples = samples[: max(0, cfg.n_per_label - stats["samples"])]
+        group, cap = focus.get(req.key, (req.label, cfg.n_per_label))
+        samples = samples[: max(0, cap - taken[group])]
+        taken[group] += len(samples)
         rows += [{"text": s[0], "label": join_labels([req.label, *s[1]]), "source": f"openai:{model}"} if multi_label
                  else {"text": s, "label": req.label, "source": f"openai:{model}"} for s in samples]
         prompt, completion = llm.usage_of(entry)
@@ -217,20 +252,23 @@ def check_size(task: Task, cfg: params.Generate, prices: dict[str, params.Price]
 
 
 def generate(task: Task, cfg: params.Generate, seed: int, cache_dir: Path,
-             shots: dict[str, list[str]] | None = None,
-             prices: dict[str, params.Price] | None = None) -> tuple[list[dict], dict[str, Any]]:
+             shots: dict[str, list[str]] | None = None, prices: dict[str, params.Price] | None = None,
+             focus_prompts: dict[str, tuple[str, ...]] | None = None,
+             focus_rows: int = 0) -> tuple[list[dict], dict[str, Any]]:
     """Rows (text, label, source) and the generation report: requests, tokens, cost (from `prices`, the
-    data/prices.yaml table), drops per label."""
+    data/prices.yaml table), drops per label. `focus_prompts`: label -> contrastive prompts of the focus file,
+    `focus_rows` texts each, asked after the task's own requests."""
     prices = prices or {}
     check_size(task, cfg, prices)
-    requests = plan(task, cfg, seed, shots)
+    aimed, caps = focus_plan(task, cfg, seed, focus_prompts or {}, focus_rows)
+    requests = plan(task, cfg, seed, shots) + aimed
     cache = ResponseCache(cache_dir)
     try:
         outcome = llm.fetch(requests, cache, cfg)
     finally:
         cache.close()
     rows, per_label, this_run = _collect(outcome, cfg, list(dict.fromkeys(r.label for r in requests)), prices,
-                                         task.multi_label)
+                                         task.multi_label, caps)
     if outcome.budget_exhausted:
         log.warning("budget reached (generate.max_requests=%d, generate.max_total_tokens=%d): stopped after %d of %d "
                     "requests; rows per label before cleaning: %s (asked for %d each)", cfg.max_requests,

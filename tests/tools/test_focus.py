@@ -99,3 +99,38 @@ def test_focus_without_an_evaluation_exits_2_in_one_line(tmp_path):
 def test_the_focus_file_is_a_dependency_of_generate():
     stage = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]["generate"]
     assert "data/focus.yaml" in stage["deps"] and "--focus data/focus.yaml" in stage["cmd"]
+
+
+def test_openai_provider_asks_the_contrastive_prompts_on_top_and_caches_them(tmp_path, monkeypatch):
+    from stages import generate
+    from stages.core import params
+    from testkit.openai_server import FakeOpenAI
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    focus_file = tmp_path / "focus.yaml"
+    focus_file.write_text(yaml.safe_dump({"rows": 7, "prompts": {"factual": [
+        "Write {n} texts that are clearly {label} ({description}), although they open with 'What'."]}}))
+    with FakeOpenAI() as server:
+        cfg = params.load_dict({**params.read_params(ROOT / "params.yaml")["generate"], "provider": "openai",
+                                "base_url": server.url, "n_per_label": 10, "samples_per_request": 5,
+                                "task": str(ROOT / "data" / "tasks" / "clickbait.yaml")}, "generate")
+        run = dict(cfg=cfg, seed=42, out=tmp_path / "g.csv", reports=tmp_path / "r", cache_dir=tmp_path / "cache")
+        report = generate.run(**run, focus=focus_file)
+        aimed = [b for b in server.bodies if "open with 'What'" in b["messages"][-1]["content"]]
+        assert len(aimed) == 2 and server.total == 4 + 2      # 2 labels x 2 requests, then ceil(7 / 5) focus requests
+        assert "clearly factual (" in aimed[0]["messages"][-1]["content"]   # {label} and {description} filled
+        generation = json.loads((tmp_path / "r" / "generation.json").read_text())
+        assert generation["per_label"]["factual"]["samples"] == 10 + 7   # n_per_label, plus `rows` of the prompt
+        assert report["rows_read"] == 27
+        server.reset_counts()
+        generate.run(**run, focus=focus_file)
+        assert server.total == 0                                  # every request, focus ones too, is cached
+        generate.run(**run, focus=None)
+        assert server.total == 0 and len(pd.read_csv(tmp_path / "g.csv")) <= 20   # no focus: the plain plan
+
+
+def test_a_focus_prompt_with_an_unknown_placeholder_is_refused(tmp_path):
+    path = tmp_path / "focus.yaml"
+    path.write_text("prompts: {factual: ['Write {n} texts about {colour}']}\n")
+    with pytest.raises(DataError, match=r"prompts.factual: placeholder \{colour\}"):
+        focus.read(path, TASK)
