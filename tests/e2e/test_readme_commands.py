@@ -40,7 +40,7 @@ def check_report(repo, out: str, labels: list[str]) -> None:
 
 
 def test_the_bring_your_own_csv_command(tmp_path, tiny_bert):
-    args = readme_command("generate.provider=csv", "generate.csv.path=")
+    args = readme_command("generate.provider=csv", "generate.csv.path=", "generate.csv.text_column=")
     repo = make_repo(tmp_path / "repo", tiny_bert)
     path = next(a.split("=", 1)[1] for a in args if a.startswith("generate.csv.path="))
     text_column = next(a.split("=", 1)[1] for a in args if a.startswith("generate.csv.text_column="))
@@ -64,3 +64,19 @@ def test_the_model_as_label_command(tmp_path, tiny_bert, monkeypatch):
     assert asked == set(models)
     generation = json.loads((repo / "reports" / "data" / "generation.json").read_text())
     assert generation["base_url"] == server.url and generation["requests"]["sent_this_run"] == server.total
+
+
+def test_the_multi_label_csv_command(tmp_path):
+    from testkit.tiny_bert import build_tiny_bert
+
+    args = readme_command("generate.provider=csv", "generate.csv.label_separator=")
+    tickets = ROOT / "data" / "tasks" / "support_tickets.yaml"
+    repo = make_repo(tmp_path / "repo", build_tiny_bert(tmp_path / "bert", [tickets.read_text(encoding="utf-8")]))
+    path = next(a.split("=", 1)[1] for a in args if a.startswith("generate.csv.path="))
+    separator = next(a.split("=", 1)[1] for a in args if a.startswith("generate.csv.label_separator=")).strip("'")
+    rows = template.generate(load_task(tickets), 60, seed=3)  # stands in for the user's own multi-label rows
+    pd.DataFrame({"text": [r["text"] for r in rows], "label": [r["label"].replace("|", separator) for r in rows]}) \
+        .to_csv(repo / path, index=False)
+    labels = ["account", "billing", "technical", "urgent"]
+    check_report(repo, dvc(repo, *args[1:]).stdout, labels)
+    assert json.loads((repo / "reports" / "data" / "dataset.json").read_text())["multi_label"] is True
