@@ -67,7 +67,8 @@ def test_intervals_bracket_the_point_values(evaluated):
     for key in ("accuracy", "f1_micro", "f1_macro", "f1_samples"):
         assert t[f"{key}_ci_low"] <= t[key] <= t[f"{key}_ci_high"], key
     for lab, v in t["per_label"].items():
-        assert v["f1_ci_low"] <= v["f1"] <= v["f1_ci_high"], lab
+        for key in ("precision", "recall", "f1"):  # per-label precision and recall get intervals too
+            assert v[f"{key}_ci_low"] <= v[key] <= v[f"{key}_ci_high"], (lab, key)
         assert v["roc_auc"] is not None and v["average_precision"] is not None
     assert t["roc_auc_macro"] == pytest.approx(np.mean([v["roc_auc"] for v in t["per_label"].values()]), abs=1e-6)
 

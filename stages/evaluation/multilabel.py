@@ -46,7 +46,8 @@ def classification_metrics(Y: Any, D: Any, labels: list[str]) -> dict[str, Any]:
 
 
 def _scores(t: Any, q: Any, mask: Any) -> dict[str, Any]:
-    """Subset accuracy, micro/macro/samples F1 and per-label F1 of a batch of resamples: t, q are (b, n, L)."""
+    """Subset accuracy, micro/macro/samples F1 and per-label precision, recall and F1 of a batch of resamples:
+    t, q are (b, n, L). A label never predicted (or absent) in a resample scores 0 there (zero_division=0)."""
     import numpy as np
 
     tp, fp, fn = (t & q).sum(1), ((1 - t) & q).sum(1), (t & (1 - q)).sum(1)  # (b, L)
@@ -58,7 +59,9 @@ def _scores(t: Any, q: Any, mask: Any) -> dict[str, Any]:
             "f1_micro": np.divide(2 * tp.sum(1), micro_den, out=np.zeros(micro_den.shape), where=micro_den > 0),
             "f1_macro": f1[:, mask].mean(1),
             "f1_samples": np.divide(2 * row_tp, row_den, out=np.zeros(row_tp.shape), where=row_den > 0).mean(1),
-            "f1_per_label": f1}
+            "f1_per_label": f1,
+            "precision_per_label": np.divide(tp, tp + fp, out=np.zeros(tp.shape), where=tp + fp > 0),
+            "recall_per_label": np.divide(tp, tp + fn, out=np.zeros(tp.shape), where=tp + fn > 0)}
 
 
 def bootstrap(Y: Any, decisions: dict[str, Any], resamples: int, seed: Any) -> dict[str, dict[str, Any]]:
@@ -66,7 +69,7 @@ def bootstrap(Y: Any, decisions: dict[str, Any], resamples: int, seed: Any) -> d
     `resamples` row resamples (paired, seeded; like metrics.bootstrap). Macro-F1 runs over present(Y).
 
     Returns {name: {"accuracy": (r,), "f1_micro": (r,), "f1_macro": (r,), "f1_samples": (r,),
-    "f1_per_label": (r, L)}}.
+    "f1_per_label": (r, L), "precision_per_label": (r, L), "recall_per_label": (r, L)}}.
     """
     import numpy as np
 
@@ -148,10 +151,11 @@ def test_details(Y: Any, proba: Any, thresholds: list[float], labels: list[str],
         m[f"{key}_ci_low"], m[f"{key}_ci_high"] = interval(boot[key], confidence_level)
     ovr = ovr_scores(Y, proba, labels)
     for j, lab in enumerate(labels):
-        lo, hi = interval(boot["f1_per_label"][:, j], confidence_level)
+        for key in ("precision", "recall", "f1"):
+            lo, hi = interval(boot[f"{key}_per_label"][:, j], confidence_level)
+            m["per_label"][lab].update({f"{key}_ci_low": lo, f"{key}_ci_high": hi})
         c = ovr["per_label"][lab]
-        m["per_label"][lab].update(f1_ci_low=lo, f1_ci_high=hi, roc_auc=c["roc_auc"],
-                                   average_precision=c["average_precision"])
+        m["per_label"][lab].update(roc_auc=c["roc_auc"], average_precision=c["average_precision"])
     named = ovr["per_label"][positive] if positive is not None else {"roc_auc": None, "average_precision": None}
     m.update(roc_auc=named["roc_auc"], average_precision=named["average_precision"],
              roc_auc_macro=ovr["roc_auc_macro"], average_precision_macro=ovr["average_precision_macro"],
