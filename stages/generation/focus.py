@@ -2,6 +2,7 @@
 from the latest evaluation and read by generate (an ordinary dependency of the stage in dvc.yaml).
 
     confused:   [{true, predicted, mismatches, tokens: [...]}]   the label pairs the model mixed up (report only)
+    shared_templates: [template, ...]   behind mismatches but listed under several labels: not weighted (report only)
     templates:  {label: {template: weight}}   template provider: sampling weights (a template not listed weighs 1)
     prompts:    {label: [prompt, ...]}        openai provider: extra contrastive prompts, `rows` texts each
     rows:       texts asked per focus prompt (openai provider)
@@ -21,7 +22,7 @@ from stages.core.errors import DataError
 from stages.core.io import read_yaml
 from stages.generation.task import SLOT, Task, _check_prompts
 
-KEYS = {"confused", "templates", "prompts", "rows", "source"}
+KEYS = {"confused", "templates", "shared_templates", "prompts", "rows", "source"}
 
 
 @dataclass(frozen=True)

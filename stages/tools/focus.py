@@ -7,7 +7,9 @@
 From reports/eval/mismatches.csv (which labels were confused, and the texts), reports/explain/explanations.json
 (the tokens LIME found pushing toward the wrong label) and reports/data/quality.json (rows whose label looks
 wrong): per confused (true, predicted) pair the mismatches and tokens; for the template provider a weight
-1 + boost x (mismatches it produced) on each template of the true label behind a mismatch; for the openai
+1 + boost x (mismatches it produced) on each template of the true label behind a mismatch (a template the
+task lists under several labels is reported under shared_templates instead: weighting it cannot teach the
+model which label such a text has); for the openai
 provider one contrastive prompt per pair ("texts that are clearly <true> although they use words the model
 ties to <predicted>, such as ..."; the first words most of the pair's mistakes open with; the flagged rows of
 the label to avoid). The file is a dependency of generate in dvc.yaml: commit it, and each round is a commit
@@ -51,19 +53,27 @@ def confused_pairs(mismatches: Any, patterns: list[dict[str, Any]], top: int) ->
     return out
 
 
-def template_weights(pairs: list[dict[str, Any]], task: Any, boost: float) -> dict[str, dict[str, float]]:
-    """label -> template -> 1 + boost x mismatches it produced, for the templates behind the mismatches."""
+def template_weights(pairs: list[dict[str, Any]], task: Any, boost: float) -> tuple[dict[str, dict[str, float]], list[str]]:
+    """label -> template -> 1 + boost x mismatches it produced, for the templates behind the mismatches; and the
+    templates behind mismatches that the task lists under several labels (ambiguous by design: weighting one
+    label's copy only moves the model's guess for that shape, so they are reported, not weighted)."""
     from stages.generation.focus import templates_of
 
     labels = {lab.name: lab for lab in (task.labels if task is not None else ())}
+    owners = collections.Counter(t for lab in labels.values() for t in set(lab.templates))
     counts: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    shared: set[str] = set()
     for pair in pairs:
         label = labels.get(pair["true"])
         for text in pair["texts"] if label is not None and label.templates else ():
             for template in templates_of(text, label):
-                counts[label.name][template] += 1
-    return {lab: {t: round(1 + boost * n, 4) for t, n in sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))}
-            for lab, c in sorted(counts.items())}
+                if owners[template] > 1:
+                    shared.add(template)
+                else:
+                    counts[label.name][template] += 1
+    weights = {lab: {t: round(1 + boost * n, 4) for t, n in sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))}
+               for lab, c in sorted(counts.items())}
+    return weights, sorted(shared)
 
 
 def contrast_prompts(pairs: list[dict[str, Any]], flagged: dict[str, list[str]], task: Any) -> dict[str, list[str]]:
@@ -94,10 +104,12 @@ def build(mismatches_path: Path, explanations: Path | None, quality: Path | None
         for ex in json.loads(quality.read_text(encoding="utf-8")).get("label_issues", {}).get("examples", []):
             flagged[ex["label"]].append(ex["text"])
     pairs = confused_pairs(frame, patterns, top)
+    weights, shared = template_weights(pairs, task, boost)
     focus: dict[str, Any] = {
         "source": {"mismatches": str(mismatches_path), "rows": len(frame)},
         "confused": [{k: p[k] for k in ("true", "predicted", "mismatches", "tokens", "opens_with")} for p in pairs],
-        "templates": template_weights(pairs, task, boost),
+        "templates": weights,
+        "shared_templates": shared,
         "prompts": contrast_prompts(pairs, flagged, task),
         "rows": rows,
     }

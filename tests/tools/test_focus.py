@@ -134,3 +134,13 @@ def test_a_focus_prompt_with_an_unknown_placeholder_is_refused(tmp_path):
     path.write_text("prompts: {factual: ['Write {n} texts about {colour}']}\n")
     with pytest.raises(DataError, match=r"prompts.factual: placeholder \{colour\}"):
         focus.read(path, TASK)
+
+
+def test_a_template_the_task_lists_under_both_labels_is_reported_not_weighted(tmp_path):
+    factual = next(lab for lab in TASK.labels if lab.name == "factual")
+    shared = next(t for t in CLICKBAIT.templates if t in factual.templates)
+    own = CLICKBAIT.templates[0]
+    result = focus_tool.run(**write_reports(tmp_path, texts_of(shared, 3) + texts_of(own, 1)), boost=1.0, rows=0)
+    assert result["templates"] == {"clickbait": {own: 2.0}}
+    assert result["shared_templates"] == [shared]
+    assert focus.read(tmp_path / "focus.yaml", TASK).templates == {"clickbait": {own: 2.0}}
