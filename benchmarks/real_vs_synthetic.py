@@ -47,10 +47,8 @@ STAND_IN_SEED = 20260101
 
 
 def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return "unknown CPU"
+    lines = Path("/proc/cpuinfo").read_text().splitlines()
+    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), "unknown CPU")
 
 
 def parse_sizes(text: str) -> list[int]:
@@ -67,7 +65,7 @@ def parse_sizes(text: str) -> list[int]:
 def parse_label_map(text: str) -> dict[str, str]:
     pairs = [p.split("=", 1) for p in text.split(",") if p.strip()]
     if any(len(p) != 2 or not p[0].strip() or not p[1].strip() for p in pairs):
-        raise ParamsError(f"--label-map: expected REAL=TASK pairs separated by commas (e.g. bait=clickbait), got {text!r}")
+        raise ParamsError(f"--label-map: expected REAL=TASK pairs, comma-separated (e.g. bait=clickbait), got {text!r}")
     return {normalize(a): normalize(b) for a, b in pairs}
 
 
@@ -246,6 +244,10 @@ def body(args: argparse.Namespace) -> None:
     from stages.generation.task import load_task
 
     args.sizes = parse_sizes(args.sizes)
+    for flag, value, low in (("--seeds", args.seeds, 1), ("--min-test", args.min_test, 1),
+                             ("--n-per-label", args.n_per_label, 0), ("--epochs", args.epochs, 0)):
+        if value < low:
+            raise ParamsError(f"{flag}: expected a number >= {low}, got {value:g}")
     if args.stand_in:
         write_stand_in(args.stand_in, args.stand_in_per_label, args.real)
     task_path = args.task or params.load("generate", args.params).task

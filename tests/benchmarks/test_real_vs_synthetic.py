@@ -58,6 +58,13 @@ def test_bad_sizes(tmp_path, sizes):
     assert fails(str(write_real(tmp_path / "real.csv", 5)), f"--sizes={sizes}").startswith("error: --sizes: expected")
 
 
+def test_multi_label_task_and_bad_counts_are_refused(tmp_path):
+    real = str(write_real(tmp_path / "real.csv", 5))
+    assert "a multi-label task; this benchmark handles single-label tasks only" in fails(
+        real, "--task", "data/tasks/support_tickets.yaml")
+    assert fails(real, "--seeds", "0") == "error: --seeds: expected a number >= 1, got 0"
+
+
 def test_held_out_rows_fixed_per_seed_training_rows_nested():
     spec = importlib.util.spec_from_file_location("real_vs_synthetic", SCRIPT)
     bench = importlib.util.module_from_spec(spec)
