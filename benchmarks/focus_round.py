@@ -33,6 +33,8 @@ from stages.generation import template  # noqa: E402
 from stages.generation.task import load_task  # noqa: E402
 from testkit.dvc_repo import TINY_PARAMS, dvc, make_repo, run_cmd  # noqa: E402
 
+REPRO_TIMEOUT = 3600  # seconds per `dvc repro`: the default params on a busy 2-core CPU take well over 15 minutes
+
 
 def cpu_model() -> str:
     for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -74,12 +76,12 @@ def main() -> None:
         tmp = Path(tmp_name)
         repo = make_repo(tmp / "repo", model, overrides)
         started = time.perf_counter()
-        dvc(repo, "repro")
+        dvc(repo, "repro", timeout=REPRO_TIMEOUT)
         shutil.copytree(repo / "models" / "classifier", tmp / "round0")
         shutil.copy(repo / "data" / "generated.csv", tmp / "round0.csv")
         out = run_cmd([sys.executable, "-m", "stages.tools.focus", "--boost", str(args.boost)], repo).stdout
         focus_text = (repo / "data" / "focus.yaml").read_text()
-        dvc(repo, "repro")
+        dvc(repo, "repro", timeout=REPRO_TIMEOUT)
         seconds = time.perf_counter() - started
         texts, truth = fresh_set(repo, [tmp / "round0.csv", repo / "data" / "generated.csv"], args.fresh, seed=20261130)
         (p0, f0), (p1, f1) = score(tmp / "round0", texts, truth), score(repo / "models" / "classifier", texts, truth)

@@ -106,3 +106,16 @@ def test_focus_round_benchmark(tiny_bert):
     assert re.search(r"^true -> predicted +round 0 +round 1$", out, re.M), out
     assert re.search(r"^macro-F1 round 0 [\d.]+ \[.*\]; round 1 [\d.]+ \[.*\]; difference [-+][\d.]+", out, re.M), out
     assert "templates weighted" in out, out
+
+
+@pytest.mark.e2e  # five tiny trainings (about 30 s on a shared 2-core CPU)
+def test_real_vs_synthetic_benchmark(tiny_bert, tmp_path):
+    out = bench("real_vs_synthetic.py", str(tmp_path / "real.csv"), "--stand-in", "data/tasks/clickbait_standin.yaml",
+                "--stand-in-per-label", "20", "--label-map", "bait=clickbait,news=factual", "--sizes", "0,3",
+                "--min-test", "5", "--seeds", "1", "--epochs", "1", "--n-per-label", "20", "--model", str(tiny_bert),
+                "--png", str(tmp_path / "curve.png"))
+    assert "0 real rows without synthetic rows: nothing to train on, no model (skipped)" in out, out
+    assert re.search(r"^synthetic alone +0 +1 +[\d.]+ +[\d.]+-[\d.]+ +[\d.]+$", out, re.M), out
+    assert re.search(r"^real only +3 +1 +[\d.]+ ", out, re.M), out
+    assert re.search(r"^real \+ synthetic +3 +1 +[\d.]+ ", out, re.M), out
+    assert (tmp_path / "curve.png").read_bytes()[:4] == b"\x89PNG"
