@@ -39,24 +39,32 @@ def distinct_n(texts: Sequence[str], n: int) -> float:
     return round(len(set(grams)) / len(grams), 4) if grams else 0.0
 
 
+_CAPS_WORD = re.compile(r"\b[^\W\d_a-z]{2,}\b")
+
+
+def _title_case(text: str) -> bool:
+    ws = text.split()
+    return sum(w[:1].isupper() for w in ws) >= max(2, 0.8 * len(ws))
+
+
 FLAGS: dict[str, Callable[[str], bool]] = {
     "ends_with_exclamation": lambda t: t.rstrip().endswith("!"),
     "contains_exclamation": lambda t: "!" in t,
     "ends_with_question_mark": lambda t: t.rstrip().endswith("?"),
     "contains_question_mark": lambda t: "?" in t,
     "ends_with_period": lambda t: t.rstrip().endswith("."),
-    "contains_digit": lambda t: any(c.isdigit() for c in t),
+    "contains_digit": lambda t: any(map(str.isdigit, t)),
     "starts_with_digit": lambda t: t[:1].isdigit(),
-    "contains_all_caps_word": lambda t: re.search(r"\b[^\W\d_a-z]{2,}\b", t) is not None and t.upper() != t,
+    "contains_all_caps_word": lambda t: _CAPS_WORD.search(t) is not None and t.upper() != t,
     "all_caps": lambda t: t.upper() == t and t.lower() != t,
-    "title_case": lambda t: sum(w[:1].isupper() for w in t.split()) >= max(2, 0.8 * len(t.split())),
+    "title_case": _title_case,
     "contains_quote": lambda t: any(c in t for c in "\"'“”‘’"),
     "contains_colon": lambda t: ":" in t,
 }
 MEASURES: dict[str, Callable[[str], int]] = {
     "length_chars": len,
     "length_words": word_count,
-    "uppercase_letters": lambda t: sum(c.isupper() for c in t),
+    "uppercase_letters": lambda t: sum(map(str.isupper, t)),
 }
 
 
