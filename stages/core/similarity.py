@@ -14,7 +14,7 @@ import itertools
 import math
 import re
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -102,6 +102,7 @@ class Index:
         self.rank = {w: k for k, w in enumerate(sorted(freq, key=lambda w: (freq[w], w)))}
         self.reach = (SHORT_WORDS - 1) / threshold if lsh else math.inf  # without LSH everything is exact
         self.inverted: dict[str, list[int]] = collections.defaultdict(list)
+        self.overlap: pairs.Overlap | None = None  # the sets' bit sets, made on the first similar_pairs()
         self.bands: list[list[int]] = []  # per text, the hash of each LSH band of its signature; [] if exact
         self.buckets: list[dict[int, list[int]]] = []
         long = [i for i, s in enumerate(sets) if lsh and len(s) >= SHORT_WORDS]
@@ -156,12 +157,16 @@ class Index:
             out.append((np.array([k for k, _ in prefix], dtype=np.uint64), np.array([i for _, i in prefix])))
         return out
 
-    def similar_pairs(self) -> Iterator[tuple[Any, Any, Any]]:
+    def similar_pairs(self, keep: Callable[[Any, Any], Any] | None = None) -> Iterator[tuple[Any, Any, Any]]:
         """(a, b, Jaccard) arrays of every candidate pair a < b, in chunks; a pair proposed by several buckets
-        comes once per bucket."""
-        overlap = pairs.Overlap(self.sets)
+        comes once per bucket. `keep(a, b)`: a mask of the pairs to compare (the others are left out)."""
+        if self.overlap is None:
+            self.overlap = pairs.Overlap(self.sets)
         for a, b in pairs.candidate_pairs(*pairs.bucket_members(self.bucket_keys())):
-            yield a, b, overlap.jaccard(a, b)
+            if keep is not None:
+                mask = keep(a, b)
+                a, b = a[mask], b[mask]
+            yield a, b, self.overlap.jaccard(a, b)
 
     def add(self, i: int) -> None:
         if len(self.sets[i]) <= self.reach + 1e-9:
@@ -235,8 +240,11 @@ class Grouping:
         self.groups = {keys[int(row_root[order[s]])]: rows.tolist()
                        for s, rows in zip(starts, np.split(order, starts[1:]))}
 
-    def pairs(self) -> Iterator[tuple[Any, Any, Any]]:
-        for a, b, sim in self.index.similar_pairs():
+    def pairs(self, parts: Any | None = None) -> Iterator[tuple[Any, Any, Any]]:
+        """(a, b, Jaccard) of the candidate pairs as row numbers; with `parts` (a code per row), only the pairs
+        whose rows lie in different parts."""
+        keep = None if parts is None else (lambda a, b: parts[self.reps[a]] != parts[self.reps[b]])
+        for a, b, sim in self.index.similar_pairs(keep):
             yield self.reps[a], self.reps[b], sim
 
 
@@ -271,9 +279,8 @@ def max_cross_jaccard(texts: Sequence[str], parts: Sequence[str], threshold: flo
             best = max(best, float(sim.max(initial=0.0)))
         return round(best, 4), True
     best = 0.0
-    for a, b, sim in (grouping or Grouping(texts, threshold, seed)).pairs():
-        cross = codes[a] != codes[b]
-        best = max(best, float(sim[cross].max(initial=0.0)))
+    for _, _, sim in (grouping or Grouping(texts, threshold, seed)).pairs(codes):  # pairs across parts only
+        best = max(best, float(sim.max(initial=0.0)))
     return round(best, 4), False
 
 
