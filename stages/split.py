@@ -177,12 +177,14 @@ def run(*, cfg: params.Split, seed: int, data: Path, out_dir: Path, report: Path
         raise DataError(f"{data}: no rows with both a text and a label")
     check_evaluate_labels(evaluate, label_names(frame["label"], multi), data)
     texts = frame["text"].tolist()
-    groups = similarity.groups(texts, cfg.near_duplicate_threshold, seed)
+    grouping = similarity.Grouping(texts, cfg.near_duplicate_threshold, seed)
+    groups = grouping.groups
     real = (frame["source"] == contracts.REAL_SOURCE).tolist()
     names = (assign_multi(groups, frame["label"].tolist(), cfg, seed, str(data)) if multi
              else assign(groups, frame["label"].tolist(), cfg, seed, str(data), real))
     frame = frame.assign(split=names)
-    leaks = similarity.leak_report(texts, frame["split"].tolist(), groups, cfg.near_duplicate_threshold, seed)
+    leaks = similarity.leak_report(texts, frame["split"].tolist(), groups, cfg.near_duplicate_threshold, seed,
+                                   grouping)
     splits: dict[str, Any] = {}
     for name in SPLITS:
         part = frame[frame["split"] == name]

@@ -25,8 +25,10 @@ def normalize(text: str) -> str:
 
 
 def dedup_key(text: str) -> str:
-    """Key under which two texts count as the same: case, punctuation and spacing ignored."""
-    return _SPACE.sub(" ", _NON_WORD.sub(" ", normalize(text).casefold())).strip()
+    """Key under which two texts count as the same: case, punctuation and spacing ignored. The words of the
+    NFKC, casefolded text joined by single spaces: every whitespace run lies inside a run of non-word characters,
+    so collapsing whitespace first (normalize) would change nothing."""
+    return _NON_WORD.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
 
 
 def has_unspaced(text: str) -> bool:
@@ -36,6 +38,8 @@ def has_unspaced(text: str) -> bool:
 
 def word_count(text: str) -> int:
     """Whitespace-separated words, where a word in an unspaced script counts each of its characters."""
+    if not has_unspaced(text):
+        return len(text.split())
     return sum(len(_TOKEN.findall(w)) or 1 if has_unspaced(w) else 1 for w in text.split())
 
 

@@ -45,8 +45,9 @@ def clean(rows: list[dict[str, Any]], min_chars: int, max_chars: int,
             continue
         labels_of_key[key].add(label)
         by_key[key] = {"text": text, "label": label, "source": str(row.get("source", ""))}
-    kept = []
+    kept, key_of = [], {}
     for key, row in by_key.items():
+        key_of[row["text"]] = key
         if len(labels_of_key[key]) > 1 and multi_label:  # the same text with two label sets: it carries both
             dropped["merged_label_sets"] += 1
             kept.append({**row, "label": join_labels(lab for cell in labels_of_key[key] for lab in split_labels(cell))})
@@ -54,7 +55,7 @@ def clean(rows: list[dict[str, Any]], min_chars: int, max_chars: int,
             dropped["conflicting_labels"] += 1
         else:
             kept.append(row)
-    kept.sort(key=lambda r: (r["source"] != REAL_SOURCE, r["label"], dedup_key(r["text"]), r["text"]))
+    kept.sort(key=lambda r: (r["source"] != REAL_SOURCE, r["label"], key_of[r["text"]], r["text"]))
     return kept, dict(sorted(dropped.items()))
 
 

@@ -33,10 +33,19 @@ def length_stats(values: list[int]) -> dict[str, float]:
             "p90": _percentile(values, 0.9), "max": max(values), "mean": round(sum(values) / len(values), 2)}
 
 
-def distinct_n(texts: Sequence[str], n: int) -> float:
-    """Distinct n-grams / all n-grams over the texts (words, case and punctuation ignored)."""
-    grams = [tuple(ws[i:i + n]) for ws in map(words, texts) for i in range(len(ws) - n + 1)]
+def distinct_n(texts: Sequence[str], n: int, split: Callable[[str], list[str]] = words) -> float:
+    """Distinct n-grams / all n-grams over the texts (words, case and punctuation ignored; `split`: words, or
+    a lookup of them made once)."""
+    grams = [tuple(ws[i:i + n]) for ws in map(split, texts) for i in range(len(ws) - n + 1)]
     return round(len(set(grams)) / len(grams), 4) if grams else 0.0
+
+
+_CAPS_WORD = re.compile(r"\b[^\W\d_a-z]{2,}\b")
+
+
+def _title_case(text: str) -> bool:
+    ws = text.split()
+    return sum(w[:1].isupper() for w in ws) >= max(2, 0.8 * len(ws))
 
 
 FLAGS: dict[str, Callable[[str], bool]] = {
@@ -45,18 +54,18 @@ FLAGS: dict[str, Callable[[str], bool]] = {
     "ends_with_question_mark": lambda t: t.rstrip().endswith("?"),
     "contains_question_mark": lambda t: "?" in t,
     "ends_with_period": lambda t: t.rstrip().endswith("."),
-    "contains_digit": lambda t: any(c.isdigit() for c in t),
+    "contains_digit": lambda t: any(map(str.isdigit, t)),
     "starts_with_digit": lambda t: t[:1].isdigit(),
-    "contains_all_caps_word": lambda t: re.search(r"\b[^\W\d_a-z]{2,}\b", t) is not None and t.upper() != t,
+    "contains_all_caps_word": lambda t: _CAPS_WORD.search(t) is not None and t.upper() != t,
     "all_caps": lambda t: t.upper() == t and t.lower() != t,
-    "title_case": lambda t: sum(w[:1].isupper() for w in t.split()) >= max(2, 0.8 * len(t.split())),
+    "title_case": _title_case,
     "contains_quote": lambda t: any(c in t for c in "\"'“”‘’"),
     "contains_colon": lambda t: ":" in t,
 }
 MEASURES: dict[str, Callable[[str], int]] = {
     "length_chars": len,
     "length_words": word_count,
-    "uppercase_letters": lambda t: sum(c.isupper() for c in t),
+    "uppercase_letters": lambda t: sum(map(str.isupper, t)),
 }
 
 
@@ -92,8 +101,8 @@ def _threshold_probe(name: str, values: list[int], labels: list[str]) -> dict[st
     return {"feature": name, "accuracy": round(score / len(labels), 4), "threshold": cut, "rule": rule}
 
 
-def shortcut_probe(rows: Sequence[Row]) -> list[dict[str, Any]]:
-    """Accuracy of predicting the label from one surface feature alone, best first."""
+def shortcut_probe(rows: Sequence[Row], split: Callable[[str], list[str]] = words) -> list[dict[str, Any]]:
+    """Accuracy of predicting the label from one surface feature alone, best first (`split` as in distinct_n)."""
     texts, labels = [r["text"] for r in rows], [r["label"] for r in rows]
     everyone = collections.Counter(labels)
     probes = [_flag_probe(name, collections.Counter(lab for t, lab in zip(texts, labels) if f(t)), everyone)
@@ -101,7 +110,7 @@ def shortcut_probe(rows: Sequence[Row]) -> list[dict[str, Any]]:
     probes += [_threshold_probe(name, [f(t) for t in texts], labels) for name, f in MEASURES.items()]
     by_token: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
     for text, label in zip(texts, labels):  # one pass over the words, not one per distinct word
-        for w in set(words(text)):
+        for w in set(split(text)):
             by_token[w][label] += 1
     tokens = [_flag_probe(f"token:{w}", counts, everyone)
               for w, counts in sorted(by_token.items()) if sum(counts.values()) >= MIN_TOKEN_ROWS]
@@ -120,7 +129,8 @@ def report(rows: Sequence[Row], shortcut_threshold: float, near_threshold: float
             by_label[name].append(r["text"])
     labels = sorted(by_label)
     baseline = _top(collections.Counter(r["label"] for r in rows))[1] / len(rows)  # label sets when multi-label
-    shortcuts = shortcut_probe(rows)
+    split = {r["text"]: words(r["text"]) for r in rows}.__getitem__  # each text's words once
+    shortcuts = shortcut_probe(rows, split)
     flagged = [p["feature"] for p in shortcuts
                if p["accuracy"] >= shortcut_threshold and p["accuracy"] > baseline + 1e-9]
     return {
@@ -129,8 +139,8 @@ def report(rows: Sequence[Row], shortcut_threshold: float, near_threshold: float
                        "near_rate": round(near / max(rows_read, 1), 4)},
         "length_chars": {lab: length_stats([len(t) for t in by_label[lab]]) for lab in labels},
         "length_words": {lab: length_stats([word_count(t) for t in by_label[lab]]) for lab in labels},
-        "diversity": {lab: {"distinct_1": distinct_n(by_label[lab], 1), "distinct_2": distinct_n(by_label[lab], 2)}
-                      for lab in labels},
+        "diversity": {lab: {"distinct_1": distinct_n(by_label[lab], 1, split),
+                            "distinct_2": distinct_n(by_label[lab], 2, split)} for lab in labels},
         "majority_baseline": round(baseline, 4),
         "classes": "label sets" if multi_label else "labels",  # what the baseline and the shortcut probe predict
         "shortcut_threshold": shortcut_threshold,

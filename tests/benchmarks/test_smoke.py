@@ -57,6 +57,11 @@ def test_dedup_benchmark_prints_speed_up_and_recall():
     assert re.search(r"^generate.run [\d.]+ s \+ split.run [\d.]+ s", out, re.M), out
 
 
+def test_dedup_benchmark_side_by_side_with_a_baseline_checkout():
+    out = bench("dedup.py", "--rows", "600", "--skip-exact", "--baseline", str(ROOT), "--repeat", "1")
+    assert re.search(r"^generate \+ split speed-up [\d.]+x; identical outputs: True \(7 of 7 files\)$", out, re.M), out
+
+
 @pytest.mark.e2e  # over 20 s on a shared 2-core CPU
 def test_predict_benchmark():
     out = bench("predict.py", "--texts", "16", "--batch-size", "8")

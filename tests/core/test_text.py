@@ -67,3 +67,28 @@ def test_pieces_round_trip_and_mark_exactly_the_tokens(text):
     parts = pieces(text)
     assert "".join(p for p, _ in parts) == text
     assert [p for p, is_token in parts if is_token] == tokens(text)
+
+
+def test_dedup_key_equals_normalise_casefold_words_spaces_for_every_character():
+    """dedup_key skips normalize's whitespace pass: the same key as normalising first, for each assigned Unicode
+    character that is not a letter or digit left alone by NFKC and casefold (alone, between letters, beside
+    spaces), and for random mixes."""
+    import random
+    import re
+    import unicodedata
+
+    from stages.core.text import dedup_key, normalize
+
+    def three_passes(t):
+        return re.sub(r"\s+", " ", re.sub(r"[\W_]+", " ", normalize(t).casefold())).strip()
+
+    chars = [c for c in map(chr, range(0x110000)) if unicodedata.category(c) not in ("Cn", "Cs", "Co")
+             and (not c.isalnum() or c.casefold() != c or unicodedata.normalize("NFKC", c) != c)]  # the rest: letters
+    for c in chars:
+        for t in (c, f"a{c}b", f" {c} x\t"):
+            assert dedup_key(t) == three_passes(t), repr(t)
+    rng = random.Random(0)
+    pool = [c for c in chars if unicodedata.category(c)[0] in "ZPM"] + list("\t\n\r\x0b\x0c\x85 abİß._!")
+    for _ in range(20000):
+        t = "".join(rng.choice(pool) for _ in range(rng.randint(0, 12)))
+        assert dedup_key(t) == three_passes(t), repr(t)

@@ -76,3 +76,33 @@ def test_stage_reports_label_issues_and_drops_them_only_when_asked(tmp_path, lab
         assert mislabelled not in set(out["text"])
     md = (tmp_path / "r" / "quality.md").read_text()
     assert "## Label issues" in md and f"Flagged: {issues['total']}" in md and "| given label |" in md
+
+
+@pytest.mark.parametrize("multi", [False, True])
+def test_features_made_once_give_the_probabilities_of_analysing_each_fold(multi):
+    """Each text is analysed once (label_issues.Analyzed); the out-of-fold probabilities equal, bit for bit,
+    those of TfidfVectorizer(ngram_range=(1, 2)) analysing every fold's texts itself."""
+    import numpy as np
+    from iterstrat.ml_stratifiers import MultilabelStratifiedKFold
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.multiclass import OneVsRestClassifier
+    from sklearn.pipeline import make_pipeline
+
+    rows = planted(60)
+    texts = [r["text"] for r in rows]
+    labels = sorted({r["label"] for r in rows})
+    if multi:
+        y = np.array([[r["label"] == lab or i % 3 == j for j, lab in enumerate(labels)] for i, r in enumerate(rows)],
+                     dtype=int)
+        plain = make_pipeline(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
+                              OneVsRestClassifier(LogisticRegression(max_iter=1000)))
+        folds = MultilabelStratifiedKFold(n_splits=label_issues.FOLDS, shuffle=True, random_state=7)
+        got = label_issues.out_of_fold_multi(texts, y, 7)
+    else:
+        y = [labels.index(r["label"]) for r in rows]
+        plain = make_pipeline(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True), LogisticRegression(max_iter=1000))
+        folds = StratifiedKFold(n_splits=label_issues.FOLDS, shuffle=True, random_state=7)
+        got = label_issues.out_of_fold(texts, y, 7)
+    assert np.array_equal(got, cross_val_predict(plain, texts, y, cv=folds, method="predict_proba"))
