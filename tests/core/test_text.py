@@ -1,6 +1,6 @@
 import pytest
 
-from stages.core.text import dedup_key, drop_reason, md_escape, normalize
+from stages.core.text import dedup_key, distinct, drop_reason, md_escape, normalize
 
 
 @pytest.mark.parametrize("raw, expected", [
@@ -67,3 +67,11 @@ def test_pieces_round_trip_and_mark_exactly_the_tokens(text):
     parts = pieces(text)
     assert "".join(p for p, _ in parts) == text
     assert [p for p, is_token in parts if is_token] == tokens(text)
+
+
+def test_distinct_lists_each_text_once_and_maps_every_row_back():
+    groups = [["b", "a", "b"], [], ["c", "a"]]
+    unique, rows = distinct(groups)
+    assert unique == ["b", "a", "c"]  # first-seen order
+    assert rows == [[0, 1, 0], [], [2, 1]]
+    assert [[unique[i] for i in r] for r in rows] == groups
