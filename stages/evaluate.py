@@ -23,7 +23,7 @@ from typing import Any
 
 from stages.core import cli, contracts, labelsets, modeling, params
 from stages.core.errors import DataError, ParamsError
-from stages.core.text import word_count
+from stages.core.text import distinct, word_count
 from stages.core.io import atomic_dir, write_json, write_text
 from stages.evaluation import baselines, external, llm_baseline, metrics, multilabel, outputs, summary
 
@@ -122,15 +122,17 @@ def read_sets(cfg: params.Evaluate, split_dir: Path, external_dir: Path | None, 
 def predict_all(cfg: params.Evaluate, base_model: str, model: Any, tokenizer: Any, labels: list[str],
                 sets: dict[str, Any], split_dir: Path, train_report: Path | None,
                 llm: llm_baseline.ZeroShot | None = None) -> Scored:
-    """The fine-tuned model (timed: inference seconds per 1,000 texts) and each baseline (fit on train.csv; the
-    LLM's answers already fetched) on every set."""
+    """The fine-tuned model (timed: inference seconds per 1,000 distinct texts) and each baseline (fit on train.csv;
+    the LLM's answers already fetched) on every set; each distinct text is scored once (core/text.distinct)."""
     import numpy as np
 
     multi = modeling.is_multi_label(model)
     texts = {name: frame["text"].tolist() for name, frame in sets.items()}
+    unique, rows = distinct(list(texts.values()))  # each distinct text scored once, whichever sets hold it
     start = time.perf_counter()
-    proba = {name: {FINE_TUNED: modeling.predict_proba(model, tokenizer, t, cfg.batch_size)} for name, t in texts.items()}
-    n = sum(map(len, texts.values()))
+    scored = modeling.predict_proba(model, tokenizer, unique, cfg.batch_size)
+    proba = {name: {FINE_TUNED: scored[idx]} for name, idx in zip(texts, rows)}
+    n = len(unique)
     extras = {FINE_TUNED: {"inference": {"seconds_per_1000_texts": round((time.perf_counter() - start) / n * 1000, 3),
                                          "texts": n, "batch_size": cfg.batch_size, "device": modeling.device()}}}
     seconds = {FINE_TUNED: contracts.TrainSummary.read(train_report).train_seconds if train_report else None}

@@ -219,6 +219,22 @@ def test_external_set_is_scored_beside_the_test_split_with_its_gap(tmp_path, mod
         assert ONLY_REAL.lower() not in path.read_text().lower(), path.name
 
 
+def test_each_distinct_text_is_scored_once_and_every_row_gets_its_texts_scores(tmp_path, model_dir, tiny_bert):
+    split = splits_with_source(tmp_path)
+    test = pd.read_csv(split / "test.csv")
+    ext_dir = tmp_path / "external"
+    ext_dir.mkdir()
+    pd.concat([test, test])[["text", "label"]].to_csv(ext_dir / "twice.csv", index=False)  # every test row twice
+    spec = {"name": "twice", "path": "twice.csv"}
+    out = run(tmp_path, model_dir, tiny_bert, cfg_of(external_test=[spec]), split_dir=split, external_dir=ext_dir)
+    models = out["baselines"]["models"]
+    assert models["fine_tuned"]["inference"]["texts"] == test["text"].nunique() == len(test)  # not 3x
+    for name, row in models.items():  # the same texts' scores: a set of the test rows twice scores the same
+        assert row["twice"]["rows"] == 2 * len(test), name
+        for key in ("accuracy", "f1_macro"):
+            assert row["twice"][key] == row["test"][key], (name, key)
+
+
 def write_params(tmp_path, tiny_bert, evaluate_section):
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump({"base": {"seed": 42}, "train": {"model": str(tiny_bert)}, "evaluate": evaluate_section}))

@@ -139,14 +139,38 @@ def run_batches(texts: Sequence[str], tokenizer: Any, step: Callable[[Any], Any]
     with torch.inference_mode():
         for start in range(0, len(order), batch_size):
             idx = order[start:start + batch_size]
-            batch = tokenizer.pad({key: [encoded[key][i] for i in idx] for key in encoded.keys()},
-                                  return_tensors="pt").to(device)
+            batch = pad_batch(tokenizer, encoded, idx, [lengths[i] for i in idx]).to(device)
             rows = np.asarray(step(batch))
             if out is None:
                 out = np.empty((len(texts), *rows.shape[1:]), dtype=rows.dtype)
             out[idx] = rows
             progress.update(len(idx))
     return out
+
+
+PAD_KEYS = ("input_ids", "token_type_ids", "attention_mask")  # what pad_batch pads itself
+
+
+def pad_batch(tokenizer: Any, encoded: Any, idx: Sequence[int], lengths: Sequence[int]) -> Any:
+    """Rows `idx` of `encoded` (unpadded lists) padded to their longest, as a BatchEncoding of int64 tensors:
+    the same tensors as tokenizer.pad(..., return_tensors="pt") (pad id, pad token type, mask 0, on the
+    tokenizer's padding side), filled by numpy instead of its per-token Python. Other keys: tokenizer.pad."""
+    import numpy as np
+    import torch
+    from transformers import BatchEncoding
+
+    if tokenizer.pad_token_id is None or not set(encoded.keys()) <= set(PAD_KEYS):
+        return tokenizer.pad({key: [encoded[key][i] for i in idx] for key in encoded.keys()}, return_tensors="pt")
+    width, left = max(lengths), tokenizer.padding_side == "left"
+    fill = {"input_ids": tokenizer.pad_token_id, "token_type_ids": tokenizer.pad_token_type_id, "attention_mask": 0}
+    out = {}
+    for key in encoded.keys():
+        rows, column = np.full((len(idx), width), fill[key], dtype=np.int64), encoded[key]
+        for r, (i, n) in enumerate(zip(idx, lengths)):
+            start = width - n if left else 0
+            rows[r, start:start + n] = column[i]
+        out[key] = torch.from_numpy(rows)
+    return BatchEncoding(out)
 
 
 def predict_proba(model: Any, tokenizer: Any, texts: Sequence[str], batch_size: int = 128,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 
 # Scripts written without spaces between words: Thai, Lao, Myanmar, Khmer, kana and CJK ideographs. Each of their
 # characters counts as a word (close to a morpheme for CJK, an over-count for Thai), so a Japanese sentence is
@@ -86,3 +87,12 @@ def md_escape(text: str) -> str:
     """Show untrusted text literally in GitHub markdown: no HTML, links, emphasis or table breaks."""
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return _MD_SPECIAL.sub(r"\\\1", normalize(text))
+
+
+def distinct(groups: Sequence[Sequence[str]]) -> tuple[list[str], list[list[int]]]:
+    """Every distinct text of `groups` once (first-seen order) and, per group, each row's index into that list:
+    score the distinct texts once, then `scores[index]` gives a group's rows (duplicates and texts shared by
+    several sets cost nothing more)."""
+    position: dict[str, int] = {}
+    index = [[position.setdefault(t, len(position)) for t in group] for group in groups]
+    return list(position), index

@@ -21,6 +21,7 @@ from typing import Any
 
 from stages.core import labelsets, modeling, params
 from stages.core.errors import DataError
+from stages.core.text import distinct
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,9 @@ def run_all(cfg: params.Baselines, base_model: str, batch_size: int, train_texts
             multi_label: bool = False, llm: Any = None) -> dict[str, dict[str, Any]]:
     """{name: {"proba": [one (n, labels) array per set], "train_seconds": fit time}} for cfg.models
     (`multi_label`: train_labels are label-set cells and each baseline is one vs rest); `llm` is
-    llm_baseline.prepare's answers (train_seconds None: nothing is trained)."""
+    llm_baseline.prepare's answers (train_seconds None: nothing is trained). Each distinct text of the sets is
+    scored once (a text in several sets, or twice in one, costs one row)."""
+    unique, rows = distinct(sets)
     out = {}
     for name in cfg.models:
         start = time.perf_counter()
@@ -119,7 +122,8 @@ def run_all(cfg: params.Baselines, base_model: str, batch_size: int, train_texts
         else:
             predict = frozen_lr(cfg, base_model, batch_size, train_texts, train_labels, labels, multi_label)
         fitted = time.perf_counter()
-        out[name] = {"proba": [predict(texts) for texts in sets],
+        scored = predict(unique)
+        out[name] = {"proba": [scored[idx] for idx in rows],
                      "train_seconds": None if name == "llm_zero_shot" else round(fitted - start, 1)}
         log.info("baseline %s: fit on %s rows in %.1f s, scored %s sets in %.1f s", name,
                  f"{len(train_texts):,}", fitted - start, len(sets), time.perf_counter() - fitted)

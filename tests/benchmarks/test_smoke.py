@@ -77,6 +77,17 @@ def test_evaluate_benchmark_on_a_tiny_split(tmp_path):
     assert re.search(r"^bootstrap, 20 resamples x 200 rows x 4 predictors: +[\d.]+ s", out, re.M), out
 
 
+@pytest.mark.e2e  # two evaluate runs with MiniLM
+def test_evaluate_benchmark_external_set_side_by_side(tmp_path):
+    split = write_splits(tmp_path)
+    out = bench("evaluate.py", "--split", str(split), "--external", "40", "--against", str(ROOT),
+                "--model", str(tmp_path / "no-model"))
+    assert re.search(r"^external set: 40 rows \([\d,]+ distinct\)", out, re.M), out
+    assert re.search(r"^fine-tuned model: scoring +[\d.]+ +[\d.]+$", out, re.M), out
+    assert re.search(r"^whole stage with 40 external rows: [\d.]+ s .*before / after: [\d.]+x$", out, re.M), out
+    assert "outputs identical (metrics.json and every eval file, seconds aside): True" in out, out
+
+
 @pytest.mark.e2e
 def test_explain_benchmark():
     out = bench("explain.py", "--examples", "1", "--num-samples", "20", "--steps", "1", timeout=900)

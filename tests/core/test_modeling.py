@@ -61,6 +61,22 @@ def test_each_batch_is_padded_only_to_its_own_longest_row(tokenizer):
     assert pads < len(counts) * max(counts) - sum(counts)  # what padding=True over everything would add
 
 
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_pad_batch_gives_the_tensors_tokenizer_pad_gives(tiny_bert, side):
+    import torch
+
+    tokenizer = modeling.load_tokenizer(str(tiny_bert))
+    tokenizer.padding_side = side
+    encoded = tokenizer(TEXTS, truncation=True, max_length=MAX_LENGTH)
+    lengths = token_counts(tokenizer, TEXTS)
+    for idx in ([0, 1, 2], [5, 3], [1], list(range(len(TEXTS)))):
+        ours = modeling.pad_batch(tokenizer, encoded, idx, [lengths[i] for i in idx])
+        theirs = tokenizer.pad({k: [encoded[k][i] for i in idx] for k in encoded.keys()}, return_tensors="pt")
+        assert list(ours.keys()) == list(theirs.keys()) == ["input_ids", "token_type_ids", "attention_mask"]
+        for key in theirs:
+            assert ours[key].dtype == theirs[key].dtype and torch.equal(ours[key], theirs[key]), (idx, key)
+
+
 @pytest.mark.parametrize("batch_size", [1, 3, 64])
 def test_probabilities_do_not_depend_on_the_batch_size(classifier, tokenizer, batch_size):
     one_by_one = np.vstack([modeling.predict_proba(classifier, tokenizer, [t], 1, MAX_LENGTH) for t in TEXTS])

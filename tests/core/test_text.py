@@ -1,6 +1,6 @@
 import pytest
 
-from stages.core.text import dedup_key, drop_reason, md_escape, normalize
+from stages.core.text import dedup_key, distinct, drop_reason, md_escape, normalize
 
 
 @pytest.mark.parametrize("raw, expected", [
@@ -92,3 +92,11 @@ def test_dedup_key_equals_normalise_casefold_words_spaces_for_every_character():
     for _ in range(20000):
         t = "".join(rng.choice(pool) for _ in range(rng.randint(0, 12)))
         assert dedup_key(t) == three_passes(t), repr(t)
+
+
+def test_distinct_lists_each_text_once_and_maps_every_row_back():
+    groups = [["b", "a", "b"], [], ["c", "a"]]
+    unique, rows = distinct(groups)
+    assert unique == ["b", "a", "c"]  # first-seen order
+    assert rows == [[0, 1, 0], [], [2, 1]]
+    assert [[unique[i] for i in r] for r in rows] == groups

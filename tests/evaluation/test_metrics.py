@@ -104,6 +104,36 @@ def test_bootstrap_is_paired_and_chunked_consistently():
     assert metrics.interval(gain, 0.95)[0] > 0  # 85% vs 60% correct: a real difference
 
 
+def _bootstrap_by_indexing(y, preds, n_labels, mask, resamples, seed):
+    """The definition: every resample's rows indexed, F1 from their (true, predicted) pairs (the former code)."""
+    rng = np.random.default_rng(seed)
+    chunk = max(1, 2_000_000 // len(y))
+    out = {name: {"accuracy": [], "f1_macro": [], "f1_per_label": []} for name in preds}
+    for start in range(0, resamples, chunk):
+        idx = rng.integers(0, len(y), size=(min(chunk, resamples - start), len(y)))
+        for name, p in preds.items():
+            f1 = metrics.f1_counts(y[idx], p[idx], n_labels)
+            out[name]["accuracy"].append((y[idx] == p[idx]).mean(1))
+            out[name]["f1_macro"].append(f1[:, mask].mean(1))
+            out[name]["f1_per_label"].append(f1)
+    return {name: {k: np.concatenate(v) for k, v in m.items()} for name, m in out.items()}
+
+
+@pytest.mark.parametrize("n, labels, resamples", [(1, 2, 5), (37, 3, 200), (41_000, 4, 120)])
+def test_bootstrap_from_draw_counts_is_bit_identical_to_indexing_every_resample(n, labels, resamples):
+    # 41,000 rows: 48 resamples per chunk, so three chunks; label `labels` is an abstention (never true)
+    rng = np.random.default_rng(n)
+    y = rng.integers(0, labels, n)
+    preds = {"m": np.where(rng.random(n) < 0.7, y, rng.integers(0, labels + 1, n)), "zero": np.zeros(n, int)}
+    mask = np.isin(np.arange(labels + 1), y)
+    got = metrics.bootstrap(y, preds, labels + 1, mask, resamples, [42, 7])
+    want = _bootstrap_by_indexing(y, preds, labels + 1, mask, resamples, [42, 7])
+    for name in preds:
+        for key in want[name]:
+            assert got[name][key].dtype == want[name][key].dtype
+            np.testing.assert_array_equal(got[name][key], want[name][key])
+
+
 def test_calibration_matches_a_hand_computed_example():
     # top probabilities 0.55 (x2, bin 6), 0.9 (x2, bin 9), 1.0 (bin 10); correct: 1 of 2, 2 of 2, 0 of 1.
     proba = np.array([[0.55, 0.45], [0.45, 0.55], [0.9, 0.1], [0.1, 0.9], [1.0, 0.0]])
