@@ -54,5 +54,15 @@ def test_report_outputs_survive_a_failing_stage():
             assert spec == {"cache": False, "persist": True}, (stage, path)
 
 
+def test_every_tracked_report_survives_a_failing_or_killed_stage():
+    # Every output committed to git (cache: false), generate's data reports and train's curves included, is kept
+    # by DVC until its stage has replaced it: a stage that fails (a missing package, a bad input) or is killed
+    # leaves the previous reports in place instead of deleting them.
+    tracked = [(name, path, spec) for name, stage in DVC["stages"].items() for out in stage.get("outs", [])
+               if isinstance(out, dict) for path, spec in out.items() if spec.get("cache") is False]
+    assert {name for name, _, _ in tracked} >= {"generate", "split", "train", "evaluate", "explain", "report"}
+    assert [(name, path) for name, path, spec in tracked if not spec.get("persist")] == []
+
+
 def test_plots_output_is_git_ignored():
     assert "/dvc_plots/" in (ROOT / ".gitignore").read_text(encoding="utf-8").splitlines()
