@@ -116,8 +116,8 @@ def prepare(cfg: params.Train, seed: int, split_dir: Path, multi_label: bool = F
     import transformers
 
     train_df, val_df, labels = read_splits(split_dir, multi_label)
-    weigh = multilabel.pos_weight_values if multi_label else controls.class_weight_values
-    weights = weigh(cfg.class_weights, cfg.label_weights, labels, train_df["label"].tolist())
+    weights = controls.class_weight_values(cfg.class_weights, cfg.label_weights, labels, train_df["label"].tolist(),
+                                           multi_label)
     dev = modeling.device()
     precision = controls.precision_for(cfg.precision, dev)
     transformers.set_seed(seed)

@@ -1,4 +1,4 @@
-"""A tiny multi-label task for the evaluate and report tests: support tickets with label-set cells and an
+"""A tiny multi-label task for the evaluate, report, explain and predict tests: support tickets with label-set cells and an
 untrained multi-label head on the tiny BERT (its probabilities are arbitrary but fixed; thresholds decide)."""
 
 from __future__ import annotations
@@ -18,15 +18,21 @@ TICKETS = [("i was charged twice on my card", "billing"), ("refund my last invoi
            ("error code 500 when paying the invoice", "billing|technical")]
 
 
-def build_model(tmp: Path, thresholds: dict[str, float] | None = None, name: str = "model") -> Path:
-    """A saved multi-label classifier (problem_type multi_label_classification) with `thresholds`."""
+def build_model(tmp: Path, thresholds: dict[str, float] | None = None, name: str = "model",
+                labels: list[str] = LABELS, words: list[str] | None = None, scale: float = 1.0) -> Path:
+    """A saved multi-label classifier (problem_type multi_label_classification) with `thresholds`, seeded: the
+    tiny BERT knows `words` (default: the tickets'); `scale` multiplies the head's weights (30: confident
+    scores spread over (0, 1) instead of all near 0.5)."""
     import torch
 
     base = tmp / "base"
     if not (base / "config.json").is_file():
-        build_tiny_bert(base, extra_words=[t for t, _ in TICKETS])
+        build_tiny_bert(base, extra_words=words if words is not None else [t for t, _ in TICKETS])
     torch.manual_seed(0)
-    model = modeling.load_classifier(str(base), LABELS, multi_label=True)
+    model = modeling.load_classifier(str(base), labels, multi_label=True)
+    if scale != 1.0:
+        with torch.no_grad():
+            model.classifier.weight.mul_(scale)
     model.config.decision_thresholds = thresholds or {"account": 0.5, "billing": 0.45, "technical": 0.5, "urgent": 0.55}
     out = tmp / name
     model.save_pretrained(str(out))

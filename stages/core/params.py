@@ -7,7 +7,6 @@ raise `ParamsError` naming `section.key`, what was expected and found, before an
 from __future__ import annotations
 
 import dataclasses
-import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 
 from stages.core.errors import ParamsError
 from stages.core.params_model import (BASELINES, SCHEDULERS, Baselines, Evaluate, Explain, ExternalTest, LlmBaseline,
-                                       Report, Train)
+                                       Report, Train, check_client)
 from stages.core.params_real import RealRows, check_separator
 from stages.core.schema import build, check
 
@@ -93,20 +92,10 @@ class Generate:
         if self.mode == "model_as_label":
             check(len(set(self.models)) >= 2 and len(set(self.models)) == len(self.models), f"{p}.models",
                    "at least two distinct model names in model_as_label mode", list(self.models))
-        check(self.base_url is None or self.base_url.startswith(("http://", "https://")), f"{p}.base_url",
-               "null or an http(s):// URL", self.base_url)
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", self.api_key_env):  # its value is not echoed: it may be a key
-            raise ParamsError(f"params.yaml: {p}.api_key_env must be the name of an environment variable such as "
-                              "OPENAI_API_KEY (never the key itself), got something else")
-        check(0 <= self.temperature <= 2, f"{p}.temperature", "in [0, 2]", self.temperature)
-        check(self.max_tokens >= 16, f"{p}.max_tokens", ">= 16 tokens", self.max_tokens)
+        check_client(self, p)
         check(1 <= self.samples_per_request <= 100, f"{p}.samples_per_request", "in [1, 100]",
                self.samples_per_request)
-        check(1 <= self.concurrency <= 256, f"{p}.concurrency", "in [1, 256]", self.concurrency)
-        check(self.timeout_s > 0, f"{p}.timeout_s", "> 0 seconds", self.timeout_s)
-        check(0 <= self.max_retries <= 20, f"{p}.max_retries", "in [0, 20]", self.max_retries)
-        for name in ("backoff_s", "few_shot", "max_requests", "max_total_tokens"):
-            check(getattr(self, name) >= 0, f"{p}.{name}", ">= 0", getattr(self, name))
+        check(self.few_shot >= 0, f"{p}.few_shot", ">= 0", self.few_shot)
         check(self.few_shot_source == "task" or self.real.path is not None, f"{p}.few_shot_source",
               "task unless generate.real.path names the real rows", self.few_shot_source)
 

@@ -80,6 +80,23 @@ class Train:
 BASELINES = ("majority", "tfidf_lr", "frozen_lr")  # the default: none of them calls an LLM
 
 
+def check_client(cfg: typing.Any, p: str) -> None:
+    """The LLM client settings that generate and evaluate.baselines.llm share (generation/llm.py reads them by
+    these names): endpoint, key variable, sampling, concurrency, timeouts, retries and budgets."""
+    check(cfg.base_url is None or cfg.base_url.startswith(("http://", "https://")), f"{p}.base_url",
+          "null or an http(s):// URL", cfg.base_url)
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", cfg.api_key_env):  # its value is not echoed: it may be a key
+        raise ParamsError(f"params.yaml: {p}.api_key_env must be the name of an environment variable such as "
+                          "OPENAI_API_KEY (never the key itself), got something else")
+    check(0 <= cfg.temperature <= 2, f"{p}.temperature", "in [0, 2]", cfg.temperature)
+    check(cfg.max_tokens >= 16, f"{p}.max_tokens", ">= 16 tokens", cfg.max_tokens)
+    check(1 <= cfg.concurrency <= 256, f"{p}.concurrency", "in [1, 256]", cfg.concurrency)
+    check(cfg.timeout_s > 0, f"{p}.timeout_s", "> 0 seconds", cfg.timeout_s)
+    check(0 <= cfg.max_retries <= 20, f"{p}.max_retries", "in [0, 20]", cfg.max_retries)
+    for name in ("backoff_s", "max_requests", "max_total_tokens"):
+        check(getattr(cfg, name) >= 0, f"{p}.{name}", ">= 0", getattr(cfg, name))
+
+
 @dataclass(frozen=True)
 class LlmBaseline:
     """evaluate.baselines.llm: the chat model behind the llm_zero_shot baseline (evaluation/llm_baseline.py). The
@@ -100,20 +117,8 @@ class LlmBaseline:
     max_total_tokens: int = 0
 
     def validate(self, p: str) -> None:
-        check(self.base_url is None or self.base_url.startswith(("http://", "https://")), f"{p}.base_url",
-              "null or an http(s):// URL", self.base_url)
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", self.api_key_env):  # its value is not echoed: it may be a key
-            raise ParamsError(f"params.yaml: {p}.api_key_env must be the name of an environment variable such as "
-                              "OPENAI_API_KEY (never the key itself), got something else")
+        check_client(self, p)
         check(1 <= self.texts_per_request <= 100, f"{p}.texts_per_request", "in [1, 100]", self.texts_per_request)
-        check(0 <= self.temperature <= 2, f"{p}.temperature", "in [0, 2]", self.temperature)
-        check(self.max_tokens >= 16, f"{p}.max_tokens", ">= 16 tokens", self.max_tokens)
-        check(1 <= self.concurrency <= 256, f"{p}.concurrency", "in [1, 256]", self.concurrency)
-        check(self.timeout_s > 0, f"{p}.timeout_s", "> 0 seconds", self.timeout_s)
-        check(0 <= self.max_retries <= 20, f"{p}.max_retries", "in [0, 20]", self.max_retries)
-        for name in ("backoff_s", "max_requests", "max_total_tokens"):
-            check(getattr(self, name) >= 0, f"{p}.{name}", ">= 0", getattr(self, name))
-
 
 @dataclass(frozen=True)
 class Baselines:

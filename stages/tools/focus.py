@@ -27,7 +27,7 @@ from typing import Any
 from stages.core import cli, params
 from stages.core.errors import DataError
 from stages.core.io import read_csv, write_text
-from stages.core.labelsets import split_labels
+from stages.core.labelsets import LABEL_SEP, split_labels
 
 HEADER = ("# What the next round of generation aims at; written by `synthbert focus` from the latest evaluation\n"
           "# (see README, \"Generation aimed at the errors\"). Empty: no focus, generation as the task file says.\n")
@@ -40,7 +40,8 @@ def confused_pairs(mismatches: Any, patterns: list[dict[str, Any]], top: int) ->
     A multi-label mismatch counts once for each label it missed."""
     texts: dict[tuple[str, str], list[str]] = collections.defaultdict(list)
     for text, true, predicted in zip(mismatches["text"], mismatches["true"], mismatches["predicted"]):
-        missed = [t for t in split_labels(true) if t not in split_labels(predicted)] if "|" in true + predicted else [true]
+        multi = LABEL_SEP in true + predicted
+        missed = [t for t in split_labels(true) if t not in split_labels(predicted)] if multi else [true]
         for label in missed:
             texts[(label, predicted or "(none)")].append(text)
     tokens = {(p["true"], p["predicted"]): [t["token"] for t in p["tokens"]] for p in patterns}
@@ -124,7 +125,7 @@ def run(*, params_path: Path, mismatches: Path, explanations: Path | None, quali
     if clear:
         write_text(out, HEADER + "{}\n")
         return {}
-    if not boost > 0 or boost != boost or boost == float("inf"):
+    if not 0 < boost < float("inf"):  # also refuses nan
         raise DataError(f"--boost must be a positive number, got {boost}")
     if rows < 0:
         raise DataError(f"--rows must be >= 0, got {rows}")

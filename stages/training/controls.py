@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from stages.core.errors import ParamsError
+from stages.core.labelsets import split_labels
 from stages.training import multilabel
 
 log = logging.getLogger(__name__)
@@ -107,14 +108,21 @@ def choose_max_length(lengths: Sequence[int], configured: int, percentile: float
     return max(8, min(limit, 8 * math.ceil(value / 8)))
 
 
-def class_weight_values(mode: str, explicit: dict[str, float], labels: Sequence[str],
-                        train_labels: Sequence[str]) -> list[float] | None:
-    """Loss weight per label index: None (unweighted), `balanced` (n / (k * n_label)) or explicit."""
+def class_weight_values(mode: str, explicit: dict[str, float], labels: Sequence[str], train_labels: Sequence[str],
+                        multi_label: bool = False) -> list[float] | None:
+    """Loss weight per label index: None (unweighted), `balanced` or the explicit train.label_weights (one for
+    every label of train.csv, no other). Single-label: cross-entropy weights, balanced = n / (k * n_label).
+    Multi-label (`train_labels` are label-set cells): BCE pos_weight, balanced = negatives / positives of the
+    label (1.0 for a label every row carries, which has no negatives to balance)."""
     if mode == "none":
         return None
     if mode == "balanced":
+        n = len(train_labels)
+        if multi_label:
+            counts = collections.Counter(lab for cell in train_labels for lab in split_labels(cell))
+            return [(n - counts[lab]) / counts[lab] if n > counts[lab] else 1.0 for lab in labels]
         counts = collections.Counter(train_labels)
-        return [len(train_labels) / (len(labels) * counts[lab]) for lab in labels]
+        return [n / (len(labels) * counts[lab]) for lab in labels]
     unknown = sorted(set(explicit) - set(labels))
     if unknown:
         raise ParamsError(f"params.yaml: train.label_weights.{unknown[0]} names no label of train.csv "

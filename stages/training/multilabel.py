@@ -1,46 +1,23 @@
 """Multi-label training (dataset.json `multi_label: true`): one sigmoid per label, binary cross-entropy.
 
-The label cells of the split files hold label sets joined by core/labelsets.LABEL_SEP. Here: the per-label
-`pos_weight` of the loss (train.class_weights), the validation metrics the Trainer logs (decisions at
+The label cells of the split files hold label sets joined by core/labelsets.LABEL_SEP. Here: the loss (its
+per-label pos_weight comes from controls.class_weight_values), the validation metrics the Trainer logs (decisions at
 sigmoid >= 0.5), and the per-label decision thresholds tuned on the validation split after training and saved in
 the model's config (`decision_thresholds`). Heavy imports happen inside the functions that need them.
 """
 
 from __future__ import annotations
 
-import collections
 import logging
 from collections.abc import Sequence
 from typing import Any
 
-from stages.core.errors import ParamsError
-from stages.core.labelsets import THRESHOLDS_KEY, split_labels
+from stages.core.labelsets import THRESHOLDS_KEY
 
 log = logging.getLogger(__name__)
 
 # Candidate decision thresholds per label: 0.05, 0.10, ..., 0.95.
 CANDIDATES = tuple(round(0.05 * i, 2) for i in range(1, 20))
-
-
-def pos_weight_values(mode: str, explicit: dict[str, float], labels: Sequence[str],
-                      train_cells: Sequence[str]) -> list[float] | None:
-    """BCE `pos_weight` per label: None (unweighted), `balanced` (negatives / positives of the label in train.csv;
-    1.0 for a label every row carries, which has no negatives to balance) or the explicit train.label_weights."""
-    if mode == "none":
-        return None
-    if mode == "balanced":
-        counts = collections.Counter(lab for cell in train_cells for lab in split_labels(cell))
-        return [(len(train_cells) - counts[lab]) / counts[lab] if len(train_cells) > counts[lab] else 1.0
-                for lab in labels]
-    unknown = sorted(set(explicit) - set(labels))
-    if unknown:
-        raise ParamsError(f"params.yaml: train.label_weights.{unknown[0]} names no label of train.csv "
-                          f"(labels: {', '.join(labels)})")
-    missing = [lab for lab in labels if lab not in explicit]
-    if missing:
-        raise ParamsError(f"params.yaml: train.label_weights must give a weight for every label of train.csv, "
-                          f"got none for {missing[0]!r}")
-    return [float(explicit[lab]) for lab in labels]
 
 
 def bce_loss(logits: Any, targets: Any, pos_weight: Sequence[float] | None, label_smoothing: float) -> Any:

@@ -15,7 +15,7 @@ from stages.core import labelsets, modeling, params
 from stages.core.errors import DataError
 from stages.core.text import md_escape
 from stages.explanation import lime_runner, multilabel
-from testkit.tiny_bert import build_tiny_bert
+from tests.multilabel_kit import build_model
 from tests.explanation.test_pages import page_sections
 
 LABELS = ["billing", "technical", "urgent"]
@@ -26,17 +26,7 @@ THRESHOLDS = {"billing": 0.4, "technical": 0.6, "urgent": 0.5}
 
 @pytest.fixture(scope="module")
 def ml_model(tmp_path_factory):
-    import torch
-
-    tmp = tmp_path_factory.mktemp("explain-ml")
-    base = build_tiny_bert(tmp / "base", extra_words=TEXTS)
-    model = modeling.load_classifier(str(base), LABELS, multi_label=True)
-    with torch.no_grad():
-        model.classifier.weight.mul_(30)
-    model.config.decision_thresholds = THRESHOLDS
-    model.save_pretrained(str(tmp / "model"))
-    modeling.load_tokenizer(str(base)).save_pretrained(str(tmp / "model"))
-    return tmp / "model"
+    return build_model(tmp_path_factory.mktemp("explain-ml"), THRESHOLDS, labels=LABELS, words=TEXTS, scale=30)
 
 
 def flip(cell, label):

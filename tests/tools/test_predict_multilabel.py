@@ -13,7 +13,7 @@ import pytest
 from stages.core import labelsets, modeling
 from stages.tools import __main__ as tools_main
 from stages.tools import export, predict
-from testkit.tiny_bert import build_tiny_bert
+from tests.multilabel_kit import build_model
 
 LABELS = ["billing", "technical", "urgent"]
 TEXTS = ["please refund my invoice", "the app crashes on login", "urgent please call me back now",
@@ -25,16 +25,8 @@ THRESHOLDS = {"billing": 0.3, "technical": 0.7}  # urgent: none saved -> 0.5
 @pytest.fixture(scope="module")
 def ml_model(tmp_path_factory):
     """A multi-label classifier with a confident random head (scores spread over (0, 1)) and saved thresholds."""
-    import torch
-
     tmp = tmp_path_factory.mktemp("predict-ml")
-    base = build_tiny_bert(tmp / "base", extra_words=TEXTS)
-    model = modeling.load_classifier(str(base), LABELS, multi_label=True)
-    with torch.no_grad():
-        model.classifier.weight.mul_(30)
-    model.config.decision_thresholds = THRESHOLDS
-    model.save_pretrained(str(tmp / "classifier"))
-    modeling.load_tokenizer(str(base)).save_pretrained(str(tmp / "classifier"))
+    build_model(tmp, THRESHOLDS, name="classifier", labels=LABELS, words=TEXTS, scale=30)
     return tmp
 
 

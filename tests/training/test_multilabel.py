@@ -124,12 +124,16 @@ def test_tune_thresholds_maximises_each_labels_f1_ties_closest_to_half():
 
 def test_pos_weights_and_bad_label_weights():
     cells = ["a", "a|b", "b", "c", "a|c"]
-    assert multilabel.pos_weight_values("none", {}, ["a", "b", "c"], cells) is None
-    assert multilabel.pos_weight_values("balanced", {}, ["a", "b", "c"], cells) == pytest.approx([2 / 3, 3 / 2, 3 / 2])
-    assert multilabel.pos_weight_values("balanced", {}, ["a", "b"], ["a", "a|b"]) == [1.0, 1.0]  # a: no negatives
-    assert multilabel.pos_weight_values("explicit", {"a": 2.0, "b": 1.0, "c": 4.0}, ["a", "b", "c"], cells) == [2, 1, 4]
+
+    def weights(mode, explicit, labels=("a", "b", "c"), train=cells):
+        return controls.class_weight_values(mode, explicit, list(labels), train, multi_label=True)
+
+    assert weights("none", {}) is None
+    assert weights("balanced", {}) == pytest.approx([2 / 3, 3 / 2, 3 / 2])
+    assert weights("balanced", {}, ("a", "b"), ["a", "a|b"]) == [1.0, 1.0]  # a: no negatives
+    assert weights("explicit", {"a": 2.0, "b": 1.0, "c": 4.0}) == [2, 1, 4]
     with pytest.raises(ParamsError, match=r"train.label_weights.d names no label of train.csv \(labels: a, b, c\)"):
-        multilabel.pos_weight_values("explicit", {"a": 2.0, "b": 1.0, "c": 1.0, "d": 1.0}, ["a", "b", "c"], cells)
+        weights("explicit", {"a": 2.0, "b": 1.0, "c": 1.0, "d": 1.0})
 
 
 def test_multi_label_loss_is_bce_with_pos_weight_and_smoothed_targets(ticket_bert, tmp_path):
