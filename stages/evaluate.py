@@ -8,6 +8,8 @@ mismatches, curves, slices, baselines with the fine-tuned model's inference seco
 per 1,000 texts, summary.md, PNGs; see README). A multi-label model (core/labelsets.py) is scored on its
 thresholded decisions (its baselines one vs rest at 0.5): metrics.json then holds micro/macro/samples F1, hamming
 loss, subset accuracy and macro ROC-AUC (evaluation/multilabel.py).
+Both forward passes (fine-tuned model, frozen-encoder baseline) run in evaluate.precision (core/precision.py:
+auto is bf16 autocast where the device multiplies bf16 natively); baselines.json records the choice.
 Params: base.seed (bootstrap), train.model (frozen-encoder baseline), evaluate.*
 """
 
@@ -24,6 +26,7 @@ from typing import Any
 from stages.core import cli, contracts, labelsets, modeling, params
 from stages.core.errors import DataError, ParamsError
 from stages.core.text import distinct, word_count
+from stages.core.precision import scoring_for
 from stages.core.io import atomic_dir, write_json, write_text
 from stages.evaluation import baselines, external, llm_baseline, metrics, multilabel, outputs, summary
 
@@ -129,19 +132,22 @@ def predict_all(cfg: params.Evaluate, base_model: str, model: Any, tokenizer: An
     multi = modeling.is_multi_label(model)
     texts = {name: frame["text"].tolist() for name, frame in sets.items()}
     unique, rows = distinct(list(texts.values()))  # each distinct text scored once, whichever sets hold it
+    precision = scoring_for(cfg.precision, modeling.device())
     start = time.perf_counter()
-    scored = modeling.predict_proba(model, tokenizer, unique, cfg.batch_size)
+    scored = modeling.predict_proba(model, tokenizer, unique, cfg.batch_size, precision=precision)
     proba = {name: {FINE_TUNED: scored[idx]} for name, idx in zip(texts, rows)}
     n = len(unique)
     extras = {FINE_TUNED: {"inference": {"seconds_per_1000_texts": round((time.perf_counter() - start) / n * 1000, 3),
-                                         "texts": n, "batch_size": cfg.batch_size, "device": modeling.device()}}}
+                                         "texts": n, "batch_size": cfg.batch_size, "device": modeling.device(),
+                                         "precision": precision}}}
     seconds = {FINE_TUNED: contracts.TrainSummary.read(train_report).train_seconds if train_report else None}
     if llm is not None:
         extras[llm_baseline.NAME] = {"llm": llm.report}
     if cfg.baselines.models:
         train = contracts.read_dataset(split_dir / "train.csv", "train split", ("text", "label"))
         fitted = baselines.run_all(cfg.baselines, base_model, cfg.batch_size, train["text"].tolist(),
-                                   train["label"].tolist(), labels, list(texts.values()), multi_label=multi, llm=llm)
+                                   train["label"].tolist(), labels, list(texts.values()), multi_label=multi, llm=llm,
+                                   precision=precision)
         for name, fit in fitted.items():
             seconds[name] = fit["train_seconds"]
             for set_name, p in zip(sets, fit["proba"]):

@@ -235,6 +235,31 @@ def test_each_distinct_text_is_scored_once_and_every_row_gets_its_texts_scores(t
             assert row["twice"][key] == row["test"][key], (name, key)
 
 
+def test_scoring_precision_is_applied_to_model_and_frozen_encoder_and_recorded(tmp_path, model_dir, tiny_bert,
+                                                                              monkeypatch):
+    """evaluate.precision bf16 scores both forward passes under bf16 autocast: close to fp32, not equal."""
+    import numpy as np
+
+    from stages.core import modeling
+
+    embedded, embed = [], modeling.embed  # the frozen encoder's passes, with the precision each ran in
+    monkeypatch.setattr(modeling, "embed", lambda *a, **k: embedded.append(a[5] if len(a) > 5 else
+                                                                           k.get("precision")) or embed(*a, **k))
+    split = splits_with_source(tmp_path)
+    tables, probas = {}, {}
+    for prec in ("fp32", "bf16"):
+        out_dir = tmp_path / prec
+        out_dir.mkdir()
+        run(out_dir, model_dir, tiny_bert, cfg_of(precision=prec), split_dir=split)
+        tables[prec] = json.loads((out_dir / "eval" / "baselines.json").read_text())["models"]
+        probas[prec] = pd.read_csv(out_dir / "eval" / "predictions.csv").filter(like="p_").to_numpy()
+    assert tables["fp32"]["fine_tuned"]["inference"]["precision"] == "fp32"
+    assert tables["bf16"]["fine_tuned"]["inference"]["precision"] == "bf16"
+    diff = np.abs(probas["bf16"] - probas["fp32"]).max()
+    assert 0 < diff < 0.05, diff  # the fine-tuned model ran in bf16: 8 bits of mantissa
+    assert embedded == ["fp32", "fp32", "bf16", "bf16"]  # frozen_lr: train rows, then the sets, in each precision
+
+
 def write_params(tmp_path, tiny_bert, evaluate_section):
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump({"base": {"seed": 42}, "train": {"model": str(tiny_bert)}, "evaluate": evaluate_section}))
@@ -277,7 +302,7 @@ def test_bad_external_sets_fail_before_any_output(tmp_path, model_dir, tiny_bert
 P_CLICKBAIT = dict(zip(CLICKBAIT, (0.9, 0.8, 0.4, 0.15))) | dict(zip(FACTUAL, (0.6, 0.35, 0.2, 0.1)))
 
 
-def fixed_proba(model, tokenizer, texts, batch_size=128, max_length=None):
+def fixed_proba(model, tokenizer, texts, batch_size=128, max_length=None, precision="fp32"):
     import numpy as np
 
     labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
@@ -350,7 +375,10 @@ def test_three_labels_get_one_vs_rest_scores_per_label_their_macro_and_a_curve_e
     frame = pd.DataFrame(rows, columns=["text", "label"]).assign(source="template")
     frame.to_csv(split_dir / "test.csv", index=False)
     frame.to_csv(split_dir / "train.csv", index=False)
-    out = evaluate.run(cfg=cfg_of(baselines={"models": []}), seed=1, base_model=str(base), model_dir=model_dir,
+    # fp32: a random head's probabilities sit within bf16's resolution of each other, and the check below
+    # recomputes the scores from predictions.csv's 6-decimal values
+    out = evaluate.run(cfg=cfg_of(baselines={"models": []}, precision="fp32"), seed=1, base_model=str(base),
+                       model_dir=model_dir,
                        split_dir=split_dir, metrics_path=tmp_path / "metrics.json", eval_dir=tmp_path / "eval")
     t = out["test"]
     assert "roc_auc" not in t and set(json.loads((tmp_path / "metrics.json").read_text())["test"]) == \

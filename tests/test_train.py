@@ -9,6 +9,7 @@ import pytest
 
 from stages import train
 from stages.core import params
+from stages.training import controls
 from stages.core.errors import DataError, ParamsError
 
 CLICKBAIT = ["you won't believe what the mayor found", "10 secrets nobody saw coming",
@@ -73,7 +74,8 @@ def test_the_saved_model_is_the_best_epochs(trained):
     tmp, summary = trained
     model, tok = modeling.load_classifier(str(tmp / "model")), modeling.load_tokenizer(str(tmp / "model"))
     val = pd.read_csv(tmp / "split" / "val.csv")
-    predicted = modeling.predict_proba(model, tok, val["text"].tolist()).argmax(1)
+    # scored as the Trainer scored val: in the training precision (bf16 autocast where the CPU has it)
+    predicted = modeling.predict_proba(model, tok, val["text"].tolist(), precision=summary["precision"]).argmax(1)
     f1 = f1_score(val["label"], [modeling.labels_of(model)[i] for i in predicted], average="macro")
     assert f1 == pytest.approx(summary["best_val_f1_macro"], abs=1e-6)
     curve = pd.read_csv(tmp / "reports" / "plots" / "metrics" / "eval" / "f1_macro.tsv", sep="\t")
@@ -96,12 +98,21 @@ def test_dvclive_writes_one_row_per_epoch_for_every_curve(trained):
     assert tables["loss"]["loss"].iloc[-1] < tables["loss"]["loss"].iloc[0]  # training loss fell
 
 
+def test_dvclive_metrics_file_holds_headline_values_only(trained):
+    tmp, summary = trained
+    live = json.loads((tmp / "reports" / "metrics.json").read_text())  # a DVC metric: one exp show column a value
+    assert set(live["eval"]) == {"loss", "accuracy", "f1_macro"}  # no per-label F1: it stays in its curve
+    assert live["best_val_f1_macro"] == summary["best_val_f1_macro"] and live["step"] == 6
+
+
 def test_summary_has_device_memory_parameters_and_speed(trained):
     from transformers import AutoModelForSequenceClassification
 
     tmp, summary = trained
     assert json.loads((tmp / "reports" / "summary.json").read_text()) == summary
-    assert summary["device"] == "cpu" and summary["precision"] == "fp32" and summary["processes"] == 1
+    native = controls.cpu_bf16_native(controls.cpu_flags())  # train.precision auto: bf16 where the CPU has it
+    assert summary["device"] == "cpu" and summary["precision"] == ("bf16" if native else "fp32")
+    assert summary["processes"] == 1
     assert summary["peak_memory_mb"] > 50 and summary["train_samples_per_second"] > 0
     model = AutoModelForSequenceClassification.from_pretrained(str(tmp / "model"))
     assert summary["trainable_parameters"] == summary["total_parameters"] == sum(p.numel() for p in model.parameters())

@@ -13,6 +13,7 @@ from typing import Any
 
 from stages.core.errors import DataError
 from stages.core.labelsets import MULTI_LABEL, THRESHOLDS_KEY
+from stages.core.precision import autocast
 from stages.core.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -117,13 +118,14 @@ def token_limit(tokenizer: Any, max_length: int | None = None) -> int:
 
 
 def run_batches(texts: Sequence[str], tokenizer: Any, step: Callable[[Any], Any], *, batch_size: int,
-                max_length: int, device: Any = "cpu", what: str = "scoring") -> Any:
+                max_length: int, device: Any = "cpu", what: str = "scoring", precision: str = "fp32") -> Any:
     """THE batched forward pass: `step(batch)` on every text, rows returned as one numpy array in input order.
 
     Tokenizes all texts once (truncated to `max_length`, unpadded), sorts them by token count and pads each
     batch of `batch_size` only to its own longest row, so little compute goes into padding. `step` gets one
     padded batch (a BatchEncoding of tensors on `device`) under torch.inference_mode and returns one row
-    per text in it. No texts: an empty array of shape (0,). A long run logs `what: done/total texts, texts/s, ETA`.
+    per text in it, in `precision` ("fp32", or "bf16": autocast, see core/precision). No texts: an empty array
+    of shape (0,). A long run logs `what: done/total texts, texts/s, ETA`.
     """
     import numpy as np
     import torch
@@ -136,7 +138,7 @@ def run_batches(texts: Sequence[str], tokenizer: Any, step: Callable[[Any], Any]
     lengths = [len(ids) for ids in encoded["input_ids"]]
     order = sorted(range(len(texts)), key=lambda i: lengths[i])  # stable: ties keep their input order
     out, progress = None, Progress(what, len(texts), "texts", log=log)
-    with torch.inference_mode():
+    with torch.inference_mode(), autocast(precision, device):
         for start in range(0, len(order), batch_size):
             idx = order[start:start + batch_size]
             batch = pad_batch(tokenizer, encoded, idx, [lengths[i] for i in idx]).to(device)
@@ -174,9 +176,9 @@ def pad_batch(tokenizer: Any, encoded: Any, idx: Sequence[int], lengths: Sequenc
 
 
 def predict_proba(model: Any, tokenizer: Any, texts: Sequence[str], batch_size: int = 128,
-                  max_length: int | None = None) -> Any:
-    """Class probabilities (n, num_labels) as float64 numpy, by run_batches on the model's device: a softmax
-    over the labels, or for a multi-label model (is_multi_label) one sigmoid per label."""
+                  max_length: int | None = None, precision: str = "fp32") -> Any:
+    """Class probabilities (n, num_labels) as float64 numpy, by run_batches on the model's device (in
+    `precision`): a softmax over the labels, or for a multi-label model (is_multi_label) one sigmoid per label."""
     import numpy as np
     import torch
 
@@ -188,12 +190,14 @@ def predict_proba(model: Any, tokenizer: Any, texts: Sequence[str], batch_size: 
         return (torch.sigmoid(logits) if multi else torch.softmax(logits, dim=-1)).cpu().numpy()
 
     out = run_batches(texts, tokenizer, softmax, batch_size=batch_size,
-                      max_length=token_limit(tokenizer, max_length), device=model_device(model))
+                      max_length=token_limit(tokenizer, max_length), device=model_device(model), precision=precision)
     return out.astype(np.float64).reshape(len(texts), model.config.num_labels)
 
 
-def embed(model: Any, tokenizer: Any, texts: Sequence[str], batch_size: int, max_length: int | None = None) -> Any:
-    """Mean-pooled last hidden states of an encoder (padding excluded), float64 numpy (n, hidden)."""
+def embed(model: Any, tokenizer: Any, texts: Sequence[str], batch_size: int, max_length: int | None = None,
+          precision: str = "fp32") -> Any:
+    """Mean-pooled last hidden states of an encoder (padding excluded), float64 numpy (n, hidden); run_batches
+    in `precision`."""
     import numpy as np
 
     model.eval()
@@ -204,7 +208,8 @@ def embed(model: Any, tokenizer: Any, texts: Sequence[str], batch_size: int, max
         return ((hidden * mask).sum(1) / mask.sum(1).clamp(min=1)).cpu().numpy()
 
     out = run_batches(texts, tokenizer, mean_pool, batch_size=batch_size,
-                      max_length=token_limit(tokenizer, max_length), device=model_device(model), what="embedding")
+                      max_length=token_limit(tokenizer, max_length), device=model_device(model), what="embedding",
+                      precision=precision)
     return out.astype(np.float64).reshape(len(texts), model.config.hidden_size)
 
 

@@ -155,6 +155,7 @@ class ExternalTest:
 @dataclass(frozen=True)
 class Evaluate:
     batch_size: int = 128
+    precision: typing.Literal["auto", "fp32", "bf16"] = "auto"
     positive_label: str | None = None
     bootstrap: int = 1000
     confidence: float = 0.95

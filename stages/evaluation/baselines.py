@@ -90,24 +90,28 @@ def load_encoder(name: str) -> tuple[Any, Any]:
 
 
 def frozen_lr(cfg: params.Baselines, base_model: str, batch_size: int, train_texts: list[str],
-              train_labels: Sequence[str], labels: list[str], multi_label: bool = False) -> Callable[[list[str]], Any]:
+              train_labels: Sequence[str], labels: list[str], multi_label: bool = False,
+              precision: str = "fp32") -> Callable[[list[str]], Any]:
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
     model, tokenizer = load_encoder(base_model)
     clf = make_pipeline(StandardScaler(), LogisticRegression(C=cfg.c, max_iter=2000))
-    predict = _fit(clf, modeling.embed(model, tokenizer, train_texts, batch_size, cfg.max_length), train_labels,
-                   labels, multi_label)
-    return lambda texts: predict(modeling.embed(model, tokenizer, texts, batch_size, cfg.max_length))
+    def embed(texts: list[str]) -> Any:
+        return modeling.embed(model, tokenizer, texts, batch_size, cfg.max_length, precision)
+
+    predict = _fit(clf, embed(train_texts), train_labels, labels, multi_label)
+    return lambda texts: predict(embed(texts))
 
 
 def run_all(cfg: params.Baselines, base_model: str, batch_size: int, train_texts: list[str],
             train_labels: Sequence[str], labels: list[str], sets: list[list[str]],
-            multi_label: bool = False, llm: Any = None) -> dict[str, dict[str, Any]]:
+            multi_label: bool = False, llm: Any = None, precision: str = "fp32") -> dict[str, dict[str, Any]]:
     """{name: {"proba": [one (n, labels) array per set], "train_seconds": fit time}} for cfg.models
     (`multi_label`: train_labels are label-set cells and each baseline is one vs rest); `llm` is
-    llm_baseline.prepare's answers (train_seconds None: nothing is trained). Each distinct text of the sets is
+    llm_baseline.prepare's answers (train_seconds None: nothing is trained); frozen_lr's encoder runs in
+    `precision` (core/precision). Each distinct text of the sets is
     scored once (a text in several sets, or twice in one, costs one row)."""
     unique, rows = distinct(sets)
     out = {}
@@ -120,7 +124,7 @@ def run_all(cfg: params.Baselines, base_model: str, batch_size: int, train_texts
         elif name == "tfidf_lr":
             predict = tfidf_lr(cfg, train_texts, train_labels, labels, multi_label)
         else:
-            predict = frozen_lr(cfg, base_model, batch_size, train_texts, train_labels, labels, multi_label)
+            predict = frozen_lr(cfg, base_model, batch_size, train_texts, train_labels, labels, multi_label, precision)
         fitted = time.perf_counter()
         scored = predict(unique)
         out[name] = {"proba": [scored[idx] for idx in rows],

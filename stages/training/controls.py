@@ -14,35 +14,15 @@ from typing import Any
 
 from stages.core.errors import ParamsError
 from stages.core.labelsets import split_labels
+from stages.core.precision import CPU_BF16_FLAGS, cpu_bf16_native, cpu_flags  # noqa: F401 (re-exported)
 from stages.training import multilabel
 
 log = logging.getLogger(__name__)
 
 
-# Whether `train.precision: auto` picks bf16 autocast on a CPU with native bf16. Off until benchmarks/train.py
-# shows test macro-F1 parity over >= 5 seeds on the default task and a long-text split (issue 15); see README.
-CPU_AUTO_BF16 = False
-CPU_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
-
-
-def cpu_bf16_native(flags: str) -> bool:
-    """Whether a /proc/cpuinfo `flags` string names a native bf16 dot product (Intel AMX or AVX512-BF16).
-
-    (torch's mkldnn bf16 check says yes on any AVX512 core, where oneDNN emulates bf16, so it is not used.)"""
-    return any(flag in flags.split() for flag in CPU_BF16_FLAGS)
-
-
-def cpu_flags(path: str = "/proc/cpuinfo") -> str:
-    """The `flags` line of the first CPU in /proc/cpuinfo; "" where there is none (not Linux)."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                if key.strip() == "flags":
-                    return value.strip()
-    except OSError:
-        pass
-    return ""
+# Whether `train.precision: auto` picks bf16 autocast on a CPU with native bf16: on since benchmarks/train.py showed
+# test macro-F1 parity over 5 seeds on the default task and on its long-text split (issue 15; benchmarks/README.md).
+CPU_AUTO_BF16 = True
 
 
 def choose_precision(requested: str, device: str, capability: tuple[int, int] | None = None,
@@ -74,9 +54,7 @@ def precision_for(requested: str, device: str) -> str:
     if device != "cuda":
         why = ("native bf16 (" + ", ".join(f for f in CPU_BF16_FLAGS if f in cpu_flags().split()) + ")"
                if cpu_bf16 else "no native bf16 (no amx_bf16 or avx512_bf16 flag)")
-        note = "" if requested != "auto" or chosen == "bf16" or not cpu_bf16 else \
-            "; auto keeps fp32 until bf16 parity is measured (set train.precision: bf16 to use it)"
-        log.info("precision %s (train.precision %s): CPU with %s%s", chosen, requested, why, note)
+        log.info("precision %s (train.precision %s): CPU with %s", chosen, requested, why)
     return chosen
 
 

@@ -13,6 +13,7 @@ from testkit import ROOT
 def test_repository_evaluate_section():
     cfg = params.load("evaluate", ROOT / "params.yaml")
     assert cfg.positive_label is None and cfg.bootstrap >= 100 and cfg.external_test == ()
+    assert cfg.precision == "auto"
     assert cfg.baselines.models == ("majority", "tfidf_lr", "frozen_lr")
 
 
@@ -24,6 +25,7 @@ def test_external_test_entries_take_defaults():
 
 
 @pytest.mark.parametrize("raw, message", [
+    ({"precision": "fp16"}, "evaluate.precision must be one of auto, fp32, bf16, got 'fp16'"),
     ({"bootstrap": 10}, "evaluate.bootstrap must be in [100, 100000] resamples, got 10"),
     ({"confidence": 1.0}, "evaluate.confidence must be in [0.5, 1), got 1.0"),
     ({"calibration_bins": 1}, "evaluate.calibration_bins must be in [2, 100], got 1"),
