@@ -56,10 +56,19 @@ def live_logger(live: Any, by_step: bool = False) -> Any:
                 for key, value in row.items():
                     if key not in ("step", "global_step"):
                         live.log_metric(key, value)
+                headline_summary(live.summary)
                 live.make_summary()
             self.written = len(rows)
 
     return LiveLogger()
+
+
+def headline_summary(summary: dict[str, Any]) -> dict[str, Any]:
+    """DVCLive's summary (reports/train/metrics.json, a DVC metric: one `dvc exp show` column per value) without
+    per-label values (`eval.f1_label.<label>`): they stay in their curves (plots/metrics/eval/f1_label/). In place."""
+    for key in [k for k, v in summary.get("eval", {}).items() if isinstance(v, dict)]:
+        del summary["eval"][key]
+    return summary
 
 
 def progress_logger(rows_per_step: int) -> Any:
