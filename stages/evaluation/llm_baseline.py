@@ -154,7 +154,7 @@ def classify(cfg: params.LlmBaseline, cache_dir: Path, prices: dict[str, params.
     check_params(cfg, labels)
     texts = list(dict.fromkeys(t for s in sets for t in s))
     requests = plan(cfg, labels, multi_label, texts)
-    with llm_cache.ResponseCache(cache_dir) as cache:
+    with llm_cache.ResponseCache(cache_dir, owner="evaluate") as cache:
         outcome = llm.fetch(requests, cache, cfg)
     if outcome.budget_exhausted:
         raise llm.LLMError(f"{SECTION} budget reached (max_requests {cfg.max_requests}, max_total_tokens "

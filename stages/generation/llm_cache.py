@@ -36,7 +36,7 @@ def request_key(body: dict[str, Any], index: int) -> str:
 
 
 class CacheBusy(SynthbertError):
-    """Another process holds the cache's lock: another generate run is using it now."""
+    """Another process holds the cache's lock: another run of the stage that owns it is using it now."""
 
 
 def lock_path(directory: str | Path) -> Path:
@@ -55,7 +55,9 @@ def ensure_exists(directory: str | Path) -> None:
 
 
 class ResponseCache:
-    def __init__(self, directory: str | Path):
+    def __init__(self, directory: str | Path, owner: str = "generate"):
+        """Open (and lock) the cache in `directory`; `owner`: the stage whose output it is, for CacheBusy's line."""
+        self.owner = owner
         self.path = Path(directory) / FILE
         self.lock_path = lock_path(directory)
         self.entries: dict[str, dict[str, Any]] = {}
@@ -83,7 +85,7 @@ class ResponseCache:
                 lock.seek(0)
                 holder = " ".join(lock.read(300).decode("utf-8", "replace").split()) or "a process starting up"
                 lock.close()
-                raise CacheBusy(f"{self.path.parent} is in use by another generate run ({holder}); wait for it to "
+                raise CacheBusy(f"{self.path.parent} is in use by another {self.owner} run ({holder}); wait for it to "
                                 f"finish or stop it, then rerun (nothing was sent; lock file {self.lock_path})") from None
             try:  # the holder may have removed the file between our open and our lock: then lock the new one
                 same = os.stat(self.lock_path).st_ino == os.fstat(lock.fileno()).st_ino

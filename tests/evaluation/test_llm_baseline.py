@@ -168,6 +168,16 @@ def test_budget_stops_in_one_line_and_keeps_what_was_answered(tmp_path, server):
     assert server.total == 2
 
 
+def test_a_busy_cache_stops_in_one_line_naming_evaluate_and_sends_nothing(tmp_path, server):
+    from stages.generation import llm_cache
+
+    with llm_cache.ResponseCache(tmp_path / "cache", owner="evaluate"):  # another evaluate run holds the cache
+        with pytest.raises(llm_cache.CacheBusy, match=r"cache is in use by another evaluate run \(pid \d+ on .*; "
+                                                      r"wait for it to finish or stop it, then rerun \(nothing was sent"):
+            llm_baseline.classify(llm_cfg(server), tmp_path / "cache", {}, LABELS, False, [CLICKBAIT])
+    assert server.total == 0
+
+
 def write_params(tmp_path, llm):
     p = tmp_path / "params.yaml"
     evaluate_section = {"bootstrap": 100, "baselines": {"models": ["llm_zero_shot"], "llm": llm}}
