@@ -11,10 +11,13 @@ the texts' length and count; real headlines run longer). The model is --model, o
 the bundled MiniLM with a fresh 2-label head (speed does not depend on training). `--against DIR` also times the
 stage imported from DIR (an older checkout, e.g. `git archive <commit> | tar -x -C DIR`), each in its own process
 in one run, prints both columns and checks that both wrote byte-identical metrics.json and eval directories.
+`--precision fp32,auto` instead runs this stage once per evaluate.precision, side by side, and prints how often
+the fine-tuned model's label agrees over every distinct text, the largest probability difference and the change
+of each headline metric.
 
 Reads data/split/{train,test}.csv (run `dvc repro split` or `dvc pull` first) and params.yaml; writes only
 to a temporary directory. Usage: python benchmarks/evaluate.py [--split DIR] [--rows 10000] [--resamples 1000]
-[--external 32000 [--against DIR]]  (from the repository root, .venv active; tests/benchmarks/test_smoke.py runs
+[--external 32000 [--against DIR | --precision fp32,auto]]  (from the repository root, .venv active; tests/benchmarks/test_smoke.py runs
 it on a tiny split)
 """
 
@@ -126,9 +129,11 @@ def external_set(path: Path, n: int, seed: int = 20_240) -> dict[str, float]:
             "words": float(frame["text"].str.split().str.len().mean())}
 
 
-def timed_run(model_dir: Path, split: Path, external_dir: Path, out: Path) -> dict[str, float]:
+def timed_run(model_dir: Path, split: Path, external_dir: Path, out: Path, precision: str | None) -> dict[str, float]:
     """evaluate.run (the stage imported from CODE), every STEPS function and each baseline's fit and scoring
-    timed (exclusive seconds); "total" is the whole run."""
+    timed (exclusive seconds); "total" is the whole run. `precision`: evaluate.precision (None: params.yaml's;
+    an older stage without the setting gets none)."""
+    import dataclasses
     import importlib
 
     from stages import evaluate as stage
@@ -159,14 +164,24 @@ def timed_run(model_dir: Path, split: Path, external_dir: Path, out: Path) -> di
             setattr(mod, name, timer(getattr(mod, name), step))
     for name in BASELINE_STEPS:
         setattr(bl, name, timer(getattr(bl, name), f"baseline {name}: fit"))
+    from stages.core import modeling
+
+    scored, predict_proba = [], modeling.predict_proba
+    modeling.predict_proba = lambda *a, **k: scored.append(predict_proba(*a, **k)) or scored[-1]
     spec = {"name": "headlines", "path": "headlines.csv", "text_column": "text", "label_column": "label"}
-    cfg = p.load_dict({**p.read_params(ROOT / "params.yaml")["evaluate"],
-                       "external_test": [spec] if external_dir else []}, "evaluate")
+    known = {f.name for f in dataclasses.fields(p.Evaluate)}
+    section = {**p.read_params(ROOT / "params.yaml")["evaluate"], "external_test": [spec] if external_dir else []}
+    if precision:
+        section["precision"] = precision
+    cfg = p.load_dict({k: v for k, v in section.items() if k in known}, "evaluate")
     start = time.perf_counter()
     stage.run(cfg=cfg, seed=p.load("base", ROOT / "params.yaml").seed, base_model=p.load("train", ROOT / "params.yaml").model,
               model_dir=model_dir, split_dir=split, metrics_path=out / "metrics.json", eval_dir=out / "eval",
               external_dir=external_dir)
     seconds["total"] = time.perf_counter() - start
+    import numpy as np
+
+    np.save(out / "fine_tuned.npy", scored[0])  # every distinct text of every set, in the stage's order
     return seconds
 
 
@@ -178,8 +193,9 @@ def cpu_name() -> str:
     return f"{names[0] if names else 'CPU'}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads)"
 
 
-def bench_external(n: int, split: Path, model_dir: Path, against: Path | None) -> None:
-    """The whole stage with an n-row external set: per-step seconds, side by side with `against`'s stage."""
+def bench_external(n: int, split: Path, model_dir: Path, against: Path | None, precisions: list[str]) -> None:
+    """The whole stage with an n-row external set: per-step seconds, side by side with `against`'s stage, or
+    with each of `precisions` (evaluate.precision) and how far their outputs differ."""
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         (tmp / "external").mkdir()
@@ -193,11 +209,13 @@ def bench_external(n: int, split: Path, model_dir: Path, against: Path | None) -
 
             model_dir = build_model(tmp / "minilm")
             print("model: the bundled MiniLM-L6 with a fresh 2-label head")
-        codes = {"before": against, "after": ROOT} if against else {"stage": ROOT}
+        codes = {"before": (against, None), "after": (ROOT, None)} if against else \
+            {prec: (ROOT, prec) for prec in precisions} if precisions else {"stage": (ROOT, None)}
         runs = {}
-        for tag, code in codes.items():
+        for tag, (code, prec) in codes.items():
             cmd = [sys.executable, __file__, "--timed-run", str(code), "--model", str(model_dir), "--split", str(split),
-                   "--out", str(tmp / tag), *(["--external-dir", str(tmp / "external")] if n else [])]
+                   "--out", str(tmp / tag), *(["--external-dir", str(tmp / "external")] if n else []),
+                   *(["--precision", prec] if prec else [])]
             proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
             if proc.returncode:
                 sys.exit(f"{tag} run failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
@@ -205,6 +223,37 @@ def bench_external(n: int, split: Path, model_dir: Path, against: Path | None) -
         print_steps(runs, n)
         if against:
             print(f"outputs identical (metrics.json and every eval file, seconds aside): {same_outputs(tmp / 'before', tmp / 'after')}")
+        elif len(precisions) > 1:
+            compare_precisions(tmp, precisions)
+
+
+def flatten(tree: dict, prefix: str = "") -> dict[str, float]:
+    """{"test": {"f1_macro": x}, "external": {"a": {...}}} -> {"test.f1_macro": x, "external.a....": ...}"""
+    out: dict[str, float] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(flatten(value, f"{prefix}{key}."))
+        elif isinstance(value, (int, float)):
+            out[prefix + key] = float(value)
+    return out
+
+
+def compare_precisions(tmp: Path, precisions: list[str]) -> None:
+    """How far each precision's predictions and headline metrics are from the first one's."""
+    import numpy as np
+
+    first = precisions[0]
+    ref = np.load(tmp / first / "fine_tuned.npy")
+    ref_metrics = json.loads((tmp / first / "metrics.json").read_text())
+    for prec in precisions[1:]:
+        got = np.load(tmp / prec / "fine_tuned.npy")
+        agree, diff = float((got.argmax(1) == ref.argmax(1)).mean()), float(np.abs(got - ref).max())
+        metrics = json.loads((tmp / prec / "metrics.json").read_text())
+        flat, ref_flat = flatten(metrics), flatten(ref_metrics)
+        gaps = ", ".join(f"{k} {flat[k] - v:+.4f}" for k, v in ref_flat.items()
+                         if k.rsplit(".", 1)[-1] in ("f1_macro", "accuracy", "roc_auc"))
+        print(f"{prec} against {first}: same predicted label for {agree:.2%} of {len(ref):,} distinct texts, largest "
+              f"probability difference {diff:.4f}; metrics.json: {gaps}")
 
 
 def print_steps(runs: dict[str, dict[str, float]], rows: int) -> None:
@@ -260,6 +309,8 @@ def main() -> None:
     parser.add_argument("--external", type=int, nargs="?", const=32_000, help="instead: the whole stage with an "
                         "external set of this many rows (default 32,000; 0: none, the default run), seconds per step")
     parser.add_argument("--against", type=Path, help="with --external: also the stage of this older checkout")
+    parser.add_argument("--precision", help="with --external: evaluate.precision values to run side by side, a comma "
+                        "list (e.g. fp32,auto); one value: that one only")
     parser.add_argument("--timed-run", type=Path, help=argparse.SUPPRESS)  # one timed stage run (a subprocess)
     parser.add_argument("--external-dir", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
@@ -269,10 +320,11 @@ def main() -> None:
     if not (split / "train.csv").exists():
         sys.exit(f"{split}/train.csv is missing: run `dvc repro split` (or `dvc pull`) first")
     if args.timed_run:
-        print(json.dumps(timed_run(args.model, split, args.external_dir, args.out)))
+        print(json.dumps(timed_run(args.model, split, args.external_dir, args.out, args.precision)))
         return
     if args.external is not None:
-        bench_external(args.external, split, args.model, args.against)
+        bench_external(args.external, split, args.model, args.against,
+                       [x for x in (args.precision or "").split(",") if x])
         return
     cfg = params.load("evaluate", ROOT / "params.yaml")
     model = params.load("train", ROOT / "params.yaml").model

@@ -88,6 +88,19 @@ def test_evaluate_benchmark_external_set_side_by_side(tmp_path):
     assert "outputs identical (metrics.json and every eval file, seconds aside): True" in out, out
 
 
+@pytest.mark.e2e  # two evaluate runs with MiniLM
+def test_evaluate_benchmark_precisions_side_by_side(tmp_path):
+    split = write_splits(tmp_path)
+    out = bench("evaluate.py", "--split", str(split), "--external", "40", "--precision", "fp32,bf16",
+                "--model", str(tmp_path / "no-model"))
+    assert re.search(r"^step \(seconds\) +fp32 +bf16$", out, re.M), out
+    assert re.search(r"^whole stage with 40 external rows: [\d.]+ s .*fp32 / bf16: [\d.]+x$", out, re.M), out
+    match = re.search(r"^bf16 against fp32: same predicted label for ([\d.]+)% of ([\d,]+) distinct texts, largest "
+                      r"probability difference ([\d.]+); metrics.json: test.f1_macro [+-][\d.]+", out, re.M)
+    assert match, out
+    assert float(match[1]) >= 90 and int(match[2].replace(",", "")) >= 40 and 0 < float(match[3]) < 0.05, out
+
+
 @pytest.mark.e2e
 def test_explain_benchmark():
     out = bench("explain.py", "--examples", "1", "--num-samples", "20", "--steps", "1", timeout=900)
@@ -101,6 +114,8 @@ def test_train_benchmark_on_a_tiny_split(tmp_path):
     out = bench("train.py", "--epochs", "1", "--seeds", "1", "--tutorial512-steps", "0", "--split", str(split),
                 timeout=900)
     assert "tokens/row" in out and re.search(r"^\w[\w ]* +[\d.]+ +[\d.]+ +[\d.]+ ", out, re.M), out
+    assert re.search(r"^target: >= 3x .*\(train.precision auto is (bf16|fp32) on this CPU: the '(stage, bf16|train "
+                     r"stage)' row, [\d.]+x: (ok|MISSED)\)$", out, re.M), out
 
 
 def test_train_benchmark_long_split_precision_parity(tmp_path):
