@@ -83,6 +83,28 @@ def test_an_explanation_does_not_depend_on_the_examples_explained_before(loaded)
     assert a.keys() == b.keys() and max(abs(a[k] - b[k]) for k in a) < 1e-6
 
 
+def test_perturbations_are_drawn_ahead_exactly_as_lime_draws_them(loaded):
+    """perturbations() lists the very strings explain_one asks for (same seeds, same draws): with them predicted
+    first, explaining asks the model nothing more, and the weights are those of an unprefetched run."""
+    model, tok, labels = loaded
+    texts = [LONG, "the mayor found coffee", "storm"]
+    ahead = lime_runner.perturbations(texts, labels, cfg(), 7)
+    asked = []
+    plain = lime_runner.CachedClassifier(model, tok, 64)
+    recording = lambda batch: asked.extend(batch) or plain(batch)  # noqa: E731
+    cold = [lime_runner.explain_one(t, [0, 1], labels, recording, cfg(), 7) for t in texts]
+    assert ahead == list(dict.fromkeys(asked)) and len(ahead) > 250  # every string LIME asked, in order
+    warm = lime_runner.CachedClassifier(model, tok, 64)
+    warm.predict(ahead)
+    before = warm.predicted
+    prefetched = [lime_runner.explain_one(t, [0, 1], labels, warm, cfg(), 7) for t in texts]
+    assert warm.predicted == before == plain.predicted  # nothing left to predict
+    for a, b in zip(cold, prefetched):  # equal up to fp32 rounding (other batches, other padding)
+        for label in (0, 1):
+            wa, wb = dict(a.as_list(label=label)), dict(b.as_list(label=label))
+            assert wa.keys() == wb.keys() and max(abs(wa[k] - wb[k]) for k in wa) < 1e-6
+
+
 def write_predictions(path, rows):
     frame = pd.DataFrame(rows, columns=["text", "true", "predicted", "confidence"])
     frame["p_clickbait"] = [c if p == "clickbait" else 1 - c for _, _, p, c in rows]

@@ -29,6 +29,8 @@ class CachedClassifier:
     LIME draws every perturbation before it calls classifier_fn, once, with all of them, so caching by
     string cannot change an explanation; it only skips repeated work (a 10-word text has at most 1,024
     distinct perturbations). The cache is shared across examples: template texts share many perturbations.
+    explain_selection fills it first with every example's perturbations (`perturbations`: the same draws, made
+    ahead), so the model sees them in one length-sorted pass of full batches instead of a few per example.
     """
 
     def __init__(self, model: Any, tokenizer: Any, batch_size: int) -> None:
@@ -38,9 +40,15 @@ class CachedClassifier:
         self.calls = self.predicted = 0
 
     def __call__(self, texts: list[str]) -> Any:
+        self.calls += len(texts)
+        self.predict(texts)
+        return self.table[[self.cache[t] for t in texts]]
+
+    def predict(self, texts: list[str]) -> None:
+        """Predict and cache the texts not cached yet, in one run_batches pass (the more texts, the more
+        evenly its length-sorted batches fill: explain_selection passes every example's perturbations at once)."""
         import numpy as np
 
-        self.calls += len(texts)
         todo = list(dict.fromkeys(t for t in texts if t not in self.cache))
         if todo:  # predict_proba sorts by length, pads per batch and runs under torch.inference_mode
             proba = modeling.predict_proba(self.model, self.tokenizer, todo, self.batch_size)
@@ -48,7 +56,27 @@ class CachedClassifier:
             self.table = proba if self.table is None else np.concatenate([self.table, proba])
             self.cache.update(zip(todo, range(start, start + len(todo))))
             self.predicted += len(todo)
-        return self.table[[self.cache[t] for t in texts]]
+
+
+def perturbations(texts: list[str], labels: list[str], cfg: params.Explain, seed: int) -> list[str]:
+    """Every distinct text LIME will ask the model about when explaining `texts` (explain_one): each example's
+    neighbourhood drawn ahead with a fresh explainer of the same seed, so the same draws, model not called."""
+    from lime.lime_text import IndexedString
+
+    seen: dict[str, None] = {}
+
+    def record(batch: list[str]) -> Any:
+        import numpy as np
+
+        seen.update(dict.fromkeys(batch))
+        return np.zeros((len(batch), len(labels)))
+
+    for text in texts:
+        split = tokens if has_unspaced(text) else r"\W+"
+        explainer = fast_lime.explainer(labels, example_seed(seed, text), cfg.num_features, text, split)
+        indexed = IndexedString(text, bow=explainer.bow, split_expression=explainer.split_expression)
+        fast_lime.neighbourhood(indexed, record, cfg.num_samples, explainer.random_state)
+    return list(seen)
 
 
 def is_multi_label_model(model_dir: Path) -> bool:
@@ -127,6 +155,8 @@ def explain_selection(chosen: Selection, model_dir: Path, predictions: Path, cfg
     fn = CachedClassifier(model, modeling.load_tokenizer(str(model_dir)), cfg.batch_size)
     log.info("explaining %d mismatches and %d correct rows on %s, %s perturbations each", len(chosen.mismatches),
              len(chosen.contrast), modeling.device(), f"{cfg.num_samples:,}")
+    texts = [t for frame in (chosen.mismatches, chosen.contrast) if len(frame) for t in frame["text"]]
+    fn.predict(perturbations(texts, labels, cfg, seed))  # one pass over every example's distinct perturbations
     mismatches = explain_rows(chosen.mismatches, "mismatch", labels, fn, cfg, seed, thresholds)
     contrast = explain_rows(chosen.contrast, "correct", labels, fn, cfg, seed, thresholds)
     log.info("LIME: %s perturbed texts requested, %s distinct ones predicted", f"{fn.calls:,}",
