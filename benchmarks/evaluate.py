@@ -136,7 +136,10 @@ def timed_run(model_dir: Path, split: Path, external_dir: Path, out: Path, preci
     import dataclasses
     import importlib
 
+    import numpy as np
+
     from stages import evaluate as stage
+    from stages.core import modeling
     from stages.core import params as p
     from stages.evaluation import baselines as bl
 
@@ -164,8 +167,6 @@ def timed_run(model_dir: Path, split: Path, external_dir: Path, out: Path, preci
             setattr(mod, name, timer(getattr(mod, name), step))
     for name in BASELINE_STEPS:
         setattr(bl, name, timer(getattr(bl, name), f"baseline {name}: fit"))
-    from stages.core import modeling
-
     scored, predict_proba = [], modeling.predict_proba
     modeling.predict_proba = lambda *a, **k: scored.append(predict_proba(*a, **k)) or scored[-1]
     spec = {"name": "headlines", "path": "headlines.csv", "text_column": "text", "label_column": "label"}
@@ -179,8 +180,6 @@ def timed_run(model_dir: Path, split: Path, external_dir: Path, out: Path, preci
               model_dir=model_dir, split_dir=split, metrics_path=out / "metrics.json", eval_dir=out / "eval",
               external_dir=external_dir)
     seconds["total"] = time.perf_counter() - start
-    import numpy as np
-
     np.save(out / "fine_tuned.npy", scored[0])  # every distinct text of every set, in the stage's order
     return seconds
 

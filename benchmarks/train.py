@@ -48,7 +48,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from stages import train  # noqa: E402
-from stages.core import modeling, params  # noqa: E402
+from stages.core import modeling, params, precision  # noqa: E402
 from stages.training import controls  # noqa: E402
 
 # Dense bf16 tensor-core peak (TFLOP/s) by GPU name; --peak-tflops for others.
@@ -177,7 +177,7 @@ def make_long(split: Path, out: Path, seed: int) -> Path:
 def cpu_precisions(spec: str) -> list[str]:
     """The stage's precisions to run: a comma list, or auto (fp32, plus bf16 where the CPU runs it natively)."""
     if spec == "auto":
-        return ["fp32", "bf16"] if controls.cpu_bf16_native(controls.cpu_flags()) else ["fp32"]
+        return ["fp32", "bf16"] if precision.cpu_bf16_native(precision.cpu_flags()) else ["fp32"]
     return [p.strip() for p in spec.split(",") if p.strip()]
 
 
@@ -268,7 +268,7 @@ def print_cpu_table(seen: dict[str, list[tuple]]) -> None:
         print(f"  of which fewer tokens: {fewer:.2f}x ({speed['tutorial'][4]:.1f} -> {speed[name][4]:.1f} per row; "
               f"no padding at all would give {speed['tutorial'][4] / real:.2f}x), "
               f"cheaper tokens: {speed[name][0] / speed['tutorial'][0] / fewer:.2f}x")
-    auto = controls.choose_precision("auto", "cpu", None, controls.cpu_bf16_native(controls.cpu_flags()))
+    auto = controls.choose_precision("auto", "cpu", None, precision.cpu_bf16_native(precision.cpu_flags()))
     row = "stage, bf16" if auto == "bf16" and "stage, bf16" in speed else "train stage"
     ratio = speed[row][0] / speed["tutorial"][0]
     print(f"target: >= 3x the tutorial's training samples/s with the default params (train.precision auto is {auto} "

@@ -8,8 +8,7 @@ import pandas as pd
 import pytest
 
 from stages import train
-from stages.core import params
-from stages.training import controls
+from stages.core import params, precision
 from stages.core.errors import DataError, ParamsError
 
 CLICKBAIT = ["you won't believe what the mayor found", "10 secrets nobody saw coming",
@@ -110,7 +109,7 @@ def test_summary_has_device_memory_parameters_and_speed(trained):
 
     tmp, summary = trained
     assert json.loads((tmp / "reports" / "summary.json").read_text()) == summary
-    native = controls.cpu_bf16_native(controls.cpu_flags())  # train.precision auto: bf16 where the CPU has it
+    native = precision.cpu_bf16_native(precision.cpu_flags())  # train.precision auto: bf16 where the CPU has it
     assert summary["device"] == "cpu" and summary["precision"] == ("bf16" if native else "fp32")
     assert summary["processes"] == 1
     assert summary["peak_memory_mb"] > 50 and summary["train_samples_per_second"] > 0

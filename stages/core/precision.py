@@ -37,6 +37,13 @@ def cpu_flags(path: str = "/proc/cpuinfo") -> str:
     return ""
 
 
+def cpu_reason(flags: str) -> str:
+    """How a log line names what decided a CPU's precision: its native bf16 flags, or their absence."""
+    native = [f for f in CPU_BF16_FLAGS if f in flags.split()]
+    return f"CPU with native bf16 ({', '.join(native)})" if native else \
+        "CPU without native bf16 (no amx_bf16 or avx512_bf16 flag)"
+
+
 def scoring(requested: str, device: str, capability: tuple[int, int] | None = None, cpu_bf16: bool = False) -> str:
     """fp32 or bf16 for `evaluate.precision` ("auto" | "fp32" | "bf16") on `device` ("cuda" | "cpu").
 
@@ -56,11 +63,8 @@ def scoring_for(requested: str, device: str) -> str:
     capability = tuple(torch.cuda.get_device_capability()) if device == "cuda" else None
     flags = cpu_flags() if device != "cuda" else ""
     chosen = scoring(requested, device, capability, cpu_bf16_native(flags))  # type: ignore[arg-type]
-    if device == "cuda":
-        why = f"GPU of compute capability {'.'.join(map(str, capability or ()))}"
-    else:
-        native = [f for f in CPU_BF16_FLAGS if f in flags.split()]
-        why = f"CPU with native bf16 ({', '.join(native)})" if native else "CPU without native bf16"
+    why = f"GPU of compute capability {'.'.join(map(str, capability or ()))}" if device == "cuda" \
+        else cpu_reason(flags)
     log.info("scoring precision %s (evaluate.precision %s): %s", chosen, requested, why)
     return chosen
 

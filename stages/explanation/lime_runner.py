@@ -72,8 +72,7 @@ def perturbations(texts: list[str], labels: list[str], cfg: params.Explain, seed
         return np.zeros((len(batch), len(labels)))
 
     for text in texts:
-        split = tokens if has_unspaced(text) else r"\W+"
-        explainer = fast_lime.explainer(labels, example_seed(seed, text), cfg.num_features, text, split)
+        explainer = explainer_for(text, labels, cfg, seed)
         indexed = IndexedString(text, bow=explainer.bow, split_expression=explainer.split_expression)
         fast_lime.neighbourhood(indexed, record, cfg.num_samples, explainer.random_state)
     return list(seen)
@@ -100,14 +99,18 @@ def example_seed(seed: int, text: str) -> int:
     return (seed * 1_000_003 + zlib.crc32(text.encode("utf-8"))) % 2**32
 
 
-def explain_one(text: str, label_ids: list[int], labels: list[str], fn: Any, cfg: params.Explain, seed: int) -> Any:
-    """One LIME explanation with a fresh explainer (LIME's RNG is consumed by each call, lime#486); LIME's own
-    work done by fast_lime, the same weights. Unspaced scripts (Japanese, Chinese, Thai) get one token per
+def explainer_for(text: str, labels: list[str], cfg: params.Explain, seed: int) -> Any:
+    """A fresh explainer for `text`, seeded by example_seed (LIME's RNG is consumed by each call, lime#486); LIME's
+    own work done by fast_lime, the same weights. Unspaced scripts (Japanese, Chinese, Thai) get one token per
     character (core/text.tokens), not LIME's `\\W+` words; other texts keep LIME's default split exactly."""
     split = tokens if has_unspaced(text) else r"\W+"
-    explainer = fast_lime.explainer(labels, example_seed(seed, text), cfg.num_features, text, split)
-    return explainer.explain_instance(text, fn, labels=label_ids, num_features=cfg.num_features,
-                                      num_samples=cfg.num_samples)
+    return fast_lime.explainer(labels, example_seed(seed, text), cfg.num_features, text, split)
+
+
+def explain_one(text: str, label_ids: list[int], labels: list[str], fn: Any, cfg: params.Explain, seed: int) -> Any:
+    """One LIME explanation of `text` toward `label_ids` with its own explainer (explainer_for)."""
+    return explainer_for(text, labels, cfg, seed).explain_instance(
+        text, fn, labels=label_ids, num_features=cfg.num_features, num_samples=cfg.num_samples)
 
 
 def explain_row(row: dict[str, Any], labels: list[str], fn: CachedClassifier, cfg: params.Explain, seed: int,

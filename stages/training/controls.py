@@ -14,7 +14,7 @@ from typing import Any
 
 from stages.core.errors import ParamsError
 from stages.core.labelsets import split_labels
-from stages.core.precision import CPU_BF16_FLAGS, cpu_bf16_native, cpu_flags  # noqa: F401 (re-exported)
+from stages.core.precision import cpu_bf16_native, cpu_flags, cpu_reason
 from stages.training import multilabel
 
 log = logging.getLogger(__name__)
@@ -49,12 +49,10 @@ def choose_precision(requested: str, device: str, capability: tuple[int, int] | 
 
 def precision_for(requested: str, device: str) -> str:
     """choose_precision for this machine, the choice logged with what decided it."""
-    cpu_bf16 = device != "cuda" and cpu_bf16_native(cpu_flags())
-    chosen = choose_precision(requested, device, device_capability(device), cpu_bf16)
+    flags = cpu_flags() if device != "cuda" else ""
+    chosen = choose_precision(requested, device, device_capability(device), cpu_bf16_native(flags))
     if device != "cuda":
-        why = ("native bf16 (" + ", ".join(f for f in CPU_BF16_FLAGS if f in cpu_flags().split()) + ")"
-               if cpu_bf16 else "no native bf16 (no amx_bf16 or avx512_bf16 flag)")
-        log.info("precision %s (train.precision %s): CPU with %s", chosen, requested, why)
+        log.info("precision %s (train.precision %s): %s", chosen, requested, cpu_reason(flags))
     return chosen
 
 

@@ -10,9 +10,28 @@ from stages.core import modeling, precision
 
 SPR = "fpu sse avx2 avx512f avx512_bf16 amx_bf16 amx_tile amx_int8"   # Sapphire Rapids: AMX
 ZEN3 = "fpu sse avx2 fma"                                              # no bf16 at all
+ZEN4 = "fpu sse avx2 avx512f avx512bw avx512_bf16"                      # AMD Zen 4: AVX512-BF16 only
 
 TEXTS = ["you won't believe what the mayor found", "city council approved a budget", "storm",
          "10 secrets nobody saw coming about the truth of coffee in texas", "bank rates rise again"]
+
+
+@pytest.mark.parametrize("flags, expected", [
+    (SPR, True), (ZEN4, True),
+    ("fpu sse avx2 amx_bf16", True),
+    ("fpu sse avx2 avx512f avx512bw avx512vl", False),  # AVX512 without bf16: oneDNN emulates it
+    ("fpu sse avx2 avx512_bf16x", False),               # whole flags only
+    ("", False),                                        # not Linux / unreadable
+])
+def test_cpu_bf16_is_read_from_the_flags(flags, expected):
+    assert precision.cpu_bf16_native(flags) is expected
+
+
+def test_cpu_flags_reads_the_first_flags_line(tmp_path):
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nmodel name\t: X\nflags\t\t: fpu avx512_bf16\n\nprocessor\t: 1\nflags\t: fpu\n")
+    assert precision.cpu_flags(str(info)) == "fpu avx512_bf16"
+    assert precision.cpu_flags(str(tmp_path / "missing")) == ""
 
 
 @pytest.mark.parametrize("requested, device, capability, cpu_bf16, expected", [

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from stages import train
-from stages.core import params
+from stages.core import params, precision
 from stages.training import checkpoints, controls, diagnostics
 from stages.core.contracts import DatasetInfo, Provider
 from stages.core.errors import DataError, ParamsError
@@ -32,24 +32,6 @@ SPR = "fpu sse avx2 avx512f avx512_bf16 amx_bf16 amx_tile amx_int8"   # Sapphire
 ZEN4 = "fpu sse avx2 avx512f avx512bw avx512_bf16"                      # AMD Zen 4: AVX512-BF16 only
 
 
-@pytest.mark.parametrize("flags, expected", [
-    (SPR, True), (ZEN4, True),
-    ("fpu sse avx2 amx_bf16", True),
-    ("fpu sse avx2 avx512f avx512bw avx512vl", False),  # AVX512 without bf16: oneDNN emulates it
-    ("fpu sse avx2 avx512_bf16x", False),               # whole flags only
-    ("", False),                                        # not Linux / unreadable
-])
-def test_cpu_bf16_is_read_from_the_flags(flags, expected):
-    assert controls.cpu_bf16_native(flags) is expected
-
-
-def test_cpu_flags_reads_the_first_flags_line(tmp_path):
-    info = tmp_path / "cpuinfo"
-    info.write_text("processor\t: 0\nmodel name\t: X\nflags\t\t: fpu avx512_bf16\n\nprocessor\t: 1\nflags\t: fpu\n")
-    assert controls.cpu_flags(str(info)) == "fpu avx512_bf16"
-    assert controls.cpu_flags(str(tmp_path / "missing")) == ""
-
-
 @pytest.mark.parametrize("switched, cpu_bf16, expected", [
     (False, True, "fp32"),   # switched off: native bf16 is detected, auto stays fp32
     (False, False, "fp32"),
@@ -65,9 +47,9 @@ def test_auto_on_cpu_picks_bf16_only_where_native_and_switched_on(monkeypatch, s
 def test_auto_picks_bf16_on_cpus_with_native_bf16():
     # Switched on after benchmarks/train.py showed test macro-F1 parity over 5 seeds on two data sets.
     assert controls.CPU_AUTO_BF16 is True
-    assert controls.choose_precision("auto", "cpu", None, controls.cpu_bf16_native(SPR)) == "bf16"
-    assert controls.choose_precision("auto", "cpu", None, controls.cpu_bf16_native(ZEN4)) == "bf16"
-    assert controls.choose_precision("auto", "cpu", None, controls.cpu_bf16_native("fpu avx2 avx512f")) == "fp32"
+    assert controls.choose_precision("auto", "cpu", None, precision.cpu_bf16_native(SPR)) == "bf16"
+    assert controls.choose_precision("auto", "cpu", None, precision.cpu_bf16_native(ZEN4)) == "bf16"
+    assert controls.choose_precision("auto", "cpu", None, precision.cpu_bf16_native("fpu avx2 avx512f")) == "fp32"
 
 
 def test_precision_choice_is_logged_with_its_reason(monkeypatch, caplog):
@@ -77,7 +59,7 @@ def test_precision_choice_is_logged_with_its_reason(monkeypatch, caplog):
         monkeypatch.setattr(controls, "cpu_flags", lambda: "fpu avx2 avx512f")
         assert controls.precision_for("auto", "cpu") == "fp32"
     assert "precision bf16 (train.precision auto): CPU with native bf16 (amx_bf16, avx512_bf16)" in caplog.text
-    assert "precision fp32 (train.precision auto): CPU with no native bf16 (no amx_bf16 or avx512_bf16 flag)" \
+    assert "precision fp32 (train.precision auto): CPU without native bf16 (no amx_bf16 or avx512_bf16 flag)" \
         in caplog.text
 
 
