@@ -1,14 +1,20 @@
-"""Verdicts on evaluate's numbers, shared by eval/summary.md and report.md so the two pages never disagree:
-does the fine-tuned model beat a baseline (its paired bootstrap gain interval above 0), and is it calibrated.
+"""Verdicts on evaluate's numbers, shared by train's summary, eval/summary.md and report.md so the pages never
+disagree: does the fine-tuned model beat a baseline (its paired bootstrap gain interval above 0), has a model
+collapsed onto one label, and is it calibrated.
 """
 
 from __future__ import annotations
 
+import collections
+from collections.abc import Hashable, Sequence
 from typing import Any
 
 MODEL_NAMES = {"fine_tuned": "fine-tuned", "majority": "majority class", "tfidf_lr": "TF-IDF + logistic regression",
                "frozen_lr": "frozen encoder + logistic regression", "llm_zero_shot": "LLM zero-shot"}
 BETTER, NOISE, WORSE = "fine-tuned better", "within noise", "baseline better"
+# A predictor has collapsed when at least COLLAPSE_PREDICTED of its decisions go to one label while that label holds
+# under COLLAPSE_TRUE of the true labels: a majority-class guess dressed as a model, never "within noise".
+COLLAPSE_PREDICTED, COLLAPSE_TRUE = 0.95, 0.80
 
 
 def gain_verdict(row: dict[str, Any]) -> str | None:
@@ -18,6 +24,20 @@ def gain_verdict(row: dict[str, Any]) -> str | None:
         return None
     lo, hi = row["gain_ci_low"], row["gain_ci_high"]
     return BETTER if lo > 0 else WORSE if hi < 0 else NOISE
+
+
+def collapsed(predicted: Sequence[Hashable], true: Sequence[Hashable]) -> dict[str, Any] | None:
+    """{label, predicted_share, true_share} when `predicted` puts >= COLLAPSE_PREDICTED of its decisions on one
+    label that holds < COLLAPSE_TRUE of `true`; None otherwise (also for no rows). Labels are any hashable values
+    (label names, indices, label-set cells); both sequences have one entry per row."""
+    if len(predicted) == 0:
+        return None
+    label, count = collections.Counter(predicted).most_common(1)[0]
+    share = count / len(predicted)
+    true_share = sum(1 for t in true if t == label) / len(true) if len(true) else 0.0
+    if share >= COLLAPSE_PREDICTED and true_share < COLLAPSE_TRUE:
+        return {"label": label, "predicted_share": round(share, 4), "true_share": round(true_share, 4)}
+    return None
 
 
 def poorly_calibrated(ece: float | None, threshold: float) -> bool:

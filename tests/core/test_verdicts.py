@@ -1,0 +1,32 @@
+"""The collapse rule shared by train, evaluate and report (core/verdicts.py)."""
+
+import pytest
+
+from stages.core.verdicts import collapsed
+
+
+def test_a_model_that_predicts_one_minority_label_has_collapsed():
+    true = ["ham"] * 87 + ["spam"] * 13
+    found = collapsed(["ham"] * 100, true)
+    # 100% of the decisions on ham, which is only 87% of the truth: not yet collapsed (87% >= 80%).
+    assert found is None
+    true = ["ham"] * 70 + ["spam"] * 30
+    assert collapsed(["ham"] * 96 + ["spam"] * 4, true) == {"label": "ham", "predicted_share": 0.96,
+                                                           "true_share": 0.7}
+
+
+@pytest.mark.parametrize("predicted_share, true_share, expected", [
+    (0.95, 0.79, True),    # both bounds hit: >= 95% predicted, < 80% true
+    (0.94, 0.50, False),   # spread enough
+    (0.95, 0.80, False),   # the label really is that common
+    (1.00, 0.00, True),    # a label that never occurs
+])
+def test_collapse_bounds(predicted_share, true_share, expected):
+    n = 100
+    predicted = ["a"] * round(n * predicted_share) + ["b"] * (n - round(n * predicted_share))
+    true = ["a"] * round(n * true_share) + ["b"] * (n - round(n * true_share))
+    assert (collapsed(predicted, true) is not None) is expected
+
+
+def test_no_rows_is_no_collapse():
+    assert collapsed([], []) is None
