@@ -1,8 +1,10 @@
 """Stage split: stratified, seeded, leak-free train / val / test split of the generated dataset.
 
-Reads: the dataset CSV (text,label,source). Writes: <out>/{train,val,test}.csv and split.json.
-Params: base.seed, split.*. Rows joined by chains of pairs with word-set Jaccard >= split.near_duplicate_threshold
-(equal duplicate keys included) always land in the same split. `split.val_source`/`test_source: real` give that
+Reads: the dataset CSV (text,label,source,origin). Writes: <out>/{train,val,test}.csv and split.json.
+Params: base.seed, split.*. Rows joined into one group always land in the same split (split.group_by): rows of one
+origin (a template's fills, one LLM request's texts; core/origin.py), rows joined by chains of pairs with word-set
+Jaccard >= split.near_duplicate_threshold, and equal texts (always). Each label's groups are shuffled and dealt
+to test, then val, until each holds about its share of the label's rows; train gets the rest. `split.val_source`/`test_source: real` give that
 split only real rows (source `real`): a share of each label's real groups; synthetic rows and the real rows left
 go to the other splits. Multi-label data (dataset.json from generate, `--dataset`, says `multi_label: true`):
 groups are stratified by their label sets (a group carries the union of its rows' sets) with iterative
@@ -20,7 +22,7 @@ import random
 from pathlib import Path
 from typing import Any
 
-from stages.core import cli, contracts, params, similarity
+from stages.core import cli, contracts, origin, params, similarity
 from stages.core.errors import DataError, ParamsError
 from stages.core.labelsets import join_labels, label_names, multi_hot, split_labels
 
@@ -35,11 +37,26 @@ def counts_for(n: int, val_size: float, test_size: float) -> tuple[int, int, int
     return n - n_val - n_test, n_val, n_test
 
 
-def names_for(n: int, sizes: dict[str, float], rest: str) -> list[str]:
-    """Split names for n shuffled groups: test then val (those in `sizes`) get max(1, round(n * size)) each,
-    `rest` gets what is left (possibly nothing)."""
-    names = [name for name in ("test", "val") if name in sizes for _ in range(max(1, round(n * sizes[name])))]
-    return names + [rest] * (n - len(names))
+def names_for(rows: list[int], sizes: dict[str, float], rest: str) -> list[str]:
+    """Split names for shuffled groups of `rows` rows each: test then val (those in `sizes`) take groups in order
+    while a group brings them closer to max(1, round(total rows * size)) rows, at least one group each and leaving
+    one for each split after them; `rest` gets the groups left (possibly none). Groups of one row each: test gets
+    the first max(1, round(n * test_size)) groups, val the next ones."""
+    names: list[str | None] = [None] * len(rows)
+    todo = [name for name in ("test", "val") if name in sizes]
+    for k, name in enumerate(todo):
+        free = [g for g in range(len(rows)) if names[g] is None]
+        target, taken, chosen = max(1, round(sum(rows) * sizes[name])), 0, []
+        cap = max(1, len(free) - (len(todo) - k))  # the groups it may take: one left for each split after it
+        for g in free:
+            if len(chosen) < cap and rows[g] <= 2 * (target - taken):  # closer to the target with it than without
+                chosen.append(g)
+                taken += rows[g]
+        if not chosen and free:  # every group overshoots: the smallest one
+            chosen = [min(free, key=rows.__getitem__)]
+        for g in chosen:
+            names[g] = name
+    return [name or rest for name in names]
 
 
 def real_only(cfg: params.Split) -> dict[str, float]:
@@ -49,8 +66,9 @@ def real_only(cfg: params.Split) -> dict[str, float]:
 
 def assign(groups: dict[str, list[int]], labels: list[str], cfg: params.Split, seed: int, source: str = "input",
            real: list[bool] | None = None) -> list[str]:
-    """The split name of each row. Each group (of near-duplicates) moves together, stratified by label; a split
-    whose source is real takes groups of real rows only (`real[i]`: row i's source is real)."""
+    """The split name of each row. Each group (split.group_by) moves together, stratified by label (a group counts
+    for its most frequent label); a split whose source is real takes groups of real rows only (`real[i]`: row i's
+    source is real)."""
     reserved = real_only(cfg)
     by_label: dict[str, list[str]] = collections.defaultdict(list)
     real_keys: dict[str, list[str]] = collections.defaultdict(list)
@@ -69,17 +87,18 @@ def assign(groups: dict[str, list[int]], labels: list[str], cfg: params.Split, s
             keys = sorted(real_keys[label])
             rng.shuffle(keys)
             _check_real(label, len(keys), reserved, source)
-            names = names_for(len(keys), reserved, "pool")
+            names = names_for([len(groups[k]) for k in keys], reserved, "pool")
             pool = sorted(pool + [k for k, name in zip(keys, names) if name == "pool"])
             result = _place(groups, [(k, n) for k, n in zip(keys, names) if n != "pool"], result)
         rng.shuffle(pool)
         sizes = {name: getattr(cfg, f"{name}_size") for name in ("test", "val") if name not in reserved}
-        names = names_for(len(pool), sizes, "train")
+        names = names_for([len(groups[k]) for k in pool], sizes, "train")
         if "train" not in names:
             raise DataError(
-                f"{source}: label {label!r} has {len(pool)} distinct texts, too few to stratify into "
+                f"{source}: label {label!r} has {len(pool)} groups of rows that stay together (split.group_by: "
+                f"{', '.join(cfg.group_by)}), too few to stratify into "
                 f"{'/'.join(['train', *(n for n in ('val', 'test') if n in sizes)])} with val_size={cfg.val_size} and "
-                f"test_size={cfg.test_size}; need at least {len(sizes) + 1} (add data or drop the label)")
+                f"test_size={cfg.test_size}; need at least {len(sizes) + 1} (add data or templates, or drop the label)")
         result = _place(groups, list(zip(pool, names)), result)
     return result
 
@@ -101,7 +120,7 @@ def _place(groups: dict[str, list[int]], named: list[tuple[str, str]], result: l
 
 def assign_multi(groups: dict[str, list[int]], cells: list[str], cfg: params.Split, seed: int,
                  source: str = "input") -> list[str]:
-    """The split name of each row of multi-label data: near-duplicate groups move together, stratified by their
+    """The split name of each row of multi-label data: groups (split.group_by) move together, stratified by their
     label sets (iterative stratification: test first, then val from the rest)."""
     import numpy as np
     from iterstrat.ml_stratifiers import MultilabelStratifiedShuffleSplit
@@ -116,9 +135,9 @@ def assign_multi(groups: dict[str, list[int]], cells: list[str], cfg: params.Spl
     y = multi_hot([join_labels(lab for i in groups[k] for lab in split_labels(cells[i])) for k in keys], labels)
     for j, lab in enumerate(labels):
         if y[:, j].sum() < len(SPLITS):
-            raise DataError(f"{source}: label {lab!r} occurs in {int(y[:, j].sum())} distinct texts (groups of "
-                            f"near-duplicates), too few to put it in each of train/val/test; need at least 3 "
-                            "(add data or drop the label)")
+            raise DataError(f"{source}: label {lab!r} occurs in {int(y[:, j].sum())} groups of rows that stay "
+                            f"together (split.group_by: {', '.join(cfg.group_by)}), too few to put it in each of "
+                            "train/val/test; need at least 3 (add data or templates, or drop the label)")
     names = np.full(len(keys), "train", dtype=object)
     rest, test = next(MultilabelStratifiedShuffleSplit(n_splits=1, test_size=cfg.test_size, random_state=seed)
                       .split(np.zeros((len(keys), 1)), y))
@@ -165,6 +184,25 @@ def check_evaluate_labels(cfg: params.Evaluate | None, labels: list[str], data: 
                                   f"{known}, got {target!r}")
 
 
+def group_rows(frame: Any, cfg: params.Split, seed: int) -> tuple[dict[str, list[int]], dict[str, list[int]],
+                                                                  similarity.Grouping]:
+    """The groups of rows that move together (split.group_by), the near-duplicate groups (without near_duplicates
+    in group_by: rows of equal texts only, which always share a split) and the grouping behind them."""
+    grouping = similarity.Grouping(frame["text"].tolist(), cfg.near_duplicate_threshold, seed)
+    near = grouping.groups
+    if "near_duplicates" not in cfg.group_by:
+        near = {}
+        for i, key in enumerate(grouping.keys):
+            near.setdefault(key, []).append(i)
+    return (origin.join_groups(near, frame["origin"].tolist()) if "origin" in cfg.group_by else near), near, grouping
+
+
+def origin_facts(frame: Any) -> dict[str, int]:
+    """split.json's origin facts: distinct origins, and how many have rows in two splits (empty origins left out)."""
+    spread = frame[frame["origin"] != ""].groupby("origin")["split"].nunique()
+    return {"origin_groups": int(len(spread)), "origins_in_two_splits": int((spread > 1).sum())}
+
+
 def run(*, cfg: params.Split, seed: int, data: Path, out_dir: Path, report: Path,
         evaluate: params.Evaluate | None = None, dataset: Path | None = None) -> dict[str, Any]:
     """Split the dataset CSV `data` into <out_dir>/{train,val,test}.csv; write split.json to `report`.
@@ -177,14 +215,12 @@ def run(*, cfg: params.Split, seed: int, data: Path, out_dir: Path, report: Path
         raise DataError(f"{data}: no rows with both a text and a label")
     check_evaluate_labels(evaluate, label_names(frame["label"], multi), data)
     texts = frame["text"].tolist()
-    grouping = similarity.Grouping(texts, cfg.near_duplicate_threshold, seed)
-    groups = grouping.groups
+    groups, near, grouping = group_rows(frame, cfg, seed)
     real = (frame["source"] == contracts.REAL_SOURCE).tolist()
     names = (assign_multi(groups, frame["label"].tolist(), cfg, seed, str(data)) if multi
              else assign(groups, frame["label"].tolist(), cfg, seed, str(data), real))
     frame = frame.assign(split=names)
-    leaks = similarity.leak_report(texts, frame["split"].tolist(), groups, cfg.near_duplicate_threshold, seed,
-                                   grouping)
+    leaks = similarity.leak_report(texts, frame["split"].tolist(), near, cfg.near_duplicate_threshold, seed, grouping)
     splits: dict[str, Any] = {}
     for name in SPLITS:
         part = frame[frame["split"] == name]
@@ -193,9 +229,11 @@ def run(*, cfg: params.Split, seed: int, data: Path, out_dir: Path, report: Path
         splits[name] = {"rows": len(part), "labels": dict(sorted(per_label.items())),
                         "sources": {k: int(v) for k, v in sorted(part["source"].value_counts().items())}}
     summary = contracts.SplitReport(seed=seed, val_size=cfg.val_size, test_size=cfg.test_size, **leaks,
-                                    val_source=cfg.val_source, test_source=cfg.test_source, splits=splits)
+                                    val_source=cfg.val_source, test_source=cfg.test_source,
+                                    group_by=list(cfg.group_by), **origin_facts(frame), splits=splits)
     summary.write(report)
-    log.info("split %s rows: %s", f"{len(frame):,}", ", ".join(f"{n} {s['rows']:,}" for n, s in splits.items()))
+    log.info("split %s rows in %s groups (%s origins): %s", f"{len(frame):,}", f"{len(groups):,}",
+             f"{summary.origin_groups:,}", ", ".join(f"{n} {s['rows']:,}" for n, s in splits.items()))
     return summary.to_dict()
 
 

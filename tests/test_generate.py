@@ -27,7 +27,7 @@ def test_template_provider_is_deterministic_balanced_and_clean(tmp_path):
     report = run(tmp_path, n_per_label=50)
     first = (tmp_path / "generated.csv").read_bytes()
     frame = pd.read_csv(tmp_path / "generated.csv")
-    assert list(frame.columns) == ["text", "label", "source"]
+    assert list(frame.columns) == ["text", "label", "source", "origin"]
     assert frame["label"].value_counts().to_dict() == {"clickbait": 50, "factual": 50}
     assert frame["text"].map(dedup_key).is_unique
     assert set(frame["source"]) == {"template"}

@@ -9,10 +9,17 @@ from stages.core.errors import DataError, ParamsError
 from stages.core.text import dedup_key
 
 
+def rows_of(rows, **columns):
+    """A dataset frame of `rows`: each row its own origin (a file row) unless it names one."""
+    frame = pd.DataFrame(rows).assign(**columns)
+    origins = [f"in.csv:{i}" for i in range(1, len(frame) + 1)]
+    return frame.assign(origin=frame["origin"].fillna(pd.Series(origins)) if "origin" in frame else origins)
+
+
 def make_data(tmp_path, n_per_label=50, labels=("a", "b", "c")):
     rows = [{"text": f"{lab} text number {i}", "label": lab} for lab in labels for i in range(n_per_label)]
     path = tmp_path / "generated.csv"
-    pd.DataFrame(rows).assign(source="template").to_csv(path, index=False)
+    rows_of(rows, source="template").to_csv(path, index=False)
     return path
 
 
@@ -51,7 +58,7 @@ def test_identical_normalised_texts_never_land_in_two_splits(tmp_path):
     rows = [{"text": f"headline {i}", "label": "ab"[i % 2]} for i in range(40)]
     rows += [{"text": f"HEADLINE {i}!", "label": "ab"[i % 2]} for i in range(40)]  # same keys, other spelling
     path = tmp_path / "g.csv"
-    pd.DataFrame(rows).assign(source="template").to_csv(path, index=False)
+    rows_of(rows, source="template").to_csv(path, index=False)
     do_split(tmp_path, path)
     keys = {n: set(f["text"].map(dedup_key)) for n, f in read(tmp_path).items()}
     assert not (keys["train"] & keys["val"]) and not (keys["train"] & keys["test"]) and not (keys["val"] & keys["test"])
@@ -68,8 +75,9 @@ def test_class_too_small_to_stratify_is_a_clear_error(tmp_path):
     rows = [{"text": f"big {i}", "label": "big"} for i in range(20)] + [{"text": "tiny one", "label": "tiny"},
                                                                       {"text": "tiny two", "label": "tiny"}]
     path = tmp_path / "g.csv"
-    pd.DataFrame(rows).assign(source="template").to_csv(path, index=False)
-    with pytest.raises(DataError, match="label 'tiny' has 2 distinct texts, too few to stratify"):
+    rows_of(rows, source="template").to_csv(path, index=False)
+    with pytest.raises(DataError, match=r"label 'tiny' has 2 groups of rows that stay together \(split.group_by: origin, "
+                                             r"near_duplicates\), too few to stratify"):
         do_split(tmp_path, path)
     assert not (tmp_path / "split").exists()
 
@@ -184,7 +192,7 @@ def mixed_data(tmp_path, synthetic=50, real=10, extra=()):
             for lab in ("a", "b") for i in range(synthetic)]
     rows += [{"text": f"{lab} real headline {i}", "label": lab, "source": "real"} for lab in ("a", "b") for i in range(real)]
     path = tmp_path / "generated.csv"
-    pd.DataFrame(rows + list(extra)).to_csv(path, index=False)
+    rows_of(rows + list(extra)).to_csv(path, index=False)
     return path
 
 
@@ -248,7 +256,7 @@ def multi_label_data(tmp_path, cells, near_copies=0):
              "source": "template"} for i, cell in enumerate(cells)]
     rows += [{**r, "text": r["text"] + " again"} for r in rows[:near_copies]]
     path = tmp_path / "generated.csv"
-    pd.DataFrame(rows).to_csv(path, index=False)
+    rows_of(rows).to_csv(path, index=False)
     info = tmp_path / "dataset.json"
     DatasetInfo(provider=Provider(provider="template"), rows_read=len(rows), rows_kept=len(rows), multi_label=True,
                 labels=sorted({lab for c in cells for lab in c.split("|")})).write(info)
@@ -284,7 +292,7 @@ def test_multi_label_split_keeps_every_label_in_each_split_and_groups_intact(tmp
 
 def test_multi_label_split_bad_inputs_are_one_line(tmp_path):
     data, info = multi_label_data(tmp_path, ["a"] * 20 + ["a|b"] * 2 + ["c"] * 20)
-    with pytest.raises(DataError, match=r"label 'b' occurs in 2 distinct texts .* need at least 3"):
+    with pytest.raises(DataError, match=r"label 'b' occurs in 2 groups of rows .* need at least 3"):
         split.run(cfg=params.load_dict({}, "split"), seed=1, data=data, out_dir=tmp_path / "s",
                   report=tmp_path / "s.json", dataset=info)
     data, info = multi_label_data(tmp_path, ["a"] * 20 + ["a|b"] * 20)

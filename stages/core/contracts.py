@@ -26,8 +26,9 @@ from typing import Any, ClassVar
 from stages.core.io import read_csv, write_csv
 from stages.core.schema import Contract
 
-# CSV hand-offs: generated.csv and the three split files share their columns.
-DATASET_COLUMNS = ("text", "label", "source")
+# CSV hand-offs: generated.csv and the three split files share their columns. origin: where the row came from
+# (a template id, an LLM request and prompt, a file and row: core/origin.py).
+DATASET_COLUMNS = ("text", "label", "source", "origin")
 REAL_SOURCE = "real"  # the source of rows from a real annotated CSV (generate.real); every other source is synthetic
 # predictions.csv (evaluate -> explain): its columns, reader and writer live in core/predictions.py.
 from stages.core.predictions import (  # noqa: E402,F401  (re-exported: the hand-off definitions are looked up here)
@@ -105,6 +106,9 @@ class SplitReport(Contract):
     max_cross_split_jaccard_exact: bool  # false: a lower bound (above 5,000 rows only LSH candidates are compared)
     val_source: str            # all | real (only rows whose source is real)
     test_source: str
+    group_by: list             # split.group_by: what joins rows into groups that move together (origin, near_duplicates)
+    origin_groups: int         # distinct origins (a template, an LLM request, a file row)
+    origins_in_two_splits: int  # origins with rows in more than one split: 0 whenever group_by holds origin
     splits: dict               # train|val|test -> {rows, labels: {label: rows}, sources: {source: rows}}
 
 
@@ -250,7 +254,7 @@ class Metrics(Contract):
 
 
 def write_dataset(path: str | Path, rows: list[dict[str, str]]) -> None:
-    """generated.csv or a split file: the columns text,label,source in this order."""
+    """generated.csv or a split file: the columns text,label,source,origin in this order."""
     import pandas as pd
 
     write_csv(path, pd.DataFrame(rows, columns=list(DATASET_COLUMNS)))

@@ -107,8 +107,13 @@ class Split:
     near_duplicate_threshold: float = 0.8
     val_source: typing.Literal["all", "real"] = "all"  # real: only rows whose source is real
     test_source: typing.Literal["all", "real"] = "all"
+    # What joins rows into groups that land in one split: rows of one origin (a template's fills, one LLM
+    # request's texts), chains of near-duplicates. Equal texts always share a split.
+    group_by: tuple[typing.Literal["origin", "near_duplicates"], ...] = ("origin", "near_duplicates")
 
     def validate(self, p: str) -> None:
+        check(0 < len(self.group_by) == len(set(self.group_by)), f"{p}.group_by",
+              "a list of origin and/or near_duplicates (at least one, each once)", list(self.group_by))
         for name in ("val_size", "test_size"):
             v = getattr(self, name)
             check(0.0 < v < 1.0, f"{p}.{name}", "a fraction in (0, 1)", v)

@@ -6,7 +6,8 @@ ignoring case, punctuation and spacing) the first is kept; a text seen under two
 (single-label data) or keeps the union of its label sets (multi-label data: counted as merged_label_sets);
 a text whose word-set Jaccard similarity with an earlier kept text reaches the threshold is dropped.
 Real rows (source `real`, generate.real) come first: a synthetic duplicate or near-duplicate of a real row is
-dropped and the real row kept, whatever label the synthetic one carries.
+dropped and the real row kept, whatever label the synthetic one carries. A kept row keeps its origin (that of
+its first occurrence).
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ def clean(rows: list[dict[str, Any]], min_chars: int, max_chars: int,
                 labels_of_key[key].add(label)  # a synthetic label never overrules a real one
             continue
         labels_of_key[key].add(label)
-        by_key[key] = {"text": text, "label": label, "source": str(row.get("source", ""))}
+        by_key[key] = {"text": text, "label": label, "source": str(row.get("source", "")),
+                       "origin": str(row.get("origin", ""))}
     kept, key_of = [], {}
     for key, row in by_key.items():
         key_of[row["text"]] = key

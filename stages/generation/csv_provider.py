@@ -2,7 +2,7 @@
 
 With `generate.csv.label_separator` set (e.g. "|" or ";") the label column holds label sets: each cell is split
 on the separator and written as core/labelsets' canonical cell (sorted names joined by "|"); the data set is then
-multi-label.
+multi-label. A row's origin is `<generate.csv.path>:<data row>` (core/origin.py).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from stages.core import params
 from stages.core.errors import DataError
 from stages.core.io import read_csv
 from stages.core.labelsets import LABEL_SEP, join_labels
+from stages.core.origin import file_rows
 
 
 def label_set(cell: Any, separator: str, where: str) -> Any:
@@ -28,11 +29,12 @@ def label_set(cell: Any, separator: str, where: str) -> Any:
 
 
 def generate(cfg: params.CsvImport) -> list[dict[str, Any]]:
-    """The configured text and label columns become text,label; the source names the file."""
+    """The configured text and label columns become text,label; the source names the file, the origin the row."""
     frame = read_csv(cfg.path, columns=(cfg.text_column, cfg.label_column), what="annotated CSV")
     source = f"csv:{Path(cfg.path).name}"
     labels = frame[cfg.label_column].tolist()
     if cfg.label_separator is not None:
         where = f"{cfg.path}: column {cfg.label_column!r} (generate.csv.label_separator {cfg.label_separator!r})"
         labels = [label_set(cell, cfg.label_separator, where) for cell in labels]
-    return [{"text": t, "label": lab, "source": source} for t, lab in zip(frame[cfg.text_column].tolist(), labels)]
+    return [{"text": t, "label": lab, "source": source, "origin": o}
+            for t, lab, o in zip(frame[cfg.text_column].tolist(), labels, file_rows(cfg.path, len(frame)))]

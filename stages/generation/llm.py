@@ -71,6 +71,7 @@ class Request:
     label: str
     index: int
     body: dict[str, Any]  # model, messages, temperature, max_tokens, seed, response_format
+    origin: str = ""  # the origin of the rows its answer gives (core/origin.llm); "" when its answers are not rows
 
 
 @dataclass

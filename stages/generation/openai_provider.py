@@ -6,7 +6,8 @@ prompts (the label is what was asked for); in model_as_label mode the task's pro
 per request from a seeded stream, so a request depends only on its label, its index and its prompt text.
 Few-shot examples come from the task file, or (`generate.few_shot_source: real`) from the real rows of the
 same label (model_as_label mode: of any label).
-Replies are parsed strictly; refusals, cut-off and malformed replies are dropped and counted by reason.
+Replies are parsed strictly; refusals, cut-off and malformed replies are dropped and counted by reason. A row's
+origin names its request, prompt and attribute values (core/origin.llm).
 Multi-label tasks (`multi_label: true`, label_conditioned mode only): the structured output asks, per text, for
 `labels`, an array of the task's label names (enum, at least one); a row carries those labels plus the one its
 request asked for (unknown names are dropped and counted as unknown_label).
@@ -23,7 +24,7 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from stages.core import params
+from stages.core import origin, params
 from stages.generation import llm
 from stages.core.errors import DataError
 from stages.core.labelsets import join_labels
@@ -31,12 +32,11 @@ from stages.generation.llm_cache import ResponseCache, request_key
 from stages.generation.task import SLOT, Task
 
 log = logging.getLogger(__name__)
+PROMPT_TOKENS_GUESS = 300  # a prompt with a description and few-shot examples; only for the refusal's estimate
 SYSTEM = ("You write synthetic data for training a text classifier. {task}Reply with a JSON object "
           '{{"samples": [...]}} holding exactly {n} strings. Each string is one complete text: no numbering, '
           "no quotes around it, no commentary. Make the {n} texts differ from each other in wording and content.")
 FEW_SHOT = ("\n\nReal examples, for tone and format only. Do not copy them and do not simply rewrite them:\n{examples}")
-
-
 MULTI_LABEL_NOTE = (" Each item is an object: `text` (the text) and `labels` (every label from {labels} that the text "
                     "fits, at least one).")
 
@@ -95,13 +95,21 @@ def plan(task: Task, cfg: params.Generate, seed: int, shots: dict[str, list[str]
             # Seeded by (seed, label, index) only: adding a label or raising n_per_label keeps the other requests
             # (and their cache entries); in model_as_label mode every model gets the same question.
             rng = random.Random(f"{seed}/{stream}/{index}")
-            values = {name: rng.choice(attributes[name]) for name in sorted(attributes)}
+            values, ids = _draw(rng, attributes)
             values.update(n=str(n), label=label if stream else "", description=description)
             shots = rng.sample(examples, min(cfg.few_shot, len(examples)))
             body = _body(task, cfg, model, _messages(task, prompts[index % len(prompts)], values, shots, n),
                          f"{seed}/{stream}/{index}")
-            requests.append(llm.Request(request_key(body, index), label, index, body))
+            key = request_key(body, index)
+            where = origin.llm(key, origin.prompt_id(stream, index % len(prompts) + 1), ids)
+            requests.append(llm.Request(key, label, index, body, where))
     return requests
+
+
+def _draw(rng: random.Random, attributes: dict[str, tuple[str, ...]]) -> tuple[dict[str, str], dict[str, int]]:
+    """A value per attribute and its 1-based position (its id in the origin): the draws of rng.choice(values)."""
+    ids = {name: rng.choice(range(len(attributes[name]))) + 1 for name in sorted(attributes)}
+    return {name: attributes[name][i - 1] for name, i in ids.items()}, ids
 
 
 def _body(task: Task, cfg: params.Generate, model: str, messages: list[dict], stream: str) -> dict[str, Any]:
@@ -127,11 +135,13 @@ def focus_plan(task: Task, cfg: params.Generate, seed: int, prompts: dict[str, t
             for index in range(math.ceil(rows / n)):
                 stream = f"{seed}/{name}/focus{k}/{index}"
                 rng = random.Random(stream)
-                values = {a: rng.choice(lab.attributes[a]) for a in sorted(lab.attributes)}
+                values, ids = _draw(rng, lab.attributes)
                 values.update(n=str(n), label=name, description=lab.description)
                 shots = rng.sample(list(lab.examples), min(cfg.few_shot, len(lab.examples)))
                 body = _body(task, cfg, cfg.model, _messages(task, prompt, values, shots, n), stream)
-                requests.append(llm.Request(request_key(body, index), name, index, body))
+                key = request_key(body, index)
+                where = origin.llm(key, origin.focus_prompt_id(name, k + 1), ids)
+                requests.append(llm.Request(key, name, index, body, where))
                 caps[requests[-1].key] = (f"{name}/focus{k}", rows)
     return requests, caps
 
@@ -202,8 +212,8 @@ def _collect(outcome: llm.Outcome, cfg: params.Generate, labels: list[str], pric
         group, cap = focus.get(req.key, (req.label, cfg.n_per_label))
         samples = samples[: max(0, cap - taken[group])]
         taken[group] += len(samples)
-        rows += [{"text": s[0], "label": join_labels([req.label, *s[1]]), "source": f"openai:{model}"} if multi_label
-                 else {"text": s, "label": req.label, "source": f"openai:{model}"} for s in samples]
+        texts = [(s[0], join_labels([req.label, *s[1]])) if multi_label else (s, req.label) for s in samples]
+        rows += [{"text": t, "label": lab, "source": f"openai:{model}", "origin": req.origin} for t, lab in texts]
         prompt, completion = llm.usage_of(entry)
         cost = llm.cost_usd(prompt, completion, prices.get(model))
         stats["model"] = model
@@ -220,9 +230,6 @@ def _collect(outcome: llm.Outcome, cfg: params.Generate, labels: list[str], pric
         if "dropped" in stats:
             stats["dropped"] = dict(sorted(stats["dropped"].items()))
     return rows, per_label, this_run
-
-
-PROMPT_TOKENS_GUESS = 300  # a prompt with a description and few-shot examples; only for the refusal's estimate
 
 
 def estimate_usd(requests_per_model: int, models: list[str], cfg: params.Generate,

@@ -1,6 +1,7 @@
 """Real annotated rows mixed into any provider's rows (`generate.real`): `per_label` rows of each label of a
-human-labelled CSV, drawn with base.seed (0: all), marked `source: real`. Cleaning gives them priority over
-synthetic rows (cleaning.py); the openai provider may show them as few-shot examples (`few_shot_source: real`).
+human-labelled CSV, drawn with base.seed (0: all), marked `source: real`, origin `<path>:<data row>`. Cleaning
+gives them priority over synthetic rows (cleaning.py); the openai provider may show them as few-shot examples
+(`few_shot_source: real`).
 With `generate.real.label_separator` set, each label cell is a label set (multi-label tasks): it is split on the
 separator, written as a canonical label-set cell, and `per_label` counts rows per label set."""
 
@@ -13,6 +14,7 @@ from stages.core.contracts import REAL_SOURCE
 from stages.core.io import read_csv
 from stages.core.params_real import RealRows
 from stages.core.labelsets import split_labels
+from stages.core.origin import file_rows
 from stages.core.text import normalize
 from stages.generation.csv_provider import label_set
 
@@ -27,8 +29,8 @@ def read(cfg: RealRows, seed: int) -> list[dict[str, str]]:
         where = f"{cfg.path}: column {cfg.label_column!r} (generate.real.label_separator {cfg.label_separator!r})"
         labels = [label_set(cell, cfg.label_separator, where) for cell in labels]
     by_label: dict[str, list[dict[str, str]]] = collections.defaultdict(list)
-    for text, label in zip(frame[cfg.text_column].tolist(), labels):
-        by_label[normalize(label)].append({"text": text, "label": label, "source": REAL_SOURCE})
+    for text, label, origin in zip(frame[cfg.text_column].tolist(), labels, file_rows(cfg.path, len(frame))):
+        by_label[normalize(label)].append({"text": text, "label": label, "source": REAL_SOURCE, "origin": origin})
     rng = random.Random(f"{seed}/real")
     rows = []
     for label in sorted(by_label):

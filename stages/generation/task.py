@@ -5,18 +5,22 @@ Templates (`{slot}` filled from `slots`) feed the template provider; prompts (`{
 `{description}` filled per request), `attributes` and seed `examples` feed the openai provider.
 A task with `multi_label: true` gives each row a set of labels: a template entry may then be a mapping
 `{template: "...", also: [other labels]}`, whose rows carry the owning label plus the `also` labels.
+Each template gets an id, `<label>-<n>` (its 1-based position under the label; core/origin.py): the `origin` of
+its rows. A template text listed under several labels keeps the id of its first listing, so its fills, whatever
+label they carry, are one origin (split keeps them in one split).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from stages.core.errors import DataError
 from stages.core.io import read_yaml
 from stages.core.labelsets import LABEL_SEP
+from stages.core.origin import template_id
 
 SLOT = re.compile(r"\{(\w+)\}")
 TOP_KEYS = {"name", "description", "multi_label", "labels", "slots", "attributes", "prompts", "examples"}
@@ -35,6 +39,7 @@ class Label:
     attributes: dict[str, tuple[str, ...]] = field(default_factory=dict)  # the task's, overridden by the label's
     examples: tuple[str, ...] = ()
     also: tuple[tuple[str, ...], ...] = ()  # per template: the other labels its rows carry (multi-label tasks)
+    ids: tuple[str, ...] = ()  # per template: its id (core/origin.template_id; a shared text: its first listing's)
 
     def extra_labels(self, index: int) -> tuple[str, ...]:
         """The labels a row of template `index` carries besides this one."""
@@ -123,6 +128,13 @@ def _check_also(labels: list[Label], path: str | Path, multi_label: bool) -> Non
                                     f"a label of the task ({', '.join(sorted(names))})")
 
 
+def with_ids(labels: list[Label]) -> list[Label]:
+    """The labels with their templates' ids: `<label>-<n>`, or the id of the text's first listing in the file."""
+    first: dict[str, str] = {}
+    return [replace(label, ids=tuple(first.setdefault(text, template_id(label.name, n))
+                                                 for n, text in enumerate(label.templates, 1))) for label in labels]
+
+
 def load_task(path: str | Path) -> Task:
     raw = read_yaml(path)
     if not isinstance(raw, dict):
@@ -162,5 +174,6 @@ def load_task(path: str | Path) -> Task:
         labels.append(Label(str(name), str(spec.get("description", name)), templates, slots, label_prompts,
                             attributes, _optional(spec, "examples", f"{where}.examples"), also))
     _check_also(labels, path, multi_label)
+    labels = with_ids(labels)
     return Task(str(raw.get("name", Path(path).stem)), str(raw.get("description", "")), tuple(labels), str(path),
                 prompts, shared_attributes, _optional(raw, "examples", f"{path}: examples"), multi_label)
