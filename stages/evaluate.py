@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stages.core import cli, contracts, labelsets, modeling, params
+from stages.core import cli, contracts, labelsets, modeling, origin, params
 from stages.core.errors import DataError, ParamsError
 from stages.core.text import distinct, word_count
 from stages.core.precision import scoring_for
@@ -253,24 +253,25 @@ def log_results(result: contracts.TestReport, scored: Scored) -> None:
 
 
 def slice_table(scored: Scored, labels: list[str], edges: tuple[int, ...]) -> list:
-    """The fine-tuned model per length bucket (test split) and per source (test sources, then real sets); for a
-    multi-label model accuracy is subset accuracy and a mismatch a row with any wrong label."""
+    """The fine-tuned model per length bucket (test split), per source (test sources, then real sets) and per origin
+    (test split: core/origin.slice_of, a template, an LLM prompt, a file); for a multi-label model accuracy is
+    subset accuracy and a mismatch a row with any wrong label."""
     import numpy as np
 
     sets, test = scored.sets, scored.sets["test"]
     by_source = [s or "(empty)" for frame in sets.values() for s in frame["source"].tolist()]
-    n = len(test)
-    lengths = [metrics.length_bucket(word_count(t), edges) for t in test["text"]]
-    order = [metrics.length_bucket(e, edges) for e in (*edges, (edges[-1] if edges else 0) + 1)]
-    sources = sorted(set(by_source[:n])) + [f"real:{s}" for s in list(sets)[1:]]
+    pad = [None] * (len(by_source) - len(test))  # the real sets' rows: in no length or origin slice
+    by_origin = [origin.slice_of(o) for o in test["origin"]]
+    groups = {"length": [metrics.length_bucket(word_count(t), edges) for t in test["text"]] + pad,
+              "source": by_source, "origin": by_origin + pad}
+    order = {"length": [metrics.length_bucket(e, edges) for e in (*edges, (edges[-1] if edges else 0) + 1)],
+             "source": sorted(set(by_source[:len(test)])) + [f"real:{s}" for s in list(sets)[1:]],
+             "origin": origin.slice_order(by_origin)}
     if scored.thresholds is not None:
         Y, D = (np.concatenate([f(s) for s in sets]) for f in (scored.y.get, scored.decisions))
-        return (multilabel.slices(Y[:n], D[:n], {"length": lengths}, {"length": order})
-                + multilabel.slices(Y, D, {"source": by_source}, {"source": sources}))
+        return multilabel.slices(Y, D, groups, order)
     true = [lab for frame in sets.values() for lab in frame["label"].tolist()]
-    pred = [labels[i] for s in sets for i in scored.decisions(s)]
-    by_length = metrics.slices(true[:n], pred[:n], {"length": lengths}, labels, {"length": order})
-    return by_length + metrics.slices(true, pred, {"source": by_source}, labels, {"source": sources})
+    return metrics.slices(true, [labels[i] for s in sets for i in scored.decisions(s)], groups, labels, order)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -45,6 +45,7 @@ def write_splits(tmp: Path) -> Path:
     d = tmp / "split"
     d.mkdir(exist_ok=True)
     rows = pd.DataFrame(TICKETS, columns=["text", "label"])
+    rows["origin"] = [f"tickets-{i % 3 + 1}" for i in range(len(rows))]  # three templates
     rows.assign(source="template").pipe(lambda f: pd.concat([f] * 3)).to_csv(d / "train.csv", index=False)
     rows.assign(source="template").to_csv(d / "val.csv", index=False)
     rows.assign(source=["template", "llm:gpt-4o-mini"] * 4).to_csv(d / "test.csv", index=False)

@@ -26,6 +26,9 @@ def splits_with_source(tmp_path):
     d = write_splits(tmp_path)
     test = pd.read_csv(d / "test.csv")
     test["source"] = ["template", "llm:gpt-4o-mini"] * 4
+    test["origin"] = ["clickbait-1", "llm:aaaaaaaaaaaa/clickbait-p1/topic=1", "clickbait-1",
+                      "llm:bbbbbbbbbbbb/clickbait-p1/topic=2", "factual-2", "llm:cccccccccccc/factual-p2", "factual-2",
+                      "llm:dddddddddddd/factual-p2/audience=1,topic=1"]
     test.to_csv(d / "test.csv", index=False)
     return d
 
@@ -103,12 +106,20 @@ def test_plot_sources_and_pngs(evaluated):
     assert len(pd.read_csv(ev / "confusion.csv")) == 8
 
 
-def test_slices_by_length_and_source(evaluated):
+def test_slices_by_length_source_and_origin(evaluated):
     tmp, _ = evaluated
     slices = pd.read_csv(tmp / "eval" / "slices.csv")
     by = slices.groupby("slice_by")["rows"].sum()
-    assert by["length"] == 8 and by["source"] == 8
+    assert by["length"] == 8 and by["source"] == 8 and by["origin"] == 8
     assert slices[slices["slice_by"] == "source"]["slice"].tolist() == ["llm:gpt-4o-mini", "template"]
+    # origin: the template id, or the LLM prompt id (request and attributes left out), two rows each
+    by_origin = slices[slices["slice_by"] == "origin"].set_index("slice")
+    assert by_origin.index.tolist() == ["clickbait-1", "clickbait-p1", "factual-2", "factual-p2"]
+    preds = pd.read_csv(tmp / "eval" / "predictions.csv")
+    origin = ["clickbait-1", "clickbait-p1"] * 2 + ["factual-2", "factual-p2"] * 2  # the fixture's test rows
+    wrong = (preds["true"] != preds["predicted"]).groupby(origin).sum()
+    assert by_origin["rows"].tolist() == [2] * 4 and by_origin["mismatches"].to_dict() == wrong.to_dict()
+    assert (by_origin["accuracy"] == 1 - by_origin["mismatches"] / 2).all()
     # fixture texts have 5 to 7 words: all in the first default bucket (1-8 words)
     assert slices[slices["slice_by"] == "length"]["slice"].tolist() == ["1-8 words"]
 
@@ -147,21 +158,22 @@ def test_without_baselines_or_train_summary(tmp_path, model_dir, tiny_bert):
     assert list(out["baselines"]["models"]) == ["fine_tuned"]
     assert out["baselines"]["models"]["fine_tuned"]["train_seconds"] is None
     slices = pd.read_csv(tmp_path / "eval" / "slices.csv")
-    assert slices["slice"].tolist() == ["1-5 words", "6-6 words", "7+ words", "template"]
+    assert slices["slice"].tolist() == ["1-5 words", "6-6 words", "7+ words", "template",
+                                        "clickbait-1", "clickbait-2", "factual-1", "factual-2"]
     assert "source" in pd.read_csv(tmp_path / "eval" / "mismatches.csv").columns
 
 
 def test_a_split_file_without_the_source_column_is_one_line_naming_it(tmp_path, model_dir, tiny_bert):
     split_dir = write_splits(tmp_path)
     pd.read_csv(split_dir / "test.csv").drop(columns="source").to_csv(split_dir / "test.csv", index=False)
-    with pytest.raises(DataError, match=r"test.csv: missing column 'source' \(expected text, label, source"):
+    with pytest.raises(DataError, match=r"test.csv: missing column 'source' \(expected text, label, source, origin"):
         run(tmp_path, model_dir, tiny_bert, split_dir=split_dir)
     assert not (tmp_path / "metrics.json").exists() and not (tmp_path / "eval").exists()
 
 
 def test_test_label_unknown_to_the_model_is_a_clear_error(tmp_path, model_dir, tiny_bert):
     split_dir = write_splits(tmp_path)
-    pd.DataFrame({"text": ["a satire headline"], "label": ["satire"], "source": ["template"]}).to_csv(
+    pd.DataFrame({"text": ["a satire headline"], "label": ["satire"], "source": ["template"], "origin": ["s-1"]}).to_csv(
         split_dir / "test.csv", index=False)
     with pytest.raises(DataError, match="test.csv: label 'satire' is unknown to the model"):
         run(tmp_path, model_dir, tiny_bert, split_dir=split_dir)
@@ -372,7 +384,7 @@ def test_three_labels_get_one_vs_rest_scores_per_label_their_macro_and_a_curve_e
     split_dir = tmp_path / "split"
     split_dir.mkdir()
     rows = [(t, labels[i % 3]) for i, t in enumerate(CLICKBAIT + FACTUAL + CLICKBAIT[:1])]
-    frame = pd.DataFrame(rows, columns=["text", "label"]).assign(source="template")
+    frame = pd.DataFrame(rows, columns=["text", "label"]).assign(source="template", origin="news-1")
     frame.to_csv(split_dir / "test.csv", index=False)
     frame.to_csv(split_dir / "train.csv", index=False)
     # fp32: a random head's probabilities sit within bf16's resolution of each other, and the check below

@@ -90,7 +90,11 @@ def test_mismatches_confusion_curves_and_slices(evaluated):
     for name in ("roc.png", "pr.png", "reliability.png", "per_label_f1.png"):
         assert (ev / name).read_bytes()[:4] == b"\x89PNG", name
     slices = pd.read_csv(ev / "slices.csv")
-    assert slices.groupby("slice_by")["rows"].sum().to_dict() == {"length": 8, "source": 8}
+    assert slices.groupby("slice_by")["rows"].sum().to_dict() == {"length": 8, "origin": 8, "source": 8}
+    by_origin = slices[slices["slice_by"] == "origin"]
+    assert by_origin["slice"].tolist() == ["tickets-1", "tickets-2", "tickets-3"] and by_origin["rows"].tolist() == [3, 3, 2]
+    missed = (preds["true"] != preds["predicted"]).groupby([f"tickets-{i % 3 + 1}" for i in range(8)]).sum()
+    assert by_origin["mismatches"].tolist() == missed.tolist()  # rows with any wrong label, per template
     summary = (ev / "summary.md").read_text()
     assert "## Multi-label" in summary and "| model | subset accuracy [95% CI] |" in summary
 

@@ -7,6 +7,7 @@ from stages import split
 from stages.core import params
 from stages.core.errors import DataError, ParamsError
 from stages.core.text import dedup_key
+from testkit import ROOT
 
 
 def rows_of(rows, **columns):
@@ -304,3 +305,108 @@ def test_multi_label_split_bad_inputs_are_one_line(tmp_path):
         split.run(cfg=params.load_dict({}, "split"), seed=1, data=data, out_dir=tmp_path / "s",
                   report=tmp_path / "s.json", dataset=info, evaluate=evaluate)
     assert not (tmp_path / "s").exists()
+
+
+# ---------------------------------------------------------------- groups by origin (split.group_by)
+
+def test_on_the_default_task_no_template_s_fills_are_in_two_splits(tmp_path):
+    """params.yaml as shipped: the default task's generate and split, for real (no training)."""
+    from stages import generate
+    from stages.core.contracts import DatasetInfo
+
+    defaults = params.read_params(ROOT / "params.yaml")
+    gen = params.load_dict({**defaults["generate"], "task": str(ROOT / defaults["generate"]["task"])}, "generate")
+    generate.run(cfg=gen, seed=defaults["base"]["seed"], out=tmp_path / "generated.csv", reports=tmp_path / "r")
+    summary = split.run(cfg=params.load_dict(defaults["split"], "split"), seed=defaults["base"]["seed"],
+                        data=tmp_path / "generated.csv", out_dir=tmp_path / "split", report=tmp_path / "split.json",
+                        dataset=tmp_path / "r" / "dataset.json")
+    assert not DatasetInfo.read(tmp_path / "r" / "dataset.json").multi_label
+    parts = read(tmp_path)
+    homes = pd.concat(p.assign(split=n) for n, p in parts.items()).groupby("origin")["split"].nunique()
+    assert (homes == 1).all() and len(homes) == summary["origin_groups"] == 37  # 21 + 19 templates, 3 shared
+    assert summary["origins_in_two_splits"] == 0 and summary["group_by"] == ["origin", "near_duplicates"]
+    total = sum(len(p) for p in parts.values())
+    for name, share in (("train", 0.6), ("val", 0.2), ("test", 0.2)):
+        assert set(parts[name]["label"]) == {"clickbait", "factual"}, name  # every label in every split
+        assert abs(len(parts[name]) / total - share) < 0.06, (name, len(parts[name]))
+    shared = parts_of(parts, "clickbait-19")  # "Why {org} {verb_past} {measure} on {topic}", under both labels
+    assert len(shared) == 1 and set(parts[shared[0]].query("origin == 'clickbait-19'")["label"]) == {"clickbait",
+                                                                                                   "factual"}
+
+
+def parts_of(parts, origin):
+    return [n for n, p in parts.items() if (p["origin"] == origin).any()]
+
+
+def template_rows(tmp_path, per_origin=10, origins_per_label=6):
+    """Rows in blocks of `per_origin` sharing an origin (a template's fills), distinct texts."""
+    rows = [{"text": f"{lab}{k} alpha{i} beta{i * 7} gamma{i * 13}", "label": lab, "source": "template",
+             "origin": f"{lab}-{k}"}
+            for lab in ("a", "b") for k in range(1, origins_per_label + 1) for i in range(per_origin)]
+    path = tmp_path / "generated.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+def test_group_by_origin_keeps_each_origin_whole_and_without_it_they_spread(tmp_path):
+    data = template_rows(tmp_path)
+    summary = do_split(tmp_path, data)
+    assert all(len(parts_of(read(tmp_path), f"{lab}-{k}")) == 1 for lab in "ab" for k in range(1, 7))
+    assert {n: s["rows"] for n, s in summary["splits"].items()} == {"train": 80, "val": 20, "test": 20}
+    assert summary["origin_groups"] == 12 and summary["origins_in_two_splits"] == 0
+    summary = do_split(tmp_path, data, group_by=["near_duplicates"])
+    assert summary["origins_in_two_splits"] > 0 and summary["group_by"] == ["near_duplicates"]
+
+
+def test_group_by_origin_alone_still_keeps_equal_texts_together(tmp_path):
+    rows = [{"text": f"headline {i} from the city", "label": "ab"[i % 2], "origin": f"o{i}"} for i in range(40)]
+    rows += [{"text": f"HEADLINE {i} from the city!", "label": "ab"[i % 2], "origin": f"p{i}"}  # equal keys
+             for i in range(40)]
+    rows += [{"text": f"headline {i} from the city today", "label": "ab"[i % 2], "origin": f"q{i}"}  # 5/6 alike
+             for i in range(40)]
+    path = tmp_path / "g.csv"
+    rows_of(rows, source="template").to_csv(path, index=False)
+    summary = do_split(tmp_path, path, group_by=["origin"])
+    keys = {n: set(f["text"].map(dedup_key)) for n, f in read(tmp_path).items()}
+    assert not (keys["train"] & keys["val"]) and not (keys["train"] & keys["test"]) and not (keys["val"] & keys["test"])
+    assert summary["near_duplicate_groups"] == 0 and summary["max_cross_split_jaccard"] >= 0.8  # near ones may split
+
+
+def test_groups_are_dealt_by_rows_not_by_count():
+    # shuffled groups of 8, 30, 3, 2, 9, 5, 3 rows (60): test and val aim at 12 rows each, and a group joins only
+    # when it brings the split closer: test takes 8, skips 30, takes 3 (11) and 2 (13); val skips 30, takes 9 and
+    # 5 (14, closer than 9), skips 3; train gets 30 + 3.
+    assert split.names_for([8, 30, 3, 2, 9, 5, 3], {"test": 0.2, "val": 0.2}, "train") == \
+        ["test", "train", "test", "test", "val", "val", "train"]
+    # one-row groups: the first round(n * size) to test, the next to val
+    assert split.names_for([1] * 10, {"test": 0.2, "val": 0.3}, "train") == ["test"] * 2 + ["val"] * 3 + ["train"] * 5
+    # too few groups: one each, train may end up empty (the caller's error)
+    assert split.names_for([5, 5], {"test": 0.2, "val": 0.2}, "train") == ["test", "val"]
+    assert split.names_for([40, 1, 1], {"test": 0.2, "val": 0.2}, "train") == ["train", "test", "val"]
+
+
+@pytest.mark.parametrize("value, message", [
+    ([], "split.group_by must be a list of origin and/or near_duplicates (at least one, each once), got []"),
+    (["origin", "origin"], "split.group_by must be a list of origin and/or near_duplicates (at least one, each "
+                           "once), got ['origin', 'origin']"),
+    (["template"], "split.group_by[0] must be one of origin, near_duplicates, got 'template'"),
+    ("origin", "split.group_by must be a list, got 'origin'"),
+])
+def test_group_by_takes_origin_and_or_near_duplicates(value, message):
+    with pytest.raises(ParamsError) as err:
+        params.load_dict({"group_by": value}, "split")
+    assert str(err.value) == "params.yaml: " + message
+
+
+def test_multi_label_split_keeps_each_origin_whole(tmp_path):
+    cells = ["billing"] * 40 + ["account"] * 40 + ["account|urgent"] * 20 + ["technical"] * 40
+    data, info = multi_label_data(tmp_path, cells)
+    frame = pd.read_csv(data)
+    frame.assign(origin=[f"t{i // 4}" for i in range(len(frame))]).to_csv(data, index=False)  # 4 rows per origin
+    summary = split.run(cfg=params.load_dict({}, "split"), seed=42, data=data, out_dir=tmp_path / "split",
+                        report=tmp_path / "split.json", dataset=info)
+    assert summary["origin_groups"] == 35 and summary["origins_in_two_splits"] == 0
+    parts = read(tmp_path)
+    assert all(len(parts_of(parts, f"t{k}")) == 1 for k in range(35))
+    for part in parts.values():
+        assert {lab for cell in part["label"] for lab in cell.split("|")} == {"account", "billing", "technical", "urgent"}

@@ -22,10 +22,12 @@ LEARNS = {"epochs": 6, "batch_size": 4, "learning_rate": 3e-3, "warmup_ratio": 0
 def write_splits(tmp_path, val_labels=None):
     d = tmp_path / "split"
     d.mkdir(exist_ok=True)
-    rows = [(t, "clickbait") for t in CLICKBAIT] + [(t, "factual") for t in FACTUAL]
-    train_df = pd.DataFrame(rows * 4, columns=["text", "label"]).assign(source="template")
+    rows = [(t, "clickbait", f"clickbait-{i % 2 + 1}") for i, t in enumerate(CLICKBAIT)] + \
+        [(t, "factual", f"factual-{i % 2 + 1}") for i, t in enumerate(FACTUAL)]
+    columns = ["text", "label", "origin"]
+    train_df = pd.DataFrame(rows * 4, columns=columns).assign(source="template")
     train_df.to_csv(d / "train.csv", index=False)
-    val = pd.DataFrame(rows, columns=["text", "label"]).assign(source="template")
+    val = pd.DataFrame(rows, columns=columns).assign(source="template")
     if val_labels:
         val["label"] = val_labels
     val.to_csv(d / "val.csv", index=False)

@@ -64,6 +64,15 @@ def slice_of(origin: str) -> str:
     return match.group(1) if match else origin or "(none)"
 
 
+def slice_order(slices: Sequence[str]) -> list[str]:
+    """The distinct slice names in reading order: numbers within names compared as numbers (clickbait-2 before
+    clickbait-10)."""
+    def key(name: str) -> list[tuple[int, int | str]]:
+        return [(0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", name)]
+
+    return sorted(set(slices), key=key)
+
+
 def join_groups(groups: Mapping[str, Sequence[int]], origins: Sequence[str]) -> dict[str, list[int]]:
     """`groups` (key -> rows) joined wherever two groups hold rows of one origin: rows sharing an origin, and
     everything grouped with them, end up in one group (an empty origin joins nothing). Keyed by the key of its

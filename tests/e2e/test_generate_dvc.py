@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -34,8 +35,12 @@ def repo(tmp_path_factory, tiny_bert, server):
 def test_repro_generates_from_the_server_and_trains_on_it(repo, server):
     assert server.total == 8 and set(server.received.values()) == {1}  # 2 labels x 4 requests, each once
     assert server.auth == {f"Bearer {KEY}"}
-    rows = (repo / "data" / "generated.csv").read_text().splitlines()
-    assert rows[0] == "text,label,source" and all(r.endswith(",openai:gpt-4o-mini") for r in rows[1:])
+    rows = pd.read_csv(repo / "data" / "generated.csv")
+    assert list(rows.columns) == ["text", "label", "source", "origin"] and set(rows["source"]) == {"openai:gpt-4o-mini"}
+    assert rows["origin"].str.fullmatch(r"llm:[0-9a-f]{12}/(clickbait|factual)-p[12]/audience=\d+,length=\d+,style=\d+,"
+                                        r"topic=\d+").all() and rows["origin"].nunique() == 8  # one per request
+    test = pd.read_csv(repo / "data" / "split" / "test.csv")
+    assert not set(test["origin"]) & set(pd.read_csv(repo / "data" / "split" / "train.csv")["origin"])
     generation = json.loads((repo / "reports" / "data" / "generation.json").read_text())
     assert generation["requests"] == {"planned": 8, "used": 8, "sent_this_run": 8, "retries_this_run": {}}
     assert generation["tokens"]["total"] > 0 and generation["cost_usd"] > 0

@@ -28,8 +28,9 @@ def write_ml_splits(tmp_path, val_override=None):
     d = tmp_path / "split"
     d.mkdir(exist_ok=True)
     rows = list(TICKETS.items())
-    pd.DataFrame(rows * 4, columns=["text", "label"]).assign(source="template").to_csv(d / "train.csv", index=False)
-    val = pd.DataFrame(rows, columns=["text", "label"]).assign(source="template")
+    pd.DataFrame(rows * 4, columns=["text", "label"]).assign(source="template", origin="t-1").to_csv(
+        d / "train.csv", index=False)
+    val = pd.DataFrame(rows, columns=["text", "label"]).assign(source="template", origin="t-1")
     if val_override:
         val.loc[0, "label"] = val_override
     val.to_csv(d / "val.csv", index=False)
