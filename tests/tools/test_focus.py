@@ -76,7 +76,7 @@ def test_weighted_templates_are_drawn_more_often_and_no_focus_changes_nothing(tm
 @pytest.mark.parametrize("content, message", [
     ("templates: {spam: {x: 2}}", "templates.spam: no label 'spam'"),
     ("templates: {clickbait: {'No such {template}': 2}}", "is not one of the label's templates"),
-    ("templates: {clickbait: {'{org} {verb_past} {measure} for {group}': -1}}", "must be a positive number"),
+    ("templates: {clickbait: {'{number} {thing} about {topic} {hook}': -1}}", "must be a positive number"),
     ("prompts: {factual: [1, 2]}", "prompts.factual must be a list of prompt strings"),
     ("rows: -3", "rows must be a non-negative integer"),
     ("weights: {}", "unknown field 'weights'"),
