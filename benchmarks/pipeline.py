@@ -48,9 +48,10 @@ def bench_split(tmp: Path) -> None:
     words = [f"w{i}" for i in range(5000)]
     data = tmp / "rows.csv"
     with open(data, "w", encoding="utf-8") as f:
-        f.write("text,label,source\n")
-        for i in range(10_000):
-            f.write(" ".join(rng.choices(words, k=rng.randint(4, 16))) + f" {i},{'abc'[i % 3]},bench\n")
+        f.write("text,label,source,origin\n")
+        for i in range(10_000):  # each row its own origin, as csv rows are
+            text = " ".join(rng.choices(words, k=rng.randint(4, 16)))
+            f.write(f"{text} {i},{'abc'[i % 3]},bench,rows.csv:{i + 1}\n")
     (tmp / "params.yaml").write_text("base: {seed: 1}\nsplit: {val_size: 0.2, test_size: 0.2}\n")
     code = ("import sys, runpy; sys.argv = ['split', '--data', 'rows.csv', '--out', 'split', '--report', 's.json']\n"
             "try:\n    runpy.run_module('stages.split', run_name='__main__')\nexcept SystemExit as e:\n"

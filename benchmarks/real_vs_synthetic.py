@@ -111,7 +111,7 @@ def write_stand_in(task_path: str, per_label: int, out: Path) -> None:
 
     rows = template.generate(load_task(task_path), per_label, STAND_IN_SEED)
     out.parent.mkdir(parents=True, exist_ok=True)
-    contracts.write_dataset(out, [{"text": r["text"], "label": r["label"], "source": "stand-in"} for r in rows])
+    contracts.write_dataset(out, [{**r, "source": "stand-in"} for r in rows])
     print(f"wrote {out}: {len(rows):,} stand-in rows from the templates of {task_path} (not real data)")
 
 
@@ -180,8 +180,8 @@ def curve(args: argparse.Namespace, real: dict[str, list[str]], synthetic: list[
         print(f"seed {seed}: {len(texts):,} held-out real rows "
               f"({', '.join(f'{lab} {truth.count(lab)}' for lab in labels)})", flush=True)
         for k in sizes:
-            real_rows = [{"text": t, "label": lab, "source": contracts.REAL_SOURCE}
-                         for lab in labels for t in pool[lab][:k]]
+            real_rows = [{"text": t, "label": lab, "source": contracts.REAL_SOURCE, "origin": f"real:{lab}/{i + 1}"}
+                         for lab in labels for i, t in enumerate(pool[lab][:k])]  # each its own origin
             taken = {dedup_key(r["text"]) for r in real_rows}
             mixed = real_rows + [r for r in synthetic if dedup_key(r["text"]) not in taken]
             for name, rows in ((REAL_ONLY, real_rows), (MIXED, mixed)):
