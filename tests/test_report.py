@@ -77,6 +77,7 @@ def full_reports(root: Path, model_path: str) -> Path:
     write(r / "data" / "quality.md", "# Data quality\n")
     write(r / "data" / "split.json", SplitReport(seed=1, val_size=0.2, test_size=0.2, near_duplicate_threshold=0.8, near_duplicate_groups=0,
                                                       max_cross_split_jaccard=0.5, max_cross_split_jaccard_exact=True, val_source="all", test_source="all",
+                                                      group_by=["origin", "near_duplicates"], origin_groups=37, origins_in_two_splits=0,
                                                       splits={
         "train": {"rows": 54, "labels": {}}, "val": {"rows": 18, "labels": {}},
         "test": {"rows": 18, "labels": {}}}).to_dict())
