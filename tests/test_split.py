@@ -339,14 +339,12 @@ def parts_of(parts, origin):
     return [n for n, p in parts.items() if (p["origin"] == origin).any()]
 
 
-def template_rows(tmp_path, per_origin=10, origins_per_label=6):
-    """Rows in blocks of `per_origin` sharing an origin (a template's fills), distinct texts."""
-    rows = [{"text": f"{lab}{k} alpha{i} beta{i * 7} gamma{i * 13}", "label": lab, "source": "template",
-             "origin": f"{lab}-{k}"}
-            for lab in ("a", "b") for k in range(1, origins_per_label + 1) for i in range(per_origin)]
-    path = tmp_path / "generated.csv"
-    pd.DataFrame(rows).to_csv(path, index=False)
-    return path
+def template_rows(tmp_path):
+    """Six origins per label (a template's fills), ten rows each, no two texts alike."""
+    rows_of([{"text": f"{lab}{k} alpha{i} beta{i * 7} gamma{i * 13}", "label": lab, "origin": f"{lab}-{k}"}
+             for lab in ("a", "b") for k in range(1, 7) for i in range(10)], source="template").to_csv(
+        tmp_path / "generated.csv", index=False)
+    return tmp_path / "generated.csv"
 
 
 def test_group_by_origin_keeps_each_origin_whole_and_without_it_they_spread(tmp_path):
