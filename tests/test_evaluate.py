@@ -120,7 +120,7 @@ def test_slices_by_length_source_and_origin(evaluated):
     wrong = (preds["true"] != preds["predicted"]).groupby(origin).sum()
     assert by_origin["rows"].tolist() == [2] * 4 and by_origin["mismatches"].to_dict() == wrong.to_dict()
     assert (by_origin["accuracy"] == 1 - by_origin["mismatches"] / 2).all()
-    assert "| origin | clickbait-p1 | 2 |" in (tmp / "eval" / "summary.md").read_text()
+    assert "| origin | clickbait\\-p1 | 2 |" in (tmp / "eval" / "summary.md").read_text()  # markdown-escaped
     # fixture texts have 5 to 7 words: all in the first default bucket (1-8 words)
     assert slices[slices["slice_by"] == "length"]["slice"].tolist() == ["1-8 words"]
 
