@@ -3,10 +3,10 @@
 Reads: the dataset CSV (text,label,source,origin). Writes: <out>/{train,val,test}.csv and split.json.
 Params: base.seed, split.*. Rows joined into one group always land in the same split (split.group_by): rows of one
 origin (a template's fills, one LLM request's texts; core/origin.py), rows joined by chains of pairs with word-set
-Jaccard >= split.near_duplicate_threshold, and equal texts (always). Each label's groups are shuffled and dealt
-to test, then val, until each holds about its share of the label's rows; train gets the rest. `split.val_source`/`test_source: real` give that
-split only real rows (source `real`): a share of each label's real groups; synthetic rows and the real rows left
-go to the other splits. Multi-label data (dataset.json from generate, `--dataset`, says `multi_label: true`):
+Jaccard >= split.near_duplicate_threshold, and equal texts (always). The groups are shuffled and dealt to test,
+then val, each taking the groups that bring its rows of every label closer to its share; train gets the rest
+(names_for). `split.val_source`/`test_source: real` give that split only real rows (source `real`): a share of
+each label's real groups; synthetic rows and the real rows left go to the other splits. Multi-label data (dataset.json from generate, `--dataset`, says `multi_label: true`):
 groups are stratified by their label sets (a group carries the union of its rows' sets) with iterative
 stratification (iterstrat's MultilabelStratifiedShuffleSplit, seeded), and every split gets every label at least
 once (an error when the data cannot); real-only splits are single-label only. Imports neither torch nor
@@ -56,7 +56,8 @@ def names_for(counts: list[dict[str, int]], sizes: dict[str, float], rest: str) 
             free.subtract(counts[g].keys())
 
         for g in range(len(counts)):
-            gain = sum(abs(target[lab] - taken[lab]) - abs(target[lab] - taken[lab] - n) for lab, n in counts[g].items())
+            gap = {lab: target[lab] - taken[lab] for lab in counts[g]}
+            gain = sum(abs(gap[lab]) - abs(gap[lab] - n) for lab, n in counts[g].items())  # how much closer it gets
             if gain > 0 and spare(g):
                 take(g)
         for lab in sorted(lab for lab in totals if not taken[lab]):
@@ -93,10 +94,10 @@ def assign(groups: dict[str, list[int]], labels: list[str], cfg: params.Split, s
         pool = [k for k in pool if named.get(k, "pool") == "pool"]
     sizes = {name: getattr(cfg, f"{name}_size") for name in ("test", "val") if name not in reserved}
     for label in found:
-        n = sum(label in counts[k] for k in pool)
-        if n < len(sizes) + 1:
+        held = sum(label in counts[k] for k in pool)
+        if held < len(sizes) + 1:
             raise DataError(
-                f"{source}: label {label!r} has {n} groups of rows that stay together (split.group_by: "
+                f"{source}: label {label!r} has {held} groups of rows that stay together (split.group_by: "
                 f"{', '.join(cfg.group_by)}), too few to stratify into "
                 f"{'/'.join(['train', *(n for n in ('val', 'test') if n in sizes)])} with val_size={cfg.val_size} and "
                 f"test_size={cfg.test_size}; need at least {len(sizes) + 1} (add data or templates, or drop the label)")

@@ -92,7 +92,8 @@ def test_mismatches_confusion_curves_and_slices(evaluated):
     slices = pd.read_csv(ev / "slices.csv")
     assert slices.groupby("slice_by")["rows"].sum().to_dict() == {"length": 8, "origin": 8, "source": 8}
     by_origin = slices[slices["slice_by"] == "origin"]
-    assert by_origin["slice"].tolist() == ["tickets-1", "tickets-2", "tickets-3"] and by_origin["rows"].tolist() == [3, 3, 2]
+    assert by_origin["slice"].tolist() == ["tickets-1", "tickets-2", "tickets-3"]
+    assert by_origin["rows"].tolist() == [3, 3, 2]
     missed = (preds["true"] != preds["predicted"]).groupby([f"tickets-{i % 3 + 1}" for i in range(8)]).sum()
     assert by_origin["mismatches"].tolist() == missed.tolist()  # rows with any wrong label, per template
     summary = (ev / "summary.md").read_text()

@@ -78,8 +78,8 @@ def test_class_too_small_to_stratify_is_a_clear_error(tmp_path):
                                                                       {"text": "tiny two", "label": "tiny"}]
     path = tmp_path / "g.csv"
     rows_of(rows, source="template").to_csv(path, index=False)
-    with pytest.raises(DataError, match=r"label 'tiny' has 2 groups of rows that stay together \(split.group_by: origin, "
-                                             r"near_duplicates\), too few to stratify"):
+    with pytest.raises(DataError, match=r"label 'tiny' has 2 groups of rows that stay together "
+                                        r"\(split.group_by: origin, near_duplicates\), too few to stratify"):
         do_split(tmp_path, path)
     assert not (tmp_path / "split").exists()
 
@@ -425,4 +425,5 @@ def test_multi_label_split_keeps_each_origin_whole(tmp_path):
     parts = read(tmp_path)
     assert all(len(parts_of(parts, f"t{k}")) == 1 for k in range(35))
     for part in parts.values():
-        assert {lab for cell in part["label"] for lab in cell.split("|")} == {"account", "billing", "technical", "urgent"}
+        assert {lab for cell in part["label"] for lab in cell.split("|")} == {"account", "billing", "technical",
+                                                                               "urgent"}

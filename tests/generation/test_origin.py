@@ -59,8 +59,8 @@ def test_template_ids_are_positions_and_a_shared_text_keeps_its_first_listing():
     shared = [t for t in fact.templates if t in bait.templates]
     assert len(shared) == 3  # the task file's deliberately ambiguous shapes
     for text, id_ in zip(fact.templates, fact.ids):
-        expected = bait.ids[bait.templates.index(text)] if text in shared else f"factual-{fact.templates.index(text) + 1}"
-        assert id_ == expected
+        own = f"factual-{fact.templates.index(text) + 1}"
+        assert id_ == (bait.ids[bait.templates.index(text)] if text in shared else own)
     assert len(set(bait.ids + fact.ids)) == len(bait.templates) + len(fact.templates) - 3
 
 
