@@ -120,6 +120,7 @@ class LlmBaseline:
         check_client(self, p)
         check(1 <= self.texts_per_request <= 100, f"{p}.texts_per_request", "in [1, 100]", self.texts_per_request)
 
+
 @dataclass(frozen=True)
 class SetFitBaseline:
     """evaluate.baselines.setfit: the cost of the setfit baseline's contrastive phase (evaluation/setfit_baseline.py)."""

@@ -160,8 +160,9 @@ def run_all(cfg: params.Baselines, base_model: str, batch_size: int, train_texts
         fitted = time.perf_counter()
         scored = predict(unique)
         out[name] = {"proba": [scored[idx] for idx in rows], "train_seconds": seconds, "record": record}
-        log.info("baseline %s: fit on %s rows in %.1f s, scored %s sets in %.1f s%s", name, f"{len(train_texts):,}",
-                 fitted - start, len(sets), time.perf_counter() - fitted, describe(record))
+        how = "loaded" if name == REAL_ONLY else f"fit on {len(train_texts):,} rows"
+        log.info("baseline %s: %s in %.1f s, scored %s sets in %.1f s%s", name, how, fitted - start, len(sets),
+                 time.perf_counter() - fitted, describe(record))
     return out
 
 

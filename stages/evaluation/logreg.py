@@ -103,7 +103,8 @@ def fit(features: Any, train_labels: Sequence[str], labels: list[str], search: S
 
     weight = weights_by_label(class_weights, labels)
     if not multi_label:
-        present = {lab: w for lab, w in (weight or {}).items() if lab in set(train_labels)}
+        seen = set(train_labels)
+        present = {lab: w for lab, w in (weight or {}).items() if lab in seen}
         est, record = _choose(features, list(train_labels), search, present or None, scale, what)
         columns = [list(est.classes_).index(lab) if lab in est.classes_ else None for lab in labels]
 
