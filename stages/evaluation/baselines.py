@@ -13,7 +13,8 @@ fine-tuned model (its train summary) and, for the logistic regressions, C chosen
 For a multi-label task (`multi_label`: train labels are label-set cells, core/labelsets.py) each is one vs rest:
 majority gives every label its train frequency as probability; the logistic regressions are fit per label (a label
 in every or no train row gets a constant probability). The evaluate stage decides baselines at argmax (0.5 per
-label for a multi-label task). Params: evaluate.baselines.* (and evaluate.batch_size for embedding batches).
+label for a multi-label task; evaluate.decisions is where a tuned decision rule would apply, real_only's saved
+with its model). Params: evaluate.baselines.* (and evaluate.batch_size for embedding batches).
 """
 
 from __future__ import annotations
