@@ -271,14 +271,14 @@ def main(argv: list[str] | None = None) -> int:
     def add(p: argparse.ArgumentParser) -> None:
         p.add_argument("--split", required=True, type=Path, help="directory with train.csv and val.csv")
         p.add_argument("--model", required=True, type=Path, help="model directory to write")
-        p.add_argument("--reports", type=Path, help="directory for DVCLive logs and summary.json (required)")
-        p.add_argument("--checkpoints", type=Path, help="checkpoint directory kept between runs (required)")
-        p.add_argument("--only-source", help="train on this source's rows alone (real: the real_only baseline)")
+        p.add_argument("--reports", type=Path, help="directory for DVCLive logs and summary.json")
+        p.add_argument("--checkpoints", type=Path, help="checkpoint directory kept between runs")
+        p.add_argument("--only-source", help="train on this source's rows alone, into --model (the real_only baseline)")
         p.add_argument("--dataset", type=Path, help="dataset.json from generate (provider, rows) for the model card")
 
     def body(args: argparse.Namespace) -> None:
         seed = params.load("base", args.params).seed
-        if args.only_source:  # the real_only baseline: --model gets subset.json, model/, train/ (training/subset.py)
+        if args.only_source:  # --model gets subset.json, model/ and train/ (training/subset.py)
             subset.run(args.only_source, args.split, args.model, args.dataset,
                        functools.partial(run, cfg=params.load("train", args.params), seed=seed))
             return

@@ -123,7 +123,7 @@ class LlmBaseline:
 
 @dataclass(frozen=True)
 class SetFitBaseline:
-    """evaluate.baselines.setfit: the cost of the setfit baseline's contrastive phase (evaluation/setfit_baseline.py)."""
+    """evaluate.baselines.setfit: the cost of the setfit baseline's contrastive phase (evaluation/setfit_baseline)."""
     num_iterations: int = 5
     epochs: int = 1
     batch_size: int = 16

@@ -171,8 +171,9 @@ def describe(record: dict[str, Any]) -> str:
     """The log line's tail: the C chosen and its cross-validated macro-F1, k real rows."""
     cv = record.get("cv") or {}
     if cv.get("c") is not None:
-        score = "" if cv["f1_macro"] is None else f", cross-validated macro-F1 {cv['f1_macro']:.4f} ({cv['folds']} folds)"
-        return f"; C {cv['c']:g}{score}"
+        if cv["f1_macro"] is None:
+            return f"; C {cv['c']:g} (no cross-validation)"
+        return f"; C {cv['c']:g}, cross-validated macro-F1 {cv['f1_macro']:.4f} ({cv['folds']} folds)"
     if "real_rows" in record:
         return f"; trained on the {record['real_rows']:,} real train rows alone"
     return ""
