@@ -1,8 +1,8 @@
 """Stage evaluate: the fine-tuned classifier and its baselines on the held-out test split and on real data.
 
-Reads: the model directory, <split>/test.csv and train.csv (baselines), the external test directory, the
-train summary and, for the llm_zero_shot baseline, the price table and its own LLM response cache (which it
-appends to; never generate's). Writes: metrics.json (headline numbers only: test macro-F1, accuracy, ROC-AUC, real-set scores)
+Reads: the model directory, <split>/test.csv and train.csv (baselines), the external test directory, the train
+summary (time, class weights), the real_only model (train --only-source real) and, for the llm_zero_shot
+baseline, the price table and its own LLM response cache (which it appends to; never generate's). Writes: metrics.json (headline numbers only: test macro-F1, accuracy, ROC-AUC, real-set scores)
 and the eval directory (test_metrics.json with intervals, calibration and per-label values; predictions,
 mismatches, curves, slices, baselines with the fine-tuned model's inference seconds and the LLM's tokens and USD
 per 1,000 texts, summary.md, PNGs; see README). A multi-label model (core/labelsets.py) is scored on its
@@ -10,7 +10,7 @@ thresholded decisions (its baselines one vs rest at 0.5): metrics.json then hold
 loss, subset accuracy and macro ROC-AUC (evaluation/multilabel.py).
 Both forward passes (fine-tuned model, frozen-encoder baseline) run in evaluate.precision (core/precision.py:
 auto is bf16 autocast where the device multiplies bf16 natively); baselines.json records the choice.
-Params: base.seed (bootstrap), train.model (frozen-encoder baseline), evaluate.*
+Params: base.seed (bootstrap, cross-validation folds), train.model (frozen-encoder, setfit baselines), evaluate.*
 """
 
 from __future__ import annotations
@@ -124,9 +124,9 @@ def read_sets(cfg: params.Evaluate, split_dir: Path, external_dir: Path | None, 
 
 def predict_all(cfg: params.Evaluate, base_model: str, model: Any, tokenizer: Any, labels: list[str],
                 sets: dict[str, Any], split_dir: Path, train_report: Path | None,
-                llm: llm_baseline.ZeroShot | None = None) -> Scored:
-    """The fine-tuned model (timed: inference seconds per 1,000 distinct texts) and each baseline (fit on train.csv;
-    the LLM's answers already fetched) on every set; each distinct text is scored once (core/text.distinct)."""
+                llm: llm_baseline.ZeroShot | None = None, seed: int = 0, real_only: Path | None = None) -> Scored:
+    """The fine-tuned model (timed: inference seconds per 1,000 distinct texts) and each baseline (fit on train.csv with
+    the model's class weights; the LLM's answers already fetched; real_only) on every set; each distinct text once."""
     import numpy as np
 
     multi = modeling.is_multi_label(model)
@@ -140,16 +140,15 @@ def predict_all(cfg: params.Evaluate, base_model: str, model: Any, tokenizer: An
     extras = {FINE_TUNED: {"inference": {"seconds_per_1000_texts": round((time.perf_counter() - start) / n * 1000, 3),
                                          "texts": n, "batch_size": cfg.batch_size, "device": modeling.device(),
                                          "precision": precision}}}
-    seconds = {FINE_TUNED: contracts.TrainSummary.read(train_report).train_seconds if train_report else None}
-    if llm is not None:
-        extras[llm_baseline.NAME] = {"llm": llm.report}
-    if cfg.baselines.models:
+    summary = contracts.TrainSummary.read(train_report) if train_report else None
+    seconds = {FINE_TUNED: summary.train_seconds if summary else None}
+    if cfg.baselines.models or real_only is not None:
         train = contracts.read_dataset(split_dir / "train.csv", "train split", ("text", "label"))
         fitted = baselines.run_all(cfg.baselines, base_model, cfg.batch_size, train["text"].tolist(),
-                                   train["label"].tolist(), labels, list(texts.values()), multi_label=multi, llm=llm,
-                                   precision=precision)
+                                   train["label"].tolist(), labels, list(texts.values()), multi, llm, precision,
+                                   summary and summary.class_weights, seed, real_only)
         for name, fit in fitted.items():
-            seconds[name] = fit["train_seconds"]
+            seconds[name], extras[name] = fit["train_seconds"], fit["record"]
             for set_name, p in zip(sets, fit["proba"]):
                 proba[set_name][name] = p
     if multi:
@@ -219,7 +218,7 @@ def write_reports(cfg: params.Evaluate, base_model: str, eval_dir: Path, metrics
 
 def run(*, cfg: params.Evaluate, seed: int, base_model: str, model_dir: Path, split_dir: Path, metrics_path: Path,
         eval_dir: Path, external_dir: Path | None = None, train_report: Path | None = None,
-        llm_cache: Path | None = None, prices: Path | None = None) -> dict[str, Any]:
+        llm_cache: Path | None = None, prices: Path | None = None, real_only: Path | None = None) -> dict[str, Any]:
     """Score the model and its baselines on the test split and the real sets; write metrics.json and eval/."""
     model, tokenizer, labels = load_model(model_dir)
     multi = modeling.is_multi_label(model)
@@ -227,7 +226,7 @@ def run(*, cfg: params.Evaluate, seed: int, base_model: str, model_dir: Path, sp
     sets = read_sets(cfg, split_dir, external_dir, labels, multi)
     llm = llm_baseline.prepare(cfg.baselines, llm_cache, prices, labels, multi,
                                [frame["text"].tolist() for frame in sets.values()])  # before any scoring
-    scored = predict_all(cfg, base_model, model, tokenizer, labels, sets, split_dir, train_report, llm)
+    scored = predict_all(cfg, base_model, model, tokenizer, labels, sets, split_dir, train_report, llm, seed, real_only)
     scores, boots = {}, {}
     for name in sets:
         scores[name], boots[name] = score_set(name, scored.y[name], scored.proba[name], labels, cfg, seed,
@@ -281,16 +280,17 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--metrics", required=True, type=Path, help="metrics.json to write")
         p.add_argument("--out", required=True, type=Path, help="directory for predictions, tables and plots")
         p.add_argument("--external", type=Path, help="directory holding the external (real) test sets")
-        p.add_argument("--train-report", type=Path, help="train summary.json (for the training time)")
+        p.add_argument("--train-report", type=Path, help="train summary.json (training time, class weights)")
         p.add_argument("--llm-cache", type=Path, help="the llm_zero_shot baseline's response cache directory")
         p.add_argument("--prices", type=Path, help="price table (model: {input, output} USD per million tokens)")
+        p.add_argument("--real-only", type=Path, help="what `train --only-source real` wrote (the real_only baseline)")
 
     def body(args: argparse.Namespace) -> None:
         cli.require_model_dir(args.model)
         run(cfg=params.load("evaluate", args.params), seed=params.load("base", args.params).seed,
             base_model=params.load("train", args.params).model, model_dir=args.model, split_dir=args.split,
             metrics_path=args.metrics, eval_dir=args.out, external_dir=args.external, train_report=args.train_report,
-            llm_cache=args.llm_cache, prices=args.prices)
+            llm_cache=args.llm_cache, prices=args.prices, real_only=args.real_only)
 
     return cli.main(__doc__.splitlines()[0], add, body, argv,
                     example="python -m stages.evaluate --model models/classifier --split data/split --metrics reports/metrics.json --out reports/eval --llm-cache data/llm_eval_cache --prices data/prices.yaml")  # as dvc.yaml runs it

@@ -6,12 +6,14 @@ README.md), DVCLive per-epoch curves and summary.json in the reports directory; 
 in the checkpoint directory. Params: base.seed, train.*. A multi-label data set (dataset.json multi_label) trains
 one sigmoid per label (training/multilabel.py) and saves per-label decision thresholds tuned on val.
 Runs on CUDA when present, else the CPU; under `torchrun --nproc-per-node N` as N processes (rank 0 writes).
+`--only-source real`: the same on the real train rows alone (the real_only baseline; training/subset.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -26,7 +28,7 @@ from typing import Any
 from stages.core import cli, contracts, labelsets, modeling, params, provenance
 from stages.core.errors import DataError
 from stages.core.io import atomic_dir, write_json
-from stages.training import checkpoints, controls, diagnostics, modelcard, multilabel
+from stages.training import checkpoints, controls, diagnostics, modelcard, multilabel, subset
 
 log = logging.getLogger(__name__)
 
@@ -269,12 +271,19 @@ def main(argv: list[str] | None = None) -> int:
     def add(p: argparse.ArgumentParser) -> None:
         p.add_argument("--split", required=True, type=Path, help="directory with train.csv and val.csv")
         p.add_argument("--model", required=True, type=Path, help="model directory to write")
-        p.add_argument("--reports", required=True, type=Path, help="directory for DVCLive logs and summary.json")
-        p.add_argument("--checkpoints", required=True, type=Path, help="checkpoint directory kept between runs")
+        p.add_argument("--reports", type=Path, help="directory for DVCLive logs and summary.json")
+        p.add_argument("--checkpoints", type=Path, help="checkpoint directory kept between runs")
+        p.add_argument("--only-source", help="train on this source's rows alone, into --model (the real_only baseline)")
         p.add_argument("--dataset", type=Path, help="dataset.json from generate (provider, rows) for the model card")
 
     def body(args: argparse.Namespace) -> None:
         seed = params.load("base", args.params).seed
+        if args.only_source:  # --model gets subset.json, model/ and train/ (training/subset.py)
+            subset.run(args.only_source, args.split, args.model, args.dataset,
+                       functools.partial(run, cfg=params.load("train", args.params), seed=seed))
+            return
+        if not (args.reports and args.checkpoints):
+            raise DataError("--reports and --checkpoints are required (unless --only-source)")
         try:
             run(cfg=params.load("train", args.params), seed=seed, split_dir=args.split, model_dir=args.model,
                 reports=args.reports, checkpoint_dir=args.checkpoints, dataset=args.dataset)

@@ -407,3 +407,55 @@ def test_three_labels_get_one_vs_rest_scores_per_label_their_macro_and_a_curve_e
     assert set(pd.read_csv(tmp_path / "eval" / "roc.csv")["label"]) == set(labels)
     assert (tmp_path / "eval" / "roc.png").read_bytes()[:4] == b"\x89PNG"
     assert "One vs rest, averaged over the labels: ROC-AUC" in (tmp_path / "eval" / "summary.md").read_text()
+
+
+# ---- the baselines' fairness: the fine-tuned model's class weights, and the real_only baseline
+
+from tests.training.test_subset import real_only, write_split  # noqa: E402,F401  (the stage's real_only output)
+
+
+def test_class_weights_of_the_train_summary_reach_the_baselines(evaluated, tmp_path, model_dir, tiny_bert):
+    # 24 factual rows and 8 clickbait rows sharing words; the test split mixes both. Weighted like the fine-tuned
+    # model, TF-IDF puts more of its decisions on the rare label than unweighted.
+    from tests.evaluation.test_baselines import ambiguous_imbalanced
+
+    texts, labels, test = ambiguous_imbalanced()
+    split = tmp_path / "split"
+    split.mkdir()
+    pd.DataFrame({"text": texts, "label": labels, "source": "template"}).to_csv(split / "train.csv", index=False)
+    pd.DataFrame({"text": test, "label": ["clickbait", "factual"] * 20, "source": "template"}).to_csv(
+        split / "test.csv", index=False)
+    summary = json.loads((evaluated[0] / "train_summary.json").read_text())
+    cfg = cfg_of(baselines={"models": ["tfidf_lr"], "c_grid": [1.0]})
+    rows = {}
+    for weights in (None, [3.0, 0.6]):
+        report = tmp_path / f"summary-{weights}.json"
+        report.write_text(json.dumps({**summary, "class_weights": weights}))
+        out = run(tmp_path / str(weights), model_dir, tiny_bert, cfg, split_dir=split, train_report=report)
+        rows[weights is None] = out["baselines"]["models"]["tfidf_lr"]
+    assert rows[True]["class_weights"] is None and rows[False]["class_weights"] == [3.0, 0.6]
+    assert rows[False]["cv"]["c"] == 1.0 and rows[False]["cv"]["folds"] == 5
+    assert rows[False]["test"]["f1_macro"] != rows[True]["test"]["f1_macro"]
+
+
+def test_real_only_is_scored_with_k_and_a_paired_gain_when_train_held_real_rows(tmp_path, model_dir, tiny_bert,
+                                                                                real_only):
+    out = run(tmp_path, model_dir, tiny_bert, cfg_of(baselines={"models": ["majority"]}), real_only=real_only)
+    models = out["baselines"]["models"]
+    assert list(models) == ["fine_tuned", "majority", "real_only"]
+    row = models["real_only"]
+    assert (row["real_rows"], row["val_rows"], row["source"]) == (6, 8, "real")
+    assert row["train_seconds"] == json.loads((real_only / "train" / "summary.json").read_text())["train_seconds"]
+    gain = models["fine_tuned"]["test"]["f1_macro"] - row["test"]["f1_macro"]
+    assert row["test"]["fine_tuned_gain_f1_macro"] == pytest.approx(gain, abs=1e-6)
+    assert row["test"]["gain_ci_low"] <= row["test"]["gain_ci_high"]
+    assert "| fine-tuned on the real train rows alone |" in (tmp_path / "eval" / "summary.md").read_text()
+
+
+def test_real_only_is_absent_when_train_held_no_real_rows(tmp_path, model_dir, tiny_bert):
+    marker = tmp_path / "real_only"
+    marker.mkdir()
+    (marker / "subset.json").write_text(json.dumps({"source": "real", "train_rows": 0, "val_rows": 0, "labels": [],
+                                                    "trained": False, "reason": "train.csv holds no row of source 'real'"}))
+    out = run(tmp_path, model_dir, tiny_bert, cfg_of(baselines={"models": []}), real_only=marker)
+    assert list(out["baselines"]["models"]) == ["fine_tuned"]

@@ -8,6 +8,7 @@
 | reports/data/dataset.json    | generate | train            |
 | reports/data/split.json      | split    | report           |
 | reports/train/summary.json   | train    | evaluate, report |
+| models/real_only/subset.json | train --only-source | evaluate |
 | reports/metrics.json         | evaluate | (dvc exp show)   |
 | reports/eval/test_metrics.json | evaluate | report         |
 | reports/eval/predictions.csv | evaluate | explain          |
@@ -147,6 +148,26 @@ class TrainSummary(Contract):
     undertrained_warning: str | None   # too few optimizer steps to trust the scores (diagnostics.undertrained)
     multi_label: bool = False          # one sigmoid per label (training/multilabel.py)
     thresholds: dict | None = None     # multi-label: {label: decision threshold} tuned on val
+
+
+# ---- train --only-source -> evaluate: <models/real_only>/subset.json (the real_only baseline)
+
+SUBSET_FILE, SUBSET_MODEL, SUBSET_REPORTS = "subset.json", "model", "train"  # inside the --only-source directory
+
+
+@dataclasses.dataclass(frozen=True)
+class SubsetModel(Contract):
+    """What `stages.train --only-source SOURCE` trained on: the train rows of one source alone (k), the val rows
+    kept (those whose labels the subset holds) and their labels; or why it trained nothing (then its directory
+    holds only this file, else also the model in SUBSET_MODEL/ and the train reports in SUBSET_REPORTS/)."""
+
+    FILE: ClassVar[str] = "subset.json (train --only-source)"
+    source: str
+    train_rows: int
+    val_rows: int
+    labels: list
+    trained: bool
+    reason: str | None = None
 
 
 # ---- evaluate -> report: reports/eval/test_metrics.json (the full record) and reports/metrics.json (headline)

@@ -14,7 +14,7 @@ from typing import Any
 
 from stages.core.errors import ParamsError
 from stages.core.params_model import (BASELINES, SCHEDULERS, Baselines, Evaluate, Explain, ExternalTest, LlmBaseline,
-                                       Report, Train, check_client)
+                                       Report, SetFitBaseline, Train, check_client)
 from stages.core.params_real import RealRows, check_separator
 from stages.core.schema import build, check
 
@@ -182,4 +182,5 @@ def as_dict(obj: Any) -> dict[str, Any]:
 
 
 __all__ = ["load", "load_dict", "build", "as_dict", "ParamsError", "SECTIONS", "Base", "Generate", "Split", "Train",
-           "Evaluate", "Explain", "Report", "Baselines", "ExternalTest", "RealRows", "BASELINES", "SCHEDULERS"]
+           "Evaluate", "Explain", "Report", "Baselines", "SetFitBaseline", "ExternalTest", "RealRows", "BASELINES",
+           "SCHEDULERS"]

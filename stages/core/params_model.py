@@ -120,18 +120,46 @@ class LlmBaseline:
         check_client(self, p)
         check(1 <= self.texts_per_request <= 100, f"{p}.texts_per_request", "in [1, 100]", self.texts_per_request)
 
+
+@dataclass(frozen=True)
+class SetFitBaseline:
+    """evaluate.baselines.setfit: the cost of the setfit baseline's contrastive phase (evaluation/setfit_baseline)."""
+    num_iterations: int = 5
+    epochs: int = 1
+    batch_size: int = 16
+    max_steps: int = 1000
+    learning_rate: float = 2e-5
+
+    def validate(self, p: str) -> None:
+        check(1 <= self.num_iterations <= 100, f"{p}.num_iterations", "in [1, 100] pairs per train row and kind",
+              self.num_iterations)
+        check(self.epochs >= 1, f"{p}.epochs", ">= 1", self.epochs)
+        check(self.batch_size >= 2, f"{p}.batch_size", ">= 2 pairs", self.batch_size)
+        check(self.max_steps >= 0, f"{p}.max_steps", ">= 0 (0: no cap)", self.max_steps)
+        check(0 < self.learning_rate < 1, f"{p}.learning_rate", "in (0, 1)", self.learning_rate)
+
+
 @dataclass(frozen=True)
 class Baselines:
-    models: tuple[typing.Literal["majority", "tfidf_lr", "frozen_lr", "llm_zero_shot"], ...] = BASELINES
+    models: tuple[typing.Literal["majority", "tfidf_lr", "frozen_lr", "setfit", "llm_zero_shot"], ...] = BASELINES
     tfidf_max_ngram: int = 2
-    c: float = 1.0
+    tfidf_char_ngrams: tuple[int, ...] = (2, 5)
+    c_grid: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0, 100.0)
+    cv_folds: int = 5
     max_length: int = 64
+    setfit: SetFitBaseline = field(default_factory=SetFitBaseline)
     llm: LlmBaseline = field(default_factory=LlmBaseline)
 
     def validate(self, p: str) -> None:
         check(len(set(self.models)) == len(self.models), f"{p}.models", "a list without repeats", list(self.models))
         check(1 <= self.tfidf_max_ngram <= 5, f"{p}.tfidf_max_ngram", "in [1, 5] words", self.tfidf_max_ngram)
-        check(self.c > 0, f"{p}.c", "> 0", self.c)
+        chars = list(self.tfidf_char_ngrams)
+        check(chars == [] or (len(chars) == 2 and 1 <= chars[0] <= chars[1] <= 10), f"{p}.tfidf_char_ngrams",
+              "[] (word n-grams only) or [shortest, longest] characters with 1 <= shortest <= longest <= 10", chars)
+        grid = list(self.c_grid)
+        check(bool(grid) and all(c > 0 for c in grid) and grid == sorted(set(grid)), f"{p}.c_grid",
+              "a non-empty list of increasing values > 0", grid)
+        check(2 <= self.cv_folds <= 20, f"{p}.cv_folds", "in [2, 20]", self.cv_folds)
         check(8 <= self.max_length <= 8192, f"{p}.max_length", "in [8, 8192] tokens", self.max_length)
 
 

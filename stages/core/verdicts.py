@@ -10,7 +10,8 @@ from collections.abc import Hashable, Sequence
 from typing import Any
 
 MODEL_NAMES = {"fine_tuned": "fine-tuned", "majority": "majority class", "tfidf_lr": "TF-IDF + logistic regression",
-               "frozen_lr": "frozen encoder + logistic regression", "llm_zero_shot": "LLM zero-shot"}
+               "frozen_lr": "frozen encoder + logistic regression", "setfit": "SetFit (contrastive) + logistic regression",
+               "llm_zero_shot": "LLM zero-shot", "real_only": "fine-tuned on the real train rows alone"}
 BETTER, NOISE, WORSE = "fine-tuned better", "within noise", "baseline better"
 # A predictor has collapsed when at least COLLAPSE_PREDICTED of its decisions go to one label while that label holds
 # under COLLAPSE_TRUE of the true labels: a majority-class guess dressed as a model, never "within noise".

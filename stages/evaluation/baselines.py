@@ -1,15 +1,20 @@
-"""Baselines scored beside the fine-tuned model, each fit on the train split only.
+"""Baselines scored beside the fine-tuned model, each fit on the train split only, with the same class weights as the
+fine-tuned model (its train summary) and, for the logistic regressions, C chosen by cross-validation (logreg.py):
 
 - majority: always the most frequent train label (ties: the first label);
-- tfidf_lr: TF-IDF word n-grams + logistic regression (the classic bag-of-words baseline);
+- tfidf_lr: TF-IDF word n-grams and character n-grams + logistic regression (the classic bag-of-words baseline);
 - frozen_lr: mean-pooled embeddings of the base encoder (`train.model`, no fine-tuning; modeling.embed) +
   logistic regression, which tells how much the fine-tuning itself adds;
-- llm_zero_shot: a chat model's answers, fetched before anything is scored (evaluation/llm_baseline.py); no training.
+- setfit (not in the default list): the base encoder fine-tuned contrastively with the `setfit` package, then
+  frozen_lr's head (setfit_baseline.py);
+- llm_zero_shot: a chat model's answers, fetched before anything is scored (evaluation/llm_baseline.py); no training;
+- real_only (when `train --only-source real` trained one: the train split held real rows): the same fine-tuning
+  on the k real train rows alone, scored as it is (models/real_only; the evaluate stage's --real-only).
 For a multi-label task (`multi_label`: train labels are label-set cells, core/labelsets.py) each is one vs rest:
-majority gives every label its train frequency as probability; the logistic regressions are fit per label
-(sklearn OneVsRestClassifier; a label in every or no train row gets a constant probability). The evaluate
-stage decides at 0.5.
-Params: evaluate.baselines.* (and evaluate.batch_size for embedding batches).
+majority gives every label its train frequency as probability; the logistic regressions are fit per label (a label
+in every or no train row gets a constant probability). The evaluate stage decides baselines at argmax (0.5 per
+label for a multi-label task; evaluate.decisions is where a tuned decision rule would apply, real_only's saved
+with its model). Params: evaluate.baselines.* (and evaluate.batch_size for embedding batches).
 """
 
 from __future__ import annotations
@@ -17,44 +22,20 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
-from stages.core import labelsets, modeling, params
+from stages.core import contracts, labelsets, modeling, params
 from stages.core.errors import DataError
 from stages.core.text import distinct
+from stages.evaluation import logreg, setfit_baseline
 
 log = logging.getLogger(__name__)
+REAL_ONLY = "real_only"
+Predictor = Callable[[list[str]], Any]
 
 
-def _columns(clf: Any, labels: list[str], proba: Any) -> Any:
-    """Reorder a fitted classifier's predict_proba columns to `labels` (labels it never saw get 0)."""
-    import numpy as np
-
-    out = np.zeros((proba.shape[0], len(labels)))
-    for j, lab in enumerate(clf.classes_):
-        out[:, labels.index(lab)] = proba[:, j]
-    return out
-
-
-def _fit(estimator: Any, features: Any, train_labels: Sequence[str], labels: list[str],
-         multi_label: bool) -> Callable[[Any], Any]:
-    """Fit `estimator` on the features; returns features -> (n, labels) probabilities (one vs rest for a
-    multi-label task, a softmax-like row otherwise)."""
-    import warnings
-
-    from sklearn.multiclass import OneVsRestClassifier
-
-    if not multi_label:
-        estimator.fit(features, list(train_labels))
-        return lambda x: _columns(estimator, labels, estimator.predict_proba(x))
-    clf = OneVsRestClassifier(estimator)
-    with warnings.catch_warnings():  # "Label not k is present in all training examples": constant, as documented
-        warnings.filterwarnings("ignore", message="Label .* is present in all training examples")
-        clf.fit(features, labelsets.multi_hot(train_labels, labels))
-    return lambda x: clf.predict_proba(x)
-
-
-def majority(train_labels: Sequence[str], labels: list[str], multi_label: bool = False) -> Callable[[list[str]], Any]:
+def majority(train_labels: Sequence[str], labels: list[str], multi_label: bool = False) -> Predictor:
     import numpy as np
 
     if multi_label:
@@ -65,15 +46,18 @@ def majority(train_labels: Sequence[str], labels: list[str], multi_label: bool =
     return lambda texts: np.tile(row, (len(texts), 1))
 
 
-def tfidf_lr(cfg: params.Baselines, train_texts: list[str], train_labels: Sequence[str],
-             labels: list[str], multi_label: bool = False) -> Callable[[list[str]], Any]:
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
+def search_of(cfg: params.Baselines, seed: int) -> logreg.Search:
+    return logreg.Search(tuple(cfg.c_grid), cfg.cv_folds, seed)
 
-    vec = TfidfVectorizer(ngram_range=(1, cfg.tfidf_max_ngram), sublinear_tf=True, lowercase=True)
-    predict = _fit(LogisticRegression(C=cfg.c, max_iter=2000), vec.fit_transform(train_texts), train_labels, labels,
-                   multi_label)
-    return lambda texts: predict(vec.transform(texts))
+
+def tfidf_lr(cfg: params.Baselines, train_texts: list[str], train_labels: Sequence[str], labels: list[str],
+             multi_label: bool = False, class_weights: Sequence[float] | None = None,
+             seed: int = 0) -> tuple[Predictor, dict[str, Any]]:
+    """TF-IDF (words and characters) + logistic regression; returns the predictor and its cross-validation record."""
+    vec = logreg.tfidf_features(cfg.tfidf_max_ngram, cfg.tfidf_char_ngrams)
+    predict, cv = logreg.fit(vec.fit_transform(train_texts), train_labels, labels, search_of(cfg, seed),
+                             class_weights, multi_label, what="tfidf_lr")
+    return lambda texts: predict(vec.transform(texts)), {"cv": cv}
 
 
 def load_encoder(name: str) -> tuple[Any, Any]:
@@ -90,45 +74,106 @@ def load_encoder(name: str) -> tuple[Any, Any]:
 
 
 def frozen_lr(cfg: params.Baselines, base_model: str, batch_size: int, train_texts: list[str],
-              train_labels: Sequence[str], labels: list[str], multi_label: bool = False,
-              precision: str = "fp32") -> Callable[[list[str]], Any]:
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
+              train_labels: Sequence[str], labels: list[str], multi_label: bool = False, precision: str = "fp32",
+              class_weights: Sequence[float] | None = None, seed: int = 0) -> tuple[Predictor, dict[str, Any]]:
+    """Standardised mean-pooled embeddings of the untouched encoder + logistic regression; predictor and record."""
     model, tokenizer = load_encoder(base_model)
-    clf = make_pipeline(StandardScaler(), LogisticRegression(C=cfg.c, max_iter=2000))
+
     def embed(texts: list[str]) -> Any:
         return modeling.embed(model, tokenizer, texts, batch_size, cfg.max_length, precision)
 
-    predict = _fit(clf, embed(train_texts), train_labels, labels, multi_label)
-    return lambda texts: predict(embed(texts))
+    predict, cv = logreg.fit(embed(train_texts), train_labels, labels, search_of(cfg, seed), class_weights,
+                             multi_label, scale=True, what="frozen_lr")
+    return lambda texts: predict(embed(texts)), {"cv": cv}
+
+
+def real_only(root: Path, labels: list[str], batch_size: int,
+              precision: str = "fp32") -> tuple[Predictor | None, dict[str, Any], float | None]:
+    """The model `train --only-source real` left in `root` (contracts.SubsetModel): its predictor with columns in
+    the fine-tuned model's label order (a label it never saw: probability 0), its record (k = real_rows) and its
+    training seconds; no predictor when it trained none (no real train rows)."""
+    import numpy as np
+
+    info = contracts.SubsetModel.read(root / contracts.SUBSET_FILE)
+    if not info.trained:
+        log.info("%s: not scored (%s)", REAL_ONLY, info.reason)
+        return None, {}, None
+    model_dir = root / contracts.SUBSET_MODEL
+    model = modeling.load_classifier(str(model_dir)).to(modeling.device())
+    tokenizer, own = modeling.load_tokenizer(str(model_dir)), modeling.labels_of(model)
+    unknown = sorted(set(own) - set(labels))
+    if unknown:
+        raise DataError(f"{model_dir}: label {unknown[0]!r} is unknown to the fine-tuned model ({', '.join(labels)})")
+    columns = [labels.index(lab) for lab in own]
+
+    def predict(texts: list[str]) -> Any:
+        out = np.zeros((len(texts), len(labels)))
+        out[:, columns] = modeling.predict_proba(model, tokenizer, texts, batch_size, precision=precision)
+        return out
+
+    seconds = contracts.TrainSummary.read(root / contracts.SUBSET_REPORTS / "summary.json").train_seconds
+    return predict, {"real_rows": info.train_rows, "val_rows": info.val_rows, "source": info.source}, seconds
+
+
+def fit_one(name: str, cfg: params.Baselines, base_model: str, batch_size: int, train_texts: list[str],
+            train_labels: Sequence[str], labels: list[str], multi_label: bool, llm: Any, precision: str,
+            class_weights: Sequence[float] | None, seed: int) -> tuple[Predictor, dict[str, Any]]:
+    """One baseline of evaluate.baselines.models, fit: its predictor and its baselines.json record."""
+    if name == "majority":
+        return majority(train_labels, labels, multi_label), {}
+    if name == "llm_zero_shot":
+        return llm.predict, {"llm": llm.report}
+    weighted = {"class_weights": None if class_weights is None else list(class_weights)}
+    if name == "tfidf_lr":
+        predict, record = tfidf_lr(cfg, train_texts, train_labels, labels, multi_label, class_weights, seed)
+    elif name == "setfit":
+        predict, record = setfit_baseline.setfit_lr(cfg, base_model, batch_size, train_texts, train_labels, labels,
+                                                    search_of(cfg, seed), class_weights, multi_label)
+    else:
+        predict, record = frozen_lr(cfg, base_model, batch_size, train_texts, train_labels, labels, multi_label,
+                                    precision, class_weights, seed)
+    return predict, {**weighted, **record}
 
 
 def run_all(cfg: params.Baselines, base_model: str, batch_size: int, train_texts: list[str],
             train_labels: Sequence[str], labels: list[str], sets: list[list[str]],
-            multi_label: bool = False, llm: Any = None, precision: str = "fp32") -> dict[str, dict[str, Any]]:
-    """{name: {"proba": [one (n, labels) array per set], "train_seconds": fit time}} for cfg.models
-    (`multi_label`: train_labels are label-set cells and each baseline is one vs rest); `llm` is
-    llm_baseline.prepare's answers (train_seconds None: nothing is trained); frozen_lr's encoder runs in
-    `precision` (core/precision). Each distinct text of the sets is
-    scored once (a text in several sets, or twice in one, costs one row)."""
+            multi_label: bool = False, llm: Any = None, precision: str = "fp32",
+            class_weights: Sequence[float] | None = None, seed: int = 0,
+            real_only_dir: Path | None = None) -> dict[str, dict[str, Any]]:
+    """{name: {"proba": [one (n, labels) array per set], "train_seconds": fit time, "record": more baselines.json
+    fields}} for cfg.models, then real_only when `real_only_dir` holds a model (`multi_label`: train_labels are
+    label-set cells and each baseline is one vs rest); `llm` is llm_baseline.prepare's answers (train_seconds None:
+    nothing is trained); `class_weights`: the fine-tuned model's (train summary), None: unweighted; `seed`
+    (base.seed) shuffles the cross-validation folds; frozen_lr's encoder runs in `precision` (core/precision).
+    Each distinct text of the sets is scored once (a text in several sets, or twice in one, costs one row)."""
     unique, rows = distinct(sets)
     out = {}
-    for name in cfg.models:
+    for name in (*cfg.models, *([REAL_ONLY] if real_only_dir is not None else [])):
         start = time.perf_counter()
-        if name == "majority":
-            predict = majority(train_labels, labels, multi_label)
-        elif name == "llm_zero_shot":
-            predict = llm.predict
-        elif name == "tfidf_lr":
-            predict = tfidf_lr(cfg, train_texts, train_labels, labels, multi_label)
+        if name == REAL_ONLY:
+            predict, record, seconds = real_only(real_only_dir, labels, batch_size, precision)
+            if predict is None:
+                continue
         else:
-            predict = frozen_lr(cfg, base_model, batch_size, train_texts, train_labels, labels, multi_label, precision)
+            predict, record = fit_one(name, cfg, base_model, batch_size, train_texts, train_labels, labels,
+                                      multi_label, llm, precision, class_weights, seed)
+            seconds = None if name == "llm_zero_shot" else round(time.perf_counter() - start, 1)
         fitted = time.perf_counter()
         scored = predict(unique)
-        out[name] = {"proba": [scored[idx] for idx in rows],
-                     "train_seconds": None if name == "llm_zero_shot" else round(fitted - start, 1)}
-        log.info("baseline %s: fit on %s rows in %.1f s, scored %s sets in %.1f s", name,
-                 f"{len(train_texts):,}", fitted - start, len(sets), time.perf_counter() - fitted)
+        out[name] = {"proba": [scored[idx] for idx in rows], "train_seconds": seconds, "record": record}
+        how = "loaded" if name == REAL_ONLY else f"fit on {len(train_texts):,} rows"
+        log.info("baseline %s: %s in %.1f s, scored %s sets in %.1f s%s", name, how, fitted - start, len(sets),
+                 time.perf_counter() - fitted, describe(record))
     return out
+
+
+def describe(record: dict[str, Any]) -> str:
+    """The log line's tail: the C chosen and its cross-validated macro-F1, k real rows."""
+    cv = record.get("cv") or {}
+    if cv.get("c") is not None:
+        if cv["f1_macro"] is None:
+            return f"; C {cv['c']:g} (no cross-validation)"
+        return f"; C {cv['c']:g}, cross-validated macro-F1 {cv['f1_macro']:.4f} ({cv['folds']} folds)"
+    if "real_rows" in record:
+        return f"; trained on the {record['real_rows']:,} real train rows alone"
+    return ""

@@ -15,6 +15,15 @@ def test_repository_evaluate_section():
     assert cfg.positive_label is None and cfg.bootstrap >= 100 and cfg.external_test == ()
     assert cfg.precision == "auto"
     assert cfg.baselines.models == ("majority", "tfidf_lr", "frozen_lr")
+    assert cfg.baselines.c_grid == (0.01, 0.1, 1.0, 10.0, 100.0) and cfg.baselines.cv_folds == 5
+    assert cfg.baselines.tfidf_char_ngrams == (2, 5)
+
+
+def test_setfit_is_a_baseline_one_may_ask_for_with_bounded_cost():
+    cfg = params.load_dict({"baselines": {"models": ["setfit"], "setfit": {"num_iterations": 2, "max_steps": 50},
+                                          "tfidf_char_ngrams": []}}, "evaluate").baselines
+    assert cfg.models == ("setfit",) and cfg.setfit.num_iterations == 2 and cfg.setfit.max_steps == 50
+    assert cfg.setfit.epochs == 1 and cfg.tfidf_char_ngrams == ()
 
 
 def test_external_test_entries_take_defaults():
@@ -32,9 +41,26 @@ def test_external_test_entries_take_defaults():
     ({"length_buckets": [12, 8]}, "evaluate.length_buckets must be increasing word counts >= 1, got [12, 8]"),
     ({"length_buckets": [0, 8]}, "evaluate.length_buckets must be increasing word counts >= 1, got [0, 8]"),
     ({"positive_label": ""}, "evaluate.positive_label must be a non-empty string, got ''"),
-    ({"baselines": {"models": ["bert"]}}, "evaluate.baselines.models[0] must be one of majority, tfidf_lr, frozen_lr"),
+    ({"baselines": {"models": ["bert"]}},
+     "evaluate.baselines.models[0] must be one of majority, tfidf_lr, frozen_lr, setfit, llm_zero_shot, got 'bert'"),
     ({"baselines": {"models": ["majority", "majority"]}}, "evaluate.baselines.models must be a list without repeats"),
-    ({"baselines": {"c": 0}}, "evaluate.baselines.c must be > 0, got 0.0"),
+    ({"baselines": {"c": 1.0}}, "unknown key evaluate.baselines.c (known keys: c_grid, cv_folds,"),
+    ({"baselines": {"c_grid": []}}, "evaluate.baselines.c_grid must be a non-empty list of increasing values > 0, got []"),
+    ({"baselines": {"c_grid": [0, 1]}}, "evaluate.baselines.c_grid must be a non-empty list of increasing values > 0"),
+    ({"baselines": {"c_grid": [10, 1]}}, "evaluate.baselines.c_grid must be a non-empty list of increasing values > 0, "
+                                         "got [10.0, 1.0]"),
+    ({"baselines": {"c_grid": 1.0}}, "evaluate.baselines.c_grid must be a list, got 1.0"),
+    ({"baselines": {"cv_folds": 1}}, "evaluate.baselines.cv_folds must be in [2, 20], got 1"),
+    ({"baselines": {"tfidf_char_ngrams": [5, 2]}}, "evaluate.baselines.tfidf_char_ngrams must be [] (word n-grams only) "
+                                                   "or [shortest, longest] characters"),
+    ({"baselines": {"tfidf_char_ngrams": [3]}}, "evaluate.baselines.tfidf_char_ngrams must be [] (word n-grams only)"),
+    ({"baselines": {"setfit": {"num_iterations": 0}}},
+     "evaluate.baselines.setfit.num_iterations must be in [1, 100] pairs per train row and kind, got 0"),
+    ({"baselines": {"setfit": {"batch_size": 1}}}, "evaluate.baselines.setfit.batch_size must be >= 2 pairs, got 1"),
+    ({"baselines": {"setfit": {"max_steps": -1}}}, "evaluate.baselines.setfit.max_steps must be >= 0 (0: no cap), got -1"),
+    ({"baselines": {"setfit": {"epochs": 0}}}, "evaluate.baselines.setfit.epochs must be >= 1, got 0"),
+    ({"baselines": {"setfit": {"learning_rate": 0}}}, "evaluate.baselines.setfit.learning_rate must be in (0, 1), got 0.0"),
+    ({"baselines": {"setfit": {"pairs": 3}}}, "unknown key evaluate.baselines.setfit.pairs"),
     ({"baselines": {"tfidf_max_ngram": 9}}, "evaluate.baselines.tfidf_max_ngram must be in [1, 5] words, got 9"),
     ({"baselines": {"max_len": 9}}, "unknown key evaluate.baselines.max_len"),
     ({"external_test": {"name": "x"}}, "evaluate.external_test must be a list"),

@@ -7,7 +7,7 @@ import pytest
 from testkit.dvc_repo import dvc, make_repo, stages_ran
 
 pytestmark = pytest.mark.e2e
-ALL = ["generate", "split", "train", "evaluate", "explain", "report"]
+ALL = ["generate", "split", "train", "train_real_only", "evaluate", "explain", "report"]
 
 
 @pytest.fixture(scope="module")
@@ -26,6 +26,9 @@ def test_repro_from_scratch_writes_every_output(repo):
                  "reports/explain/mismatches.md", "reports/eval/confusion.png", "reports/data/quality.json"):
         assert (repo / path).exists(), path
     assert "models/classifier" not in (repo / ".gitignore").read_text()  # DVC ignores it in models/.gitignore
+    # No real rows in train: train_real_only leaves only its marker, and evaluate lists no real_only baseline.
+    assert sorted(p.name for p in (repo / "models" / "real_only").iterdir()) == ["subset.json"]
+    assert "real_only" not in json.loads((repo / "reports" / "eval" / "baselines.json").read_text())["models"]
     assert "/classifier" in (repo / "models" / ".gitignore").read_text()
 
 
@@ -45,8 +48,13 @@ def test_experiments_rerun_only_what_depends_on_the_changed_param(repo):
     out = dvc(repo, "exp", "run", "-S", "explain.num_samples=80").stdout
     assert stages_ran(out) == ["explain", "report"]
     out = dvc(repo, "exp", "run", "-S", "train.learning_rate=2e-3").stdout
-    assert stages_ran(out) == ["train", "evaluate", "explain", "report"]
-    out = dvc(repo, "exp", "run", "-S", "generate.n_per_label=30").stdout
+    assert stages_ran(out) == ["train", "train_real_only", "evaluate", "explain", "report"]
+    out = dvc(repo, "exp", "run", "-S", "generate.n_per_label=30", "-S", "generate.real.path=data/raw/headlines.csv").stdout
     assert stages_ran(out) == ALL
+    # Real rows in train: the same fine-tuning on them alone, scored beside the model with k and a paired interval.
+    subset = json.loads((repo / "models" / "real_only" / "subset.json").read_text())
+    assert subset["trained"] and subset["train_rows"] > 0, subset
+    row = json.loads((repo / "reports" / "eval" / "baselines.json").read_text())["models"]["real_only"]
+    assert row["real_rows"] == subset["train_rows"] and row["test"]["gain_ci_low"] <= row["test"]["gain_ci_high"]
     table = dvc(repo, "exp", "show", "--md", "--no-pager").stdout
     assert "test.f1_macro" in table and "train.learning_rate" in table
