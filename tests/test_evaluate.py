@@ -380,7 +380,9 @@ def test_three_labels_get_one_vs_rest_scores_per_label_their_macro_and_a_curve_e
     labels = ["business", "sports", "world"]
     model_dir = tmp_path / "model"
     base = build_tiny_bert(tmp_path / "base")
-    modeling.load_classifier(str(base), labels).save_pretrained(str(model_dir))
+    head = modeling.load_classifier(str(base), labels)
+    head.classifier.weight.data *= 200  # spread the random head's probabilities: no ties at 6 decimals
+    head.save_pretrained(str(model_dir))
     modeling.load_tokenizer(str(base)).save_pretrained(str(model_dir))
     split_dir = tmp_path / "split"
     split_dir.mkdir()
@@ -422,8 +424,8 @@ def test_class_weights_of_the_train_summary_reach_the_baselines(evaluated, tmp_p
     texts, labels, test = ambiguous_imbalanced()
     split = tmp_path / "split"
     split.mkdir()
-    pd.DataFrame({"text": texts, "label": labels, "source": "template"}).to_csv(split / "train.csv", index=False)
-    pd.DataFrame({"text": test, "label": ["clickbait", "factual"] * 20, "source": "template"}).to_csv(
+    pd.DataFrame({"text": texts, "label": labels, "source": "template", "origin": "t-1"}).to_csv(split / "train.csv", index=False)
+    pd.DataFrame({"text": test, "label": ["clickbait", "factual"] * 20, "source": "template", "origin": "t-2"}).to_csv(
         split / "test.csv", index=False)
     summary = json.loads((evaluated[0] / "train_summary.json").read_text())
     cfg = cfg_of(baselines={"models": ["tfidf_lr"], "c_grid": [1.0]})
