@@ -5,9 +5,12 @@ train summary and, for the llm_zero_shot baseline, the price table and its own L
 appends to; never generate's). Writes: metrics.json (headline numbers only: test macro-F1, accuracy, ROC-AUC, real-set scores)
 and the eval directory (test_metrics.json with intervals, calibration and per-label values; predictions,
 mismatches, curves, slices, baselines with the fine-tuned model's inference seconds and the LLM's tokens and USD
-per 1,000 texts, summary.md, PNGs; see README). A multi-label model (core/labelsets.py) is scored on its
-thresholded decisions (its baselines one vs rest at 0.5): metrics.json then holds micro/macro/samples F1, hamming
-loss, subset accuracy and macro ROC-AUC (evaluation/multilabel.py).
+per 1,000 texts, summary.md, PNGs; see README). baselines.json (evaluation/results.py) records each set's role
+(evaluate.external_test[i].role: dev | test; the split is synthetic), whether each model collapsed on each set, and
+each real set's gap to the test split with its interval; real_predictions.csv holds the fine-tuned model's
+decisions on the real sets, keyed by a hash of the text (core/predictions.py). A multi-label model
+(core/labelsets.py) is scored on its thresholded decisions (its baselines one vs rest at 0.5): metrics.json then
+holds micro/macro/samples F1, hamming loss, subset accuracy and macro ROC-AUC (evaluation/multilabel.py).
 Both forward passes (fine-tuned model, frozen-encoder baseline) run in evaluate.precision (core/precision.py:
 auto is bf16 autocast where the device multiplies bf16 natively); baselines.json records the choice.
 Params: base.seed (bootstrap), train.model (frozen-encoder baseline), evaluate.*
