@@ -5,9 +5,12 @@ summary (time, class weights), the real_only model (train --only-source real) an
 baseline, the price table and its own LLM response cache (which it appends to; never generate's). Writes: metrics.json (headline numbers only: test macro-F1, accuracy, ROC-AUC, real-set scores)
 and the eval directory (test_metrics.json with intervals, calibration and per-label values; predictions,
 mismatches, curves, slices, baselines with the fine-tuned model's inference seconds and the LLM's tokens and USD
-per 1,000 texts, summary.md, PNGs; see README). A multi-label model (core/labelsets.py) is scored on its
-thresholded decisions (its baselines one vs rest at 0.5): metrics.json then holds micro/macro/samples F1, hamming
-loss, subset accuracy and macro ROC-AUC (evaluation/multilabel.py).
+per 1,000 texts, summary.md, PNGs; see README). baselines.json (evaluation/results.py) records each set's role
+(evaluate.external_test[i].role: dev | test; the split is synthetic), whether each model collapsed on each set, and
+each real set's gap to the test split with its interval; real_predictions.csv holds the fine-tuned model's
+decisions on the real sets, keyed by a hash of the text (core/predictions.py). A multi-label model
+(core/labelsets.py) is scored on its thresholded decisions (its baselines one vs rest at 0.5): metrics.json then
+holds micro/macro/samples F1, hamming loss, subset accuracy and macro ROC-AUC (evaluation/multilabel.py).
 Both forward passes (fine-tuned model, frozen-encoder baseline) run in evaluate.precision (core/precision.py:
 auto is bf16 autocast where the device multiplies bf16 natively); baselines.json records the choice.
 Params: base.seed (bootstrap, cross-validation folds), train.model (frozen-encoder, setfit baselines), evaluate.*
@@ -27,8 +30,9 @@ from stages.core import cli, contracts, labelsets, modeling, origin, params
 from stages.core.errors import DataError, ParamsError
 from stages.core.text import distinct, word_count
 from stages.core.precision import scoring_for
+from stages.core.predictions import write_real_predictions
 from stages.core.io import atomic_dir, write_json, write_text
-from stages.evaluation import baselines, external, llm_baseline, metrics, multilabel, outputs, summary
+from stages.evaluation import baselines, external, llm_baseline, metrics, multilabel, outputs, results, summary
 
 log = logging.getLogger(__name__)
 FINE_TUNED = "fine_tuned"
@@ -75,7 +79,8 @@ def score_set(name: str, y: Any, probas: dict[str, Any], labels: list[str], cfg:
             m = metrics.classification_metrics([labels[i] for i in y], [names[i] for i in pred], labels)
         else:
             m = multilabel.classification_metrics(y, pred, labels)
-        row: dict[str, Any] = {"rows": len(y)}
+        row: dict[str, Any] = {"rows": len(y),
+                               "collapsed": results.collapse_of(pred, y, labels, thresholds is not None)}
         for key in ("accuracy", "f1_macro"):
             lo, hi = metrics.interval(boot[k][key], cfg.confidence)
             row.update({key: m[key], f"{key}_ci_low": lo, f"{key}_ci_high": hi})
@@ -158,19 +163,6 @@ def predict_all(cfg: params.Evaluate, base_model: str, model: Any, tokenizer: An
     return Scored(sets, y, proba, seconds, modeling.thresholds_of(model) if multi else None, extras)
 
 
-def baselines_table(cfg: params.Evaluate, scored: Scored, scores: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """baselines.json: each model's train seconds and scores per set; on real sets the gap to the test split."""
-    models: dict[str, Any] = {}
-    for k, seconds in scored.train_seconds.items():
-        models[k] = {"train_seconds": seconds, **scored.extras.get(k, {})}
-        for s in scored.sets:
-            row = dict(scores[s][k])
-            if s != "test":
-                row["f1_macro_gap"] = metrics.r6(scores["test"][k]["f1_macro"] - row["f1_macro"])
-            models[k][s] = row
-    return {"resamples": cfg.bootstrap, "confidence": cfg.confidence, "sets": list(scored.sets), "models": models}
-
-
 def test_details(cfg: params.Evaluate, scored: Scored, labels: list[str], pos: int | None, intervals: dict[str, Any],
                  boot: dict[str, Any]) -> tuple[contracts.TestMetrics, dict[str, Any], list[dict[str, Any]]]:
     """The fine-tuned model on the test split in detail: metrics with intervals (per-label F1 too), ROC/PR
@@ -201,14 +193,18 @@ def write_reports(cfg: params.Evaluate, base_model: str, eval_dir: Path, metrics
                   labels: list[str], head: contracts.TestMetrics, curves: dict[str, Any], calib: list[dict[str, Any]],
                   table: dict[str, Any]) -> contracts.TestReport:
     """The eval directory (atomically, test_metrics.json inside), then the headline metrics.json."""
-    test = scored.sets["test"]
+    test, real = scored.sets["test"], list(scored.sets)[1:]
     preds = outputs.prediction_frame(test, scored.proba["test"][FINE_TUNED], labels, scored.thresholds)
     slices = slice_table(scored, labels, cfg.length_buckets)
-    external_rows = {s: table["models"][FINE_TUNED][s] for s in list(scored.sets)[1:]}
+    external_rows = {s: {"role": table["roles"][s], **table["models"][FINE_TUNED][s]} for s in real}
     result = contracts.TestReport(test=head, external=external_rows)
     with atomic_dir(eval_dir) as tmp:
         result.write(tmp / TEST_METRICS)
         outputs.write_eval_dir(tmp, preds, labels, test["source"].tolist(), head.to_dict(), curves, calib, slices, cfg)
+        if real:  # the fine-tuned model's decisions on the real sets, keyed by a hash of each text (no text)
+            write_real_predictions(tmp / "real_predictions.csv", outputs.real_prediction_frame(
+                {s: scored.sets[s] for s in real}, {s: scored.proba[s][FINE_TUNED] for s in real},
+                {s: scored.decisions(s) for s in real}, labels, scored.thresholds is not None), labels)
         write_json(tmp / "baselines.json", table)
         write_text(tmp / "summary.md", summary.render(base_model, head.to_dict(), table, slices,
                                                       curves["positive_label"]))
@@ -231,24 +227,16 @@ def run(*, cfg: params.Evaluate, seed: int, base_model: str, model_dir: Path, sp
     for name in sets:
         scores[name], boots[name] = score_set(name, scored.y[name], scored.proba[name], labels, cfg, seed,
                                               scored.thresholds)
-    table = baselines_table(cfg, scored, scores)
+    roles = {"test": results.SYNTHETIC, **{e.name: e.role for e in cfg.external_test if e.name in sets}}
+    skipped = [e.name for e in cfg.external_test if e.name not in sets]  # another task's (external.read_all)
+    table = results.baselines_table(cfg.bootstrap, cfg.confidence, seed, roles, skipped, scored.train_seconds,
+                                    scored.extras, scores, boots)
     head, curves, calib = test_details(cfg, scored, labels, pos, scores["test"][FINE_TUNED], boots["test"][FINE_TUNED])
     result = write_reports(cfg, base_model, eval_dir, metrics_path, scored, labels, head, curves, calib, table)
-    log_results(result, scored)
-    return {"test": head.to_dict(), "external": result.external, "baselines": table}
-
-
-def log_results(result: contracts.TestReport, scored: Scored) -> None:
-    t, pred, y = result.test, scored.decisions("test"), scored.y["test"]
+    pred, y = scored.decisions("test"), scored.y["test"]
     wrong = int((pred != y).sum() if y.ndim == 1 else (pred != y).any(1).sum())  # multi-label: any wrong label
-    log.info("test: %s rows, %saccuracy %.4f, macro-F1 %.4f [%.4f, %.4f], ECE %.4f, %s mismatches", f"{t.rows:,}",
-             "subset " if t.multi_label else "", t.accuracy, t.f1_macro, t.f1_macro_ci_low, t.f1_macro_ci_high,
-             t.ece, wrong)
-    if t.multi_label:
-        log.info("test: micro-F1 %.4f, samples-F1 %.4f, hamming loss %.4f", t.f1_micro, t.f1_samples, t.hamming_loss)
-    for s, row in result.external.items():
-        log.info("real set %s: %s rows, macro-F1 %.4f (gap %+.4f)", s, f"{row['rows']:,}", row["f1_macro"],
-                 row["f1_macro_gap"])
+    results.log_results(result.test, result.external, table, wrong)
+    return {"test": head.to_dict(), "external": result.external, "baselines": table}
 
 
 def slice_table(scored: Scored, labels: list[str], edges: tuple[int, ...]) -> list:

@@ -2,7 +2,8 @@
 
 Reads (each optional but quality.json and metrics.json): the data-quality and split reports, the train summary and
 DVCLive curves, the eval directory (test_metrics.json, confusion.png, baselines.json, summary.md) and the explain
-directory (explanations.json). Writes: the report (verdicts first) and a PNG of the training curves. A multi-label
+directory (explanations.json). Writes: the report, its Verdict first (core/verdict_section.py: real test sets, then the
+synthetic split, then dev sets) and a PNG of the training curves (core/plotting.py). A multi-label
 run gets its own headline metrics (subset accuracy, hamming loss, micro/macro/samples F1) and no confusion chart.
 Params: report.near_perfect_f1 (shortcut-overfitting warning), report.ece_warning (poor calibration). The report ends
 with its provenance (git revision, device, threads, package versions). Links are relative to the report; values
@@ -12,7 +13,6 @@ that could hold a machine path are shortened.
 from __future__ import annotations
 
 import argparse
-import csv
 import logging
 import os
 from pathlib import Path
@@ -21,10 +21,11 @@ from typing import Any
 from stages.core import cli, params, provenance
 from stages.core.contracts import DatasetInfo, QualityReport, SplitReport, TestReport, TrainSummary
 from stages.core.io import read_json, write_text
-from stages.core.plotting import pyplot, save_png
-from stages.core.markdown import code, fmt, signed, table
+from stages.core.plotting import plot_training_curves
+from stages.core.markdown import code, fmt, interval, signed, table
 from stages.core.text import md_escape
-from stages.core.verdicts import MODEL_NAMES, gain_verdict, poorly_calibrated
+from stages.core.verdict_section import verdict_lines
+from stages.core.verdicts import poorly_calibrated
 from stages.training.modelcard import complete_card
 
 log = logging.getLogger(__name__)
@@ -42,43 +43,6 @@ def optional_json(path: Path | None, name: str = "") -> Any:
     return read_json(path) if path is not None and path.is_file() else None
 
 
-def read_tsv(path: Path, column: str) -> list[tuple[int, float]]:
-    """(step, value) rows of a DVCLive plot file; [] when it is missing."""
-    if not path.is_file():
-        return []
-    rows = csv.DictReader(path.read_text(encoding="utf-8").splitlines(), delimiter="\t")
-    return [(int(r["step"]), float(r[column])) for r in rows if r.get(column)]
-
-
-def plot_curves(train_dir: Path, path: Path) -> bool:
-    """Loss (train, val) and val macro-F1 per epoch from the DVCLive logs; False when there are none."""
-    metrics = train_dir / "plots" / "metrics"
-    series = {"train loss": read_tsv(metrics / "loss.tsv", "loss"),
-              "val loss": read_tsv(metrics / "eval" / "loss.tsv", "loss"),
-              "val macro-F1": read_tsv(metrics / "eval" / "f1_macro.tsv", "f1_macro")}
-    if not any(series.values()):
-        return False
-    epoch = dict(read_tsv(metrics / "epoch.tsv", "epoch"))  # DVCLive steps count log calls, not epochs
-    from matplotlib.ticker import MaxNLocator
-
-    fig, (left, right) = pyplot().subplots(1, 2, figsize=(8.0, 3.2), dpi=100)
-    for ax, names in ((left, ("train loss", "val loss")), (right, ("val macro-F1",))):
-        for name in names:
-            if series[name]:
-                xs = [epoch.get(step, step) for step, _ in series[name]]
-                ax.plot(xs, [v for _, v in series[name]], marker="o", label=name)
-        ax.set(xlabel="epoch" if epoch else "DVCLive step", title=" and ".join(names))
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.legend()
-    save_png(fig, path)
-    return True
-
-
-def ci(test: dict[str, Any], key: str) -> str:
-    lo, hi = test.get(f"{key}_ci_low"), test.get(f"{key}_ci_high")
-    return f"{lo:.3f} – {hi:.3f}" if isinstance(lo, (int, float)) and isinstance(hi, (int, float)) else "—"
-
-
 def header(quality: QualityReport, split: SplitReport | None, summary: TrainSummary | None,
            revision: str) -> list[str]:
     provider = quality.provider
@@ -94,20 +58,9 @@ def header(quality: QualityReport, split: SplitReport | None, summary: TrainSumm
 
 
 def verdict_section(baselines: dict | None, result: TestReport) -> list[str]:
-    """Up front: does the fine-tuned model beat each baseline on the test split (the same verdicts as
-    eval/summary.md: the paired bootstrap interval of the macro-F1 gain above 0, holding 0, or below 0)."""
-    models = (baselines or {}).get("models") or {}
-    found = []
-    for name, row in models.items():
-        test = row.get("test") or {}
-        verdict = gain_verdict(test)
-        if verdict is not None:
-            found.append(f"- vs {MODEL_NAMES.get(name) or md_escape(name)}: **{verdict}** (macro-F1 gain "
-                         f"{signed(test.get('fine_tuned_gain_f1_macro'))}, interval {signed(test['gain_ci_low'])} to "
-                         f"{signed(test['gain_ci_high'])})")
-    test = result.test
-    head = f"- fine-tuned model on the test split: macro-F1 {test.f1_macro:.3f} ({ci(test.to_dict(), 'f1_macro')})"
-    return ["", "## Verdict", "", head, *found]
+    """Up front, as eval/summary.md shows it (core/verdict_section.py): each real test set, then the synthetic
+    split, then the dev sets; per set the fine-tuned model's macro-F1 and a verdict against every baseline."""
+    return ["", "## Verdict", *verdict_lines(baselines, result.test.to_dict())]
 
 
 def warnings(cfg: params.Report, quality: QualityReport, summary: TrainSummary | None,
@@ -132,23 +85,33 @@ def warnings(cfg: params.Report, quality: QualityReport, summary: TrainSummary |
     return ["", "## Warnings", "", *found] if found else []
 
 
-def metrics_section(result: TestReport) -> list[str]:
+def metrics_section(result: TestReport, baselines: dict | None = None) -> list[str]:
     test = result.test.to_dict()
     keys = MULTI_LABEL_HEADLINE if test.get("multi_label") else HEADLINE
-    rows = [[name, test[key], ci(test, key)] for key, name in keys if test.get(key) is not None]
+    rows = [[name, test[key], interval(test, key)] for key, name in keys if test.get(key) is not None]
     out = ["", "## Test metrics", "", f"{fmt(test['rows'])} held-out test rows; intervals are bootstrap "
            "confidence intervals where evaluate computed them.", "", *table(["metric", "value", "interval"], rows)]
-    if result.external:
-        rows = [[md_escape(name), r["rows"], r["f1_macro"], ci(r, "f1_macro"), r["f1_macro_gap"]]
-                for name, r in result.external.items()]
-        out += ["", "### Real (external) test sets", "",
-                *table(["set", "rows", "macro F1", "interval", "gap to synthetic test"], rows)]
+    out += real_sets_table(result, baselines) if result.external else []
     per_label = test["per_label"]
     if per_label:
-        rows = [[md_escape(lab), v["precision"], v["recall"], v["f1"], ci(v, "f1"), v["support"]]
+        rows = [[md_escape(lab), v["precision"], v["recall"], v["f1"], interval(v, "f1"), v["support"]]
                 for lab, v in per_label.items()]
         out += ["", "### Per label", "", *table(["label", "precision", "recall", "F1", "F1 interval", "support"], rows)]
     return out
+
+
+def real_sets_table(result: TestReport, baselines: dict | None) -> list[str]:
+    """The fine-tuned model on each real set, test sets first (role, gap to the synthetic split with its interval),
+    beside every baseline's macro-F1 on the same set."""
+    others = [k for k in ((baselines or {}).get("models") or {}) if k != "fine_tuned"]
+    rows = [[md_escape(name), md_escape(str(r.get("role", "test"))), r["rows"], r["f1_macro"], interval(r, "f1_macro"),
+             signed(r["f1_macro_gap"]), interval(r, "f1_macro_gap"),
+             *[baselines["models"][k].get(name, {}).get("f1_macro") for k in others]]
+            for name, r in sorted(result.external.items(), key=lambda item: item[1].get("role", "test") != "test")]
+    header = ["set", "role", "rows", "macro F1", "interval", "gap to synthetic test", "gap interval",
+              *[f"{code(k)} macro F1" for k in others]]
+    return ["", "### Real (external) sets", "", "Role test: judges; role dev: steering-only. Gap: macro-F1 on the "
+            "synthetic test split minus on the real set.", "", *table(header, rows, right_from=2)]
 
 
 def baselines_section(baselines: dict | None, accuracy: str = "accuracy") -> list[str]:
@@ -158,7 +121,7 @@ def baselines_section(baselines: dict | None, accuracy: str = "accuracy") -> lis
     rows = []
     for name, row in models.items():
         test = row["test"]
-        rows.append([code(name), test["accuracy"], test["f1_macro"], ci(test, "f1_macro"),
+        rows.append([code(name), test["accuracy"], test["f1_macro"], interval(test, "f1_macro"),
                      signed(test.get("fine_tuned_gain_f1_macro")), row["train_seconds"]])
     return ["", "## Baselines (test split)", "",
             *table(["model", accuracy, "macro F1", "macro-F1 interval", "fine-tuned gain", "train seconds"], rows)]
@@ -248,13 +211,13 @@ def run(*, cfg: params.Report, quality_path: Path, metrics_path: Path, out: Path
 
     quality, split, summary, result = read_inputs(quality_path, split_path, train_dir, metrics_path)
     baselines, explained = optional_json(eval_dir, "baselines.json"), optional_json(explain_dir, "explanations.json")
-    if not (has_curves := bool(train_dir) and plot_curves(train_dir, curves_png)):
+    if not (has_curves := bool(train_dir) and plot_training_curves(train_dir, curves_png)):
         curves_png.unlink(missing_ok=True)  # no stale image from an earlier run
     prov = provenance.collect(out.resolve().parent, device=summary.device if summary else None)
     # HEAD when the report was built (the commit the run started from), shortened; 'unknown' outside git.
     lines = header(quality, split, summary, (prov["git_rev"] or "unknown")[:12])
     lines += verdict_section(baselines, result) + warnings(cfg, quality, summary, result)
-    lines += metrics_section(result) + baselines_section(baselines, "subset accuracy" if result.test.multi_label
+    lines += metrics_section(result, baselines) + baselines_section(baselines, "subset accuracy" if result.test.multi_label
                                                          else "accuracy")
     if eval_dir and (eval_dir / "confusion.png").is_file():
         lines += ["", "## Confusion matrix", "", f"![Test confusion matrix]({rel(eval_dir / 'confusion.png')})"]

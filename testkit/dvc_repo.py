@@ -6,6 +6,8 @@ hanging CI.
 
 from __future__ import annotations
 
+import collections
+import csv
 import os
 import re
 import shutil
@@ -23,6 +25,10 @@ TINY_PARAMS = {
     "train": {"epochs": 2, "batch_size": 16, "learning_rate": 1e-3, "max_length": 32},
     "explain": {"max_examples": 3, "num_samples": 60, "num_features": 4},
 }
+# The real sets shipped under data/external/ (listed in the default params) are cut to their first rows of each
+# label in a test repository: every pipeline still scores them (roles, gaps, collapse, real_predictions.csv) without
+# 2,000 more texts per evaluate run.
+TINY_REAL_ROWS_PER_LABEL = 20
 DEFAULT_TIMEOUT = 900  # seconds: a whole tiny `dvc repro` takes about a minute on a laptop CPU
 # What dvc.yaml's commands (`python -m stages.X`) and DVC itself need from the work tree.
 PROJECT_FILES = ("dvc.yaml", "params.yaml", ".gitignore", ".dvcignore", "data/prices.yaml", "data/focus.yaml")
@@ -73,14 +79,32 @@ def dvc(repo: Path, *args: str, check: bool = True, timeout: float = DEFAULT_TIM
     return run_cmd([str(Path(sys.executable).parent / "dvc"), *args], repo, check, timeout)
 
 
+def shrink_real_sets(external: Path, per_label: int = TINY_REAL_ROWS_PER_LABEL) -> None:
+    """Keep the first `per_label` rows of each label in every CSV under `external` with a `label` column."""
+    for path in sorted(external.rglob("*.csv")):
+        with open(path, encoding="utf-8", newline="") as f:
+            header, *rows = list(csv.reader(f))
+        if "label" not in header:
+            continue
+        column, seen, kept = header.index("label"), collections.Counter(), []
+        for row in rows:
+            seen[row[column]] += 1
+            if seen[row[column]] <= per_label:
+                kept.append(row)
+        with open(path, "w", encoding="utf-8", newline="") as f:
+            csv.writer(f, lineterminator="\n").writerows([header, *kept])
+
+
 def make_repo(dest: Path, tiny_model: Path, overrides: dict | None = None) -> Path:
-    """A fresh git + DVC repository holding a copy of this project, set up for the tiny model."""
+    """A fresh git + DVC repository holding a copy of this project, set up for the tiny model (TINY_PARAMS, and the
+    shipped real sets cut to TINY_REAL_ROWS_PER_LABEL rows per label)."""
     dest.mkdir(parents=True, exist_ok=True)
     for name in PROJECT_FILES:
         (dest / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, dest / name)
     for sub in PROJECT_DIRS:
         shutil.copytree(ROOT / sub, dest / sub, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    shrink_real_sets(dest / "data" / "external")
     params = {section: dict(values) for section, values in TINY_PARAMS.items()}
     params.setdefault("train", {})["model"] = str(tiny_model)
     for section, values in (overrides or {}).items():

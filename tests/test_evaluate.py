@@ -296,7 +296,7 @@ def test_unknown_external_label_is_a_one_line_error_with_exit_code_2(tmp_path, m
 @pytest.mark.parametrize("spec, rows, error, message", [
     ({"label_map": {"bait": "clikbait"}}, REAL, ParamsError,
      r"evaluate.external_test\[0\].label_map.bait must be one of the model labels \(clickbait, factual\), got 'clikbait'"),
-    ({"label_map": {}}, REAL, DataError, r"label 'bait' is unknown to the model"),
+    ({"label_map": {"news": "factual"}}, REAL, DataError, r"label 'bait' is unknown to the model"),  # one of two
     ({}, REAL[:2] + [("  ", "bait")], DataError, r"real.csv: line 4: empty 'headline'"),
     ({"text_column": "title"}, REAL, DataError, r"real.csv: missing column 'title'"),
     ({"path": "missing.csv"}, REAL, DataError, r"missing.csv: file not found"),
@@ -306,6 +306,75 @@ def test_bad_external_sets_fail_before_any_output(tmp_path, model_dir, tiny_bert
     with pytest.raises(error, match=message):
         run(tmp_path, model_dir, tiny_bert, cfg_of(external_test=[{**EXTERNAL, **spec}]), external_dir=ext_dir)
     assert not (tmp_path / "metrics.json").exists() and not (tmp_path / "eval").exists()
+
+
+def all_clickbait(model, tokenizer, texts, batch_size=128, max_length=None, precision="fp32"):
+    """A fine-tuned model that collapsed: P(clickbait) = 0.9 for every text."""
+    import numpy as np
+
+    labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    return np.tile([0.9 if lab == "clickbait" else 0.1 for lab in labels], (len(texts), 1))
+
+
+def test_real_sets_get_roles_gaps_with_intervals_collapse_and_hashed_predictions(tmp_path, model_dir, tiny_bert,
+                                                                                   monkeypatch, caplog):
+    from stages.core.predictions import read_real_predictions, text_key
+    from stages.core.verdicts import collapsed
+
+    monkeypatch.setattr(modeling, "predict_proba", all_clickbait)
+    ext_dir = write_external(tmp_path, REAL)
+    write_external(tmp_path, REAL[::-1], "dev.csv")
+    sets = [EXTERNAL, {**EXTERNAL, "name": "real_dev", "path": "dev.csv", "role": "dev"}]
+    with caplog.at_level("INFO"):
+        out = run(tmp_path, model_dir, tiny_bert, cfg_of(external_test=sets), external_dir=ext_dir)
+    table = json.loads((tmp_path / "eval" / "baselines.json").read_text())
+    assert table["roles"] == {"test": "synthetic", "real": "test", "real_dev": "dev"} and table["seed"] == 42
+    assert {s: r["role"] for s, r in out["external"].items()} == {"real": "test", "real_dev": "dev"}
+    half = {"label": "clickbait", "predicted_share": 1.0, "true_share": 0.5}
+    for s in table["sets"]:  # every model on every set says whether it collapsed
+        assert table["models"]["fine_tuned"][s]["collapsed"] == half, s
+        assert table["models"]["majority"][s]["collapsed"]["predicted_share"] == 1.0, s
+        assert table["models"]["tfidf_lr"][s]["collapsed"] is None, s  # it fits the fixture: both labels
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any(m.startswith("fine-tuned collapsed onto one label") and "real_dev: it puts 100.0%" in m for m in warned)
+    # The gap: test-split macro-F1 minus the real set's, with an interval over both sets' resamples.
+    for s in ("real", "real_dev"):
+        row, test = table["models"]["tfidf_lr"][s], table["models"]["tfidf_lr"]["test"]
+        assert row["f1_macro_gap"] == pytest.approx(test["f1_macro"] - row["f1_macro"], abs=1e-6)
+        assert -1 <= row["f1_macro_gap_ci_low"] <= row["f1_macro_gap_ci_high"] <= 1
+    # real_predictions.csv: the fine-tuned model's decisions on every real set, keyed by a hash, never the text.
+    text = (tmp_path / "eval" / "real_predictions.csv").read_text()
+    assert ONLY_REAL.lower() not in text.lower() and "mayor" not in text.lower()
+    preds, labels = read_real_predictions(tmp_path / "eval" / "real_predictions.csv")
+    assert labels == ["clickbait", "factual"] and preds["set"].tolist() == ["real"] * 8 + ["real_dev"] * 8
+    assert preds["row"].tolist() == list(range(1, 9)) * 2
+    assert preds["key"].tolist()[:8] == [text_key(t) for t, _ in REAL]
+    assert preds["key"].tolist()[8:] == [text_key(t) for t, _ in REAL[::-1]]
+    assert set(preds["predicted"]) == {"clickbait"} and set(preds["confidence"]) == {"0.9"}
+    real = preds[preds["set"] == "real"]
+    assert collapsed(real["predicted"].tolist(), real["true"].tolist()) == half  # the file and the table agree
+    summary = (tmp_path / "eval" / "summary.md").read_text()
+    verdict = summary.split("## Verdict")[1].split("\n## ")[0]
+    assert verdict.index("Real test set `real`") < verdict.index("Synthetic test split") < \
+        verdict.index("Real dev set `real_dev`")
+    assert "within noise" not in verdict and "fine-tuned better" not in verdict  # a collapsed model never is
+    head = [line for line in verdict.splitlines() if line.startswith("- fine-tuned model: macro-F1 0.333 (")]
+    assert len(head) == 3 and all(line.endswith("; **collapsed**: it puts 100.0% of its decisions on `clickbait`, "
+                                                "which holds 50.0% of the true labels") for line in head)
+    assert "- vs TF-IDF + logistic regression: **collapsed** (the fine-tuned model (above); macro-F1 gain" in verdict
+
+
+def test_a_real_set_of_another_task_is_left_out_with_a_warning(tmp_path, model_dir, tiny_bert, caplog):
+    """The default params list the Stop Clickbait sets: a model of another task (no label in common) runs on."""
+    ext_dir = write_external(tmp_path, [("Win a free cruise now", "spam"), ("See you at noon", "ham")], "sms.csv")
+    spec = {"name": "sms", "path": "sms.csv", "text_column": "headline", "label_column": "tag"}
+    with caplog.at_level("WARNING"):
+        out = run(tmp_path, model_dir, tiny_bert, cfg_of(external_test=[spec], baselines={"models": []}),
+                  external_dir=ext_dir)
+    assert out["external"] == {} and out["baselines"]["skipped_sets"] == ["sms"]
+    assert out["baselines"]["sets"] == ["test"] and not (tmp_path / "eval" / "real_predictions.csv").exists()
+    assert "external test set sms skipped: none of its labels (ham, spam) is a model label" in caplog.text
+    assert "Real sets left out: `sms`" in (tmp_path / "eval" / "summary.md").read_text()
 
 
 # P(clickbait) for each test text, chosen by hand: ranked by it, 12 of the 16 (clickbait, factual) pairs are

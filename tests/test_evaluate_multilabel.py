@@ -154,3 +154,14 @@ def test_label_separator_needs_a_multi_label_model(tmp_path):
                             "evaluate").external_test[0]
     with pytest.raises(ParamsError, match=r"evaluate.external_test\[0\].label_separator must be unset"):
         external.read_external(spec, "evaluate.external_test[0]", tmp_path, ["a", "b"])
+
+
+def test_a_real_set_of_another_task_is_left_out_of_a_multi_label_run_and_a_partial_one_is_an_error(tmp_path):
+    from stages.evaluation import external
+
+    (tmp_path / "x.csv").write_text("text,label\nwin a cruise,clickbait\nrates rise,factual|clickbait\n")
+    spec = params.load_dict({"external_test": [{"name": "x", "path": "x.csv"}]}, "evaluate").external_test[0]
+    assert external.read_external(spec, "evaluate.external_test[0]", tmp_path, ["a", "b"], multi_label=True) is None
+    (tmp_path / "x.csv").write_text("text,label\nwin a cruise,a\nrates rise,factual|b\n")
+    with pytest.raises(DataError, match=r"label 'factual' is unknown to the model"):
+        external.read_external(spec, "evaluate.external_test[0]", tmp_path, ["a", "b"], multi_label=True)

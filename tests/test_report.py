@@ -321,3 +321,83 @@ def test_multi_label_run_shows_its_headline_and_no_confusion_chart(tmp_path):
                 "| samples F1 | 0.700 | 0.550 – 0.810 |", "| billing | 0.800 | 0.700 | 0.747 | 0.500 – 0.900 | 5 |"):
         assert row in md, row
     assert "| accuracy | 0.400 |" not in md and "| model | subset accuracy | macro F1 |" in md  # says what it is
+
+
+def scored_row(f1: float, gain: tuple[float, float, float] | None = None, gap: tuple[float, float, float] | None = None,
+               collapsed: dict | None = None, rows: int = 100) -> dict:
+    """One model's row on one set as evaluate writes it into baselines.json (intervals +-0.05 around f1)."""
+    row = {"rows": rows, "accuracy": f1, "accuracy_ci_low": f1 - 0.05, "accuracy_ci_high": f1 + 0.05, "f1_macro": f1,
+           "f1_macro_ci_low": f1 - 0.05, "f1_macro_ci_high": f1 + 0.05}
+    if gain:
+        row.update(fine_tuned_gain_f1_macro=gain[0], gain_ci_low=gain[1], gain_ci_high=gain[2])
+    if gap:
+        row.update(f1_macro_gap=gap[0], f1_macro_gap_ci_low=gap[1], f1_macro_gap_ci_high=gap[2])
+    return row | {"collapsed": collapsed}
+
+
+ALL_ONE = {"label": "b", "predicted_share": 1.0, "true_share": 0.5}
+
+
+def real_set_reports(tmp_path: Path) -> tuple[Path, dict]:
+    """The pipeline's reports with two real sets: `real` (role test) and `real_dev` (role dev), listed dev first."""
+    r = full_reports(tmp_path, "m")
+    models = {
+        "fine_tuned": {"train_seconds": 15.2, "test": scored_row(0.832),
+                       "real_dev": scored_row(0.8, gap=(0.032, -0.02, 0.08)),
+                       "real": scored_row(0.9, gap=(-0.068, -0.12, -0.01), rows=1500)},
+        "majority": {"train_seconds": 0.0, "test": scored_row(0.333, (0.5, 0.4, 0.6), None, ALL_ONE),
+                     "real_dev": scored_row(0.333, (0.467, 0.4, 0.5), (0.0, -0.1, 0.1), ALL_ONE),
+                     "real": scored_row(0.333, (0.567, 0.5, 0.6), (0.0, -0.1, 0.1), ALL_ONE, rows=1500)},
+        "tfidf_lr": {"train_seconds": 0.4, "test": scored_row(0.82, (0.012, -0.03, 0.05)),
+                     "real_dev": scored_row(0.7, (0.1, 0.02, 0.2), (0.12, 0.05, 0.2)),
+                     "real": scored_row(0.75, (0.15, 0.1, 0.2), (0.07, 0.03, 0.1), rows=1500)}}
+    table = {"resamples": 1000, "confidence": 0.95, "seed": 7, "sets": ["test", "real_dev", "real"],
+             "roles": {"test": "synthetic", "real_dev": "dev", "real": "test"}, "models": models}
+    write(r / "eval" / "baselines.json", table)
+    external = {s: {"role": table["roles"][s], **models["fine_tuned"][s]} for s in ("real_dev", "real")}
+    write(r / "eval" / "test_metrics.json", {**test_metrics(), "external": external})
+    return r, table
+
+
+def test_real_test_sets_lead_the_verdict_collapse_is_named_and_the_summary_agrees(tmp_path):
+    from stages.evaluation import summary as eval_summary
+
+    r, table = real_set_reports(tmp_path)
+    md, _ = build(r)
+    verdict = md.split("## Verdict\n")[1].split("\n## ")[0]
+    real, synthetic, dev = (verdict.index(s) for s in ("**Real test set `real`** (1,500 rows; real, human-labelled",
+                                                       "**Synthetic test split** (100 rows; generated like the "
+                                                       "training data: it measures fit to the generator",
+                                                       "**Real dev set `real_dev`** (100 rows; real, **steering-only**"))
+    assert real < synthetic < dev  # the test part leads; params listed the dev part first
+    lead = verdict[real:synthetic]
+    assert "- fine-tuned model: macro-F1 0.900 (0.850 – 0.950)" in lead
+    assert ("- vs majority class: **collapsed** (majority class puts 100.0% of its decisions on `b`, which holds 50.0% "
+            "of the true labels; macro-F1 gain +0.567, interval +0.500 to +0.600)") in lead
+    assert "- vs TF-IDF + logistic regression: **fine-tuned better** (macro-F1 gain +0.150, interval +0.100 to +0.200)" \
+        in lead
+    assert "- synthetic-to-real gap: -0.068 (interval -0.120 to -0.010)" in lead
+    assert "- vs TF-IDF + logistic regression: **within noise**" in verdict[synthetic:dev]
+    assert "within noise" not in "\n".join(line for line in verdict.splitlines() if "majority" in line)
+    assert "1 training seed (base.seed 7)" in verdict and "`synthbert compare`" in verdict
+    # eval/summary.md shows the same Verdict, from the same renderer and the same baselines.json
+    page = eval_summary.render("m", test_metrics()["test"], table, [], None)
+    assert page.split("## Verdict\n")[1].split("\n## ")[0] == verdict
+    # the real sets' table: role, gap with its interval, and every baseline's macro-F1 on the set
+    assert "| set | role | rows | macro F1 | interval | gap to synthetic test | gap interval | `majority` macro F1 " \
+           "| `tfidf_lr` macro F1 |" in md
+    assert "| real | test | 1,500 | 0.900 | 0.850 – 0.950 | -0.068 | -0.120 – -0.010 | 0.333 | 0.750 |" in md
+    assert "| real\\_dev | dev | 100 | 0.800 |" in md
+
+
+def test_a_collapsed_fine_tuned_model_gets_no_better_or_noise_verdict(tmp_path):
+    r, table = real_set_reports(tmp_path)
+    models = table["models"]
+    models["fine_tuned"]["real"]["collapsed"] = {"label": "a", "predicted_share": 0.97, "true_share": 0.5}
+    write(r / "eval" / "baselines.json", table)
+    md, _ = build(r)
+    lead = md.split("**Real test set `real`**")[1].split("**Synthetic test split**")[0]
+    assert "- fine-tuned model: macro-F1 0.900 (0.850 – 0.950); **collapsed**: it puts 97.0% of its decisions on `a`" \
+           ", which holds 50.0% of the true labels" in lead
+    assert "- vs TF-IDF + logistic regression: **collapsed** (the fine-tuned model (above); macro-F1 gain +0.150" in lead
+    assert "fine-tuned better" not in lead and "within noise" not in lead

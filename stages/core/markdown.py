@@ -44,3 +44,9 @@ def table(header: list[str], rows: list[list[Any]], right_from: int = 1) -> list
     lines = ["| " + " | ".join(header) + " |",
              "|" + "|".join("---" if i < right_from else "---:" for i in range(len(header))) + "|"]
     return lines + ["| " + " | ".join(c if isinstance(c, str) else fmt(c) for c in row) + " |" for row in rows]
+
+
+def interval(row: dict[str, Any], key: str) -> str:
+    """`row[key]`'s interval as "0.650 – 0.970" from its `<key>_ci_low`/`_ci_high` fields; a dash without them."""
+    lo, hi = row.get(f"{key}_ci_low"), row.get(f"{key}_ci_high")
+    return f"{lo:.3f} – {hi:.3f}" if isinstance(lo, (int, float)) and isinstance(hi, (int, float)) else "—"

@@ -171,6 +171,7 @@ class ExternalTest:
     label_column: str = "label"
     label_map: dict[str, str] = field(default_factory=dict)
     label_separator: str | None = None   # splits a label cell into several labels (multi-label model; default "|")
+    role: typing.Literal["dev", "test"] = "test"   # test: only judges (leads the Verdict); dev: may steer automated rounds
 
     def validate(self, p: str) -> None:
         check(all(ch.isalnum() or ch in "-_" for ch in self.name) and self.name != "test", f"{p}.name",

@@ -9,10 +9,13 @@ import collections
 from collections.abc import Hashable, Sequence
 from typing import Any
 
+from stages.core.markdown import code
+
 MODEL_NAMES = {"fine_tuned": "fine-tuned", "majority": "majority class", "tfidf_lr": "TF-IDF + logistic regression",
                "frozen_lr": "frozen encoder + logistic regression", "setfit": "SetFit (contrastive) + logistic regression",
                "llm_zero_shot": "LLM zero-shot", "real_only": "fine-tuned on the real train rows alone"}
 BETTER, NOISE, WORSE = "fine-tuned better", "within noise", "baseline better"
+COLLAPSED = "collapsed"  # either model of a comparison collapsed: its gain says nothing about the task
 # A predictor has collapsed when at least COLLAPSE_PREDICTED of its decisions go to one label while that label holds
 # under COLLAPSE_TRUE of the true labels: a majority-class guess dressed as a model, never "within noise".
 COLLAPSE_PREDICTED, COLLAPSE_TRUE = 0.95, 0.80
@@ -25,6 +28,24 @@ def gain_verdict(row: dict[str, Any]) -> str | None:
         return None
     lo, hi = row["gain_ci_low"], row["gain_ci_high"]
     return BETTER if lo > 0 else WORSE if hi < 0 else NOISE
+
+
+def verdict(fine_tuned: dict[str, Any], baseline: dict[str, Any]) -> str | None:
+    """The word for a baseline's row on one set (baselines.json): COLLAPSED when the fine-tuned model's row or the
+    baseline's has `collapsed` set, else gain_verdict; None for a row without a gain."""
+    word = gain_verdict(baseline)
+    if word is not None and (fine_tuned.get("collapsed") or baseline.get("collapsed")):
+        return COLLAPSED
+    return word
+
+
+def collapse_note(name: str, found: dict[str, Any], markdown: bool = True) -> str:
+    """'<name> puts 97.0% of its decisions on `spam`, which holds 13.0% of the true labels' for a collapsed()
+    result (a label-set cell "" reads "no label")."""
+    label = found["label"]
+    shown = "no label" if label == "" else code(label) if markdown else repr(label)
+    return (f"{name} puts {found['predicted_share']:.1%} of its decisions on {shown}, which holds "
+            f"{found['true_share']:.1%} of the true labels")
 
 
 def collapsed(predicted: Sequence[Hashable], true: Sequence[Hashable]) -> dict[str, Any] | None:

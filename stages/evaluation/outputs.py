@@ -1,5 +1,6 @@
 """The evaluate stage's per-row tables and figures of the test split: predictions.csv (the contract in
-core/contracts.py), mismatches, confusion, per-label, calibration, slices, ROC and PR curves (CSV and PNG).
+core/contracts.py), mismatches, confusion, per-label, calibration, slices, ROC and PR curves (CSV and PNG); and the
+rows of real_predictions.csv, the fine-tuned model's decisions on the real sets (core/predictions.py).
 
 A multi-label model's rows carry label sets: mismatches are the rows with any wrong label (columns `missed`
 and `extra` name them), confusion.csv holds each label's 2x2 counts and there is no confusion.png.
@@ -32,6 +33,33 @@ def prediction_frame(frame: Any, proba: Any, labels: list[str], thresholds: list
     for i, lab in enumerate(labels):
         preds[contracts.PROBABILITY_PREFIX + lab] = proba[:, i].round(6)
     return preds
+
+
+def real_prediction_frame(sets: dict[str, Any], proba: dict[str, Any], decided: dict[str, Any], labels: list[str],
+                          multi_label: bool) -> Any:
+    """real_predictions.csv's rows (core/predictions.py writes them with a text key in place of the text): per real
+    set, each row's 1-based data row, true label, the model's decision (`decided`: label indices, or 0/1 rows of a
+    multi-label model), the probability of what it decided (a multi-label row: the least sure label's
+    max(p, 1 - p)) and every label's probability."""
+    import numpy as np
+    import pandas as pd
+
+    from stages.evaluation.multilabel import confidence
+
+    parts = []
+    for name, frame in sets.items():
+        p, d = proba[name], np.asarray(decided[name])
+        if multi_label:
+            true = [labelsets.join_labels(labelsets.split_labels(cell)) for cell in frame["label"]]
+            predicted, conf = labelsets.from_multi_hot(d, labels), confidence(p)
+        else:
+            true, predicted, conf = frame["label"].tolist(), [labels[i] for i in d], p[np.arange(len(d)), d]
+        part = pd.DataFrame({"set": name, "row": np.arange(1, len(frame) + 1), "text": frame["text"].tolist(),
+                             "true": true, "predicted": predicted, "confidence": np.round(conf, 6)})
+        for i, lab in enumerate(labels):
+            part[contracts.PROBABILITY_PREFIX + lab] = p[:, i].round(6)
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)
 
 
 def write_eval_dir(out: Path, preds: Any, labels: list[str], sources: list[str], test: dict[str, Any],

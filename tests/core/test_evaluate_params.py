@@ -12,7 +12,11 @@ from testkit import ROOT
 
 def test_repository_evaluate_section():
     cfg = params.load("evaluate", ROOT / "params.yaml")
-    assert cfg.positive_label is None and cfg.bootstrap >= 100 and cfg.external_test == ()
+    assert cfg.positive_label is None and cfg.bootstrap >= 100
+    # the shipped real sets: the test part judges, the dev part may steer; both files are in the repository
+    assert [(e.name, e.path, e.role) for e in cfg.external_test] == [
+        ("stop_clickbait", "stop_clickbait/test.csv", "test"), ("stop_clickbait_dev", "stop_clickbait/dev.csv", "dev")]
+    assert all((ROOT / "data" / "external" / e.path).is_file() for e in cfg.external_test)
     assert cfg.precision == "auto"
     assert cfg.baselines.models == ("majority", "tfidf_lr", "frozen_lr")
     assert cfg.baselines.c_grid == (0.01, 0.1, 1.0, 10.0, 100.0) and cfg.baselines.cv_folds == 5
@@ -31,6 +35,7 @@ def test_external_test_entries_take_defaults():
                                                "label_map": {"0": "factual", "1": "clickbait"}}]}, "evaluate")
     (ext,) = cfg.external_test
     assert (ext.text_column, ext.label_column, ext.label_map) == ("text", "label", {"0": "factual", "1": "clickbait"})
+    assert ext.role == "test"  # a set only judges unless declared dev
 
 
 @pytest.mark.parametrize("raw, message", [
@@ -75,6 +80,10 @@ def test_external_test_entries_take_defaults():
      "evaluate.external_test must be entries with distinct names, got ['x', 'x']"),
     ({"external_test": [{"name": "x", "path": "a.csv", "label_map": {"a": ["b"]}}]},
      "evaluate.external_test[0].label_map.a must be a non-empty string"),
+    ({"external_test": [{"name": "x", "path": "a.csv"}, {"name": "y", "path": "b.csv", "role": "train"}]},
+     "evaluate.external_test[1].role must be one of dev, test, got 'train'"),
+    ({"external_test": [{"name": "x", "path": "a.csv", "role": None}]},
+     "evaluate.external_test[0].role must be one of dev, test, got None"),
 ])
 def test_bad_evaluate_params_name_the_key(raw, message):
     with pytest.raises(ParamsError, match=f"^params.yaml: {re.escape(message)}"):

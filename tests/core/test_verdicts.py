@@ -30,3 +30,25 @@ def test_collapse_bounds(predicted_share, true_share, expected):
 
 def test_no_rows_is_no_collapse():
     assert collapsed([], []) is None
+
+
+def test_a_collapse_on_either_side_is_the_verdict_never_noise_or_better():
+    from stages.core.verdicts import BETTER, COLLAPSED, NOISE, verdict
+
+    gain = {"fine_tuned_gain_f1_macro": 0.3, "gain_ci_low": 0.2, "gain_ci_high": 0.4}
+    noise = {"fine_tuned_gain_f1_macro": 0.0, "gain_ci_low": -0.1, "gain_ci_high": 0.1}
+    gone = {"label": "ham", "predicted_share": 1.0, "true_share": 0.87}
+    assert verdict({}, gain) == BETTER and verdict({"collapsed": None}, noise) == NOISE
+    assert verdict({}, {**gain, "collapsed": gone}) == COLLAPSED  # better than a majority guess says nothing
+    assert verdict({"collapsed": gone}, noise) == COLLAPSED      # SMS spam: "within noise" of majority, collapsed
+    assert verdict({"collapsed": gone}, {"f1_macro": 0.5}) is None  # the fine-tuned row itself: no gain, no verdict
+
+
+def test_collapse_note_names_the_label_and_both_shares():
+    from stages.core.verdicts import collapse_note
+
+    found = {"label": "ham", "predicted_share": 0.9712, "true_share": 0.87}
+    assert collapse_note("TF-IDF", found) == ("TF-IDF puts 97.1% of its decisions on `ham`, which holds 87.0% of "
+                                             "the true labels")
+    assert "on 'ham'," in collapse_note("it", found, markdown=False)
+    assert "on no label," in collapse_note("it", {**found, "label": ""})  # a multi-label model's empty set

@@ -29,6 +29,14 @@ def test_repro_from_scratch_writes_every_output(repo):
     # No real rows in train: train_real_only leaves only its marker, and evaluate lists no real_only baseline.
     assert sorted(p.name for p in (repo / "models" / "real_only").iterdir()) == ["subset.json"]
     assert "real_only" not in json.loads((repo / "reports" / "eval" / "baselines.json").read_text())["models"]
+    # The default params' real sets (cut to TINY_REAL_ROWS_PER_LABEL per label): the test part leads the Verdict.
+    table = json.loads((repo / "reports" / "eval" / "baselines.json").read_text())
+    assert table["roles"] == {"test": "synthetic", "stop_clickbait": "test", "stop_clickbait_dev": "dev"}
+    assert set((repo / "reports" / "eval" / "real_predictions.csv").read_text().splitlines()[1].split(",")[:1]) <= \
+        {"stop_clickbait", "stop_clickbait_dev"}
+    verdict = (repo / "reports" / "report.md").read_text().split("## Verdict")[1]
+    assert verdict.index("Real test set `stop_clickbait`") < verdict.index("Synthetic test split") < \
+        verdict.index("Real dev set `stop_clickbait_dev`")
     assert "/classifier" in (repo / "models" / ".gitignore").read_text()
 
 
