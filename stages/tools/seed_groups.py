@@ -90,11 +90,12 @@ def read_runs(shown: list[dict[str, Any]]) -> tuple[list[Run], tuple | None, str
             workspace = group_key(data)[1] if data else None
             continue
         head = head or entry.get("rev")
-        states = [(entry.get("name") or str(entry.get("rev"))[:7], entry)]
-        states += [(r.get("name") or str(r.get("rev"))[:7], r) for exp in entry.get("experiments") or []
-                   for r in (exp.get("revs") or [])[:1]]
-        for name, state in states:
-            scores = scores_of(state.get("data") or {}) if not state.get("error") else None
+        states = [(entry.get("name") or str(entry.get("rev"))[:7], entry, "success")]
+        states += [(r.get("name") or str(r.get("rev"))[:7], r, (exp.get("executor") or {}).get("state", "success"))
+                   for exp in entry.get("experiments") or [] for r in (exp.get("revs") or [])[:1]]
+        for name, state, status in states:
+            done = status == "success" and not state.get("error")
+            scores = scores_of(state.get("data") or {}) if done else None
             if scores is None:  # a commit never run is no experiment that failed: not counted
                 skipped += state is not entry
                 continue

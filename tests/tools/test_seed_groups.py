@@ -27,8 +27,8 @@ def state(rev: str, name: str | None, seed: int, lr: float = 5e-5, f1: float | N
             "error": {"msg": "failed", "type": "X"} if error else None, "experiments": None}
 
 
-def exp(s: dict) -> dict:
-    return {"revs": [s], "executor": None, "name": s["name"]}
+def exp(s: dict, executor: str | None = None) -> dict:
+    return {"revs": [s], "executor": {"state": executor, "name": "dvc-task"} if executor else None, "name": s["name"]}
 
 
 def shown() -> list[dict]:
@@ -42,13 +42,13 @@ def shown() -> list[dict]:
         state("e6", "edited-code", 3, code="changed", f1=0.9),  # uncommitted code: never the baseline's seed
         state("e7", "failed", 4, error=True),
         state("e8", "queued", 5, f1=None),
-    )]
+    )] + [exp(state("e9", "running", 6, f1=0.5), "running")]  # a running one may show its baseline's metrics
     return [state("workspace", None, 2), head]
 
 
 def test_runs_group_by_every_param_but_the_seed_and_by_source_files():
     runs, workspace, head, skipped = seed_groups.read_runs(shown())
-    assert head == "h" * 40 and skipped == 2
+    assert head == "h" * 40 and skipped == 3
     groups = seed_groups.group_runs(runs)
     assert [[r.name for r in g.runs] for g in groups] == [["main", "seed-1", "seed-2"], ["lr-1", "lr-2"],
                                                           ["edited-code"]]
@@ -66,7 +66,7 @@ def test_the_baseline_is_the_workspace_group_when_the_commit_never_ran():
     data[1]["data"]["metrics"] = {}  # committed without `dvc repro`: no metrics at HEAD
     runs, workspace, head, skipped = seed_groups.read_runs(data)
     groups = seed_groups.group_runs(runs)
-    assert skipped == 2 and [r.name for r in groups[0].runs] == ["seed-1", "seed-2"]
+    assert skipped == 3 and [r.name for r in groups[0].runs] == ["seed-1", "seed-2"]
     assert seed_groups.baseline_group(groups, workspace, head) == 0  # the workspace has the seed-N params
     assert seed_groups.baseline_group(groups[1:], workspace, head) is None
 
@@ -111,8 +111,8 @@ def test_group_verdicts_per_set_and_a_line_for_a_run_without_decisions():
     assert [r["set"] for r in found] == ["test", "real:stop"]
     assert found[0]["verdict"] == "worse" and found[0]["diff"] == pytest.approx(0.72 - 0.82, abs=0.005)
     assert found[1]["note"].startswith("no verdict on real:stop: no decisions of lr-2")
-    page = verdict_md.seed_groups_page(groups, 0, {1: found}, 2, 500, 0.95)
-    assert "## Seed groups: 6 runs in 3 groups" in page and "2 queued, running or failed experiments left out" in page
+    page = verdict_md.seed_groups_page(groups, 0, {1: found}, 3, 500, 0.95)
+    assert "## Seed groups: 6 runs in 3 groups" in page and "3 queued, running or failed experiments left out" in page
     assert "| 1 (baseline) | — | 3: 42, 1, 2 | `main`, `seed-1`, `seed-2` | 0.820 ± 0.020 | 0.720 ± 0.020 |" in page
     assert "| 2 | `train.learning_rate=3e-05` | 2: 1, 2 | `lr-1`, `lr-2` | 0.720 ± 0.028 | 0.610 ± 0.014 |" in page
     assert "| 3 | `source stages/train.py` | 1: 3 | `edited-code` | 0.900 | — |" in page
