@@ -142,7 +142,8 @@ def macro_f1_replicates(true: list[str], predicted: dict[str, list[str]], resamp
     from stages.evaluation import metrics, multilabel
 
     if is_multi_label(true, *predicted.values()):
-        labels = sorted({lab for column in (true, *predicted.values()) for cell in column for lab in split_labels(cell)})
+        cells = {cell for column in (true, *predicted.values()) for cell in column}
+        labels = sorted({lab for cell in cells for lab in split_labels(cell)})
         Y = multi_hot(true, labels)
         D = {name: multi_hot(p, labels) for name, p in predicted.items()}
         point = {name: multilabel.classification_metrics(Y, d, labels)["f1_macro"] for name, d in D.items()}

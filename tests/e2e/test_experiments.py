@@ -7,6 +7,8 @@ committed, then copied for each module, so the modules stay independent without 
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 import shutil
@@ -107,9 +109,10 @@ def wait_for_queue(repo: Path, timeout: float = 400) -> str:
 
 
 def test_queued_grid_sweep_runs_every_combination(repo):
-    """Two learning rates by two seeds (the README's seed recipe with a second param): also the seed groups below."""
+    """Two learning rates by two seeds (the README's seed recipe with a second param): also the seed groups below.
+    Seed 42 is the baseline commit's: those runs find generate and split unchanged and start at train."""
     without_lime(repo)
-    out = dvc(repo, "exp", "run", "--queue", "-S", "train.learning_rate=2e-5,5e-5", "-S", "base.seed=1,2").stdout
+    out = dvc(repo, "exp", "run", "--queue", "-S", "train.learning_rate=2e-5,5e-5", "-S", "base.seed=42,1").stdout
     assert out.count("Queued experiment") == 4
     dvc(repo, "queue", "start", "-j", "1")
     status = wait_for_queue(repo)
@@ -121,16 +124,22 @@ def test_queued_grid_sweep_runs_every_combination(repo):
     assert sorted(header) == ["Experiment", "base.seed", "test.f1_macro", "train.learning_rate"], lines[0]
     rows = [dict(zip(header, (c.strip() for c in line.split("|")[1:-1]))) for line in lines if "──" in line]
     for lr in ("2e-05", "5e-05"):
-        for seed in ("1", "2"):
+        for seed in ("42", "1"):
             match = [r for r in rows if (r["train.learning_rate"], r["base.seed"]) == (lr, seed)]
             assert len(match) == 1 and 0 <= float(match[0]["test.f1_macro"]) <= 1, (lr, seed, table)
     full = dvc(repo, "exp", "show", "--md", "--no-pager").stdout  # the README's plain command has the column too
     assert "test.f1_macro" in full.splitlines()[0]
 
 
+def texts(predictions_csv: str) -> list[str]:
+    """The test rows a predictions.csv scored, sorted."""
+    return sorted(row["text"] for row in csv.DictReader(io.StringIO(predictions_csv)))
+
+
 def test_seed_groups_of_the_grid(repo):
-    """Each learning rate of the grid is a group of two seeds; the baseline commit's run (seed 42) is the baseline
-    group. The numbers come from what each experiment committed: reports/ are cache: false outputs."""
+    """After the grid above: each learning rate is a group of two seeds; the baseline commit's run (seed 42) is the
+    baseline group. The numbers come from what each experiment committed: reports/ are cache: false outputs. The
+    seed-42 runs scored the baseline's test rows (the same split), so their rows are paired with it."""
     proc = subprocess.run([sys.executable, "-m", "stages.tools.compare", "--seed-groups", "--out", "seeds.md"],
                           cwd=repo, env=subprocess_env(), capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
@@ -142,14 +151,17 @@ def test_seed_groups_of_the_grid(repo):
             lr = e["data"]["params"]["params.yaml"]["data"]["train"]["learning_rate"]
             committed = run_cmd(["git", "show", f"{e['rev']}:reports/metrics.json"], repo).stdout
             scores.setdefault(repr(lr), []).append(json.loads(committed)["test"]["f1_macro"])
-            assert run_cmd(["git", "show", f"{e['rev']}:reports/eval/predictions.csv"], repo).stdout.startswith(
-                "text,true,predicted,confidence,p_")
+            predictions = run_cmd(["git", "show", f"{e['rev']}:reports/eval/predictions.csv"], repo).stdout
+            assert predictions.startswith("text,true,predicted,confidence,p_")
+            same_rows = texts(predictions) == texts((repo / "reports" / "eval" / "predictions.csv").read_text())
+            assert same_rows == (e["data"]["params"]["params.yaml"]["data"]["base"]["seed"] == 42)
     assert sorted(scores) == ["2e-05", "5e-05"] and all(len(v) == 2 for v in scores.values()), scores
     assert md.startswith("## Seed groups: 5 runs in 3 groups")
     assert re.search(rf"^\| 1 \(baseline\) \| — \| 1: 42 \| `main` \| {head:.3f} \|$", md, re.M), md
     for lr, f1 in scores.items():
         spread = f"{statistics.fmean(f1):.3f} ± {statistics.stdev(f1):.3f}"
-        assert re.search(rf"^\| \d \| `train.learning_rate={lr}` \| 2: [12], [12] \| .* \| {spread} \|$", md, re.M), md
+        row = rf"^\| \d \| `train.learning_rate={lr}` \| 2: (42|1), (42|1) \| .* \| {spread} \|$"
+        assert re.search(row, md, re.M), md
         group = re.search(rf"^\| (\d) \| `train.learning_rate={lr}`", md, re.M)[1]
         verdict = re.search(rf"^\| {group} \| test split \| 2 vs 1 \| ([-+][\d.]+) \[([-+][\d.]+), ([-+][\d.]+)\] \| "
                             r"\*\*(better|within noise|worse)\*\* \|$", md, re.M)

@@ -66,7 +66,8 @@ def test_verdict_on_the_test_split(repo, old_right, new_right, expected):
     write_predictions(repo, texts(200), TRUTH, decisions(TRUTH, new_right))
     [row] = paired.revision_verdicts("main", repo, 500, 0.95, 42)[1:]  # the first is the real sets' note
     assert row["set"] == "test" and row["rows"] == 200 and row["verdict"] == expected
-    assert row["old"] == pytest.approx(old_right / 200, abs=0.01) and row["new"] == pytest.approx(new_right / 200, abs=0.01)
+    assert row["old"] == pytest.approx(old_right / 200, abs=0.01)
+    assert row["new"] == pytest.approx(new_right / 200, abs=0.01)
     assert row["diff"] == pytest.approx(row["new"] - row["old"])
     if old_right == new_right:  # the same decisions: every resample's difference is 0
         assert row["low"] == row["high"] == row["diff"] == 0
