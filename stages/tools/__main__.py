@@ -2,6 +2,7 @@
 
     synthbert predict "You won't believe what the mayor did"
     synthbert compare --rev main
+    synthbert compare --seed-groups
     synthbert sweep --trials 20
     synthbert export --out models/onnx
     synthbert focus
@@ -16,7 +17,7 @@ import sys
 
 VERBS = {
     "predict": "label and class probabilities of texts with the trained model",
-    "compare": "metrics, params and per-label F1 of the workspace against a git revision (markdown)",
+    "compare": "verdict, metrics, params and per-label F1 against a git revision; seed groups of experiments",
     "sweep": "a Bayesian sweep over DVC experiments (Optuna)",
     "export": "the trained model as ONNX and int8 ONNX, checked against PyTorch on the test split",
     "focus": "aim the next generation round at the latest evaluation's errors (writes data/focus.yaml)",

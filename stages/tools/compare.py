@@ -1,13 +1,17 @@
-"""The workspace against a git revision, for a pull request: metrics, params and per-label F1 as markdown.
+"""The workspace against a git revision, for a pull request: verdict, metrics, params and per-label F1 as markdown.
 
     python -m stages.tools.compare --rev main                      # markdown on stdout
     python -m stages.tools.compare --rev origin/main --report reports/report.md --link-base URL --out comment.md
     python -m stages.tools.compare --check-lock                    # dvc.lock up to date with code and params?
+    synthbert compare --seed-groups                                # experiments grouped by all but base.seed
 
 Uses DVC's own `dvc metrics diff`, `dvc params diff` and `dvc status` (JSON output). The lock check needs
 no data: a stage whose only changes are absent files that git never holds (DVC-cached data, git-ignored
 outputs; a fresh clone without `dvc pull`) counts as up to date; a changed param, command or code
-dependency, or a report that is missing or differs from dvc.lock, does not. No params.
+dependency, or a report that is missing or differs from dvc.lock, does not. The verdict on the change (a paired
+bootstrap on the rows both revisions scored: tools/paired.py) and the seed groups of `dvc exp show`
+(tools/seed_groups.py) take their resamples, coverage and seed from the workspace's params (evaluate.bootstrap,
+evaluate.confidence, base.seed; their defaults without a params file).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from stages.core.errors import DataError
 from stages.core.io import read_yaml, write_text
 from stages.core.markdown import code, fmt, signed, table
 from stages.core.text import md_escape
+from stages.tools import paired, seed_groups, verdict_md
 
 PER_LABEL_F1 = re.compile(r"^test\.per_label\.(?P<label>.+)\.f1$")
 ALWAYS = ("test.accuracy", "test.f1_macro")  # shown even when unchanged
@@ -88,7 +93,7 @@ def per_label_f1(rev: str, cwd: Path) -> dict[str, Any]:
     return {TEST_REPORT: out} if out else {}
 
 
-def render(rev: str, metrics: dict[str, Any], params: dict[str, Any]) -> str:
+def render(rev: str, metrics: dict[str, Any], params: dict[str, Any], verdict: list[str] = ()) -> str:
     def cols(first: str) -> list[str]:
         return [first, code(rev), "workspace", "change"]
 
@@ -96,7 +101,7 @@ def render(rev: str, metrics: dict[str, Any], params: dict[str, Any]) -> str:
         return [[r[0], fmt(r[1]), fmt(r[2]), signed(r[3])] for r in rows]
 
     headline, per_label = metric_rows(metrics)
-    lines = [f"## This branch against {code(rev)}", "", "### Metrics", ""]
+    lines = [f"## This branch against {code(rev)}", "", *verdict, "### Metrics", ""]
     lines += table(cols("metric"), show(headline)) if headline else ["No metrics file in either revision."]
     if per_label:
         lines += ["", "### Test F1 per label", "", *table(cols("label"), show(per_label))]
@@ -182,16 +187,51 @@ def stale_stages(cwd: Path) -> list[str]:
     return problems
 
 
+def bootstrap_settings(path: Path) -> tuple[int, float, int]:
+    """(resamples, confidence, seed): evaluate.bootstrap, evaluate.confidence and base.seed of the params file,
+    each section's defaults where the file or section is absent."""
+    from stages.core import params
+
+    raw = params.read_params(path) if path.is_file() else {}
+    evaluate, base = (params.load_dict(raw.get(s) or {}, s) for s in ("evaluate", "base"))
+    return evaluate.bootstrap, evaluate.confidence, base.seed
+
+
+def revision_verdict(rev: str, cwd: Path, settings: tuple[int, float, int]) -> list[str]:
+    resamples, confidence, seed = settings
+    return verdict_md.revision(rev, paired.revision_verdicts(rev, cwd, resamples, confidence, seed), resamples,
+                               confidence)
+
+
+def seed_groups_page(cwd: Path, settings: tuple[int, float, int]) -> str:
+    """`dvc exp show`'s runs grouped by all but base.seed, and each group's verdict against the baseline group."""
+    resamples, confidence, seed = settings
+    runs, workspace, head, skipped = seed_groups.read_runs(dvc_json(cwd, "exp", "show"))
+    groups = seed_groups.group_runs(runs)
+    base = seed_groups.baseline_group(groups, workspace, head)
+    verdicts = {}
+    for i, group in enumerate(groups):
+        if base is not None and i != base:
+            verdicts[i] = seed_groups.group_verdicts(group, groups[base], lambda r: paired.decisions_at(r.rev, cwd)[0],
+                                                     resamples, confidence, seed)
+    return verdict_md.seed_groups_page(groups, base, verdicts, skipped, resamples, confidence)
+
+
 def run(rev: str | None, out: Path | None, report: Path | None, link_base: str | None, check_lock: bool,
-        cwd: Path = Path(".")) -> str:
+        cwd: Path = Path("."), seeds: bool = False, params_path: Path = Path("params.yaml")) -> str:
     if check_lock and (problems := stale_stages(cwd)):
         raise DataError(f"dvc.lock is not up to date with the code and params ({'; '.join(problems)}): run "
                         "`dvc repro` and commit dvc.lock and reports/")
-    if rev is None:
+    if rev is None and not seeds:
         return ""
-    check_revision(rev, cwd)
-    metrics = dvc_json(cwd, "metrics", "diff", rev, "--all") | per_label_f1(rev, cwd)
-    text = render(rev, metrics, dvc_json(cwd, "params", "diff", rev))
+    settings = bootstrap_settings(cwd / params_path)
+    text = ""
+    if rev is not None:
+        check_revision(rev, cwd)
+        metrics = dvc_json(cwd, "metrics", "diff", rev, "--all") | per_label_f1(rev, cwd)
+        text = render(rev, metrics, dvc_json(cwd, "params", "diff", rev), revision_verdict(rev, cwd, settings))
+    if seeds:
+        text += ("\n" if text else "") + seed_groups_page(cwd, settings)
     if report is not None:
         body = report.read_text(encoding="utf-8")
         text += "\n" + (rebase_links(body, report, cwd, link_base) if link_base else body)
@@ -210,11 +250,14 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--link-base", help="URL that the report's relative links are rebased on, e.g. "
                        "https://github.com/OWNER/REPO/blob/SHA")
         p.add_argument("--check-lock", action="store_true", help="fail unless dvc.lock matches code and params")
+        p.add_argument("--seed-groups", action="store_true", help="group `dvc exp show`'s runs that differ only in "
+                       "base.seed: mean +- sd per group and a verdict against the baseline group")
 
     def body(args: argparse.Namespace) -> None:
-        if args.rev is None and not args.check_lock:
-            raise DataError("nothing to do: give --rev REV to compare, --check-lock, or both")
-        run(args.rev, args.out, args.report, args.link_base, args.check_lock)
+        if args.rev is None and not args.check_lock and not args.seed_groups:
+            raise DataError("nothing to do: give --rev REV to compare, --seed-groups, --check-lock, or several")
+        run(args.rev, args.out, args.report, args.link_base, args.check_lock, seeds=args.seed_groups,
+            params_path=Path(args.params))
 
     return cli.main(__doc__.splitlines()[0], add, body, argv, example=cli.examples(__doc__))
 

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from testkit import ROOT
 from testkit.dvc_repo import subprocess_env
@@ -150,3 +151,15 @@ def test_real_vs_synthetic_benchmark(tiny_bert, tmp_path):
     assert re.search(r"^real only +3 +1 +[\d.]+ ", out, re.M), out
     assert re.search(r"^real \+ synthetic +3 +1 +[\d.]+ ", out, re.M), out
     assert (tmp_path / "curve.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.e2e  # two tiny seeds through generate, split, train and evaluate in one process (about 30 s)
+def test_seeds_benchmark(tiny_bert):
+    out = bench("seeds.py", "--quick", "--model", str(tiny_bert), "--seeds", "2", timeout=900)
+    assert re.search(r"^seed 42: test [\d.]+(, real \S+ [\d.]+)* \(\d+ s\)$", out, re.M), out
+    assert re.search(r"^seed 43: test [\d.]+", out, re.M), out
+    assert re.search(r"^mean ± sd +[\d.]+ ± [\d.]+", out, re.M), out
+    assert re.search(r"^test: 2 seeds, macro-F1 [\d.]+ ± [\d.]+ \(sample sd\), range [\d.]+-[\d.]+ \(spread [\d.]+\)$",
+                     out, re.M), out
+    real = re.findall(r"^real (\S+): 2 seeds, macro-F1", out, re.M)  # one line per evaluate.external_test entry
+    assert len(real) == len(yaml.safe_load((ROOT / "params.yaml").read_text())["evaluate"]["external_test"]), out

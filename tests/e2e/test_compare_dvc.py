@@ -52,6 +52,13 @@ def test_compare_against_main_shows_metrics_params_and_per_label_f1(two_commits)
     # two metrics files (evaluate's headline, train's DVCLive): each key is named with its file
     f1 = re.search(r"^\| `reports/metrics.json:test.f1_macro` \| ([\d.]+) \| ([\d.]+) \|", md, re.M)
     assert f1 and f1[1] == f1[2]  # only explain changed: the same model, the same metrics
+    # The verdict comes first: the same decisions on every test row, so no difference in any resample.
+    rows = len((two_commits / "reports" / "eval" / "predictions.csv").read_text().splitlines()) - 1
+    assert md.index("### Verdict") < md.index("### Metrics")
+    assert (f"| test split | {rows} | {f1[1]} | {f1[2]} | +0.000 [+0.000, +0.000] | **within noise** | — |"
+            in md), md
+    real = "- no verdict on the real sets: no reports/eval/real\\_predictions.csv in main nor in the workspace"
+    assert (real in md) != (two_commits / "reports" / "eval" / "real_predictions.csv").is_file(), md
 
 
 def test_compare_against_a_missing_revision_is_a_one_line_error(two_commits):

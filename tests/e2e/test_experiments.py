@@ -1,4 +1,5 @@
-"""DVC experiments with the tiny model in a temporary repo: `dvc exp run -S`, a queued grid, `dvc exp show --md`.
+"""DVC experiments with the tiny model in a temporary repo: `dvc exp run -S`, a queued grid, `dvc exp show --md`,
+and `synthbert compare --seed-groups` on the grid's runs.
 
 `copy_of_baseline()` is shared with test_compare_dvc, test_report_dvc and test_sweep_dvc: one `dvc repro` per session,
 committed, then copied for each module, so the modules stay independent without paying for it each time.
@@ -6,16 +7,21 @@ committed, then copied for each module, so the modules stay independent without 
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 import shutil
+import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 import yaml
 
-from testkit.dvc_repo import dvc, make_repo, run_cmd, stages_ran
+from testkit.dvc_repo import dvc, make_repo, run_cmd, stages_ran, subprocess_env
 
 pytestmark = pytest.mark.e2e
 ALL = ["generate", "split", "train", "train_real_only", "evaluate", "explain", "report"]
@@ -103,21 +109,62 @@ def wait_for_queue(repo: Path, timeout: float = 400) -> str:
 
 
 def test_queued_grid_sweep_runs_every_combination(repo):
+    """Two learning rates by two seeds (the README's seed recipe with a second param): also the seed groups below.
+    Seed 42 is the baseline commit's: those runs find generate and split unchanged and start at train."""
     without_lime(repo)
-    out = dvc(repo, "exp", "run", "--queue", "-S", "train.learning_rate=2e-5,5e-5", "-S", "train.epochs=1,2").stdout
+    out = dvc(repo, "exp", "run", "--queue", "-S", "train.learning_rate=2e-5,5e-5", "-S", "base.seed=42,1").stdout
     assert out.count("Queued experiment") == 4
     dvc(repo, "queue", "start", "-j", "1")
     status = wait_for_queue(repo)
     assert status.count("Success") == 4, status
     table = dvc(repo, "exp", "show", "--md", "--no-pager", "--drop", ".*", "--keep",
-                r"^(Experiment|test\.f1_macro|train\.learning_rate|train\.epochs)$").stdout
+                r"^(Experiment|test\.f1_macro|train\.learning_rate|base\.seed)$").stdout
     lines = table.splitlines()
     header = [cell.strip() for cell in lines[0].split("|")[1:-1]]
-    assert sorted(header) == ["Experiment", "test.f1_macro", "train.epochs", "train.learning_rate"], lines[0]
+    assert sorted(header) == ["Experiment", "base.seed", "test.f1_macro", "train.learning_rate"], lines[0]
     rows = [dict(zip(header, (c.strip() for c in line.split("|")[1:-1]))) for line in lines if "──" in line]
     for lr in ("2e-05", "5e-05"):
-        for epochs in ("1", "2"):
-            match = [r for r in rows if (r["train.learning_rate"], r["train.epochs"]) == (lr, epochs)]
-            assert len(match) == 1 and 0 <= float(match[0]["test.f1_macro"]) <= 1, (lr, epochs, table)
+        for seed in ("42", "1"):
+            match = [r for r in rows if (r["train.learning_rate"], r["base.seed"]) == (lr, seed)]
+            assert len(match) == 1 and 0 <= float(match[0]["test.f1_macro"]) <= 1, (lr, seed, table)
     full = dvc(repo, "exp", "show", "--md", "--no-pager").stdout  # the README's plain command has the column too
     assert "test.f1_macro" in full.splitlines()[0]
+
+
+def texts(predictions_csv: str) -> list[str]:
+    """The test rows a predictions.csv scored, sorted."""
+    return sorted(row["text"] for row in csv.DictReader(io.StringIO(predictions_csv)))
+
+
+def test_seed_groups_of_the_grid(repo):
+    """After the grid above: each learning rate is a group of two seeds; the baseline commit's run (seed 42) is the
+    baseline group. The numbers come from what each experiment committed: reports/ are cache: false outputs. The
+    seed-42 runs scored the baseline's test rows (the same split), so their rows are paired with it."""
+    proc = subprocess.run([sys.executable, "-m", "stages.tools.compare", "--seed-groups", "--out", "seeds.md"],
+                          cwd=repo, env=subprocess_env(), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    md = (repo / "seeds.md").read_text()
+    head = json.loads((repo / "reports" / "metrics.json").read_text())["test"]["f1_macro"]
+    scores: dict[str, list[float]] = {}
+    for entry in json.loads(dvc(repo, "exp", "show", "--json").stdout):
+        for e in [x["revs"][0] for x in entry.get("experiments") or []]:
+            lr = e["data"]["params"]["params.yaml"]["data"]["train"]["learning_rate"]
+            committed = run_cmd(["git", "show", f"{e['rev']}:reports/metrics.json"], repo).stdout
+            scores.setdefault(repr(lr), []).append(json.loads(committed)["test"]["f1_macro"])
+            predictions = run_cmd(["git", "show", f"{e['rev']}:reports/eval/predictions.csv"], repo).stdout
+            assert predictions.startswith("text,true,predicted,confidence,p_")
+            same_rows = texts(predictions) == texts((repo / "reports" / "eval" / "predictions.csv").read_text())
+            assert same_rows == (e["data"]["params"]["params.yaml"]["data"]["base"]["seed"] == 42)
+    assert sorted(scores) == ["2e-05", "5e-05"] and all(len(v) == 2 for v in scores.values()), scores
+    assert md.startswith("## Seed groups: 5 runs in 3 groups")
+    assert re.search(rf"^\| 1 \(baseline\) \| — \| 1: 42 \| `main` \| {head:.3f} \|$", md, re.M), md
+    for lr, f1 in scores.items():
+        spread = f"{statistics.fmean(f1):.3f} ± {statistics.stdev(f1):.3f}"
+        row = rf"^\| \d \| `train.learning_rate={lr}` \| 2: (42|1), (42|1) \| .* \| {spread} \|$"
+        assert re.search(row, md, re.M), md
+        group = re.search(rf"^\| (\d) \| `train.learning_rate={lr}`", md, re.M)[1]
+        verdict = re.search(rf"^\| {group} \| test split \| 2 vs 1 \| ([-+][\d.]+) \[([-+][\d.]+), ([-+][\d.]+)\] \| "
+                            r"\*\*(better|within noise|worse)\*\* \|$", md, re.M)
+        assert verdict, md
+        diff, low, high = (float(x) for x in verdict.groups()[:3])
+        assert diff == pytest.approx(statistics.fmean(f1) - head, abs=0.0011) and low <= high, md
