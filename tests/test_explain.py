@@ -2,6 +2,7 @@
 determinism, escaping, edge cases (no mismatch, one word, no word characters) and bad inputs."""
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -153,7 +154,9 @@ def test_reports_explain_mismatches_most_confident_first_and_contrast_per_label(
 def test_texts_are_shown_as_text_never_as_markup(reports):
     tmp, _ = reports
     md = (tmp / "out" / "mismatches.md").read_text()
-    assert "<script>" not in md and "](http" not in md and "&lt;script&gt;" in md
+    assert "<script>" not in md and "](http" not in md
+    # escaped angle brackets; LIME's tokens may be emphasised inside (&lt;*script*&gt;), depending on the model
+    assert re.search(r"&lt;\**script\**&gt;", md)
     line = next(x for x in md.splitlines() if x.startswith("> ") and "alert" in x)
     assert "\\*\\*" in line and "\\[" in line and "\\|" in line  # literal asterisks, brackets, pipe
     page = (tmp / "out" / "html" / "01.html").read_text()

@@ -23,8 +23,9 @@ def write_split(tmp_path, real=(("shocking secrets of the council", "clickbait")
     d.mkdir(exist_ok=True)
     synthetic = [(t, "clickbait", "template") for t in CLICKBAIT] + [(t, "factual", "template") for t in FACTUAL]
     rows = synthetic * 2 + [(t, lab, "real") for t, lab in real] * 3
-    pd.DataFrame(rows, columns=["text", "label", "source"]).to_csv(d / "train.csv", index=False)
-    val = pd.DataFrame(synthetic, columns=["text", "label", "source"])
+    origins = [f"o-{i}" for i in range(len(rows))]
+    pd.DataFrame(rows, columns=["text", "label", "source"]).assign(origin=origins).to_csv(d / "train.csv", index=False)
+    val = pd.DataFrame(synthetic, columns=["text", "label", "source"]).assign(origin="template-1")
     val.to_csv(d / "val.csv", index=False)
     val.to_csv(d / "test.csv", index=False)
     return d
