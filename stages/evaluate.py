@@ -7,7 +7,8 @@ and the eval directory (test_metrics.json with intervals, calibration and per-la
 mismatches, curves, slices, baselines with the fine-tuned model's inference seconds and the LLM's tokens and USD
 per 1,000 texts, summary.md, PNGs; see README). A multi-label model (core/labelsets.py) is scored on its
 thresholded decisions (its baselines one vs rest at 0.5): metrics.json then holds micro/macro/samples F1, hamming
-loss, subset accuracy and macro ROC-AUC (evaluation/multilabel.py).
+loss, subset accuracy and macro ROC-AUC (evaluation/multilabel.py). A single-label model decides by the rule saved
+with it (core/decision.py: argmax, or the offsets train tuned on val); its baselines by argmax.
 Both forward passes (fine-tuned model, frozen-encoder baseline) run in evaluate.precision (core/precision.py:
 auto is bf16 autocast where the device multiplies bf16 natively); baselines.json records the choice.
 Params: base.seed (bootstrap), train.model (frozen-encoder baseline), evaluate.*
@@ -23,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stages.core import cli, contracts, labelsets, modeling, params
-from stages.core.errors import DataError, ParamsError
+from stages.core import cli, contracts, decision, labelsets, modeling, params
+from stages.core.errors import DataError
 from stages.core.text import distinct, word_count
 from stages.core.precision import scoring_for
 from stages.core.io import atomic_dir, write_json, write_text
@@ -35,33 +36,24 @@ FINE_TUNED = "fine_tuned"
 TEST_METRICS = "test_metrics.json"   # in the eval directory: the full TestReport
 
 
-def positive_index(cfg: params.Evaluate, labels: list[str], multi_label: bool = False) -> int | None:
-    """The label scored by ROC/PR: evaluate.positive_label, or the second label of a binary (single-label) task."""
-    if cfg.positive_label is None:
-        return 1 if len(labels) == 2 and not multi_label else None
-    if cfg.positive_label not in labels:
-        raise ParamsError(f"params.yaml: evaluate.positive_label must be one of the model labels "
-                          f"({', '.join(labels)}), got {cfg.positive_label!r}")
-    return labels.index(cfg.positive_label)
-
-
-def decisions(model_name: str, proba: Any, thresholds: list[float] | None) -> Any:
-    """A predictor's decisions: label indices (argmax), or with a multi-label model's `thresholds` a 0/1 matrix
-    (the fine-tuned model at its own thresholds, a baseline at 0.5)."""
-    if thresholds is None:
-        return metrics.predicted_ids(proba)  # argmax; an all-zero row (an LLM abstention) -> len(labels)
+def decisions(model_name: str, proba: Any, thresholds: list[float] | None, offsets: list[float] | None = None) -> Any:
+    """A predictor's decisions: label indices (argmax; the fine-tuned model by its saved rule, `offsets`), or with a
+    multi-label model's `thresholds` a 0/1 matrix (the fine-tuned model at its own thresholds, a baseline at 0.5)."""
+    if thresholds is None:  # predicted_ids: argmax, an all-zero row (an LLM abstention) -> len(labels)
+        return decision.decide(proba, offsets) if model_name == FINE_TUNED else metrics.predicted_ids(proba)
     return labelsets.decide(proba, thresholds if model_name == FINE_TUNED else [0.5] * proba.shape[1])
 
 
 def score_set(name: str, y: Any, probas: dict[str, Any], labels: list[str], cfg: params.Evaluate,
-              seed: int, thresholds: list[float] | None = None) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+              seed: int, thresholds: list[float] | None = None, offsets: list[float] | None = None
+              ) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
     """Accuracy (subset accuracy for a multi-label model: `thresholds` given, `y` multi-hot) and macro-F1 with
     bootstrap intervals for each predictor on one set, plus each baseline's paired gap to the fine-tuned model
     (fine-tuned minus baseline, same resamples); and the resampled scores themselves (metrics.bootstrap or
     multilabel.bootstrap), from which test_details takes the per-label and headline F1 intervals."""
     import numpy as np
 
-    preds = {k: decisions(k, p, thresholds) for k, p in probas.items()}
+    preds = {k: decisions(k, p, thresholds, offsets) for k, p in probas.items()}
     seeds = [seed, zlib.crc32(name.encode())]
     names = [*labels, ""]  # single-label: index len(labels) is an abstention (an LLM answer without a label)
     if thresholds is None:
@@ -75,7 +67,7 @@ def score_set(name: str, y: Any, probas: dict[str, Any], labels: list[str], cfg:
             m = metrics.classification_metrics([labels[i] for i in y], [names[i] for i in pred], labels)
         else:
             m = multilabel.classification_metrics(y, pred, labels)
-        row: dict[str, Any] = {"rows": len(y)}
+        row: dict[str, Any] = {"rows": len(y), "collapsed": metrics.collapse(y, pred, labels)}  # core/verdicts.py
         for key in ("accuracy", "f1_macro"):
             lo, hi = metrics.interval(boot[k][key], cfg.confidence)
             row.update({key: m[key], f"{key}_ci_low": lo, f"{key}_ci_high": hi})
@@ -98,9 +90,10 @@ class Scored:
     train_seconds: dict[str, float | None]   # model name -> seconds it took to train
     thresholds: list[float] | None = None    # a multi-label model's decision thresholds; None: single-label
     extras: dict[str, dict[str, Any]] = field(default_factory=dict)  # model name -> more baselines.json fields
+    offsets: list[float] | None = None       # a single-label model's saved decision rule (None: argmax)
 
     def decisions(self, set_name: str, model_name: str = FINE_TUNED) -> Any:
-        return decisions(model_name, self.proba[set_name][model_name], self.thresholds)
+        return decisions(model_name, self.proba[set_name][model_name], self.thresholds, self.offsets)
 
 
 def load_model(model_dir: Path) -> tuple[Any, Any, list[str]]:
@@ -156,7 +149,8 @@ def predict_all(cfg: params.Evaluate, base_model: str, model: Any, tokenizer: An
         y = {name: labelsets.multi_hot(frame["label"].tolist(), labels) for name, frame in sets.items()}
     else:
         y = {name: np.array([labels.index(lab) for lab in frame["label"]]) for name, frame in sets.items()}
-    return Scored(sets, y, proba, seconds, modeling.thresholds_of(model) if multi else None, extras)
+    return Scored(sets, y, proba, seconds, modeling.thresholds_of(model) if multi else None, extras,
+                  None if multi else decision.offsets_of(model, labels))
 
 
 def baselines_table(cfg: params.Evaluate, scored: Scored, scores: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -181,7 +175,7 @@ def test_details(cfg: params.Evaluate, scored: Scored, labels: list[str], pos: i
         m, curves, calib = multilabel.test_details(y, proba, scored.thresholds, labels, None if pos is None else
                                                    labels[pos], boot, cfg.confidence, cfg.calibration_bins)
         return contracts.TestMetrics(**m), curves, calib
-    m = metrics.classification_metrics(test["label"].tolist(), [labels[i] for i in proba.argmax(1)], labels)
+    m = metrics.classification_metrics(test["label"].tolist(), [labels[i] for i in scored.decisions("test")], labels)
     m.update({k: v for k, v in intervals.items() if "_ci_" in k})
     for i, lab in enumerate(labels):  # on the resamples of the headline intervals
         lo, hi = metrics.interval(boot["f1_per_label"][:, i], cfg.confidence)
@@ -203,7 +197,7 @@ def write_reports(cfg: params.Evaluate, base_model: str, eval_dir: Path, metrics
                   table: dict[str, Any]) -> contracts.TestReport:
     """The eval directory (atomically, test_metrics.json inside), then the headline metrics.json."""
     test = scored.sets["test"]
-    preds = outputs.prediction_frame(test, scored.proba["test"][FINE_TUNED], labels, scored.thresholds)
+    preds = outputs.prediction_frame(test, scored.proba["test"][FINE_TUNED], labels, scored.thresholds, scored.offsets)
     slices = slice_table(scored, labels, cfg.length_buckets)
     external_rows = {s: table["models"][FINE_TUNED][s] for s in list(scored.sets)[1:]}
     result = contracts.TestReport(test=head, external=external_rows)
@@ -223,7 +217,7 @@ def run(*, cfg: params.Evaluate, seed: int, base_model: str, model_dir: Path, sp
     """Score the model and its baselines on the test split and the real sets; write metrics.json and eval/."""
     model, tokenizer, labels = load_model(model_dir)
     multi = modeling.is_multi_label(model)
-    pos = positive_index(cfg, labels, multi)
+    pos = metrics.positive_index(cfg.positive_label, labels, multi)
     sets = read_sets(cfg, split_dir, external_dir, labels, multi)
     llm = llm_baseline.prepare(cfg.baselines, llm_cache, prices, labels, multi,
                                [frame["text"].tolist() for frame in sets.values()])  # before any scoring
@@ -231,7 +225,7 @@ def run(*, cfg: params.Evaluate, seed: int, base_model: str, model_dir: Path, sp
     scores, boots = {}, {}
     for name in sets:
         scores[name], boots[name] = score_set(name, scored.y[name], scored.proba[name], labels, cfg, seed,
-                                              scored.thresholds)
+                                              scored.thresholds, scored.offsets)
     table = baselines_table(cfg, scored, scores)
     head, curves, calib = test_details(cfg, scored, labels, pos, scores["test"][FINE_TUNED], boots["test"][FINE_TUNED])
     result = write_reports(cfg, base_model, eval_dir, metrics_path, scored, labels, head, curves, calib, table)
