@@ -20,11 +20,14 @@ from testkit import ROOT
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory, tiny_bert):
-    """A classifier with a confident head (weights scaled: labels far from ties), exported once."""
+    """A classifier with a confident head (weights scaled: labels far from ties) and a saved decision rule, exported
+    once. The head's log-odds of factual are all about 0.74: argmax says factual, the rule (factual only above 2.0)
+    says clickbait, both far from a tie."""
     tmp = tmp_path_factory.mktemp("export")
     model = modeling.load_classifier(str(tiny_bert), ["clickbait", "factual"])
     with torch.no_grad():
         model.classifier.weight.mul_(40)
+    model.config.decision_offsets = {"clickbait": 0.0, "factual": -2.0}
     model.save_pretrained(str(tmp / "classifier"))
     modeling.load_tokenizer(str(tiny_bert)).save_pretrained(str(tmp / "classifier"))
     task = load_task(ROOT / "data" / "tasks" / "clickbait.yaml")
@@ -52,10 +55,19 @@ def test_predict_onnx_gives_the_pytorch_labels(exported, name, capsys):
     want = predict.Predictor(tmp / "classifier", device="cpu")
     assert predict.main(["--onnx", str(tmp / "onnx" / name), "--input", str(tmp / "test.csv")]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert [r["label"] for r in rows] == [want.labels[i] for i in want.proba(texts).argmax(1)]
+    decided = [r["label"] for r in want.predict(texts)]  # by the saved rule, which export copies with the config
+    assert [r["label"] for r in rows] == decided != [want.labels[i] for i in want.proba(texts).argmax(1)]
     # dynamic axes: any batch size and length
     onnx = predict.OnnxPredictor(tmp / "onnx" / name, batch_size=7)
     np.testing.assert_allclose(onnx.proba(texts), want.proba(texts), atol=1e-4 if name == "model.onnx" else 0.1)
+
+
+def test_agreement_compares_the_decisions_of_the_saved_rule():
+    a = np.array([[0.9, 0.1]] * 199 + [[0.3, 0.7]])
+    b = a.copy()
+    b[-1] = [0.6, 0.4]  # argmax flips on the last row; with an offset of -1 on factual both are clickbait
+    assert export.agreement(a, b)["label_agreement"] == 0.995
+    assert export.agreement(a, b, offsets=[0.0, -1.0])["label_agreement"] == 1.0
 
 
 def test_agreement_below_target_fails():
