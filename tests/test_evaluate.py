@@ -160,6 +160,21 @@ def test_the_fine_tuned_model_decides_by_its_saved_rule_and_collapses_are_record
     assert len(pd.read_csv(tmp_path / "eval" / "mismatches.csv")) == 4  # explain's input: the rule's mismatches
 
 
+def test_without_a_saved_rule_the_model_decides_by_argmax_and_baselines_always_do():
+    import numpy as np
+
+    from stages.evaluation import outputs
+
+    proba = np.array([[0.6, 0.4], [0.3, 0.7], [0.0, 0.0]])
+    assert evaluate.decisions("fine_tuned", proba[:2], None).tolist() == [0, 1]  # no decision_offsets: argmax
+    assert evaluate.decisions("fine_tuned", proba[:2], None, [0.0, -1.0]).tolist() == [0, 0]
+    assert evaluate.decisions("tfidf_lr", proba, None, [0.0, -1.0]).tolist() == [0, 1, 2]  # 2: an abstention
+    frame = pd.DataFrame({"text": ["a", "b"], "label": ["x", "y"]})
+    assert outputs.prediction_frame(frame, proba[:2], ["x", "y"])["predicted"].tolist() == ["x", "y"]
+    ruled = outputs.prediction_frame(frame, proba[:2], ["x", "y"], offsets=[0.0, -1.0])
+    assert ruled["predicted"].tolist() == ["x", "x"] and ruled["confidence"].tolist() == [0.6, 0.3]
+
+
 def test_same_inputs_give_the_same_bytes(evaluated, tmp_path, model_dir, tiny_bert):
     first, _ = evaluated
     run(tmp_path, model_dir, tiny_bert, cfg_of(positive_label="clickbait"), train_report=first / "train_summary.json")
