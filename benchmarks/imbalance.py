@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from stages.core import cli, contracts, params  # noqa: E402
+from stages.core import cli, params  # noqa: E402
 from stages.core.errors import DataError, ParamsError  # noqa: E402
 from stages.core.io import read_csv  # noqa: E402
 
@@ -115,7 +115,8 @@ def collapsed_text(value: dict | None) -> str:
 def report(name: str, overrides: dict[str, str], run: dict, minority: str) -> None:
     t, s, models = run["test"], run["summary"], run["models"]
     print(f"\n{name} defaults (train.class_weights {overrides['class_weights']}, train.decision "
-          f"{overrides['decision']}; {run['seconds']:.0f} s)")
+          f"{overrides['decision']}; {run['seconds']:.0f} s; test split {t['rows']:,} rows, {minority} "
+          f"{t['per_label'][minority]['support']:,})")
     print(f"  class weights {s['class_weights_mode']} ({s['class_weights_reason']}); decision {s['decision']}: "
           f"{s['decision_rule']}")
     print(f"  fine-tuned  macro-F1 {t['f1_macro']:.4f} [{t['f1_macro_ci_low']:.4f}, {t['f1_macro_ci_high']:.4f}]  "

@@ -30,7 +30,7 @@ _MULTI_USAGE = ["thresholds = clf.model.config.decision_thresholds  # {label: th
                 " for scores in clf(['Example text'])]"]
 # A single-label model with a tuned rule: the pipeline's scores (top_k=None: every label) decided by its offsets.
 _OFFSET_USAGE = ["import math", "",
-                 "offsets = clf.model.config.decision_offsets  # {label: offset}, tuned on the validation split",
+                 'offsets = getattr(clf.model.config, "decision_offsets", None) or {}   # {label: offset}; none: argmax',
                  "[max(scores, key=lambda s: math.log(max(s['score'], 1e-300)) + offsets.get(s['label'], 0.0))['label']",
                  " for scores in clf(['Example text'])]"]
 METRICS = (("accuracy", "accuracy"), ("f1_macro", "macro F1"), ("f1_weighted", "weighted F1"))

@@ -164,7 +164,8 @@ def test_imbalance_benchmark_old_and_new_defaults_side_by_side(tiny_bert, tmp_pa
     out = bench("imbalance.py", "--csv", str(tmp_path / "labelled.csv"), "--rows", "60", "--model", str(tiny_bert),
                 "--epochs", "1")
     assert re.search(r"^imbalanced set from .*: 60 rows, clickbait 8 \(13%\), factual 52 \(87%\)$", out, re.M), out
-    assert re.search(r"^old defaults \(train.class_weights none, train.decision argmax; \d+ s\)$", out, re.M), out
+    assert re.search(r"^old defaults \(train.class_weights none, train.decision argmax; \d+ s; test split \d+ rows, "
+                     r"clickbait \d+\)$", out, re.M), out
     assert re.search(r"^  class weights balanced \(largest label factual has \d+ rows, [\d.]+x the smallest", out, re.M)
     fine = re.findall(r"^  fine-tuned  macro-F1 [\d.]+ \[[\d.]+, [\d.]+\]  clickbait recall [\d.]+  collapsed on val: "
                       r"(?:no|yes, .*); on test: (?:no|yes, .*)$", out, re.M)

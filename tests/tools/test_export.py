@@ -20,19 +20,22 @@ from testkit import ROOT
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory, tiny_bert):
-    """A classifier with a confident head (weights scaled: labels far from ties) and a saved decision rule, exported
-    once. The head's log-odds of factual are all about 0.74: argmax says factual, the rule (factual only above 2.0)
-    says clickbait, both far from a tie."""
+    """A classifier with a confident head (weights scaled: labels far from ties) and a saved decision rule that
+    disagrees with argmax (every text 2 log-odds away from the rule's boundary), exported once."""
     tmp = tmp_path_factory.mktemp("export")
     model = modeling.load_classifier(str(tiny_bert), ["clickbait", "factual"])
     with torch.no_grad():
         model.classifier.weight.mul_(40)
-    model.config.decision_offsets = {"clickbait": 0.0, "factual": -2.0}
-    model.save_pretrained(str(tmp / "classifier"))
-    modeling.load_tokenizer(str(tiny_bert)).save_pretrained(str(tmp / "classifier"))
+    tokenizer = modeling.load_tokenizer(str(tiny_bert))
     task = load_task(ROOT / "data" / "tasks" / "clickbait.yaml")
     rows = [(t, label.name) for label in task.labels for t in generate_label(label, 30, seed=2)]
     pd.DataFrame(rows, columns=["text", "label"]).to_csv(tmp / "test.csv", index=False)
+    proba = modeling.predict_proba(model, tokenizer, [t for t, _ in rows])
+    odds = np.log(proba[:, 1] / proba[:, 0])  # of factual; the head's random start depends on earlier tests
+    offset = -(odds.max() + 2.0) if (odds > 0).any() else 2.0 - odds.min()  # all clickbait, else all factual
+    model.config.decision_offsets = {"clickbait": 0.0, "factual": float(offset)}
+    model.save_pretrained(str(tmp / "classifier"))
+    tokenizer.save_pretrained(str(tmp / "classifier"))
     code = tools_main.main(["export", "--model", str(tmp / "classifier"), "--out", str(tmp / "onnx"),
                             "--test", str(tmp / "test.csv")])
     return tmp, code
