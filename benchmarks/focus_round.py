@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from stages.core import modeling  # noqa: E402
+from stages.core import decision, modeling  # noqa: E402
 from stages.core.io import read_yaml  # noqa: E402
 from stages.core.text import dedup_key  # noqa: E402
 from stages.evaluation import metrics  # noqa: E402
@@ -56,7 +56,8 @@ def fresh_set(repo: Path, generated: list[Path], n: int, seed: int) -> tuple[lis
 def score(model_dir: Path, texts: list[str], labels: list[str]) -> tuple[list[str], float]:
     model, tokenizer = modeling.load_classifier(str(model_dir)), modeling.load_tokenizer(str(model_dir))
     names = modeling.labels_of(model)
-    pred = [names[i] for i in modeling.predict_proba(model, tokenizer, texts, 128).argmax(1)]
+    proba = modeling.predict_proba(model, tokenizer, texts, 128)
+    pred = [names[i] for i in decision.decide(proba, decision.offsets_of(model, names))]  # the model's saved rule
     return pred, metrics.classification_metrics(labels, pred, names)["f1_macro"]
 
 

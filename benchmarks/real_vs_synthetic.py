@@ -9,7 +9,7 @@ that seed's held-out test set, the same for every run of the seed (texts that th
 left out of it). Each run splits its rows with the split stage (params.yaml's split section: near-duplicate
 groups, stratified; the split's test part goes back into train, since the test here is the held-out real rows)
 and trains with the train stage (params.yaml's train section; `--epochs` and `--model` override it), then
-scores the held-out rows with core.modeling.predict_proba. 0 real rows without synthetic rows trains nothing.
+scores the held-out rows with core.modeling.predict_proba, decided by the model's saved rule (core/decision.py). 0 real rows without synthetic rows trains nothing.
 Prints the table (mean, min-max and std of test macro-F1 per configuration) and writes the PNG (`--png`).
 
 Usage (repository root):
@@ -157,12 +157,13 @@ def train_once(rows: list[dict[str, str]], seed: int, args: argparse.Namespace, 
 
 
 def score(model_dir: Path, texts: list[str], truth: list[str], labels: list[str]) -> float:
-    from stages.core import modeling
+    from stages.core import decision, modeling
     from stages.evaluation import metrics
 
     model, tokenizer = modeling.load_classifier(str(model_dir)), modeling.load_tokenizer(str(model_dir))
     names = modeling.labels_of(model)
-    pred = [names[i] for i in modeling.predict_proba(model, tokenizer, texts, 128).argmax(1)]
+    proba = modeling.predict_proba(model, tokenizer, texts, 128)
+    pred = [names[i] for i in decision.decide(proba, decision.offsets_of(model, names))]  # the model's saved rule
     return metrics.classification_metrics(truth, pred, labels)["f1_macro"]
 
 

@@ -10,7 +10,9 @@ per 1,000 texts, summary.md, PNGs; see README). baselines.json (evaluation/resul
 each real set's gap to the test split with its interval; real_predictions.csv holds the fine-tuned model's
 decisions on the real sets, keyed by a hash of the text (core/predictions.py). A multi-label model
 (core/labelsets.py) is scored on its thresholded decisions (its baselines one vs rest at 0.5): metrics.json then
-holds micro/macro/samples F1, hamming loss, subset accuracy and macro ROC-AUC (evaluation/multilabel.py).
+holds micro/macro/samples F1, hamming loss, subset accuracy and macro ROC-AUC (evaluation/multilabel.py). A
+single-label model decides by the rule saved with it (core/decision.py: argmax, or the offsets train tuned on val);
+its baselines by argmax.
 Both forward passes (fine-tuned model, frozen-encoder baseline) run in evaluate.precision (core/precision.py:
 auto is bf16 autocast where the device multiplies bf16 natively); baselines.json records the choice.
 Params: base.seed (bootstrap, cross-validation folds), train.model (frozen-encoder, setfit baselines), evaluate.*
@@ -26,8 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stages.core import cli, contracts, labelsets, modeling, origin, params
-from stages.core.errors import DataError, ParamsError
+from stages.core import cli, contracts, decision, labelsets, modeling, origin, params
+from stages.core.errors import DataError
 from stages.core.text import distinct, word_count
 from stages.core.precision import scoring_for
 from stages.core.predictions import write_real_predictions
@@ -39,33 +41,24 @@ FINE_TUNED = "fine_tuned"
 TEST_METRICS = "test_metrics.json"   # in the eval directory: the full TestReport
 
 
-def positive_index(cfg: params.Evaluate, labels: list[str], multi_label: bool = False) -> int | None:
-    """The label scored by ROC/PR: evaluate.positive_label, or the second label of a binary (single-label) task."""
-    if cfg.positive_label is None:
-        return 1 if len(labels) == 2 and not multi_label else None
-    if cfg.positive_label not in labels:
-        raise ParamsError(f"params.yaml: evaluate.positive_label must be one of the model labels "
-                          f"({', '.join(labels)}), got {cfg.positive_label!r}")
-    return labels.index(cfg.positive_label)
-
-
-def decisions(model_name: str, proba: Any, thresholds: list[float] | None) -> Any:
-    """A predictor's decisions: label indices (argmax), or with a multi-label model's `thresholds` a 0/1 matrix
-    (the fine-tuned model at its own thresholds, a baseline at 0.5)."""
-    if thresholds is None:
-        return metrics.predicted_ids(proba)  # argmax; an all-zero row (an LLM abstention) -> len(labels)
+def decisions(model_name: str, proba: Any, thresholds: list[float] | None, offsets: list[float] | None = None) -> Any:
+    """A predictor's decisions: label indices (argmax; the fine-tuned model by its saved rule, `offsets`), or with a
+    multi-label model's `thresholds` a 0/1 matrix (the fine-tuned model at its own thresholds, a baseline at 0.5)."""
+    if thresholds is None:  # predicted_ids: argmax, an all-zero row (an LLM abstention) -> len(labels)
+        return decision.decide(proba, offsets) if model_name == FINE_TUNED else metrics.predicted_ids(proba)
     return labelsets.decide(proba, thresholds if model_name == FINE_TUNED else [0.5] * proba.shape[1])
 
 
 def score_set(name: str, y: Any, probas: dict[str, Any], labels: list[str], cfg: params.Evaluate,
-              seed: int, thresholds: list[float] | None = None) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+              seed: int, thresholds: list[float] | None = None, offsets: list[float] | None = None
+              ) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
     """Accuracy (subset accuracy for a multi-label model: `thresholds` given, `y` multi-hot) and macro-F1 with
     bootstrap intervals for each predictor on one set, plus each baseline's paired gap to the fine-tuned model
     (fine-tuned minus baseline, same resamples); and the resampled scores themselves (metrics.bootstrap or
     multilabel.bootstrap), from which test_details takes the per-label and headline F1 intervals."""
     import numpy as np
 
-    preds = {k: decisions(k, p, thresholds) for k, p in probas.items()}
+    preds = {k: decisions(k, p, thresholds, offsets) for k, p in probas.items()}
     seeds = [seed, zlib.crc32(name.encode())]
     names = [*labels, ""]  # single-label: index len(labels) is an abstention (an LLM answer without a label)
     if thresholds is None:
@@ -103,9 +96,10 @@ class Scored:
     train_seconds: dict[str, float | None]   # model name -> seconds it took to train
     thresholds: list[float] | None = None    # a multi-label model's decision thresholds; None: single-label
     extras: dict[str, dict[str, Any]] = field(default_factory=dict)  # model name -> more baselines.json fields
+    offsets: list[float] | None = None       # a single-label model's saved decision rule (None: argmax)
 
     def decisions(self, set_name: str, model_name: str = FINE_TUNED) -> Any:
-        return decisions(model_name, self.proba[set_name][model_name], self.thresholds)
+        return decisions(model_name, self.proba[set_name][model_name], self.thresholds, self.offsets)
 
 
 def load_model(model_dir: Path) -> tuple[Any, Any, list[str]]:
@@ -160,7 +154,8 @@ def predict_all(cfg: params.Evaluate, base_model: str, model: Any, tokenizer: An
         y = {name: labelsets.multi_hot(frame["label"].tolist(), labels) for name, frame in sets.items()}
     else:
         y = {name: np.array([labels.index(lab) for lab in frame["label"]]) for name, frame in sets.items()}
-    return Scored(sets, y, proba, seconds, modeling.thresholds_of(model) if multi else None, extras)
+    return Scored(sets, y, proba, seconds, modeling.thresholds_of(model) if multi else None, extras,
+                  None if multi else decision.offsets_of(model, labels))
 
 
 def test_details(cfg: params.Evaluate, scored: Scored, labels: list[str], pos: int | None, intervals: dict[str, Any],
@@ -172,7 +167,7 @@ def test_details(cfg: params.Evaluate, scored: Scored, labels: list[str], pos: i
         m, curves, calib = multilabel.test_details(y, proba, scored.thresholds, labels, None if pos is None else
                                                    labels[pos], boot, cfg.confidence, cfg.calibration_bins)
         return contracts.TestMetrics(**m), curves, calib
-    m = metrics.classification_metrics(test["label"].tolist(), [labels[i] for i in proba.argmax(1)], labels)
+    m = metrics.classification_metrics(test["label"].tolist(), [labels[i] for i in scored.decisions("test")], labels)
     m.update({k: v for k, v in intervals.items() if "_ci_" in k})
     for i, lab in enumerate(labels):  # on the resamples of the headline intervals
         lo, hi = metrics.interval(boot["f1_per_label"][:, i], cfg.confidence)
@@ -194,7 +189,7 @@ def write_reports(cfg: params.Evaluate, base_model: str, eval_dir: Path, metrics
                   table: dict[str, Any]) -> contracts.TestReport:
     """The eval directory (atomically, test_metrics.json inside), then the headline metrics.json."""
     test, real = scored.sets["test"], list(scored.sets)[1:]
-    preds = outputs.prediction_frame(test, scored.proba["test"][FINE_TUNED], labels, scored.thresholds)
+    preds = outputs.prediction_frame(test, scored.proba["test"][FINE_TUNED], labels, scored.thresholds, scored.offsets)
     slices = slice_table(scored, labels, cfg.length_buckets)
     external_rows = {s: {"role": table["roles"][s], **table["models"][FINE_TUNED][s]} for s in real}
     result = contracts.TestReport(test=head, external=external_rows)
@@ -218,7 +213,7 @@ def run(*, cfg: params.Evaluate, seed: int, base_model: str, model_dir: Path, sp
     """Score the model and its baselines on the test split and the real sets; write metrics.json and eval/."""
     model, tokenizer, labels = load_model(model_dir)
     multi = modeling.is_multi_label(model)
-    pos = positive_index(cfg, labels, multi)
+    pos = metrics.positive_index(cfg.positive_label, labels, multi)
     sets = read_sets(cfg, split_dir, external_dir, labels, multi)
     llm = llm_baseline.prepare(cfg.baselines, llm_cache, prices, labels, multi,
                                [frame["text"].tolist() for frame in sets.values()])  # before any scoring
@@ -226,7 +221,7 @@ def run(*, cfg: params.Evaluate, seed: int, base_model: str, model_dir: Path, sp
     scores, boots = {}, {}
     for name in sets:
         scores[name], boots[name] = score_set(name, scored.y[name], scored.proba[name], labels, cfg, seed,
-                                              scored.thresholds)
+                                              scored.thresholds, scored.offsets)
     roles = {"test": results.SYNTHETIC, **{e.name: e.role for e in cfg.external_test if e.name in sets}}
     skipped = [e.name for e in cfg.external_test if e.name not in sets]  # another task's (external.read_all)
     table = results.baselines_table(cfg.bootstrap, cfg.confidence, seed, roles, skipped, scored.train_seconds,

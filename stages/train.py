@@ -3,8 +3,9 @@
 Reads: <split>/train.csv, <split>/val.csv and (optional) dataset.json from generate (provider and row counts,
 for the model card). Writes: the model directory (Hugging Face format, id2label, tokenizer, params, the model card
 README.md), DVCLive per-epoch curves and summary.json in the reports directory; keeps resumable checkpoints
-in the checkpoint directory. Params: base.seed, train.*. A multi-label data set (dataset.json multi_label) trains
-one sigmoid per label (training/multilabel.py) and saves per-label decision thresholds tuned on val.
+in the checkpoint directory. Params: base.seed, train.*. After training, on val (training/decision_rule.py): a
+single-label model's decision rule (train.decision) and a multi-label one's per-label thresholds (dataset.json
+multi_label: one sigmoid per label, training/multilabel.py) are tuned and saved in config.json; collapse is checked.
 Runs on CUDA when present, else the CPU; under `torchrun --nproc-per-node N` as N processes (rank 0 writes).
 `--only-source real`: the same on the real train rows alone (the real_only baseline; training/subset.py).
 """
@@ -28,7 +29,7 @@ from typing import Any
 from stages.core import cli, contracts, labelsets, modeling, params, provenance
 from stages.core.errors import DataError
 from stages.core.io import atomic_dir, write_json
-from stages.training import checkpoints, controls, diagnostics, modelcard, multilabel, subset
+from stages.training import checkpoints, controls, decision_rule, diagnostics, modelcard, subset
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +112,7 @@ class Prepared:
     train_ds: Any
     val_ds: Any
     multi_label: bool = False  # sigmoid per label, BCE with `weights` as pos_weight
+    weights_mode: tuple[str, str] = ("none", "")  # the class-weight mode used and why (controls.resolve_class_weights)
 
 
 def prepare(cfg: params.Train, seed: int, split_dir: Path, multi_label: bool = False) -> Prepared:
@@ -118,8 +120,8 @@ def prepare(cfg: params.Train, seed: int, split_dir: Path, multi_label: bool = F
     import transformers
 
     train_df, val_df, labels = read_splits(split_dir, multi_label)
-    weights = controls.class_weight_values(cfg.class_weights, cfg.label_weights, labels, train_df["label"].tolist(),
-                                           multi_label)
+    mode = controls.resolve_class_weights(cfg.class_weights, labels, train_df["label"].tolist(), multi_label)
+    weights = controls.class_weight_values(mode[0], cfg.label_weights, labels, train_df["label"].tolist(), multi_label)
     dev = modeling.device()
     precision = controls.precision_for(cfg.precision, dev)
     transformers.set_seed(seed)
@@ -137,7 +139,7 @@ def prepare(cfg: params.Train, seed: int, split_dir: Path, multi_label: bool = F
     diagnostics.log_truncation(lengths, max_length, limit)
     return Prepared(labels, weights, dev, precision, model, tokenizer, max_length, trainable, total,
                     to_dataset(train_df, tokenizer, labels, max_length, multi_label),
-                    to_dataset(val_df, tokenizer, labels, max_length, multi_label), multi_label)
+                    to_dataset(val_df, tokenizer, labels, max_length, multi_label), multi_label, mode)
 
 
 def resume_point(cfg: params.Train, args: Any, ckpt: Path, fp: str) -> tuple[Path | None, float]:
@@ -170,7 +172,7 @@ def build_trainer(cfg: params.Train, prep: Prepared, args: Any, live: Any, callb
 
 
 def summarize(cfg: params.Train, prep: Prepared, trainer: Any, result: Any, seconds: float, start_epoch: float,
-              resume_from: Path | None, thresholds: dict[str, float] | None = None) -> contracts.TrainSummary:
+              resume_from: Path | None, val: decision_rule.ValDecisions) -> contracts.TrainSummary:
     import torch
     import transformers
 
@@ -192,7 +194,9 @@ def summarize(cfg: params.Train, prep: Prepared, trainer: Any, result: Any, seco
         deterministic=cfg.deterministic, resumed_from=resume_from.name if resume_from else None,
         overfitting_warning=diagnostics.rising_val_loss(rows, cfg.overfit_patience),
         undertrained_warning=diagnostics.undertrained(state.global_step, epochs_done, len(prep.train_ds)),
-        multi_label=prep.multi_label, thresholds=thresholds)
+        multi_label=prep.multi_label, thresholds=val.thresholds, class_weights_mode=prep.weights_mode[0],
+        class_weights_reason=prep.weights_mode[1], decision=val.decision, decision_offsets=val.offsets,
+        decision_rule=val.rule, collapsed=val.collapsed)
 
 
 def save_model(cfg: params.Train, seed: int, prep: Prepared, trainer: Any, model_dir: Path,
@@ -205,7 +209,8 @@ def save_model(cfg: params.Train, seed: int, prep: Prepared, trainer: Any, model
         # train.max_length as used (auto resolved), so predict.py truncates the same way.
         write_json(tmp / "synthbert_params.json", {
             "seed": seed, "train": {**params.as_dict(cfg), "max_length": prep.max_length}, "labels": prep.labels,
-            "max_length_setting": cfg.max_length, "multi_label": prep.multi_label, "thresholds": summary.thresholds})
+            "max_length_setting": cfg.max_length, "multi_label": prep.multi_label, "thresholds": summary.thresholds,
+            "class_weights_mode": summary.class_weights_mode, "decision_offsets": summary.decision_offsets})
         # The card goes with the model; test metrics come later (evaluate), so it points to them.
         modelcard.write_model_card(tmp, summary, None, dataset, provenance.collect(device=prep.device))
 
@@ -242,8 +247,8 @@ def run(*, cfg: params.Train, seed: int, split_dir: Path, model_dir: Path, repor
         started = time.perf_counter()
         result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
         seconds = time.perf_counter() - started
-        thresholds = multilabel.val_thresholds(trainer, prep.val_ds, prep.labels) if prep.multi_label else None
-        summary = summarize(cfg, prep, trainer, result, seconds, start_epoch, resume_from, thresholds)
+        val = decision_rule.on_val(cfg.decision, trainer, prep.val_ds, prep.labels, prep.multi_label)
+        summary = summarize(cfg, prep, trainer, result, seconds, start_epoch, resume_from, val)
         if not is_main:
             log.debug("process %s of %s done; process 0 writes the model and reports", args.process_index, world)
             return summary.to_dict()

@@ -145,6 +145,48 @@ def test_baselines_side_by_side_with_paired_gains(evaluated):
         assert text in summary, text
 
 
+def with_rule(model_dir, tmp_path, offsets):
+    """A copy of the module's model whose config.json carries `offsets` as its decision rule (decision_offsets)."""
+    import shutil
+
+    copy = tmp_path / "ruled-model"
+    shutil.copytree(model_dir, copy)
+    config = json.loads((copy / "config.json").read_text())
+    (copy / "config.json").write_text(json.dumps({**config, "decision_offsets": offsets}))
+    return copy
+
+
+def test_the_fine_tuned_model_decides_by_its_saved_rule_and_collapses_are_recorded(tmp_path, model_dir, tiny_bert):
+    ruled = with_rule(model_dir, tmp_path, {"clickbait": 0.0, "factual": 50.0})  # factual, whatever the text
+    out = run(tmp_path, ruled, tiny_bert, cfg_of(baselines={"models": ["majority", "tfidf_lr"]}))
+    preds = pd.read_csv(tmp_path / "eval" / "predictions.csv")
+    assert (preds["predicted"] == "factual").all() and (preds["p_factual"] < 0.5).any()  # argmax: clickbait there
+    assert preds["confidence"].tolist() == preds["p_factual"].tolist()  # the decided label's probability
+    per_label = out["test"]["per_label"]
+    assert per_label["factual"]["recall"] == 1.0 and per_label["clickbait"]["recall"] == 0.0
+    assert out["test"]["confusion_matrix"]["matrix"] == [[0, 4], [0, 4]]
+    models = out["baselines"]["models"]
+    assert models["fine_tuned"]["test"]["collapsed"] == {"label": "factual", "predicted_share": 1.0, "true_share": 0.5}
+    assert models["majority"]["test"]["collapsed"]["predicted_share"] == 1.0  # baselines decide by argmax
+    assert models["tfidf_lr"]["test"]["collapsed"] is None and models["tfidf_lr"]["test"]["accuracy"] == 1.0
+    assert len(pd.read_csv(tmp_path / "eval" / "mismatches.csv")) == 4  # explain's input: the rule's mismatches
+
+
+def test_without_a_saved_rule_the_model_decides_by_argmax_and_baselines_always_do():
+    import numpy as np
+
+    from stages.evaluation import outputs
+
+    proba = np.array([[0.6, 0.4], [0.3, 0.7], [0.0, 0.0]])
+    assert evaluate.decisions("fine_tuned", proba[:2], None).tolist() == [0, 1]  # no decision_offsets: argmax
+    assert evaluate.decisions("fine_tuned", proba[:2], None, [0.0, -1.0]).tolist() == [0, 0]
+    assert evaluate.decisions("tfidf_lr", proba, None, [0.0, -1.0]).tolist() == [0, 1, 2]  # 2: an abstention
+    frame = pd.DataFrame({"text": ["a", "b"], "label": ["x", "y"]})
+    assert outputs.prediction_frame(frame, proba[:2], ["x", "y"])["predicted"].tolist() == ["x", "y"]
+    ruled = outputs.prediction_frame(frame, proba[:2], ["x", "y"], offsets=[0.0, -1.0])
+    assert ruled["predicted"].tolist() == ["x", "x"] and ruled["confidence"].tolist() == [0.6, 0.3]
+
+
 def test_same_inputs_give_the_same_bytes(evaluated, tmp_path, model_dir, tiny_bert):
     first, _ = evaluated
     run(tmp_path, model_dir, tiny_bert, cfg_of(positive_label="clickbait"), train_report=first / "train_summary.json")

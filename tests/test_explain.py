@@ -206,6 +206,21 @@ def test_same_inputs_same_bytes_and_stale_pages_are_removed(reports, model_dir):
     assert other["examples"][0]["weights"] != json.loads(before[Path("explanations.json")])["examples"][0]["weights"]
 
 
+def test_the_page_explains_the_decision_of_predictions_csv_even_when_not_the_most_probable(tmp_path, model_dir):
+    # evaluate writes a tuned rule's decision (core/decision.py), its probability as confidence: here clickbait at
+    # 0.3. The page shows and explains that label, never the argmax (factual, the true label here).
+    preds = tmp_path / "predictions.csv"
+    write_predictions(preds, [("storm hits texas", "factual", "clickbait", 0.3)])
+    summary = explain.run(cfg=cfg(correct_per_label=0), seed=0, model_dir=model_dir, predictions=preds,
+                          out=tmp_path / "out")
+    (ex,) = summary["examples"]
+    assert (ex["predicted"], ex["true"], ex["confidence"]) == ("clickbait", "factual", 0.3)
+    page = (tmp_path / "out" / ex["html"]).read_text()
+    assert "true: factual, predicted: clickbait (confidence 0.300)" in page
+    assert "Toward the predicted label: clickbait" in page and "Toward the true label: factual" in page
+    assert "### 1. true factual, predicted clickbait (confidence 0.300)" in (tmp_path / "out" / "mismatches.md").read_text()
+
+
 def test_zero_mismatches_is_a_report_not_an_error(tmp_path, model_dir):
     preds = tmp_path / "predictions.csv"
     write_predictions(preds, [("city council approved a budget", "factual", "factual", 0.7)])

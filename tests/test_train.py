@@ -144,6 +144,52 @@ def test_the_model_directory_carries_its_model_card(trained, tiny_bert):
     assert f"truncated to {summary['max_length']} tokens" in card and str(tiny_bert) not in card
 
 
+def test_balanced_binary_data_gets_no_class_weights_and_a_tuned_rule_saved_with_the_model(trained):
+    from stages.core import decision, modeling
+
+    tmp, summary = trained
+    assert summary["class_weights_mode"] == "none" and summary["class_weights"] is None
+    assert summary["class_weights_reason"] == ("largest label factual has 16 rows, 1.0x the smallest, clickbait 16 "
+                                               "(balanced from 3x)")
+    assert summary["decision"] == "tuned" and set(summary["decision_offsets"]) == {"clickbait", "factual"}
+    config = json.loads((tmp / "model" / "config.json").read_text())
+    saved = json.loads((tmp / "model" / "synthbert_params.json").read_text())
+    assert config["decision_offsets"] == saved["decision_offsets"] == summary["decision_offsets"]
+    assert saved["class_weights_mode"] == "none" and saved["train"]["decision"] == "auto"
+    # The rule's val macro-F1, recomputed from the saved model, is the one summary.json states.
+    model, tok = modeling.load_classifier(str(tmp / "model")), modeling.load_tokenizer(str(tmp / "model"))
+    val = pd.read_csv(tmp / "split" / "val.csv")
+    proba = modeling.predict_proba(model, tok, val["text"].tolist(), precision=summary["precision"])
+    y = [["clickbait", "factual"].index(lab) for lab in val["label"]]
+    f1 = decision.macro_f1(y, decision.decide(proba, decision.offsets_of(model, ["clickbait", "factual"])), 2)
+    assert f" val macro-F1 {f1:.4f} (argmax {summary['best_val_f1_macro']:.4f})" in summary["decision_rule"]
+    assert summary["collapsed"] is None
+
+
+def test_imbalanced_data_gets_balanced_weights_and_a_collapse_is_recorded(tmp_path, tiny_bert, caplog):
+    # 4x more factual rows: auto picks balanced. One epoch at this rate leaves the tiny BERT scoring every text
+    # alike, so its val decisions all go to one label while val is half and half: collapsed.
+    split_dir = write_splits(tmp_path)
+    rows = [(t, "clickbait") for t in CLICKBAIT] + [(t, "factual") for t in FACTUAL] * 4
+    pd.DataFrame(rows * 2, columns=["text", "label"]).assign(source="template").to_csv(split_dir / "train.csv",
+                                                                                        index=False)
+    with caplog.at_level("INFO"):
+        summary = train.run(cfg=tiny_cfg(tiny_bert, epochs=1, batch_size=8, precision="fp32"), seed=0,
+                            split_dir=split_dir, model_dir=tmp_path / "model", reports=tmp_path / "reports")
+    reason = "largest label factual has 32 rows, 4.0x the smallest, clickbait 8 (balanced from 3x)"
+    assert summary["class_weights_mode"] == "balanced" and summary["class_weights_reason"] == reason
+    assert summary["class_weights"] == pytest.approx([40 / (2 * 8), 40 / (2 * 32)])
+    assert f"class weights balanced (train.class_weights auto): {reason}" in caplog.text
+    collapsed = summary["collapsed"]
+    assert collapsed["label"] in ("clickbait", "factual")
+    assert collapsed["predicted_share"] == 1.0 and collapsed["true_share"] == 0.5
+    assert f"collapsed on val: 100% of the decisions are '{collapsed['label']}'" in caplog.text
+    # Every text scores alike: no offset helps, so the tuned rule stays argmax (offsets 0) and says so.
+    assert summary["decision"] == "tuned" and set(summary["decision_offsets"].values()) == {0.0}
+    assert summary["decision_rule"].startswith("argmax (the most probable label): val macro-F1 0.3333")
+    assert json.loads((tmp_path / "reports" / "summary.json").read_text())["collapsed"] == collapsed
+
+
 def test_checkpoints_are_dropped_after_success(trained):
     tmp, _ = trained
     assert sorted(p.name for p in (tmp / "ckpt").iterdir()) == ["run.json"]

@@ -148,6 +148,12 @@ class TrainSummary(Contract):
     undertrained_warning: str | None   # too few optimizer steps to trust the scores (diagnostics.undertrained)
     multi_label: bool = False          # one sigmoid per label (training/multilabel.py)
     thresholds: dict | None = None     # multi-label: {label: decision threshold} tuned on val
+    class_weights_mode: str = "none"   # the mode used (none | balanced | explicit): train.class_weights, auto resolved
+    class_weights_reason: str | None = None  # why: the label counts behind auto, or "set in params.yaml"
+    decision: str = "argmax"           # argmax | tuned (train.decision resolved) | thresholds (multi-label)
+    decision_offsets: dict | None = None  # tuned: {label: offset on its log-probability} (core/decision.py)
+    decision_rule: str | None = None   # the rule in words, with val macro-F1 under it and under argmax
+    collapsed: dict | None = None      # verdicts.collapsed on the val decisions: {label, predicted_share, true_share}
 
 
 # ---- train --only-source -> evaluate: <models/real_only>/subset.json (the real_only baseline)

@@ -40,8 +40,9 @@ class Train:
     max_grad_norm: float = 1.0
     eval_steps: int = 0
     label_smoothing: float = 0.0
-    class_weights: typing.Literal["none", "balanced", "explicit"] = "none"
+    class_weights: typing.Literal["auto", "none", "balanced", "explicit"] = "auto"
     label_weights: dict[str, float] = field(default_factory=dict)
+    decision: typing.Literal["auto", "argmax", "tuned"] = "auto"
     freeze: typing.Literal["none", "all_but_head", "embeddings_and_first", "all_but_last"] = "none"
     freeze_layers: int = 0
     early_stopping_patience: int = 0

@@ -10,9 +10,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from stages.core.errors import ParamsError
+
 
 def r6(x: float | None) -> float | None:
     return None if x is None else round(float(x), 6)
+
+
+def positive_index(positive_label: str | None, labels: list[str], multi_label: bool = False) -> int | None:
+    """The label scored by ROC/PR: evaluate.positive_label, or the second label of a binary (single-label) task."""
+    if positive_label is None:
+        return 1 if len(labels) == 2 and not multi_label else None
+    if positive_label not in labels:
+        raise ParamsError(f"params.yaml: evaluate.positive_label must be one of the model labels "
+                          f"({', '.join(labels)}), got {positive_label!r}")
+    return labels.index(positive_label)
 
 
 def classification_metrics(y_true: Sequence[str], y_pred: Sequence[str], labels: list[str]) -> dict[str, Any]:

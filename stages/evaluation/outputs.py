@@ -11,20 +11,24 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from stages.core import contracts, labelsets, params
+from stages.core import contracts, decision, labelsets, params
 from stages.core.io import write_csv
 from stages.evaluation import figures
 
 
-def prediction_frame(frame: Any, proba: Any, labels: list[str], thresholds: list[float] | None = None) -> Any:
-    """predictions.csv's rows; with a multi-label model's `thresholds`, label-set cells (labelsets) decided at
-    them and the least sure label's max(p, 1 - p) as confidence."""
+def prediction_frame(frame: Any, proba: Any, labels: list[str], thresholds: list[float] | None = None,
+                     offsets: list[float] | None = None) -> Any:
+    """predictions.csv's rows: the label decided by the model's rule (core/decision.py: argmax, or with `offsets`
+    the tuned rule) and its probability as confidence; with a multi-label model's `thresholds`, label-set cells
+    (labelsets) decided at them and the least sure label's max(p, 1 - p) as confidence."""
+    import numpy as np
     import pandas as pd
 
     from stages.evaluation.multilabel import confidence
 
     if thresholds is None:
-        true, predicted, conf = frame["label"].tolist(), [labels[i] for i in proba.argmax(1)], proba.max(1)
+        ids = decision.decide(proba, offsets)
+        true, predicted, conf = frame["label"].tolist(), [labels[i] for i in ids], proba[np.arange(len(ids)), ids]
     else:
         true = [labelsets.join_labels(labelsets.split_labels(cell)) for cell in frame["label"]]
         predicted, conf = labelsets.from_multi_hot(labelsets.decide(proba, thresholds), labels), confidence(proba)

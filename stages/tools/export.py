@@ -7,8 +7,9 @@ Writes OUT/model.onnx (torch.onnx.export, dynamic batch and sequence axes; input
 attention_mask, output logits), OUT/model.int8.onnx (onnxruntime.quantization.quantize_dynamic, int8
 weights), the tokenizer, config.json and synthbert_params.json beside them (so `synthbert predict --onnx
 OUT/model.int8.onnx` needs nothing else), and OUT/export.json: for each file its size, the share of test
-rows whose label equals the PyTorch model's (required >= 99.5%) and the largest probability difference. For a
-multi-label model a row's label is its label set (sigmoid probabilities at the per-label decision thresholds).
+rows whose label equals the PyTorch model's (required >= 99.5%) and the largest probability difference. A row's
+label is the model's decision (stages.tools.predict: the saved rule, decision_offsets or argmax; for a multi-label
+model its label set, sigmoid probabilities at the per-label decision thresholds).
 Exit code 1 when a file misses the agreement target (the files and the report are still written).
 """
 
@@ -67,16 +68,19 @@ def quantize(onnx_path: Path) -> Path:
     return target
 
 
-def agreement(reference: Any, other: Any, thresholds: Any = None) -> dict[str, Any]:
-    """Label agreement (share of rows with the same argmax; with a multi-label model's `thresholds`, one per
-    label, the same thresholded label set) and the largest probability difference."""
+def agreement(reference: Any, other: Any, thresholds: Any = None, offsets: Any = None) -> dict[str, Any]:
+    """Label agreement (share of rows with the same decision: argmax, or the model's saved `offsets` rule
+    (core/decision.py); with a multi-label model's `thresholds`, one per label, the same thresholded label set) and
+    the largest probability difference."""
     import numpy as np
+
+    from stages.core.decision import decide
 
     if thresholds is not None:
         t = np.asarray(thresholds, dtype=float)[None, :]
         same = float(np.mean(((reference >= t) == (other >= t)).all(1))) if len(reference) else 1.0
     else:
-        same = float(np.mean(reference.argmax(1) == other.argmax(1))) if len(reference) else 1.0
+        same = float(np.mean(decide(reference, offsets) == decide(other, offsets))) if len(reference) else 1.0
     return {"label_agreement": round(same, 6), "max_probability_difference": round(float(np.abs(reference - other).max()), 6)
             if len(reference) else 0.0, "ok": same >= MIN_AGREEMENT}
 
@@ -95,7 +99,7 @@ def run(model_dir: Path, out: Path, test_csv: Path, batch_size: int = 64) -> dic
                               "min_label_agreement": MIN_AGREEMENT}
     for name, path in files.items():
         probs = predict.OnnxPredictor(path, batch_size).proba(texts)
-        report[name] = {"file": path.name, "bytes": path.stat().st_size, **agreement(reference, probs, thresholds)}
+        report[name] = {"file": path.name, "bytes": path.stat().st_size, **agreement(reference, probs, thresholds, torch_model.offsets)}
         log.info("%s: %s, %.1f MB, label agreement %.2f%%, largest probability difference %.2g", name, path,
                  path.stat().st_size / 1e6, 100 * report[name]["label_agreement"],
                  report[name]["max_probability_difference"])

@@ -7,14 +7,16 @@
 
 Needs only a model directory (default models/classifier): no params.yaml, data or DVC. It imports nothing
 else from this repository, so the file can be copied next to a model and run as `python predict.py`. That is
-why Predictor.proba keeps its own copy of the batched forward pass (stages.core.modeling.run_batches: sorted
-by token count, each batch padded to its own longest row) instead of importing it; a test checks the two agree.
-Input: texts as arguments, --input FILE (UTF-8; one text per line, or the `text` column of a .csv, or the
-"text" field of each .jsonl line), or standard input. Output, in input order: JSON lines (default) with
-label, score and the top-k probabilities, or CSV (text,label,score,label_2,score_2,...). A multi-label model
+why Predictor keeps its own copies of the batched forward pass (stages.core.modeling.run_batches: sorted by token
+count, each batch padded to its own longest row) and of the decision rule (stages.core.decision.decide) instead of
+importing them; tests check they agree. Input: texts as arguments, --input FILE (UTF-8; one text per line, the
+`text` column of a .csv or the "text" field of each .jsonl line), or standard input. Output, in input order: JSON
+lines (default) with label, score and the top-k probabilities, or CSV (text,label,score,label_2,score_2,...).
+A single-label model's `label` is decided by its saved rule (the label maximising log(p) + its offset in config.json
+decision_offsets, tuned on val; none saved: argmax), `score` is that label's probability. A multi-label model
 (config problem_type multi_label_classification) gives one sigmoid probability per label: `label` is every label
 whose probability reaches its threshold (config.json decision_thresholds, else 0.5), joined by "|" ("" for none),
-and `score` the decision's confidence, the lowest max(p, 1 - p) over the labels.
+and `score` the lowest max(p, 1 - p) over the labels.
 """
 
 from __future__ import annotations
@@ -85,8 +87,7 @@ class Predictor:
     def __init__(self, model_dir: str | Path, batch_size: int = 64, device: str | None = None) -> None:
         path = Path(model_dir)
         if not path.is_dir():
-            raise InputError(f"{model_dir}: model directory not found (train one with `dvc repro`, "
-                             "or pass --model DIR)")
+            raise InputError(f"{model_dir}: model directory not found (train one with `dvc repro`, or pass --model DIR)")
         if not (path / "config.json").is_file():
             raise InputError(f"{model_dir}: not a model directory (no config.json)")
         import torch
@@ -100,18 +101,29 @@ class Predictor:
         except (OSError, ValueError) as exc:
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
             raise InputError(f"{model_dir}: cannot load the model ({first})") from None
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.device, self.batch_size = device or ("cuda" if torch.cuda.is_available() else "cpu"), batch_size
         self.model.to(self.device).eval()
-        self.batch_size = batch_size
-        self.labels = [self.model.config.id2label[i] for i in range(self.model.config.num_labels)]
-        self.max_length = self._max_length(path)
         self._decision_rule(self.model.config)
+        self.max_length = self._max_length(path)
 
     def _decision_rule(self, config: Any) -> None:
-        """Multi-label (one sigmoid per label, each with its decision threshold) or one softmax over the labels."""
+        """The labels and the rule: a sigmoid per label at its threshold (multi-label), or argmax of log(p) + offset."""
+        self.labels = [config.id2label[i] for i in range(config.num_labels)]
         self.multi_label = getattr(config, "problem_type", None) == "multi_label_classification"
-        saved = getattr(config, "decision_thresholds", None) or {}
-        self.thresholds = [float(saved.get(lab, 0.5)) for lab in self.labels]
+        thresholds, offsets = (getattr(config, key, None) or {} for key in ("decision_thresholds", "decision_offsets"))
+        self.thresholds = [float(thresholds.get(lab, 0.5)) for lab in self.labels]
+        self.offsets = [float(offsets.get(lab, 0.0)) for lab in self.labels]  # none saved: 0, plain argmax
+
+    def decide(self, proba: Any) -> tuple[list[str], list[float]]:
+        """Each row's label and score, as the module docstring says."""
+        import numpy as np
+
+        p = np.asarray(proba, dtype=np.float64).reshape(len(proba), len(self.labels))
+        if self.multi_label:
+            return ([LABEL_SEP.join(sorted(lab for lab, q, t in zip(self.labels, row, self.thresholds) if q >= t))
+                     for row in p], np.maximum(p, 1.0 - p).min(1).tolist())
+        ids = (np.log(np.clip(p, np.finfo(np.float64).tiny, None)) + np.asarray(self.offsets)[None, :]).argmax(1)
+        return [self.labels[i] for i in ids], p[np.arange(len(p)), ids].tolist()
 
     def _max_length(self, path: Path) -> int:
         """The truncation used in training (synthbert_params.json), else the tokenizer's limit (<= 512)."""
@@ -142,8 +154,7 @@ class Predictor:
                 for row, i in enumerate(idx):
                     batch[row, : len(ids[i])] = torch.tensor(ids[i])
                     mask[row, : len(ids[i])] = 1
-                logits = self._logits(batch, mask)
-                logits = logits.float()
+                logits = self._logits(batch, mask).float()
                 out[idx] = (torch.sigmoid(logits) if self.multi_label else torch.softmax(logits, -1)).cpu().numpy()
         return out
 
@@ -163,12 +174,8 @@ class Predictor:
                 log.info("predicted %s/%s texts (%.0f%%), %.1f texts/s, ETA %.0f s", f"{done:,}", f"{len(texts):,}",
                          100 * done / len(texts), rate, (len(texts) - done) / rate)
                 last = now
-            for text, p in zip(chunk, proba):
+            for text, p, label, score in zip(chunk, proba, *self.decide(proba)):
                 best = sorted(range(len(p)), key=lambda j: (-p[j], j))[:k]
-                label, score = self.labels[best[0]], float(p[best[0]])
-                if self.multi_label:
-                    label = LABEL_SEP.join(sorted(lab for lab, q, t in zip(self.labels, p, self.thresholds) if q >= t))
-                    score = min(max(float(q), 1.0 - float(q)) for q in p)
                 yield {"text": text, "label": label, "score": round(score, 6),
                        "top_k": {self.labels[j]: round(float(p[j]), 6) for j in best}}
 
@@ -193,9 +200,8 @@ class OnnxPredictor(Predictor):
         config = AutoConfig.from_pretrained(str(path.parent))
         self.model = type("Config", (), {"config": config})()  # what Predictor reads of a model: its config
         self.device, self.batch_size = "cpu", batch_size
-        self.labels = [config.id2label[i] for i in range(config.num_labels)]
-        self.max_length = self._max_length(path.parent)
         self._decision_rule(config)
+        self.max_length = self._max_length(path.parent)
 
     def _logits(self, batch: Any, mask: Any) -> Any:
         import torch

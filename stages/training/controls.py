@@ -84,12 +84,51 @@ def choose_max_length(lengths: Sequence[int], configured: int, percentile: float
     return max(8, min(limit, 8 * math.ceil(value / 8)))
 
 
+# train.class_weights auto: balanced when the label with the most rows has at least this many times the rows of the
+# label with the fewest (multi-label: positive rows per label), else none.
+IMBALANCE_RATIO = 3.0
+
+
+def label_counts(labels: Sequence[str], train_labels: Sequence[str], multi_label: bool = False) -> dict[str, int]:
+    """Rows per label of train.csv (multi-label: rows carrying the label, its positives), in `labels` order."""
+    if multi_label:
+        counts = collections.Counter(lab for cell in train_labels for lab in split_labels(cell))
+    else:
+        counts = collections.Counter(train_labels)
+    return {lab: counts[lab] for lab in labels}
+
+
+def resolve_class_weights(mode: str, labels: Sequence[str], train_labels: Sequence[str],
+                          multi_label: bool = False) -> tuple[str, str]:
+    """The class-weight mode used (none | balanced | explicit) and why, logged: `train.class_weights` itself unless
+    it is auto, which picks balanced when the largest label has >= IMBALANCE_RATIO x the rows of the smallest."""
+    requested = mode
+    if mode != "auto":
+        reason = "set in params.yaml"
+    else:
+        counts = label_counts(labels, train_labels, multi_label)
+        large = max(counts, key=lambda lab: (counts[lab], lab))
+        small = min(counts, key=lambda lab: (counts[lab], lab))
+        ratio = counts[large] / max(counts[small], 1)
+        mode = "balanced" if ratio >= IMBALANCE_RATIO else "none"
+        shown = f"{ratio:.1f}"
+        if (float(shown) >= IMBALANCE_RATIO) != (ratio >= IMBALANCE_RATIO):  # 2.96 is not "3.0x"
+            shown = f"{ratio:.3f}"
+        rows = "positive rows" if multi_label else "rows"
+        reason = (f"largest label {large} has {counts[large]:,} {rows}, {shown}x the smallest, {small} "
+                  f"{counts[small]:,} (balanced from {IMBALANCE_RATIO:g}x)")
+    log.info("class weights %s (train.class_weights %s): %s", mode, requested, reason)
+    return mode, reason
+
+
 def class_weight_values(mode: str, explicit: dict[str, float], labels: Sequence[str], train_labels: Sequence[str],
                         multi_label: bool = False) -> list[float] | None:
     """Loss weight per label index: None (unweighted), `balanced` or the explicit train.label_weights (one for
     every label of train.csv, no other). Single-label: cross-entropy weights, balanced = n / (k * n_label).
     Multi-label (`train_labels` are label-set cells): BCE pos_weight, balanced = negatives / positives of the
-    label (1.0 for a label every row carries, which has no negatives to balance)."""
+    label (1.0 for a label every row carries, which has no negatives to balance). `auto`: resolve_class_weights."""
+    if mode == "auto":
+        mode, _ = resolve_class_weights(mode, labels, train_labels, multi_label)
     if mode == "none":
         return None
     if mode == "balanced":

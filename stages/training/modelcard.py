@@ -3,7 +3,7 @@
 `write_model_card(model_dir, ...)` reads the directory's config.json (labels) and synthbert_params.json
 (seed, train params) and renders base model, data, params, metrics, intended use, limits and provenance
 (git revision, device, thread count, package versions; a multi-label model also its per-label decision
-thresholds and how to apply them), with Hugging Face front matter (license and language
+thresholds, a single-label model its tuned decision rule, and how to apply them), with Hugging Face front matter (license and language
 from train.card_license / train.card_language). Train calls it on the directory it writes, before any test
 metric exists; the report stage writes the completed copy, test metrics included, to reports/model_card.md.
 """
@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from stages.core import decision
 from stages.core.contracts import DatasetInfo, TrainSummary
 from stages.core.errors import DataError
 from stages.core.io import read_json, write_text
@@ -27,6 +28,11 @@ CARD = "README.md"
 _MULTI_USAGE = ["thresholds = clf.model.config.decision_thresholds  # {label: threshold}",
                 "[[s['label'] for s in scores if s['score'] >= thresholds.get(s['label'], 0.5)]",
                 " for scores in clf(['Example text'])]"]
+# A single-label model with a tuned rule: the pipeline's scores (top_k=None: every label) decided by its offsets.
+_OFFSET_USAGE = ["import math", "",
+                 'offsets = getattr(clf.model.config, "decision_offsets", None) or {}   # {label: offset}; none: argmax',
+                 "[max(scores, key=lambda s: math.log(max(s['score'], 1e-300)) + offsets.get(s['label'], 0.0))['label']",
+                 " for scores in clf(['Example text'])]"]
 METRICS = (("accuracy", "accuracy"), ("f1_macro", "macro F1"), ("f1_weighted", "weighted F1"))
 
 
@@ -64,6 +70,24 @@ def _thresholds_section(config: dict[str, Any], labels: list[str]) -> list[str]:
             "", *table(["label", "threshold"], [[code(lab), saved.get(lab, 0.5)] for lab in labels])]
 
 
+def _decision_section(config: dict[str, Any], labels: list[str]) -> list[str]:
+    """A single-label model's decision rule tuned on val (core/decision.py), and what it means; none saved: none."""
+    offsets = decision.offsets_of(config, labels)
+    if offsets is None:
+        return []
+    key = code(decision.OFFSETS_KEY)
+    if not any(offsets):
+        return ["", "## Decision rule", "", "Tuned on the validation split for macro F1, which no offset raised: the "
+                f"most probable label is the decision (config.json {key} all 0)."]
+    rule = (f"{code(labels[1])} is predicted when its probability is above {decision.threshold_of(offsets):.4g}, "
+            f"else {code(labels[0])}" if len(labels) == 2 else
+            "the predicted label is the one with the highest log-probability + its offset")
+    return ["", "## Decision rule", "", f"Not the most probable label: {rule}. Tuned on the validation split for "
+            f"macro F1 and saved in config.json ({key}: an offset per label added to its log-probability; a "
+            "threshold t on the second label is the offset log((1 - t) / t)). `How to use` shows how to apply it.",
+            "", *table(["label", "offset"], [[code(lab), o] for lab, o in zip(labels, offsets)])]
+
+
 def render(config: dict[str, Any], saved: dict[str, Any], summary: TrainSummary | None,
            metrics: dict[str, Any] | None, data: DatasetInfo | None, prov: dict[str, Any] | None = None) -> str:
     train = saved.get("train", {})
@@ -77,6 +101,7 @@ def render(config: dict[str, Any], saved: dict[str, Any], summary: TrainSummary 
              "tags:", "- text-classification", *(["- synthetic-data"] if synthetic else []), "- synthbert", "---"]
     task = provider.get("task")
     multi = config.get("problem_type") == MULTI_LABEL
+    tuned = any(decision.offsets_of(config, labels) or [])  # a single-label rule other than argmax
     what = (f"tags a text with any of {len(labels)} labels (multi-label: one sigmoid probability per label, a "
             "label given when its probability reaches its decision threshold)" if multi
             else f"sorts a text into one of {len(labels)} labels")
@@ -92,7 +117,9 @@ def render(config: dict[str, Any], saved: dict[str, Any], summary: TrainSummary 
         lines.append(f"Train split {fmt(summary.train_rows)} rows, validation {fmt(summary.val_rows)}.")
     rows = [[code(k), code(v)] for k, v in train.items() if k != "model"] + [[code("seed"), code(saved.get("seed"))]]
     lines += ["", "## Training params", "", *table(["param", "value"], rows, right_from=2)]
-    lines += _thresholds_section(config, labels) if multi else []
+    lines += _thresholds_section(config, labels) if multi else _decision_section(config, labels)
+    if summary and summary.class_weights_reason:
+        lines += ["", f"Class weights: {summary.class_weights_mode} ({md_escape(summary.class_weights_reason)})."]
     lines += ["", "## Metrics", ""]
     if summary:
         lines.append(f"Validation macro F1 of the kept epoch: {fmt(summary.best_val_f1_macro)}.")
@@ -114,7 +141,7 @@ def render(config: dict[str, Any], saved: dict[str, Any], summary: TrainSummary 
               "- Probabilities are not guaranteed to be calibrated; no fairness or safety evaluation was made.",
               "", "## How to use", "", "```python", "from transformers import pipeline",
               'clf = pipeline("text-classification", model="models/classifier", top_k=None)',
-              'clf(["Example headline"])', *(_MULTI_USAGE if multi else []), "```", "", "or, batched, from a file or standard input:", "", "```bash",
+              'clf(["Example headline"])', *(_MULTI_USAGE if multi else _OFFSET_USAGE if tuned else []), "```", "", "or, batched, from a file or standard input:", "", "```bash",
               'synthbert predict --model models/classifier --input texts.txt --format csv', "```"]
     if prov:
         lines += ["", "## Provenance", "", *table(["", "value"], provenance_rows(prov))]

@@ -73,15 +73,14 @@ def tune_thresholds(proba: Any, truth: Any, labels: Sequence[str]) -> dict[str, 
     return out
 
 
-def val_thresholds(trainer: Any, val_ds: Any, labels: Sequence[str]) -> dict[str, float]:
-    """tune_thresholds on the sigmoid probabilities of the trainer's (best, restored) model on the val split,
-    set in the model's config (`decision_thresholds`, saved in config.json with the model) and logged."""
+def val_thresholds(model: Any, logits: Any, truth: Any, labels: Sequence[str]) -> dict[str, float]:
+    """tune_thresholds on the sigmoid probabilities of the (best, restored) model's val `logits`, set in the model's
+    config (`decision_thresholds`, saved in config.json with the model) and logged."""
     import numpy as np
 
-    out = trainer.predict(val_ds)
-    proba = 1.0 / (1.0 + np.exp(-np.asarray(out.predictions, dtype=np.float64)))
-    thresholds = tune_thresholds(proba, np.asarray(out.label_ids).round(), labels)
-    setattr(trainer.model.config, THRESHOLDS_KEY, thresholds)
+    proba = 1.0 / (1.0 + np.exp(-np.asarray(logits, dtype=np.float64)))
+    thresholds = tune_thresholds(proba, np.asarray(truth).round(), labels)
+    setattr(model.config, THRESHOLDS_KEY, thresholds)
     log.info("decision thresholds tuned on val (best F1 per label): %s",
              ", ".join(f"{lab} {t:g}" for lab, t in thresholds.items()))
     return thresholds

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -163,3 +164,32 @@ def test_seeds_benchmark(tiny_bert):
                      out, re.M), out
     real = re.findall(r"^real (\S+): 2 seeds, macro-F1", out, re.M)  # one line per evaluate.external_test entry
     assert len(real) == len(yaml.safe_load((ROOT / "params.yaml").read_text())["evaluate"]["external_test"]), out
+
+
+@pytest.mark.e2e  # two tiny trainings and evaluations (about 30 s on a shared 2-core CPU)
+def test_imbalance_benchmark_old_and_new_defaults_side_by_side(tiny_bert, tmp_path):
+    from stages.generation.task import load_task
+    from stages.generation.template import generate_label
+
+    task = load_task(ROOT / "data" / "tasks" / "clickbait.yaml")  # template headlines: a labelled stand-in
+    rows = [(t, label.name) for label in task.labels for t in generate_label(label, 60, seed=3)]
+    pd.DataFrame(rows, columns=["text", "label"]).to_csv(tmp_path / "labelled.csv", index=False)
+    out = bench("imbalance.py", "--csv", str(tmp_path / "labelled.csv"), "--rows", "60", "--model", str(tiny_bert),
+                "--epochs", "1")
+    assert re.search(r"^imbalanced set from .*: 60 rows, clickbait 8 \(13%\), factual 52 \(87%\)$", out, re.M), out
+    assert re.search(r"^old defaults \(train.class_weights none, train.decision argmax; \d+ s; test split \d+ rows, "
+                     r"clickbait \d+\)$", out, re.M), out
+    assert re.search(r"^  class weights balanced \(largest label factual has \d+ rows, [\d.]+x the smallest", out, re.M)
+    fine = re.findall(r"^  fine-tuned  macro-F1 [\d.]+ \[[\d.]+, [\d.]+\]  clickbait recall [\d.]+  collapsed on val: "
+                      r"(?:no|yes, .*); on test: (?:no|yes, .*)$", out, re.M)
+    assert len(fine) == 2 and len(re.findall(r"^  baseline tfidf_lr +macro-F1 [\d.]+ \[", out, re.M)) == 2, out
+    assert re.search(r"^new vs old: macro-F1 [+-][\d.]+ \([\d.]+x\), clickbait recall [+-][\d.]+$", out, re.M), out
+
+
+def test_imbalance_benchmark_without_its_csv_fails_in_one_line(tmp_path):
+    missing = tmp_path / "dev.csv"
+    proc = subprocess.run([sys.executable, str(BENCH / "imbalance.py"), "--csv", str(missing)], cwd=ROOT,
+                          env={**subprocess_env(), "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.strip().splitlines() == [f"error: {missing}: labelled CSV not found (pass --csv PATH, a CSV "
+                                                "with text and label columns)"]

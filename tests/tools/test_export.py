@@ -20,16 +20,22 @@ from testkit import ROOT
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory, tiny_bert):
-    """A classifier with a confident head (weights scaled: labels far from ties), exported once."""
+    """A classifier with a confident head (weights scaled: labels far from ties) and a saved decision rule that
+    disagrees with argmax (every text 2 log-odds away from the rule's boundary), exported once."""
     tmp = tmp_path_factory.mktemp("export")
     model = modeling.load_classifier(str(tiny_bert), ["clickbait", "factual"])
     with torch.no_grad():
         model.classifier.weight.mul_(40)
-    model.save_pretrained(str(tmp / "classifier"))
-    modeling.load_tokenizer(str(tiny_bert)).save_pretrained(str(tmp / "classifier"))
+    tokenizer = modeling.load_tokenizer(str(tiny_bert))
     task = load_task(ROOT / "data" / "tasks" / "clickbait.yaml")
     rows = [(t, label.name) for label in task.labels for t in generate_label(label, 30, seed=2)]
     pd.DataFrame(rows, columns=["text", "label"]).to_csv(tmp / "test.csv", index=False)
+    proba = modeling.predict_proba(model, tokenizer, [t for t, _ in rows])
+    odds = np.log(proba[:, 1] / proba[:, 0])  # of factual; the head's random start depends on earlier tests
+    offset = -(odds.max() + 2.0) if (odds > 0).any() else 2.0 - odds.min()  # all clickbait, else all factual
+    model.config.decision_offsets = {"clickbait": 0.0, "factual": float(offset)}
+    model.save_pretrained(str(tmp / "classifier"))
+    tokenizer.save_pretrained(str(tmp / "classifier"))
     code = tools_main.main(["export", "--model", str(tmp / "classifier"), "--out", str(tmp / "onnx"),
                             "--test", str(tmp / "test.csv")])
     return tmp, code
@@ -52,10 +58,19 @@ def test_predict_onnx_gives_the_pytorch_labels(exported, name, capsys):
     want = predict.Predictor(tmp / "classifier", device="cpu")
     assert predict.main(["--onnx", str(tmp / "onnx" / name), "--input", str(tmp / "test.csv")]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert [r["label"] for r in rows] == [want.labels[i] for i in want.proba(texts).argmax(1)]
+    decided = [r["label"] for r in want.predict(texts)]  # by the saved rule, which export copies with the config
+    assert [r["label"] for r in rows] == decided != [want.labels[i] for i in want.proba(texts).argmax(1)]
     # dynamic axes: any batch size and length
     onnx = predict.OnnxPredictor(tmp / "onnx" / name, batch_size=7)
     np.testing.assert_allclose(onnx.proba(texts), want.proba(texts), atol=1e-4 if name == "model.onnx" else 0.1)
+
+
+def test_agreement_compares_the_decisions_of_the_saved_rule():
+    a = np.array([[0.9, 0.1]] * 199 + [[0.3, 0.7]])
+    b = a.copy()
+    b[-1] = [0.6, 0.4]  # argmax flips on the last row; with an offset of -1 on factual both are clickbait
+    assert export.agreement(a, b)["label_agreement"] == 0.995
+    assert export.agreement(a, b, offsets=[0.0, -1.0])["label_agreement"] == 1.0
 
 
 def test_agreement_below_target_fails():

@@ -70,6 +70,51 @@ def test_the_standalone_copy_matches_the_repository_routine(model_dir):
         got = predict.Predictor(model_dir, batch_size=batch_size, device="cpu").proba(texts)
         np.testing.assert_allclose(got, want, atol=1e-6, rtol=0)
 
+def with_rule(model_dir, target, offsets):
+    shutil.copytree(model_dir, target)
+    config = json.loads((target / "config.json").read_text())
+    (target / "config.json").write_text(json.dumps({**config, "decision_offsets": offsets}))
+    return target
+
+
+def test_the_standalone_decision_rule_matches_the_repository_rule(model_dir, tmp_path):
+    """predict.py keeps its own copy of core/decision.decide (standalone): same decisions, argmax without a rule."""
+    from stages.core import decision
+
+    proba = np.random.default_rng(0).dirichlet([1, 1], size=300)
+    plain = predict.Predictor(model_dir, device="cpu")
+    assert plain.offsets == [0.0, 0.0] and plain.decide(proba)[0] == [plain.labels[i] for i in proba.argmax(1)]
+    ruled = predict.Predictor(with_rule(model_dir, tmp_path / "ruled", {"factual": -0.7}), device="cpu")
+    labels, scores = ruled.decide(proba)
+    ids = decision.decide(proba, [0.0, -0.7])
+    assert labels == [ruled.labels[i] for i in ids] and labels != plain.decide(proba)[0]
+    np.testing.assert_allclose(scores, proba[np.arange(300), ids])
+
+
+def test_a_saved_rule_decides_predict_labels_and_the_card_shows_pipeline_users_how(model_dir, tmp_path, capsys):
+    from stages.core import decision
+
+    p1 = np.unique(predict.Predictor(model_dir, device="cpu").proba(TEXTS)[:, 1])
+    t = float((p1[0] + p1[1]) / 2)  # above the lowest P(factual): the other texts are factual by the rule
+    target = with_rule(model_dir, tmp_path / "classifier", {"clickbait": 0.0, "factual": decision.offset_for_threshold(t)})
+    code, out, _ = cli(capsys, "--model", str(target), *TEXTS)
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and 0 < sum(r["label"] == "factual" for r in rows) < len(TEXTS)
+    for r in rows:
+        assert r["label"] == ("factual" if r["top_k"]["factual"] > t else "clickbait")
+        assert r["score"] == r["top_k"][r["label"]]  # the decided label's probability, maybe not the top one
+    card = modelcard.write_model_card(target).read_text(encoding="utf-8")
+    assert "## Decision rule" in card and f"`factual` is predicted when its probability is above {t:.4g}" in card
+    snippet = card.split("```python\n")[1].split("```")[0]
+    assert "top_k=None" in snippet and "decision_offsets" in snippet
+    scope: dict = {}  # the card's code as written, on these texts, its last expression kept
+    exec(snippet.replace("models/classifier", str(target)).replace("['Example text']", repr(TEXTS))
+         .replace("\n[max(", "\ndecided = [max("), scope)
+    assert scope["decided"] == [r["label"] for r in rows]
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert all(line in readme for line in modelcard._OFFSET_USAGE)  # the README shows pipeline users the same code
+
+
 def test_jsonl_output_in_input_order_with_top_k(model_dir, capsys):
     code, out, _ = cli(capsys, "--model", str(model_dir), "--top-k", "1", *TEXTS)
     rows = [json.loads(line) for line in out.splitlines()]

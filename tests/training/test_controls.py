@@ -90,6 +90,31 @@ def test_class_weights():
     assert controls.class_weight_values("explicit", {"b": 3.0, "a": 1.0}, labels, rows) == [1.0, 3.0]
 
 
+@pytest.mark.parametrize("factual, spam, mode, shown", [
+    (522, 78, "balanced", "6.7x"), (30, 10, "balanced", "3.0x"), (299, 100, "none", "2.990x"), (29, 10, "none", "2.9x"),
+    (10, 10, "none", "1.0x")])
+def test_auto_class_weights_are_balanced_from_3x_with_the_reason(factual, spam, mode, shown, caplog):
+    rows = ["factual"] * factual + ["spam"] * spam
+    with caplog.at_level("INFO", logger="stages.training.controls"):
+        got = controls.resolve_class_weights("auto", ["factual", "spam"], rows)
+    large, small = ("factual", "spam") if factual > spam else ("spam", "factual")  # a tie: the name sorted last
+    reason = (f"largest label {large} has {max(factual, spam):,} rows, {shown} the smallest, {small} "
+              f"{min(factual, spam):,} (balanced from 3x)")
+    assert got == (mode, reason)
+    assert f"class weights {mode} (train.class_weights auto): {reason}" in caplog.text
+    expected = controls.class_weight_values(mode, {}, ["factual", "spam"], rows)
+    assert controls.class_weight_values("auto", {}, ["factual", "spam"], rows) == expected
+    assert (expected is None) == (mode == "none")
+
+
+def test_auto_class_weights_of_a_multi_label_set_compare_positive_rows_per_label():
+    cells = ["a"] * 9 + ["a|b"] * 3 + ["c"] * 4  # positives: a 12, b 3, c 4 -> 4.0x
+    assert controls.resolve_class_weights("auto", ["a", "b", "c"], cells, multi_label=True) == (
+        "balanced", "largest label a has 12 positive rows, 4.0x the smallest, b 3 (balanced from 3x)")
+    assert controls.resolve_class_weights("auto", ["a", "b"], ["a|b", "a", "b"], multi_label=True)[0] == "none"
+    assert controls.resolve_class_weights("explicit", ["a"], ["a"]) == ("explicit", "set in params.yaml")
+
+
 @pytest.mark.parametrize("raw, message", [
     ({"lr_scheduler": "cosine_annealing"}, "train.lr_scheduler must be one of linear, cosine"),
     ({"batch_size": 0}, "train.batch_size must be >= 1, got 0"),
@@ -99,6 +124,8 @@ def test_class_weights():
     ({"freeze_layers": -1}, "train.freeze_layers must be >= 0"),
     ({"label_smoothing": 1.0}, "train.label_smoothing must be in [0, 1), got 1.0"),
     ({"class_weights": "explicit"}, "train.label_weights must be a weight for every label"),
+    ({"class_weights": "weighted"}, "train.class_weights must be one of auto, none, balanced, explicit, got 'weighted'"),
+    ({"decision": "threshold"}, "train.decision must be one of auto, argmax, tuned, got 'threshold'"),
     ({"label_weights": {"a": 0}}, "train.label_weights.a must be a weight > 0, got 0"),
     ({"precision": "fp8"}, "train.precision must be one of auto, fp32, bf16, fp16"),
     ({"metric_for_best_model": "f1"}, "train.metric_for_best_model must be one of f1_macro, accuracy, loss"),

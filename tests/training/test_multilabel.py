@@ -53,7 +53,7 @@ def ticket_bert(tmp_path_factory):
 @pytest.fixture(scope="module")
 def ml_trained(tmp_path_factory, ticket_bert):
     tmp = tmp_path_factory.mktemp("ml-train")
-    cfg = tiny_cfg(ticket_bert, **LEARNS, class_weights="balanced")
+    cfg = tiny_cfg(ticket_bert, **LEARNS, class_weights="balanced", decision="tuned")  # decision: ignored here
     summary = train.run(cfg=cfg, seed=0, split_dir=write_ml_splits(tmp), model_dir=tmp / "model",
                         reports=tmp / "reports", dataset=ml_dataset_json(tmp))
     return tmp, summary
@@ -69,6 +69,10 @@ def test_multi_label_model_is_saved_with_problem_type_and_tuned_thresholds(ml_tr
     saved = json.loads((tmp / "model" / "synthbert_params.json").read_text())
     assert saved["multi_label"] is True and saved["thresholds"] == thresholds and saved["labels"] == LABELS
     assert summary["multi_label"] is True and summary["thresholds"] == thresholds
+    # train.decision is for single-label models: the thresholds are the rule, no offsets are saved
+    assert summary["decision"] == "thresholds" and summary["decision_offsets"] is None
+    assert "decision_offsets" not in config and saved["decision_offsets"] is None
+    assert summary["class_weights_mode"] == "balanced" and summary["class_weights_reason"] == "set in params.yaml"
     # balanced pos_weight: negatives / positives of each label in train.csv (billing 4 of 8 rows, urgent 3)
     assert summary["class_weights"] == pytest.approx([1.0, 1.0, 5 / 3])
     # The thresholds are those tune_thresholds picks on the saved (best) model's val probabilities.
