@@ -17,7 +17,6 @@ import contextlib
 import functools
 import json
 import logging
-import os
 import sys
 import tempfile
 import time
@@ -58,33 +57,6 @@ def to_dataset(frame: Any, tokenizer: Any, labels: list[str], max_length: int, m
     targets = (labelsets.multi_hot(cells, labels).astype("float32").tolist() if multi_label
                else [labels.index(lab) for lab in cells])
     return Dataset.from_dict({**enc, "labels": targets})
-
-
-def training_args(cfg: params.Train, seed: int, out: Path, precision: str, dev: str) -> Any:
-    from transformers import TrainingArguments
-
-    interval = "steps" if cfg.eval_steps else "epoch"
-    return TrainingArguments(
-        output_dir=str(out), num_train_epochs=cfg.epochs, max_steps=cfg.max_steps or -1,
-        learning_rate=cfg.learning_rate, optim="adamw_torch_fused", weight_decay=cfg.weight_decay,
-        per_device_train_batch_size=cfg.batch_size, per_device_eval_batch_size=cfg.eval_batch_size,
-        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
-        warmup_steps=cfg.warmup_ratio,  # transformers 5: a float in [0, 1) is a ratio of the steps
-        lr_scheduler_type=cfg.lr_scheduler, max_grad_norm=cfg.max_grad_norm,
-        # transformers' default num_cycles=1 for hard restarts: the curve would equal plain cosine.
-        lr_scheduler_kwargs={"num_cycles": cfg.lr_cycles} if cfg.lr_scheduler == "cosine_with_restarts" else None,
-        # Every eval_steps optimizer steps (loss logged with each evaluation), else once per epoch.
-        eval_strategy=interval, save_strategy=interval, logging_strategy=interval,
-        eval_steps=cfg.eval_steps or None, save_steps=cfg.eval_steps or 500, logging_steps=cfg.eval_steps or 500,
-        save_total_limit=1, save_only_model=not cfg.resume,  # optimizer state only when it may be resumed
-        load_best_model_at_end=True, metric_for_best_model=cfg.metric_for_best_model,
-        greater_is_better=cfg.metric_for_best_model != "loss", restore_callback_states_from_checkpoint=True,
-        train_sampling_strategy="group_by_length",  # batches of similar length: little padding
-        bf16=precision == "bf16", fp16=precision == "fp16", full_determinism=cfg.deterministic,
-        seed=seed, data_seed=seed, report_to="none", disable_tqdm=True,
-        use_cpu=dev == "cpu", dataloader_pin_memory=dev == "cuda", ddp_find_unused_parameters=False,
-        ddp_backend="gloo" if dev == "cpu" and int(os.environ.get("WORLD_SIZE", "1")) > 1 else None,  # torchrun
-    )
 
 
 def best_row(rows: list[dict[str, Any]], state: Any, metric: str) -> dict[str, Any]:
@@ -230,7 +202,7 @@ def run(*, cfg: params.Train, seed: int, split_dir: Path, model_dir: Path, repor
     deterministic_before = torch.are_deterministic_algorithms_enabled()
     with contextlib.ExitStack() as stack:
         ckpt = checkpoint_dir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="synthbert-ckpt-")))
-        args = training_args(cfg, seed, ckpt, prep.precision, prep.device)
+        args = controls.training_args(cfg, seed, ckpt, prep.precision, prep.device)
         stack.callback(torch.use_deterministic_algorithms, deterministic_before)  # full_determinism sets it
         is_main, world = args.process_index == 0, args.world_size
         if world > 1 and checkpoint_dir is None:

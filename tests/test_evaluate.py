@@ -156,17 +156,23 @@ def with_rule(model_dir, tmp_path, offsets):
     return copy
 
 
-def test_the_fine_tuned_model_decides_by_its_saved_rule_and_collapses_are_recorded(tmp_path, model_dir, tiny_bert):
-    ruled = with_rule(model_dir, tmp_path, {"clickbait": 0.0, "factual": 50.0})  # factual, whatever the text
+def test_the_fine_tuned_model_decides_by_its_saved_rule_and_collapses_are_recorded(evaluated, tmp_path, model_dir,
+                                                                                  tiny_bert):
+    # Force the label argmax picks least often (the tiny model leans one way): the rule must override argmax.
+    argmax = pd.read_csv(evaluated[0] / "eval" / "predictions.csv")[["p_clickbait", "p_factual"]].to_numpy().argmax(1)
+    forced = ["clickbait", "factual"][int((argmax == 1).sum() < (argmax == 0).sum())]
+    ruled = with_rule(model_dir, tmp_path, {"clickbait": 0.0, "factual": 0.0} | {forced: 50.0})
     out = run(tmp_path, ruled, tiny_bert, cfg_of(baselines={"models": ["majority", "tfidf_lr"]}))
     preds = pd.read_csv(tmp_path / "eval" / "predictions.csv")
-    assert (preds["predicted"] == "factual").all() and (preds["p_factual"] < 0.5).any()  # argmax: clickbait there
-    assert preds["confidence"].tolist() == preds["p_factual"].tolist()  # the decided label's probability
+    assert (preds["predicted"] == forced).all() and (preds[f"p_{forced}"] < 0.5).any()  # argmax: the other there
+    assert preds["confidence"].tolist() == preds[f"p_{forced}"].tolist()  # the decided label's probability
+    other = next(lab for lab in ("clickbait", "factual") if lab != forced)
     per_label = out["test"]["per_label"]
-    assert per_label["factual"]["recall"] == 1.0 and per_label["clickbait"]["recall"] == 0.0
-    assert out["test"]["confusion_matrix"]["matrix"] == [[0, 4], [0, 4]]
+    assert per_label[forced]["recall"] == 1.0 and per_label[other]["recall"] == 0.0
+    column = ["clickbait", "factual"].index(forced)
+    assert out["test"]["confusion_matrix"]["matrix"] == [[4 * (j == column) for j in range(2)]] * 2
     models = out["baselines"]["models"]
-    assert models["fine_tuned"]["test"]["collapsed"] == {"label": "factual", "predicted_share": 1.0, "true_share": 0.5}
+    assert models["fine_tuned"]["test"]["collapsed"] == {"label": forced, "predicted_share": 1.0, "true_share": 0.5}
     assert models["majority"]["test"]["collapsed"]["predicted_share"] == 1.0  # baselines decide by argmax
     assert models["tfidf_lr"]["test"]["collapsed"] is None and models["tfidf_lr"]["test"]["accuracy"] == 1.0
     assert len(pd.read_csv(tmp_path / "eval" / "mismatches.csv")) == 4  # explain's input: the rule's mismatches

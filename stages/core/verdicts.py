@@ -17,8 +17,11 @@ MODEL_NAMES = {"fine_tuned": "fine-tuned", "majority": "majority class", "tfidf_
 BETTER, NOISE, WORSE = "fine-tuned better", "within noise", "baseline better"
 COLLAPSED = "collapsed"  # either model of a comparison collapsed: its gain says nothing about the task
 # A predictor has collapsed when at least COLLAPSE_PREDICTED of its decisions go to one label while that label holds
-# under COLLAPSE_TRUE of the true labels: a majority-class guess dressed as a model, never "within noise".
+# under COLLAPSE_TRUE of the true labels, or while another label holding at least COLLAPSE_MISSED_SHARE of the true
+# labels is found under COLLAPSE_MISSED_RECALL of the time: a majority-class guess dressed as a model, never "within
+# noise". (The second rule catches the common imbalanced case: 87% ham, every row called ham, spam recall 0.)
 COLLAPSE_PREDICTED, COLLAPSE_TRUE = 0.95, 0.80
+COLLAPSE_MISSED_SHARE, COLLAPSE_MISSED_RECALL = 0.10, 0.10
 
 
 def gain_verdict(row: dict[str, Any]) -> str | None:
@@ -41,25 +44,40 @@ def verdict(fine_tuned: dict[str, Any], baseline: dict[str, Any]) -> str | None:
 
 def collapse_note(name: str, found: dict[str, Any], markdown: bool = True) -> str:
     """'<name> puts 97.0% of its decisions on `spam`, which holds 13.0% of the true labels' for a collapsed()
-    result (a label-set cell "" reads "no label")."""
-    label = found["label"]
-    shown = "no label" if label == "" else code(label) if markdown else repr(label)
-    return (f"{name} puts {found['predicted_share']:.1%} of its decisions on {shown}, which holds "
+    result, plus the label it misses when that rule fired (a label-set cell "" reads "no label")."""
+    def shown(label: Hashable) -> str:
+        return "no label" if label == "" else code(label) if markdown else repr(label)
+
+    note = (f"{name} puts {found['predicted_share']:.1%} of its decisions on {shown(found['label'])}, which holds "
             f"{found['true_share']:.1%} of the true labels")
+    missed = found.get("missed")
+    if missed:
+        note += (f"; it finds {missed['recall']:.1%} of {shown(missed['label'])} ({missed['true_share']:.1%} of the "
+                 "true labels)")
+    return note
 
 
 def collapsed(predicted: Sequence[Hashable], true: Sequence[Hashable]) -> dict[str, Any] | None:
-    """{label, predicted_share, true_share} when `predicted` puts >= COLLAPSE_PREDICTED of its decisions on one
-    label that holds < COLLAPSE_TRUE of `true`; None otherwise (also for no rows). Labels are any hashable values
-    (label names, indices, label-set cells); both sequences have one entry per row."""
-    if len(predicted) == 0:
+    """{label, predicted_share, true_share} when `predicted` puts >= COLLAPSE_PREDICTED of its decisions on one label
+    that holds < COLLAPSE_TRUE of `true`, or while another label holding >= COLLAPSE_MISSED_SHARE of `true` is
+    recalled under COLLAPSE_MISSED_RECALL (then also `missed`: that label's {label, true_share, recall}, the least
+    recalled); None when neither holds (also for no rows). Labels are any hashable values (label names, indices,
+    label-set cells); both sequences have one entry per row."""
+    if len(predicted) == 0 or len(true) != len(predicted):
         return None
     label, count = collections.Counter(predicted).most_common(1)[0]
-    share = count / len(predicted)
-    true_share = sum(1 for t in true if t == label) / len(true) if len(true) else 0.0
-    if share >= COLLAPSE_PREDICTED and true_share < COLLAPSE_TRUE:
-        return {"label": label, "predicted_share": round(share, 4), "true_share": round(true_share, 4)}
-    return None
+    share, n, true_counts = count / len(predicted), len(true), collections.Counter(true)
+    if share < COLLAPSE_PREDICTED:
+        return None
+    hits = collections.Counter(t for p, t in zip(predicted, true) if p == t)
+    missed = sorted((hits[m] / c, str(m), m) for m, c in true_counts.items()
+                    if m != label and c / n >= COLLAPSE_MISSED_SHARE and hits[m] / c < COLLAPSE_MISSED_RECALL)
+    found = {"label": label, "predicted_share": round(share, 4), "true_share": round(true_counts[label] / n, 4)}
+    if missed:
+        recall, _, other = missed[0]
+        return found | {"missed": {"label": other, "true_share": round(true_counts[other] / n, 4),
+                                   "recall": round(recall, 4)}}
+    return found if true_counts[label] / n < COLLAPSE_TRUE else None
 
 
 def poorly_calibrated(ece: float | None, threshold: float) -> bool:

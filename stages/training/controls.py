@@ -9,9 +9,12 @@ from __future__ import annotations
 import collections
 import logging
 import math
+import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
+from stages.core import params
 from stages.core.errors import ParamsError
 from stages.core.labelsets import split_labels
 from stages.core.precision import cpu_bf16_native, cpu_flags, cpu_reason
@@ -249,3 +252,31 @@ def label_key(label: str) -> str:
     import re
 
     return re.sub(r"[^\w.-]", "_", label) or "_"
+
+
+def training_args(cfg: params.Train, seed: int, out: Path, precision: str, dev: str) -> Any:
+    """The Trainer's arguments from train.* (evaluation and checkpoint interval, schedule, precision, devices)."""
+    from transformers import TrainingArguments
+
+    interval = "steps" if cfg.eval_steps else "epoch"
+    return TrainingArguments(
+        output_dir=str(out), num_train_epochs=cfg.epochs, max_steps=cfg.max_steps or -1,
+        learning_rate=cfg.learning_rate, optim="adamw_torch_fused", weight_decay=cfg.weight_decay,
+        per_device_train_batch_size=cfg.batch_size, per_device_eval_batch_size=cfg.eval_batch_size,
+        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+        warmup_steps=cfg.warmup_ratio,  # transformers 5: a float in [0, 1) is a ratio of the steps
+        lr_scheduler_type=cfg.lr_scheduler, max_grad_norm=cfg.max_grad_norm,
+        # transformers' default num_cycles=1 for hard restarts: the curve would equal plain cosine.
+        lr_scheduler_kwargs={"num_cycles": cfg.lr_cycles} if cfg.lr_scheduler == "cosine_with_restarts" else None,
+        # Every eval_steps optimizer steps (loss logged with each evaluation), else once per epoch.
+        eval_strategy=interval, save_strategy=interval, logging_strategy=interval,
+        eval_steps=cfg.eval_steps or None, save_steps=cfg.eval_steps or 500, logging_steps=cfg.eval_steps or 500,
+        save_total_limit=1, save_only_model=not cfg.resume,  # optimizer state only when it may be resumed
+        load_best_model_at_end=True, metric_for_best_model=cfg.metric_for_best_model,
+        greater_is_better=cfg.metric_for_best_model != "loss", restore_callback_states_from_checkpoint=True,
+        train_sampling_strategy="group_by_length",  # batches of similar length: little padding
+        bf16=precision == "bf16", fp16=precision == "fp16", full_determinism=cfg.deterministic,
+        seed=seed, data_seed=seed, report_to="none", disable_tqdm=True,
+        use_cpu=dev == "cpu", dataloader_pin_memory=dev == "cuda", ddp_find_unused_parameters=False,
+        ddp_backend="gloo" if dev == "cpu" and int(os.environ.get("WORLD_SIZE", "1")) > 1 else None,  # torchrun
+    )

@@ -6,10 +6,6 @@ from stages.core.verdicts import collapsed
 
 
 def test_a_model_that_predicts_one_minority_label_has_collapsed():
-    true = ["ham"] * 87 + ["spam"] * 13
-    found = collapsed(["ham"] * 100, true)
-    # 100% of the decisions on ham, which is only 87% of the truth: not yet collapsed (87% >= 80%).
-    assert found is None
     true = ["ham"] * 70 + ["spam"] * 30
     assert collapsed(["ham"] * 96 + ["spam"] * 4, true) == {"label": "ham", "predicted_share": 0.96,
                                                            "true_share": 0.7}
@@ -52,3 +48,22 @@ def test_collapse_note_names_the_label_and_both_shares():
                                              "the true labels")
     assert "on 'ham'," in collapse_note("it", found, markdown=False)
     assert "on no label," in collapse_note("it", {**found, "label": ""})  # a multi-label model's empty set
+
+
+def test_every_row_on_an_87_percent_majority_collapses_by_the_missed_label():
+    """The imbalanced case the first rule cannot see (ham holds >= 80%): spam, 13% of the truth, is never found."""
+    true = ["ham"] * 87 + ["spam"] * 13
+    assert collapsed(["ham"] * 100, true) == {"label": "ham", "predicted_share": 1.0, "true_share": 0.87,
+                                              "missed": {"label": "spam", "true_share": 0.13, "recall": 0.0}}
+    # 96% ham while 2 of the 13 spam rows are found (15%): weak, not collapsed
+    assert collapsed(["ham"] * 85 + ["spam"] * 2 + ["ham"] * 9 + ["spam"] * 2 + ["ham"] * 2, true) is None
+    # a label under 10% of the truth that is never found does not count (too rare to call the model collapsed)
+    assert collapsed(["ham"] * 100, ["ham"] * 95 + ["spam"] * 5) is None
+
+
+def test_the_note_names_the_missed_label():
+    from stages.core.verdicts import collapse_note
+
+    found = collapsed(["ham"] * 100, ["ham"] * 87 + ["spam"] * 13)
+    assert collapse_note("tfidf_lr", found) == ("tfidf_lr puts 100.0% of its decisions on `ham`, which holds 87.0% of "
+                                                "the true labels; it finds 0.0% of `spam` (13.0% of the true labels)")

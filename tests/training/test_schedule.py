@@ -9,7 +9,7 @@ import pytest
 from stages import train
 from stages.core import params
 from stages.core.errors import ParamsError
-from stages.training import checkpoints, diagnostics
+from stages.training import checkpoints, controls, diagnostics
 from tests.test_train import LEARNS, tiny_cfg, write_splits
 from tests.training.test_resume import Crash
 
@@ -40,10 +40,10 @@ def test_invalid_schedule_params_name_key_expected_and_found(raw, message):
 def test_training_args_carry_clipping_cycles_and_step_interval(tmp_path):
     cfg = params.load_dict({"lr_scheduler": "cosine_with_restarts", "lr_cycles": 3, "max_grad_norm": 0.0,
                             "eval_steps": 50}, "train")
-    args = train.training_args(cfg, 0, tmp_path, "fp32", "cpu")
+    args = controls.training_args(cfg, 0, tmp_path, "fp32", "cpu")
     assert args.max_grad_norm == 0.0 and args.lr_scheduler_kwargs == {"num_cycles": 3}
     assert (args.eval_strategy, args.save_strategy, args.eval_steps, args.save_steps) == ("steps", "steps", 50, 50)
-    per_epoch = train.training_args(params.load_dict({}, "train"), 0, tmp_path, "fp32", "cpu")
+    per_epoch = controls.training_args(params.load_dict({}, "train"), 0, tmp_path, "fp32", "cpu")
     assert per_epoch.eval_strategy == "epoch" and per_epoch.max_grad_norm == 1.0
 
 
