@@ -41,39 +41,41 @@ FINE_TUNED = "fine_tuned"
 TEST_METRICS = "test_metrics.json"   # in the eval directory: the full TestReport
 
 
-def decisions(model_name: str, proba: Any, thresholds: list[float] | None, offsets: list[float] | None = None) -> Any:
-    """A predictor's decisions: label indices (argmax; the fine-tuned model by its saved rule, `offsets`), or with a
-    multi-label model's `thresholds` a 0/1 matrix (the fine-tuned model at its own thresholds, a baseline at 0.5)."""
-    if thresholds is None:  # predicted_ids: argmax, an all-zero row (an LLM abstention) -> len(labels)
-        return decision.decide(proba, offsets) if model_name == FINE_TUNED else metrics.predicted_ids(proba)
-    return labelsets.decide(proba, thresholds if model_name == FINE_TUNED else [0.5] * proba.shape[1])
+def decisions(proba: Any, multi_label: bool, rule: list[float] | None = None) -> Any:
+    """A predictor's decisions by its rule: label indices (offsets on the log-probabilities, core/decision.py; None:
+    argmax, where an all-zero row, an LLM abstention, is len(labels)), or for a multi-label model a 0/1 matrix at the
+    per-label thresholds (None: 0.5)."""
+    if not multi_label:
+        return metrics.predicted_ids(proba) if rule is None else decision.decide(proba, rule)
+    return labelsets.decide(proba, [0.5] * proba.shape[1] if rule is None else rule)
 
 
 def score_set(name: str, y: Any, probas: dict[str, Any], labels: list[str], cfg: params.Evaluate,
-              seed: int, thresholds: list[float] | None = None, offsets: list[float] | None = None
+              seed: int, multi_label: bool = False, rules: dict[str, Any] | None = None
               ) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
-    """Accuracy (subset accuracy for a multi-label model: `thresholds` given, `y` multi-hot) and macro-F1 with
+    """Accuracy (subset accuracy for a multi-label model: `y` multi-hot) and macro-F1, each predictor deciding by its
+    rule (`rules`: model name -> rule, see decisions(); absent: argmax or 0.5), with
     bootstrap intervals for each predictor on one set, plus each baseline's paired gap to the fine-tuned model
     (fine-tuned minus baseline, same resamples); and the resampled scores themselves (metrics.bootstrap or
     multilabel.bootstrap), from which test_details takes the per-label and headline F1 intervals."""
     import numpy as np
 
-    preds = {k: decisions(k, p, thresholds, offsets) for k, p in probas.items()}
+    preds = {k: decisions(p, multi_label, (rules or {}).get(k)) for k, p in probas.items()}
     seeds = [seed, zlib.crc32(name.encode())]
     names = [*labels, ""]  # single-label: index len(labels) is an abstention (an LLM answer without a label)
-    if thresholds is None:
+    if not multi_label:
         mask = np.isin(np.arange(len(labels) + 1), y)
         boot = metrics.bootstrap(y, preds, len(labels) + 1, mask, cfg.bootstrap, seeds)
     else:
         boot = multilabel.bootstrap(y, preds, cfg.bootstrap, seeds)
     out: dict[str, dict[str, Any]] = {}
     for k, pred in preds.items():
-        if thresholds is None:
+        if not multi_label:
             m = metrics.classification_metrics([labels[i] for i in y], [names[i] for i in pred], labels)
         else:
             m = multilabel.classification_metrics(y, pred, labels)
         row: dict[str, Any] = {"rows": len(y),
-                               "collapsed": results.collapse_of(pred, y, labels, thresholds is not None)}
+                               "collapsed": results.collapse_of(pred, y, labels, multi_label)}
         for key in ("accuracy", "f1_macro"):
             lo, hi = metrics.interval(boot[k][key], cfg.confidence)
             row.update({key: m[key], f"{key}_ci_low": lo, f"{key}_ci_high": hi})
@@ -98,8 +100,14 @@ class Scored:
     extras: dict[str, dict[str, Any]] = field(default_factory=dict)  # model name -> more baselines.json fields
     offsets: list[float] | None = None       # a single-label model's saved decision rule (None: argmax)
 
+    def rules(self) -> dict[str, Any]:
+        """Each model's decision rule: the fine-tuned model's saved one, a baseline's from its record (`rule`: tuned
+        on val like the model's, or real_only's saved one); none: argmax (multi-label: 0.5)."""
+        own = self.thresholds if self.thresholds is not None else self.offsets
+        return {k: v.get("rule") for k, v in self.extras.items()} | {FINE_TUNED: own}
+
     def decisions(self, set_name: str, model_name: str = FINE_TUNED) -> Any:
-        return decisions(model_name, self.proba[set_name][model_name], self.thresholds, self.offsets)
+        return decisions(self.proba[set_name][model_name], self.thresholds is not None, self.rules().get(model_name))
 
 
 def load_model(model_dir: Path) -> tuple[Any, Any, list[str]]:
@@ -145,7 +153,8 @@ def predict_all(cfg: params.Evaluate, base_model: str, model: Any, tokenizer: An
         train = contracts.read_dataset(split_dir / "train.csv", "train split", ("text", "label"))
         fitted = baselines.run_all(cfg.baselines, base_model, cfg.batch_size, train["text"].tolist(),
                                    train["label"].tolist(), labels, list(texts.values()), multi, llm, precision,
-                                   summary and summary.class_weights, seed, real_only)
+                                   summary and summary.class_weights, seed, real_only,
+                                   baselines.val_for_rules(split_dir, labels, summary, multi))
         for name, fit in fitted.items():
             seconds[name], extras[name] = fit["train_seconds"], fit["record"]
             for set_name, p in zip(sets, fit["proba"]):
@@ -220,8 +229,8 @@ def run(*, cfg: params.Evaluate, seed: int, base_model: str, model_dir: Path, sp
     scored = predict_all(cfg, base_model, model, tokenizer, labels, sets, split_dir, train_report, llm, seed, real_only)
     scores, boots = {}, {}
     for name in sets:
-        scores[name], boots[name] = score_set(name, scored.y[name], scored.proba[name], labels, cfg, seed,
-                                              scored.thresholds, scored.offsets)
+        scores[name], boots[name] = score_set(name, scored.y[name], scored.proba[name], labels, cfg, seed, multi,
+                                              scored.rules())
     roles = {"test": results.SYNTHETIC, **{e.name: e.role for e in cfg.external_test if e.name in sets}}
     skipped = [e.name for e in cfg.external_test if e.name not in sets]  # another task's (external.read_all)
     table = results.baselines_table(cfg.bootstrap, cfg.confidence, seed, roles, skipped, scored.train_seconds,

@@ -184,9 +184,11 @@ def test_without_a_saved_rule_the_model_decides_by_argmax_and_baselines_always_d
     from stages.evaluation import outputs
 
     proba = np.array([[0.6, 0.4], [0.3, 0.7], [0.0, 0.0]])
-    assert evaluate.decisions("fine_tuned", proba[:2], None).tolist() == [0, 1]  # no decision_offsets: argmax
-    assert evaluate.decisions("fine_tuned", proba[:2], None, [0.0, -1.0]).tolist() == [0, 0]
-    assert evaluate.decisions("tfidf_lr", proba, None, [0.0, -1.0]).tolist() == [0, 1, 2]  # 2: an abstention
+    assert evaluate.decisions(proba[:2], False).tolist() == [0, 1]  # no decision_offsets: argmax
+    assert evaluate.decisions(proba[:2], False, [0.0, -1.0]).tolist() == [0, 0]
+    assert evaluate.decisions(proba, False).tolist() == [0, 1, 2]  # 2: an abstention (an all-zero LLM row)
+    assert evaluate.decisions(proba[:2], True).tolist() == [[1, 0], [0, 1]]  # multi-label: 0.5
+    assert evaluate.decisions(proba[:2], True, [0.65, 0.2]).tolist() == [[0, 1], [0, 1]]
     frame = pd.DataFrame({"text": ["a", "b"], "label": ["x", "y"]})
     assert outputs.prediction_frame(frame, proba[:2], ["x", "y"])["predicted"].tolist() == ["x", "y"]
     ruled = outputs.prediction_frame(frame, proba[:2], ["x", "y"], offsets=[0.0, -1.0])
@@ -549,12 +551,42 @@ def test_class_weights_of_the_train_summary_reach_the_baselines(evaluated, tmp_p
     rows = {}
     for weights in (None, [3.0, 0.6]):
         report = tmp_path / f"summary-{weights}.json"
-        report.write_text(json.dumps({**summary, "class_weights": weights}))
+        report.write_text(json.dumps({**summary, "class_weights": weights, "decision": "argmax"}))
         out = run(tmp_path / str(weights), model_dir, tiny_bert, cfg, split_dir=split, train_report=report)
         rows[weights is None] = out["baselines"]["models"]["tfidf_lr"]
     assert rows[True]["class_weights"] is None and rows[False]["class_weights"] == [3.0, 0.6]
     assert rows[False]["cv"]["c"] == 1.0 and rows[False]["cv"]["folds"] == 5
     assert rows[False]["test"]["f1_macro"] != rows[True]["test"]["f1_macro"]
+    assert "rule" not in rows[True]  # the model decided by argmax: so do the baselines
+
+
+def test_baselines_tune_their_decision_rule_on_val_when_the_model_tuned_its_own(evaluated, tmp_path, model_dir,
+                                                                                tiny_bert):
+    """Unweighted TF-IDF on 24 factual and 8 clickbait rows leans factual; when the fine-tuned model's summary says
+    its rule was tuned on val, tfidf_lr tunes an offset there too (core/decision.tune) and decides by it."""
+    from stages.core import decision
+    from tests.evaluation.test_baselines import ambiguous_imbalanced
+
+    texts, labels, test = ambiguous_imbalanced()
+    split = tmp_path / "split"
+    split.mkdir()
+    pd.DataFrame({"text": texts, "label": labels, "source": "template", "origin": "t-1"}).to_csv(split / "train.csv",
+                                                                                                index=False)
+    frame = pd.DataFrame({"text": test, "label": ["clickbait", "factual"] * 20, "source": "template", "origin": "t-2"})
+    frame.to_csv(split / "test.csv", index=False)
+    frame.to_csv(split / "val.csv", index=False)  # val = test here: the tuned rule must not lose to argmax on it
+    summary = json.loads((evaluated[0] / "train_summary.json").read_text())
+    cfg = cfg_of(baselines={"models": ["tfidf_lr"], "c_grid": [1.0]})
+    rows = {}
+    for mode in ("argmax", "tuned"):
+        report = tmp_path / f"summary-{mode}.json"
+        report.write_text(json.dumps({**summary, "class_weights": None, "decision": mode}))
+        rows[mode] = run(tmp_path / mode, model_dir, tiny_bert, cfg, split_dir=split,
+                         train_report=report)["baselines"]["models"]["tfidf_lr"]
+    rule = rows["tuned"]["rule"]
+    assert len(rule) == 2 and rule[0] == 0.0 and rule[1] < 0  # toward the rare clickbait
+    assert rows["tuned"]["decision_rule"] == decision.describe(["clickbait", "factual"], rule)
+    assert rows["tuned"]["test"]["f1_macro"] > rows["argmax"]["test"]["f1_macro"]
 
 
 def test_real_only_is_scored_with_k_and_a_paired_gain_when_train_held_real_rows(tmp_path, model_dir, tiny_bert,
@@ -565,6 +597,8 @@ def test_real_only_is_scored_with_k_and_a_paired_gain_when_train_held_real_rows(
     row = models["real_only"]
     assert (row["real_rows"], row["val_rows"], row["source"]) == (6, 8, "real")
     assert row["train_seconds"] == json.loads((real_only / "train" / "summary.json").read_text())["train_seconds"]
+    saved = json.loads((real_only / "model" / "config.json").read_text()).get("decision_offsets")  # its own rule
+    assert row["rule"] == (None if saved is None else [saved["clickbait"], saved["factual"]])
     gain = models["fine_tuned"]["test"]["f1_macro"] - row["test"]["f1_macro"]
     assert row["test"]["fine_tuned_gain_f1_macro"] == pytest.approx(gain, abs=1e-6)
     assert row["test"]["gain_ci_low"] <= row["test"]["gain_ci_high"]

@@ -183,7 +183,7 @@ def test_imbalanced_data_gets_balanced_weights_and_a_collapse_is_recorded(tmp_pa
     collapsed = summary["collapsed"]
     assert collapsed["label"] in ("clickbait", "factual")
     assert collapsed["predicted_share"] == 1.0 and collapsed["true_share"] == 0.5
-    assert f"collapsed on val: 100% of the decisions are '{collapsed['label']}'" in caplog.text
+    assert f"collapsed on val: the model puts 100.0% of its decisions on '{collapsed['label']}'" in caplog.text
     # Every text scores alike: no offset helps, so the tuned rule stays argmax (offsets 0) and says so.
     assert summary["decision"] == "tuned" and set(summary["decision_offsets"].values()) == {0.0}
     assert summary["decision_rule"].startswith("argmax (the most probable label): val macro-F1 0.3333")

@@ -59,9 +59,9 @@ def collapse_note(name: str, found: dict[str, Any], markdown: bool = True) -> st
 
 def collapsed(predicted: Sequence[Hashable], true: Sequence[Hashable]) -> dict[str, Any] | None:
     """{label, predicted_share, true_share} when `predicted` puts >= COLLAPSE_PREDICTED of its decisions on one label
-    that holds < COLLAPSE_TRUE of `true`, or while another label holding >= COLLAPSE_MISSED_SHARE of `true` is
-    recalled under COLLAPSE_MISSED_RECALL (then also `missed`: that label's {label, true_share, recall}, the least
-    recalled); None when neither holds (also for no rows). Labels are any hashable values (label names, indices,
+    that holds < COLLAPSE_TRUE of `true`, or, when the label is that common, while another label holding >=
+    COLLAPSE_MISSED_SHARE of `true` is recalled under COLLAPSE_MISSED_RECALL (then also `missed`: that label's
+    {label, true_share, recall}, the least recalled); None when neither holds (also for no rows). Labels are any hashable values (label names, indices,
     label-set cells); both sequences have one entry per row."""
     if len(predicted) == 0 or len(true) != len(predicted):
         return None
@@ -73,11 +73,12 @@ def collapsed(predicted: Sequence[Hashable], true: Sequence[Hashable]) -> dict[s
     missed = sorted((hits[m] / c, str(m), m) for m, c in true_counts.items()
                     if m != label and c / n >= COLLAPSE_MISSED_SHARE and hits[m] / c < COLLAPSE_MISSED_RECALL)
     found = {"label": label, "predicted_share": round(share, 4), "true_share": round(true_counts[label] / n, 4)}
-    if missed:
-        recall, _, other = missed[0]
-        return found | {"missed": {"label": other, "true_share": round(true_counts[other] / n, 4),
-                                   "recall": round(recall, 4)}}
-    return found if true_counts[label] / n < COLLAPSE_TRUE else None
+    if true_counts[label] / n < COLLAPSE_TRUE:
+        return found
+    if not missed:
+        return None
+    recall, _, other = missed[0]
+    return found | {"missed": {"label": other, "true_share": round(true_counts[other] / n, 4), "recall": round(recall, 4)}}
 
 
 def poorly_calibrated(ece: float | None, threshold: float) -> bool:

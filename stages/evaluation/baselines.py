@@ -13,8 +13,9 @@ fine-tuned model (its train summary) and, for the logistic regressions, C chosen
 For a multi-label task (`multi_label`: train labels are label-set cells, core/labelsets.py) each is one vs rest:
 majority gives every label its train frequency as probability; the logistic regressions are fit per label (a label
 in every or no train row gets a constant probability). The evaluate stage decides baselines at argmax (0.5 per
-label for a multi-label task; evaluate.decisions is where a tuned decision rule would apply, real_only's saved
-with its model). Params: evaluate.baselines.* (and evaluate.batch_size for embedding batches).
+label for a multi-label task); when the fine-tuned model tuned its decision rule on val (train.decision), the
+trained baselines tune theirs on val too (core/decision.py), and real_only decides by the rule saved with it.
+Params: evaluate.baselines.* (and evaluate.batch_size for embedding batches).
 """
 
 from __future__ import annotations
@@ -25,13 +26,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from stages.core import contracts, labelsets, modeling, params
+from stages.core import contracts, decision, labelsets, modeling, params
 from stages.core.errors import DataError
 from stages.core.text import distinct
 from stages.evaluation import logreg, setfit_baseline
 
 log = logging.getLogger(__name__)
 REAL_ONLY = "real_only"
+TUNED = ("tfidf_lr", "frozen_lr", "setfit")  # trained on probabilities: a decision rule can be tuned for them
 Predictor = Callable[[list[str]], Any]
 
 
@@ -112,7 +114,19 @@ def real_only(root: Path, labels: list[str], batch_size: int,
         return out
 
     seconds = contracts.TrainSummary.read(root / contracts.SUBSET_REPORTS / "summary.json").train_seconds
-    return predict, {"real_rows": info.train_rows, "val_rows": info.val_rows, "source": info.source}, seconds
+    record = {"real_rows": info.train_rows, "val_rows": info.val_rows, "source": info.source}
+    return predict, record | {"rule": saved_rule(model, own, labels)}, seconds
+
+
+def saved_rule(model: Any, own: list[str], labels: list[str]) -> list[float] | None:
+    """A trained model's own decision rule in the order of `labels` (its labels `own` a subset): a multi-label
+    model's thresholds (0.5 for a label it never saw), a single-label model's offsets (None: argmax; a label it
+    never saw has probability 0 and is never chosen whatever its offset)."""
+    if modeling.is_multi_label(model):
+        mine = dict(zip(own, modeling.thresholds_of(model)))
+        return [mine.get(lab, 0.5) for lab in labels]
+    offsets = decision.offsets_of(model, own)
+    return None if offsets is None else [dict(zip(own, offsets)).get(lab, 0.0) for lab in labels]
 
 
 def fit_one(name: str, cfg: params.Baselines, base_model: str, batch_size: int, train_texts: list[str],
@@ -135,18 +149,32 @@ def fit_one(name: str, cfg: params.Baselines, base_model: str, batch_size: int, 
     return predict, {**weighted, **record}
 
 
+def val_for_rules(split_dir: Path, labels: list[str], summary: contracts.TrainSummary | None,
+                  multi: bool) -> tuple[list[str], Any] | None:
+    """val.csv's texts and label indices when the fine-tuned model tuned its decision rule there (train summary's
+    `decision`), so the baselines tune theirs on the same rows; else None."""
+    import numpy as np
+
+    if multi or summary is None or summary.decision != "tuned":
+        return None
+    val = contracts.read_dataset(split_dir / "val.csv", "val split", ("text", "label"))
+    return val["text"].tolist(), np.array([labels.index(lab) for lab in val["label"]])
+
+
 def run_all(cfg: params.Baselines, base_model: str, batch_size: int, train_texts: list[str],
             train_labels: Sequence[str], labels: list[str], sets: list[list[str]],
             multi_label: bool = False, llm: Any = None, precision: str = "fp32",
             class_weights: Sequence[float] | None = None, seed: int = 0,
-            real_only_dir: Path | None = None) -> dict[str, dict[str, Any]]:
+            real_only_dir: Path | None = None, tune_on: tuple[list[str], Any] | None = None) -> dict[str, dict[str, Any]]:
     """{name: {"proba": [one (n, labels) array per set], "train_seconds": fit time, "record": more baselines.json
     fields}} for cfg.models, then real_only when `real_only_dir` holds a model (`multi_label`: train_labels are
     label-set cells and each baseline is one vs rest); `llm` is llm_baseline.prepare's answers (train_seconds None:
     nothing is trained); `class_weights`: the fine-tuned model's (train summary), None: unweighted; `seed`
     (base.seed) shuffles the cross-validation folds; frozen_lr's encoder runs in `precision` (core/precision).
+    `tune_on` (val texts, label indices; the fine-tuned model tuned its decision rule there): each trained baseline
+    tunes its own rule on them the same way (record `rule`, core/decision.tune; real_only keeps its saved one).
     Each distinct text of the sets is scored once (a text in several sets, or twice in one, costs one row)."""
-    unique, rows = distinct(sets)
+    unique, rows = distinct([*sets, *([tune_on[0]] if tune_on else [])])
     out = {}
     for name in (*cfg.models, *([REAL_ONLY] if real_only_dir is not None else [])):
         start = time.perf_counter()
@@ -160,7 +188,10 @@ def run_all(cfg: params.Baselines, base_model: str, batch_size: int, train_texts
             seconds = None if name == "llm_zero_shot" else round(time.perf_counter() - start, 1)
         fitted = time.perf_counter()
         scored = predict(unique)
-        out[name] = {"proba": [scored[idx] for idx in rows], "train_seconds": seconds, "record": record}
+        if tune_on and name in TUNED:
+            record["rule"] = decision.tune(scored[rows[-1]], tune_on[1])
+            record["decision_rule"] = decision.describe(labels, record["rule"])
+        out[name] = {"proba": [scored[idx] for idx in rows[:len(sets)]], "train_seconds": seconds, "record": record}
         how = "loaded" if name == REAL_ONLY else f"fit on {len(train_texts):,} rows"
         log.info("baseline %s: %s in %.1f s, scored %s sets in %.1f s%s", name, how, fitted - start, len(sets),
                  time.perf_counter() - fitted, describe(record))
@@ -168,12 +199,13 @@ def run_all(cfg: params.Baselines, base_model: str, batch_size: int, train_texts
 
 
 def describe(record: dict[str, Any]) -> str:
-    """The log line's tail: the C chosen and its cross-validated macro-F1, k real rows."""
+    """The log line's tail: the C chosen and its cross-validated macro-F1 (and the tuned rule), k real rows."""
     cv = record.get("cv") or {}
+    tail = f"; decision rule {record['decision_rule']}" if record.get("decision_rule") else ""
     if cv.get("c") is not None:
         if cv["f1_macro"] is None:
-            return f"; C {cv['c']:g} (no cross-validation)"
-        return f"; C {cv['c']:g}, cross-validated macro-F1 {cv['f1_macro']:.4f} ({cv['folds']} folds)"
+            return f"; C {cv['c']:g} (no cross-validation)" + tail
+        return f"; C {cv['c']:g}, cross-validated macro-F1 {cv['f1_macro']:.4f} ({cv['folds']} folds)" + tail
     if "real_rows" in record:
         return f"; trained on the {record['real_rows']:,} real train rows alone"
-    return ""
+    return tail

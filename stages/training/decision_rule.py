@@ -53,8 +53,7 @@ def on_val(mode: str, trainer: Any, val_ds: Any, labels: Sequence[str], multi_la
         predicted, true = [labels[i] for i in pred], [labels[i] for i in truth.astype(int)]
     collapsed = verdicts.collapsed(predicted, true)
     if collapsed:
-        log.warning("collapsed on val: %.0f%% of the decisions are %r, which holds %.0f%% of the true labels",
-                    100 * collapsed["predicted_share"], collapsed["label"], 100 * collapsed["true_share"])
+        log.warning("collapsed on val: %s", verdicts.collapse_note("the model", collapsed, markdown=False))
     return ValDecisions(result.decision, result.rule, result.offsets, result.thresholds, collapsed)
 
 
