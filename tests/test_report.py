@@ -401,3 +401,16 @@ def test_a_collapsed_fine_tuned_model_gets_no_better_or_noise_verdict(tmp_path):
            ", which holds 50.0% of the true labels" in lead
     assert "- vs TF-IDF + logistic regression: **collapsed** (the fine-tuned model (above); macro-F1 gain +0.150" in lead
     assert "fine-tuned better" not in lead and "within noise" not in lead
+
+
+def test_real_only_answers_whether_the_synthetic_rows_were_worth_it_with_k(tmp_path):
+    r, table = real_set_reports(tmp_path)
+    table["models"]["real_only"] = {"train_seconds": 3.0, "real_rows": 40, "val_rows": 20, "source": "real",
+                                    "test": scored_row(0.7, (0.132, 0.05, 0.2)),
+                                    "real_dev": scored_row(0.75, (0.05, -0.02, 0.1)),
+                                    "real": scored_row(0.82, (0.08, 0.04, 0.12), rows=1500)}
+    write(r / "eval" / "baselines.json", table)
+    md, _ = build(r)
+    lead = md.split("**Real test set `real`**")[1].split("**Synthetic test split**")[0]
+    assert ("- vs the same fine-tuning on the 40 real train rows alone: **fine-tuned better** (macro-F1 gain +0.080, "
+            "interval +0.040 to +0.120)") in lead

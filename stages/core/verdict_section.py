@@ -36,13 +36,21 @@ def seeds_line(table: dict[str, Any]) -> str:
             "several seeds and compare them with `synthbert compare`.")
 
 
-def baseline_line(name: str, ft: dict[str, Any], row: dict[str, Any]) -> str | None:
+def shown_name(name: str, record: dict[str, Any]) -> str:
+    """A model's name in the Verdict; real_only's says how many real rows it had (were the synthetic rows worth it
+    against those k real rows alone?)."""
+    if name == "real_only" and record.get("real_rows") is not None:
+        return f"the same fine-tuning on the {fmt(record['real_rows'])} real train rows alone"
+    return MODEL_NAMES.get(name) or fmt(name)
+
+
+def baseline_line(name: str, ft: dict[str, Any], row: dict[str, Any], record: dict[str, Any] | None = None) -> str | None:
     word = verdict(ft, row)
     if word is None:
         return None
     numbers = (f"macro-F1 gain {signed(row.get('fine_tuned_gain_f1_macro'))}, interval {signed(row['gain_ci_low'])} "
                f"to {signed(row['gain_ci_high'])}")
-    shown = MODEL_NAMES.get(name) or fmt(name)
+    shown = shown_name(name, record or {})
     if word != COLLAPSED:
         return f"- vs {shown}: **{word}** ({numbers})"
     who = (["the fine-tuned model (above)"] if ft.get("collapsed") else []) + \
@@ -60,7 +68,7 @@ def set_lines(name: str, role: str, models: dict[str, Any], test: dict[str, Any]
         head += f"; **{COLLAPSED}**: {collapse_note('it', ft['collapsed'])}"
     out.append(head)
     for model, row in models.items():
-        line = baseline_line(model, ft, row.get(name) or {}) if model != FINE_TUNED else None
+        line = baseline_line(model, ft, row.get(name) or {}, row) if model != FINE_TUNED else None
         out += [line] if line else []
     if role != "synthetic" and ft.get("f1_macro_gap") is not None:
         lo, hi = signed(ft.get("f1_macro_gap_ci_low")), signed(ft.get("f1_macro_gap_ci_high"))
