@@ -3,7 +3,7 @@ changes (issue 22: seed variance).
 
 For each seed (base.seed, +1, ...), a temporary copy of this project's data inputs with params.yaml's base.seed set
 to it (`--quick`: the tests' tiny settings, testkit/dvc_repo.py's TINY_PARAMS, plus `--model`) runs the generate,
-split, train and evaluate commands of dvc.yaml, word for word, in this process (each stage's `main`; no DVC, so
+split, train, train_real_only and evaluate commands of dvc.yaml, word for word, in this process (each stage's `main`; no DVC, so
 one import of torch serves every seed). A seed draws the template rows, the split, the head's initialisation and
 the batch order. The real sets are whatever evaluate.external_test holds (none is fine). Prints per seed the test
 macro-F1, each real set's macro-F1 and its seconds, then per column the mean +- sample standard deviation and the
@@ -35,7 +35,7 @@ from benchmarks.focus_round import cpu_model  # noqa: E402
 from stages.core.io import read_yaml  # noqa: E402
 from testkit.dvc_repo import TINY_PARAMS, write_params  # noqa: E402
 
-STAGES = ("generate", "split", "train", "evaluate")
+STAGES = ("generate", "split", "train", "train_real_only", "evaluate")
 
 
 @contextlib.contextmanager
