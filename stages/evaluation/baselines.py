@@ -174,7 +174,7 @@ def run_all(cfg: params.Baselines, base_model: str, batch_size: int, train_texts
     `tune_on` (val texts, label indices; the fine-tuned model tuned its decision rule there): each trained baseline
     tunes its own rule on them the same way (record `rule`, core/decision.tune; real_only keeps its saved one).
     Each distinct text of the sets is scored once (a text in several sets, or twice in one, costs one row)."""
-    unique, rows = distinct([*sets, *([tune_on[0]] if tune_on else [])])
+    unique, rows = distinct(sets)
     out = {}
     for name in (*cfg.models, *([REAL_ONLY] if real_only_dir is not None else [])):
         start = time.perf_counter()
@@ -188,10 +188,10 @@ def run_all(cfg: params.Baselines, base_model: str, batch_size: int, train_texts
             seconds = None if name == "llm_zero_shot" else round(time.perf_counter() - start, 1)
         fitted = time.perf_counter()
         scored = predict(unique)
-        if tune_on and name in TUNED:
-            record["rule"] = decision.tune(scored[rows[-1]], tune_on[1])
+        if tune_on and name in TUNED:  # scored on val too (the LLM baseline holds answers for the sets' texts only)
+            record["rule"] = decision.tune(predict(tune_on[0]), tune_on[1])
             record["decision_rule"] = decision.describe(labels, record["rule"])
-        out[name] = {"proba": [scored[idx] for idx in rows[:len(sets)]], "train_seconds": seconds, "record": record}
+        out[name] = {"proba": [scored[idx] for idx in rows], "train_seconds": seconds, "record": record}
         how = "loaded" if name == REAL_ONLY else f"fit on {len(train_texts):,} rows"
         log.info("baseline %s: %s in %.1f s, scored %s sets in %.1f s%s", name, how, fitted - start, len(sets),
                  time.perf_counter() - fitted, describe(record))
