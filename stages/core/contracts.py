@@ -7,6 +7,7 @@
 | reports/data/quality.json    | generate | report           |
 | reports/data/dataset.json    | generate | train            |
 | reports/data/split.json      | split    | report           |
+| reports/data/audit.json      | audit    | report, `synthbert focus --coverage` |
 | reports/train/summary.json   | train    | evaluate, report |
 | models/real_only/subset.json | train --only-source | evaluate |
 | reports/metrics.json         | evaluate | (dvc exp show)   |
@@ -34,6 +35,7 @@ REAL_SOURCE = "real"  # the source of rows from a real annotated CSV (generate.r
 # predictions.csv (evaluate -> explain): its columns, reader and writer live in core/predictions.py.
 from stages.core.predictions import (  # noqa: E402,F401  (re-exported: the hand-off definitions are looked up here)
     PREDICTION_COLUMNS, PROBABILITY_PREFIX, prediction_columns, read_predictions, write_predictions)
+from stages.core.audit_report import AuditReport  # noqa: E402,F401  (re-exported, as above)
 
 
 # ---- generate -> report: reports/data/quality.json
