@@ -1,10 +1,14 @@
 """The focus file (data/focus.yaml): what the next round of generation aims at, written by `synthbert focus`
-from the latest evaluation and read by generate (an ordinary dependency of the stage in dvc.yaml).
+from the model's errors on a dev set and read by generate (an ordinary dependency of the stage in dvc.yaml).
 
+    source:     {dev, file, rows, mismatches, model, ...}   the dev set that steered the round (report only)
     confused:   [{true, predicted, mismatches, tokens: [...]}]   the label pairs the model mixed up (report only)
-    shared_templates: [template, ...]   behind mismatches but listed under several labels: not weighted (report only)
+    fix_labels: {template or prompt id: {text, labels, reason, flagged}}   cleanlab-flagged or listed under
+                several labels: never weighted; their labels to fix in the task file (report only)
+    coverage:   [{set, row, text, label, distance}]   real dev rows the synthetic data covers least, for the
+                user to write templates like (template provider; report only)
     templates:  {label: {template: weight}}   template provider: sampling weights (a template not listed weighs 1)
-    prompts:    {label: [prompt, ...]}        openai provider: extra contrastive prompts, `rows` texts each
+    prompts:    {label: [prompt, ...]}        openai provider: extra contrastive (and coverage) prompts, `rows` texts each
     rows:       texts asked per focus prompt (openai provider)
 
 An empty file (or `{}`) means no focus: generation is exactly what it is without the file.
@@ -22,7 +26,7 @@ from stages.core.errors import DataError
 from stages.core.io import read_yaml
 from stages.generation.task import SLOT, Task, _check_prompts
 
-KEYS = {"confused", "templates", "shared_templates", "prompts", "rows", "source"}
+KEYS = {"confused", "templates", "fix_labels", "coverage", "prompts", "rows", "source"}
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,7 @@ def read(path: Path | None, task: Task | None) -> Focus:
             if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not (0 < weight < math.inf):
                 raise DataError(f"{where}: the weight of {template!r} must be a positive number, got {weight!r}"[:300])
         templates[str(name)] = {str(t): float(w) for t, w in weights.items()}
+    _check_not_fixed(templates, raw.get("fix_labels"), path)
     prompts: dict[str, tuple[str, ...]] = {}
     for name, items in (raw.get("prompts") or {}).items():
         if name not in labels:
@@ -73,6 +78,17 @@ def read(path: Path | None, task: Task | None) -> Focus:
     if isinstance(rows, bool) or not isinstance(rows, int) or rows < 0:
         raise DataError(f"{path}: rows must be a non-negative integer, got {rows!r}")
     return Focus(templates, prompts, rows, list(raw.get("confused") or []))
+
+
+def _check_not_fixed(templates: dict[str, dict[str, float]], fix: Any, path: Path) -> None:
+    """A template under fix_labels (its rows flagged by cleanlab, or listed under several labels) is never weighted
+    up, not even by hand: its label is what to fix."""
+    texts = {e.get("text") for e in fix.values() if isinstance(e, dict)} if isinstance(fix, dict) else set()
+    for name, weights in templates.items():
+        for template, weight in weights.items():
+            if template in texts and weight > 1:
+                raise DataError(f"{path}: templates.{name}: {template!r} is listed under fix_labels; fix its label "
+                                f"in the task file rather than weighting it up (weight {weight:g})"[:300])
 
 
 def template_pattern(template: str, slots: dict[str, tuple[str, ...]]) -> re.Pattern[str]:

@@ -7,6 +7,8 @@ their labels are the reference. Same rows and seed, same report.
 Multi-label data (label-set cells): one-vs-rest TF-IDF+LR probabilities, out of fold over iterative-stratified
 folds (iterstrat's MultilabelStratifiedKFold), and cleanlab's `multi_label=True`; a row's self-confidence is the
 lowest probability its given yes/no gets over the labels, and the suggested set is every label at >= 0.5.
+Each listed row carries its origin (core/origin.py); `origins` counts the flagged rows per template or prompt
+(origin.slice_of) with their least self-confident rows, so `synthbert focus` lists those to fix, never to weight.
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ from typing import Any
 
 from stages.core.contracts import REAL_SOURCE
 from stages.core.labelsets import join_labels, label_names, multi_hot, split_labels
+from stages.core.origin import slice_of, slice_order
 
 FOLDS = 5  # cross-validation folds: every label needs at least this many rows
 TOP_EXAMPLES = 10  # flagged rows listed in the report, least self-confident first
+ORIGIN_EXAMPLES = 5  # flagged rows listed per origin (template or prompt), least self-confident first
 METHOD = "confident learning (cleanlab find_label_issues) on out-of-fold TF-IDF+LR probabilities"
 METHOD_MULTI = ("confident learning (cleanlab find_label_issues, multi_label) on out-of-fold one-vs-rest TF-IDF+LR "
                 "probabilities")
@@ -76,17 +80,34 @@ def out_of_fold_multi(texts: list[str], y: Any, seed: int) -> Any:
 
 
 def _skipped(report: dict[str, Any], reason: str) -> tuple[dict[str, Any], list[int]]:
-    return report | {"skipped": reason, "total": None, "per_label": None, "per_source": None, "examples": []}, []
+    return report | {"skipped": reason, "total": None, "per_label": None, "per_source": None, "examples": [],
+                     "origins": None}, []
+
+
+def _listed(rows: list[dict[str, str]], ranked: list[int], suggested: dict[int, str],
+            confidence: dict[int, float]) -> dict[str, Any]:
+    """`examples`: the TOP_EXAMPLES least self-confident flagged rows with their origin; `origins`: per template
+    or prompt (origin.slice_of, in reading order), its flagged rows and the ORIGIN_EXAMPLES least self-confident."""
+    def entry(i: int) -> dict[str, Any]:
+        return {"text": rows[i]["text"], "label": rows[i]["label"], "suggested": suggested[i],
+                "self_confidence": confidence[i], "source": rows[i]["source"], "origin": rows[i].get("origin", "")}
+
+    per: dict[str, list[int]] = collections.defaultdict(list)
+    for i in ranked:
+        per[slice_of(rows[i].get("origin", ""))].append(i)
+    origins = {name: {"flagged": len(per[name]), "examples": [entry(i) for i in per[name][:ORIGIN_EXAMPLES]]}
+               for name in slice_order(per)}
+    return {"examples": [entry(i) for i in ranked[:TOP_EXAMPLES]], "origins": origins}
 
 
 def _summary(rows: list[dict[str, str]], flagged: list[int], names: dict[str, list[str]], labels: list[str],
-             examples: list[dict[str, Any]]) -> dict[str, Any]:
+             listed: dict[str, Any]) -> dict[str, Any]:
     """The counts of flagged rows per label (a label set counts for each of its labels) and per source."""
     return {"skipped": None, "total": len(flagged),
             "per_label": {lab: sum(lab in names[rows[i]["label"]] for i in flagged) for lab in labels},
             "per_source": {src: sum(rows[i]["source"] == src for i in flagged)
                            for src in sorted({r["source"] for r in rows})},
-            "examples": examples}
+            **listed}
 
 
 def find_multi(rows: list[dict[str, str]], seed: int, label_filter: str) -> tuple[dict[str, Any], list[int]]:
@@ -112,10 +133,8 @@ def find_multi(rows: list[dict[str, str]], seed: int, label_filter: str) -> tupl
     confidence = {i: round(float(np.where(y[i] == 1, probs[i], 1 - probs[i]).min()), 4) for i in flagged}
     ranked = sorted(flagged, key=lambda i: (confidence[i], rows[i]["text"]))
     names = {cell: split_labels(cell) for cell in set(cells)}
-    examples = [{"text": rows[i]["text"], "label": rows[i]["label"],
-                 "suggested": join_labels(lab for lab, p in zip(labels, probs[i]) if p >= 0.5),
-                 "self_confidence": confidence[i], "source": rows[i]["source"]} for i in ranked[:TOP_EXAMPLES]]
-    return report | _summary(rows, flagged, names, labels, examples), flagged
+    suggested = {i: join_labels(lab for lab, p in zip(labels, probs[i]) if p >= 0.5) for i in flagged}
+    return report | _summary(rows, flagged, names, labels, _listed(rows, ranked, suggested, confidence)), flagged
 
 
 def find(rows: list[dict[str, str]], seed: int, label_filter: str,
@@ -131,23 +150,17 @@ def find(rows: list[dict[str, str]], seed: int, label_filter: str,
     report: dict[str, Any] = {"method": METHOD, "folds": FOLDS, "filter": label_filter}
     small = [lab for lab in labels if counts[lab] < FOLDS]
     if small:
-        reason = f"label {small[0]!r} has {counts[small[0]]} rows, fewer than the {FOLDS} cross-validation folds need"
-        return report | {"skipped": reason, "total": None, "per_label": None, "per_source": None, "examples": []}, []
+        return _skipped(report, f"label {small[0]!r} has {counts[small[0]]} rows, fewer than the {FOLDS} "
+                                "cross-validation folds need")
     y = [labels.index(r["label"]) for r in rows]
     probs = out_of_fold([r["text"] for r in rows], y, seed)
     mask = find_label_issues(np.asarray(y), probs, filter_by="prune_by_noise_rate", n_jobs=1)
     flagged = [int(i) for i in np.flatnonzero(mask)]
     confidence = {i: round(float(probs[i, y[i]]), 4) for i in flagged}
     ranked = sorted(flagged, key=lambda i: (confidence[i], rows[i]["text"]))
-    sources = sorted({r["source"] for r in rows})
-    return report | {
-        "skipped": None,
-        "total": len(flagged),
-        "per_label": {lab: sum(rows[i]["label"] == lab for i in flagged) for lab in labels},
-        "per_source": {src: sum(rows[i]["source"] == src for i in flagged) for src in sources},
-        "examples": [{"text": rows[i]["text"], "label": rows[i]["label"], "suggested": labels[int(probs[i].argmax())],
-                      "self_confidence": confidence[i], "source": rows[i]["source"]} for i in ranked[:TOP_EXAMPLES]],
-    }, flagged
+    suggested = {i: labels[int(probs[i].argmax())] for i in flagged}
+    names = {lab: [lab] for lab in labels}
+    return report | _summary(rows, flagged, names, labels, _listed(rows, ranked, suggested, confidence)), flagged
 
 
 def drop(rows: list[dict[str, str]], flagged: list[int], dropped: dict[str, int]) -> tuple[list[dict[str, str]], dict]:

@@ -200,7 +200,9 @@ def label_issue_lines(issues: dict[str, Any]) -> list[str]:
               else "reported only (generate.label_filter: none)")
     lines += ["", f"Flagged: {issues['total']}, {action}.", "",
               "Per label: " + ", ".join(f"{md_escape(k)} {v}" for k, v in issues["per_label"].items()) + ". "
-              "Per source: " + ", ".join(f"{md_escape(k)} {v}" for k, v in issues["per_source"].items()) + "."]
+              "Per source: " + ", ".join(f"{md_escape(k)} {v}" for k, v in issues["per_source"].items()) + ". "
+              "Per template or prompt (`synthbert focus` lists them under fix_labels, never weights them up): "
+              + (", ".join(f"{md_escape(k)} {v['flagged']}" for k, v in issues["origins"].items()) or "none") + "."]
     if issues["examples"]:
         lines += ["", "| text | given label | suggested label | self-confidence | source |", "|---|---|---|---:|---|"]
         lines += [f"| {md_escape(e['text'])} | {md_escape(e['label'])} | {md_escape(e['suggested'])} | "

@@ -38,6 +38,20 @@ def test_planted_mislabels_are_flagged_with_the_suggested_label():
     assert confidences == sorted(confidences) and len(report["examples"]) <= label_issues.TOP_EXAMPLES
 
 
+def test_each_flagged_row_carries_its_origin_and_origins_count_them():
+    """quality.json names the template or prompt behind each flagged row, for `synthbert focus`'s fix_labels."""
+    rows = [{**r, "origin": f"{r['label']}-{i % 3 + 1}"} for i, r in enumerate(planted())]
+    report, flagged = label_issues.find(rows, 42, "none")
+    origin_of = {rows[i]["text"]: rows[i]["origin"] for i in flagged}
+    assert [e["origin"] for e in report["examples"]] == [origin_of[e["text"]] for e in report["examples"]]
+    assert sum(o["flagged"] for o in report["origins"].values()) == len(flagged) == report["total"]
+    assert sorted(report["origins"]) == sorted({origin_of[t] for t in origin_of})
+    for name, seen in report["origins"].items():
+        assert 0 < len(seen["examples"]) <= label_issues.ORIGIN_EXAMPLES
+        assert {e["origin"] for e in seen["examples"]} == {name}
+    assert label_issues.find(rows[:6] + rows[40:42], 42, "none")[0]["origins"] is None   # skipped: too few rows
+
+
 def test_same_rows_and_seed_give_the_same_report():
     first = json.dumps(label_issues.find(planted(), 7, "none"), sort_keys=True)
     assert json.dumps(label_issues.find(planted(), 7, "none"), sort_keys=True) == first

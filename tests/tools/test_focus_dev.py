@@ -1,0 +1,210 @@
+"""`synthbert focus` reads a dev set's errors only (stages/tools/focus_errors.py), never weights noise up
+(focus_labels.py: fix_labels) and turns audit.json's least covered dev rows into targets (focus_coverage.py).
+
+The model is the tiny BERT with a fresh head whose saved decision rule (config.json decision_offsets) always says
+factual: every clickbait row of a dev set is a mismatch, so the expected weights are counted by hand."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+import yaml
+
+from stages.core import contracts, modeling
+from stages.core.errors import DataError
+from stages.generation import focus, template
+from stages.generation.task import load_task
+from stages.tools import focus as focus_tool
+from testkit import ROOT
+
+TASK = load_task(ROOT / "data" / "tasks" / "clickbait.yaml")
+LABELS = {lab.name: lab for lab in TASK.labels}
+TEXT = {tid: text for lab in TASK.labels for text, tid in zip(lab.templates, lab.ids)}
+SHARED = "clickbait-19"  # listed under both labels in the task file
+REAL_BAIT = ["you will not believe this mayor", "the secret trick doctors hate", "why parents are furious"]
+REAL_NEWS = ["council approves the budget", "storm hits the coast"]
+
+
+@pytest.fixture(scope="module")
+def always_factual(tmp_path_factory, tiny_bert):
+    """A saved classifier whose rule (decision offsets, core/decision.py) decides factual for every text."""
+    path = tmp_path_factory.mktemp("always-factual")
+    model = modeling.load_classifier(str(tiny_bert), ["clickbait", "factual"])
+    model.config.decision_offsets = {"clickbait": 0.0, "factual": 50.0}
+    model.save_pretrained(str(path))
+    modeling.load_tokenizer(str(tiny_bert)).save_pretrained(str(path))
+    return path
+
+
+def fills(tid: str, n: int) -> list[dict[str, str]]:
+    """n val rows of template `tid` with their origin, as split writes them."""
+    label = next(lab for lab in TASK.labels if tid in lab.ids)
+    one = type(label)(label.name, label.description, (TEXT[tid],), label.slots)
+    return [{"text": t, "label": label.name, "source": "template", "origin": tid}
+            for t in template.generate_label(one, n, seed=3)]
+
+
+def quality(flagged: dict[str, int]) -> contracts.QualityReport:
+    """quality.json whose label issues flag `flagged[origin]` rows of each origin."""
+    origins = {o: {"flagged": n, "examples": [{"text": f"flagged row {i} of {o}", "label": "clickbait",
+                                               "suggested": "factual", "self_confidence": 0.2, "source": "template",
+                                               "origin": o} for i in range(n)]} for o, n in flagged.items()}
+    examples = [e for o in origins.values() for e in o["examples"]]
+    issues = {"method": "m", "folds": 5, "filter": "none", "skipped": None, "total": len(examples),
+              "per_label": {}, "per_source": {}, "examples": examples, "origins": origins}
+    return contracts.QualityReport(
+        provider=contracts.Provider(provider="template"), rows_read=0, rows_kept=0, dropped={}, per_label={},
+        per_source={}, llm_dropped={}, duplicates={}, length_chars={}, length_words={}, diversity={},
+        majority_baseline=0.5, shortcut_threshold=0.9, shortcuts=[], shortcut_warning=False, shortcut_features=[],
+        label_issues=issues)
+
+
+def workspace(tmp_path, model, val_rows, flagged=None, provider="template"):
+    """val.csv, a real dev and a real test set, quality.json and params.yaml (tiny LIME) under tmp_path; run()'s
+    keyword arguments."""
+    (tmp_path / "split").mkdir(parents=True)
+    contracts.write_dataset(tmp_path / "split" / "val.csv", val_rows)
+    (tmp_path / "ext" / "mine").mkdir(parents=True)
+    real = pd.DataFrame({"text": REAL_BAIT + REAL_NEWS, "label": ["clickbait"] * 3 + ["factual"] * 2})
+    for part in ("dev", "test"):
+        real.to_csv(tmp_path / "ext" / "mine" / f"{part}.csv", index=False)
+    quality(flagged or {}).write(tmp_path / "quality.json")
+    raw = yaml.safe_load((ROOT / "params.yaml").read_text())
+    raw["generate"]["provider"] = provider
+    raw["explain"].update(max_examples=2, num_samples=40, num_features=4)
+    raw["evaluate"]["external_test"] = [{"name": "mine_dev", "path": "mine/dev.csv", "role": "dev"},
+                                        {"name": "mine_test", "path": "mine/test.csv", "role": "test"}]
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    return {"params_path": tmp_path / "params.yaml", "out": tmp_path / "focus.yaml", "model": model,
+            "split_dir": tmp_path / "split", "external_dir": tmp_path / "ext", "quality": tmp_path / "quality.json"}
+
+
+def test_val_errors_weight_their_templates_by_origin(tmp_path, always_factual):
+    rows = fills("clickbait-1", 3) + fills("clickbait-2", 1) + fills("factual-3", 2)
+    result = focus_tool.run(**workspace(tmp_path, always_factual, rows), boost=2.0, rows=30)
+    assert result["templates"] == {"clickbait": {TEXT["clickbait-1"]: 7.0, TEXT["clickbait-2"]: 3.0}}  # 1 + 2 x n
+    assert result["source"] == {"dev": "val", "file": str(tmp_path / "split" / "val.csv"), "rows": 6,
+                                "mismatches": 4, "model": str(always_factual)}
+    pair = result["confused"][0]
+    assert (pair["true"], pair["predicted"], pair["mismatches"]) == ("clickbait", "factual", 4)
+    assert pair["tokens"] and "factual" in result["prompts"]["clickbait"][0]   # LIME's tokens, a contrastive prompt
+    assert result["fix_labels"] == {}
+    read = focus.read(tmp_path / "focus.yaml", TASK)   # what generate reads back
+    assert read.templates == result["templates"] and read.rows == 30
+    assert focus_tool.run(**workspace(tmp_path / "again", always_factual, rows), boost=2.0, rows=30) == \
+        {**result, "source": {**result["source"], "file": str(tmp_path / "again" / "split" / "val.csv")}}
+
+
+def test_flagged_and_shared_templates_are_never_weighted_and_listed_to_fix(tmp_path, always_factual, capsys):
+    rows = fills("clickbait-1", 2) + fills("clickbait-2", 2) + fills(SHARED, 2) + fills("factual-3", 1)
+    kwargs = workspace(tmp_path, always_factual, rows, flagged={"clickbait-2": 7, "factual-5": 1})
+    result = focus_tool.run(**kwargs, boost=1.0, rows=0)
+    assert result["templates"] == {"clickbait": {TEXT["clickbait-1"]: 3.0}}
+    fix = result["fix_labels"]
+    assert list(fix) == ["clickbait-2", "clickbait-19", "factual-5"]
+    assert fix["clickbait-2"] == {"text": TEXT["clickbait-2"], "labels": ["clickbait"], "reason": "cleanlab flagged 7 rows",
+                                  "flagged": [{"text": f"flagged row {i} of clickbait-2", "given": "clickbait",
+                                               "suggested": "factual"} for i in range(5)]}
+    assert fix[SHARED] == {"text": TEXT[SHARED], "labels": ["clickbait", "factual"],
+                           "reason": "listed under several labels", "flagged": []}
+    assert fix["factual-5"]["reason"] == "cleanlab flagged 1 row"   # flagged, though behind no dev error
+    assert focus.read(kwargs["out"], TASK).templates == result["templates"]
+    focus_tool.main(["--params", str(kwargs["params_path"]), "--out", str(kwargs["out"]), "--model", str(always_factual),
+                     "--split", str(kwargs["split_dir"]), "--quality", str(kwargs["quality"])])
+    printed = capsys.readouterr().out
+    assert f"fix the label, not weighted: clickbait-2 {TEXT['clickbait-2']!r} (clickbait): cleanlab flagged 7 rows" in printed
+    assert "1 templates weighted" in printed
+
+
+def test_a_role_dev_external_set_lists_its_pairs_and_weights_no_template(tmp_path, always_factual):
+    kwargs = workspace(tmp_path, always_factual, fills("clickbait-1", 2))
+    result = focus_tool.run(**kwargs, dev="mine_dev")
+    assert result["source"] == {"dev": "mine_dev", "file": str(tmp_path / "ext" / "mine" / "dev.csv"), "rows": 5,
+                                "mismatches": 3, "model": str(always_factual)}
+    assert [(p["true"], p["predicted"], p["mismatches"]) for p in result["confused"]] == [("clickbait", "factual", 3)]
+    assert result["templates"] == {} and len(result["prompts"]["clickbait"]) == 1   # real rows have no template
+
+
+@pytest.mark.parametrize("dev, message", [
+    ("test", "--dev test: the test split only judges a round; synthbert focus reads dev errors only "
+             "(dev sets: val, mine_dev)"),
+    ("mine_test", "--dev mine_test: evaluate.external_test set 'mine_test' has role: test, which only judges; "
+                  "synthbert focus reads dev errors only (dev sets: val, mine_dev)"),
+    ("train", "--dev train: no such dev set (dev sets: val, mine_dev)"),
+])
+def test_test_sets_and_unknown_names_are_refused_in_one_line(tmp_path, capsys, dev, message):
+    kwargs = workspace(tmp_path, tmp_path / "no-model", fills("clickbait-1", 1))
+    code = focus_tool.main(["--dev", dev, "--params", str(kwargs["params_path"]), "--out", str(kwargs["out"])])
+    err = capsys.readouterr().err
+    assert code == 2 and err == f"error: {message}\n" and not kwargs["out"].exists()
+
+
+def test_focus_without_a_model_or_quality_report_exits_2_in_one_line(tmp_path, capsys, always_factual):
+    kwargs = workspace(tmp_path, tmp_path / "none", fills("clickbait-1", 1))
+    args = ["--params", str(kwargs["params_path"]), "--out", str(kwargs["out"]), "--split", str(kwargs["split_dir"]),
+            "--quality", str(kwargs["quality"])]
+    assert focus_tool.main([*args, "--model", str(tmp_path / "none")]) == 2
+    assert "--model" in capsys.readouterr().err and not kwargs["out"].exists()
+    assert focus_tool.main([*args[:-1], str(tmp_path / "q.json"), "--model", str(always_factual)]) == 2
+    err = capsys.readouterr().err
+    assert "q.json: no such file; run `dvc repro`" in err and len(err.strip().splitlines()) == 1
+
+
+def least_covered(sets=("mine_dev",)) -> list[dict]:
+    rows = [("you will not believe this {mayor}", "clickbait"), ("storm hits the coast", "factual"),
+            ("the secret trick doctors hate", "clickbait")]
+    return [{"set": sets[i % len(sets)], "row": i + 1, "text": t, "label": lab, "distance": round(0.9 - i / 10, 2)}
+            for i, (t, lab) in enumerate(rows)]
+
+
+def write_audit(path, rows=None, reason=None):
+    contracts.AuditReport(reference=["dev:mine_dev"], reason=reason, least_covered=rows or []).write(path)
+    return path
+
+
+def test_coverage_lists_the_least_covered_dev_rows_for_the_template_provider(tmp_path, always_factual, capsys):
+    kwargs = workspace(tmp_path, always_factual, fills("clickbait-1", 1))
+    audit = write_audit(tmp_path / "audit.json", least_covered())
+    args = [f"--{k}={v}" for k, v in (("params", kwargs["params_path"]), ("out", kwargs["out"]),
+                                      ("model", always_factual), ("split", kwargs["split_dir"]),
+                                      ("quality", kwargs["quality"]), ("audit", audit))]
+    assert focus_tool.main([*args, "--coverage"]) == 0
+    written = yaml.safe_load(kwargs["out"].read_text())
+    assert written["coverage"] == least_covered() and written["source"]["coverage"] == str(audit)
+    assert "  mine_dev:2 [factual] 'storm hits the coast'" in capsys.readouterr().out.splitlines()
+    assert focus.read(kwargs["out"], TASK).templates == written["templates"]   # generate ignores `coverage`
+
+
+def test_coverage_becomes_a_few_shot_prompt_per_label_for_the_openai_provider(tmp_path, always_factual):
+    kwargs = workspace(tmp_path, always_factual, fills("factual-3", 1), provider="openai")
+    result = focus_tool.run(**kwargs, audit=write_audit(tmp_path / "audit.json", least_covered()))
+    assert "coverage" not in result and result["confused"] == []
+    (bait,), (news,) = result["prompts"]["clickbait"], result["prompts"]["factual"]
+    assert "'you will not believe this mayor'; 'the secret trick doctors hate'" in bait   # braces dropped
+    assert "'storm hits the coast'" in news and "storm" not in bait
+    assert bait.startswith("Write {n} texts that are clearly {label} ({description}), like these real ones")
+    assert focus.read(kwargs["out"], TASK).prompts["clickbait"] == (bait,)   # placeholders generate can fill
+
+
+@pytest.mark.parametrize("case, message", [
+    ("missing", "audit.json: no such file; run `dvc repro` (the audit stage writes it)"),
+    ("no reference", "audit.json: nothing to cover: no real reference"),
+    ("test set", "least_covered row 2 is from set 'mine_test', which is not a dev set (role: dev in "
+                 "evaluate.external_test: mine_dev); focus --coverage uses dev rows only"),
+    ("no label", "least_covered[0] has no 'label'"),
+])
+def test_bad_audit_files_fail_in_one_line_naming_the_file(tmp_path, capsys, case, message):
+    kwargs = workspace(tmp_path, tmp_path / "no-model", fills("clickbait-1", 1))
+    audit = tmp_path / "audit.json"
+    if case == "no reference":
+        write_audit(audit, reason="no real reference (no dev set, no generate.real)")
+    elif case == "test set":
+        write_audit(audit, least_covered(("mine_dev", "mine_test")))
+    elif case == "no label":
+        write_audit(audit, [{k: v for k, v in least_covered()[0].items() if k != "label"}])
+    with pytest.raises(DataError, match=re.escape(message)) as err:
+        focus_tool.run(**kwargs, audit=audit)
+    assert str(audit) in str(err.value) and "\n" not in str(err.value) and not kwargs["out"].exists()
+
