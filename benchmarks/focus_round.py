@@ -1,7 +1,8 @@
 """One round of generation aimed at the errors (`synthbert focus`), measured on a fresh test set.
 
 In a temporary git + DVC copy of this project with the default params (or `--quick`: the tiny settings of the
-tests): `dvc repro` (round 0), `synthbert focus`, `dvc repro` (round 1: generate reads data/focus.yaml). Both
+tests): `dvc repro` (round 0), `synthbert focus` (the val split's errors: focus reads dev errors only), `dvc repro`
+(round 1: generate reads data/focus.yaml). Both
 rounds' models then score the same fresh test set: template rows of the task drawn with another seed,
 unweighted, none of whose texts occurs in either round's generated data. Prints, per confused (true,
 predicted) pair, the mismatches of each round on that set, and both rounds' macro-F1 with 95% bootstrap

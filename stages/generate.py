@@ -1,7 +1,7 @@
 """Stage generate: labelled texts from a provider, mixed with real rows, cleaned, de-duplicated, label-checked.
 
 Reads: the task file `generate.task` (template and openai providers), the focus file (data/focus.yaml, written
-by `synthbert focus`: the templates and prompts behind the last evaluation's errors), the CSV `generate.csv.path` (csv
+by `synthbert focus`: the templates and prompts behind a dev set's errors), the CSV `generate.csv.path` (csv
 provider), the real rows `generate.real.path` (any provider; source `real`, they win over synthetic duplicates)
 and the LLM response cache (openai provider; appended to, never rewritten).
 Writes: the dataset CSV (text,label,source,origin; origin: where each row came from, core/origin.py), the

@@ -20,7 +20,7 @@ VERBS = {
     "compare": "verdict, metrics, params and per-label F1 against a git revision; seed groups of experiments",
     "sweep": "a Bayesian sweep over DVC experiments (Optuna)",
     "export": "the trained model as ONNX and int8 ONNX, checked against PyTorch on the test split",
-    "focus": "aim the next generation round at the latest evaluation's errors (writes data/focus.yaml)",
+    "focus": "aim the next generation round at a dev set's errors (writes data/focus.yaml)",
 }
 
 

@@ -40,7 +40,8 @@ CONTRAST = ("Write {{n}} texts that are clearly {{label}} ({{description}}), alt
 
 def confused_pairs(mismatches: Any, patterns: list[dict[str, Any]], top: int) -> list[dict[str, Any]]:
     """Per (true, predicted) pair, most frequent first: mismatches, LIME tokens, the shared first words and the
-    rows' origins. A multi-label mismatch counts once for each label it missed."""
+    rows' origins. A multi-label mismatch counts once for each label L it missed (its tokens: LIME's pattern
+    (L, not L), explanation/multilabel.pattern_examples)."""
     rows: dict[tuple[str, str], list[tuple[str, str]]] = collections.defaultdict(list)
     for text, true, predicted, where in zip(mismatches["text"], mismatches["true"], mismatches["predicted"],
                                             mismatches["origin"]):
@@ -55,7 +56,8 @@ def confused_pairs(mismatches: Any, patterns: list[dict[str, Any]], top: int) ->
         firsts = collections.Counter(t.split()[0].strip(".,:;!?\"'").casefold() for t in texts if t.split())
         openers = [w for w, n in firsts.most_common(3) if n >= 2 and n * 2 >= len(items)]
         out.append({"true": true, "predicted": predicted, "mismatches": len(items),
-                    "tokens": tokens.get((true, predicted), [])[:top], "opens_with": openers, "texts": texts,
+                    "tokens": (tokens.get((true, predicted)) or tokens.get((true, f"not {true}"), []))[:top],
+                    "opens_with": openers, "texts": texts,
                     "origins": [where for _, where in items]})
     return out
 

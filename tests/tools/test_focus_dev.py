@@ -208,3 +208,22 @@ def test_bad_audit_files_fail_in_one_line_naming_the_file(tmp_path, capsys, case
         focus_tool.run(**kwargs, audit=audit)
     assert str(audit) in str(err.value) and "\n" not in str(err.value) and not kwargs["out"].exists()
 
+
+
+def test_a_multi_label_model_decides_by_its_thresholds_and_counts_each_missed_label(tmp_path):
+    from tests.multilabel_kit import TICKETS, build_model
+
+    model = build_model(tmp_path, thresholds=dict.fromkeys(["account", "billing", "technical", "urgent"], 1.0))
+    rows = [{"text": t, "label": lab, "source": "template", "origin": "billing-1"} for t, lab in TICKETS]
+    kwargs = workspace(tmp_path / "w", model, rows)   # no probability reaches 1.0: every label is missed
+    raw = yaml.safe_load(kwargs["params_path"].read_text())
+    raw["generate"]["task"] = "data/tasks/support_tickets.yaml"
+    kwargs["params_path"].write_text(yaml.safe_dump(raw))
+    result = focus_tool.run(**kwargs)
+    task = load_task(ROOT / "data" / "tasks" / "support_tickets.yaml")
+    billing = next(lab for lab in task.labels if lab.name == "billing")
+    missed = sum(len(lab.split("|")) for _, lab in TICKETS)
+    assert result["templates"] == {"billing": {billing.templates[0]: 1.0 + missed}}
+    assert {(p["true"], p["predicted"]) for p in result["confused"]} == \
+        {(lab, "(none)") for _, cell in TICKETS for lab in cell.split("|")}
+    assert any(p["tokens"] for p in result["confused"])   # LIME's (label, not label) patterns
