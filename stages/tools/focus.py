@@ -120,7 +120,7 @@ def build(errors: focus_errors.DevErrors, issues: dict[str, Any], task: Any, boo
 def add_coverage(focus: dict[str, Any], least: list[dict[str, Any]], audit: Path, task: Any, provider: str) -> None:
     """The least covered real dev rows as targets: "write texts like these" prompts (openai provider), else listed
     under `coverage` for the user."""
-    focus["source"]["coverage"] = str(audit)
+    focus["source"]["coverage"] = {"file": str(audit), "rows": len(least)}
     if provider == "openai":
         for label, prompts in focus_coverage.prompts(least, task).items():
             focus["prompts"].setdefault(label, []).extend(prompts)
@@ -152,7 +152,8 @@ def run(*, params_path: Path, out: Path, boost: float = 1.0, rows: int = 50, dev
 
         task = load_task(cfg.task)
     issues = focus_labels.read_issues(quality)
-    least = None if audit is None else focus_coverage.read_audit(audit, focus_errors.dev_names(evaluate)[1:])
+    external_dev = focus_errors.dev_names(evaluate)[1:]  # after val: the role-dev sets, audit.json's set names
+    least = None if audit is None else focus_coverage.read_audit(audit, external_dev)
     errors = focus_errors.dev_errors(dev, spec, model, split_dir, external_dir, params_path)
     previous = read_yaml(out) if out.is_file() else None
     focus = build(errors, issues, task, boost, rows, top, previous if isinstance(previous, dict) else {})
@@ -172,6 +173,9 @@ def summary(out: Path, focus: dict[str, Any]) -> list[str]:
             f"confused {pairs or 'nothing'}; {weighted} templates weighted, {prompts} prompts; "
             "run `dvc repro` to generate the next round")
     covered = focus_coverage.lines(focus["coverage"]) if "coverage" in focus else []
+    if "coverage" in source and "coverage" not in focus:
+        covered = [f"coverage: {source['coverage']['rows']} least covered real dev rows of "
+                   f"{source['coverage']['file']}, as examples in a \"write texts like these\" prompt per label"]
     return [head, *focus_labels.lines(focus["fix_labels"]), *covered]
 
 
@@ -183,7 +187,8 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--model", type=Path, default=Path("models/classifier"), help="trained model directory")
         p.add_argument("--split", type=Path, default=Path("data/split"), help="split directory (val.csv)")
         p.add_argument("--external", type=Path, default=Path("data/external"), help="external (real) set directory")
-        p.add_argument("--quality", type=Path, default=Path("reports/data/quality.json"))
+        p.add_argument("--quality", type=Path, default=Path("reports/data/quality.json"),
+                       help="generate's data report (label issues: what is listed to fix, never weighted)")
         p.add_argument("--out", type=Path, default=Path("data/focus.yaml"), help="focus file to write")
         p.add_argument("--boost", type=float, default=1.0, help="weight added per mismatch a template produced")
         p.add_argument("--rows", type=int, default=50, help="openai provider: texts asked per focus prompt")

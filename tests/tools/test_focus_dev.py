@@ -172,7 +172,7 @@ def test_coverage_lists_the_least_covered_dev_rows_for_the_template_provider(tmp
                                       ("quality", kwargs["quality"]), ("audit", audit))]
     assert focus_tool.main([*args, "--coverage"]) == 0
     written = yaml.safe_load(kwargs["out"].read_text())
-    assert written["coverage"] == least_covered() and written["source"]["coverage"] == str(audit)
+    assert written["coverage"] == least_covered() and written["source"]["coverage"] == {"file": str(audit), "rows": 3}
     assert "  mine_dev:2 [factual] 'storm hits the coast'" in capsys.readouterr().out.splitlines()
     assert focus.read(kwargs["out"], TASK).templates == written["templates"]   # generate ignores `coverage`
 
@@ -180,7 +180,8 @@ def test_coverage_lists_the_least_covered_dev_rows_for_the_template_provider(tmp
 def test_coverage_becomes_a_few_shot_prompt_per_label_for_the_openai_provider(tmp_path, always_factual):
     kwargs = workspace(tmp_path, always_factual, fills("factual-3", 1), provider="openai")
     result = focus_tool.run(**kwargs, audit=write_audit(tmp_path / "audit.json", least_covered()))
-    assert "coverage" not in result and result["confused"] == []
+    assert "coverage" not in result and result["confused"] == [] and result["source"]["coverage"]["rows"] == 3
+    assert "as examples in a \"write texts like these\" prompt per label" in focus_tool.summary(kwargs["out"], result)[-1]
     (bait,), (news,) = result["prompts"]["clickbait"], result["prompts"]["factual"]
     assert "'you will not believe this mayor'; 'the secret trick doctors hate'" in bait   # braces dropped
     assert "'storm hits the coast'" in news and "storm" not in bait
