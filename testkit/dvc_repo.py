@@ -31,7 +31,8 @@ TINY_PARAMS = {
 TINY_REAL_ROWS_PER_LABEL = 20
 DEFAULT_TIMEOUT = 900  # seconds: a whole tiny `dvc repro` takes about a minute on a laptop CPU
 # What dvc.yaml's commands (`python -m stages.X`) and DVC itself need from the work tree.
-PROJECT_FILES = ("dvc.yaml", "params.yaml", ".gitignore", ".dvcignore", "data/prices.yaml", "data/focus.yaml")
+PROJECT_FILES = ("dvc.yaml", "params.yaml", ".gitignore", ".dvcignore", "data/prices.yaml", "data/focus.yaml",
+                 "reports/rounds.json")
 PROJECT_DIRS = ("stages", "data/tasks", "data/raw", "data/external")
 
 
