@@ -418,7 +418,8 @@ def test_real_only_answers_whether_the_synthetic_rows_were_worth_it_with_k(tmp_p
 
 def ledger_round(number: int, f1: float, gain: dict | None, gained: bool | None) -> dict:
     return {"round": number, "commit": f"{number}" * 40, "subject": f"focus round {number}", "reports_at": "f" * 40,
-            "reproduced": True, "test": {"real": {"rows": 200, "f1_macro": f1, "low": f1 - 0.05, "high": f1 + 0.05}},
+            "reproduced": True, "test": {"real": {"rows": 200, "f1_macro": f1, "low": f1 - 0.05, "high": f1 + 0.05,
+                                                                    "collapsed": False}},
             "dev": {}, "gain": gain, "gained": gained, "rows": {"generated": 800, "kept": 790},
             "llm": {"provider": "openai", "requests": 4, "requests_used": 12, "usd": 0.0041, "usd_total": 0.0123},
             "confused": {"real": [{"true": "a", "predicted": "b", "mismatches": 7}]}}

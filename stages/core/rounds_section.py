@@ -23,7 +23,10 @@ def usd(value: Any) -> str:
 
 
 def score(row: dict[str, Any] | None) -> str:
-    return "—" if not row else f"{fmt(row['f1_macro'])} [{fmt(row['low'])}, {fmt(row['high'])}]"
+    if not row:
+        return "—"
+    shown = f"{fmt(row['f1_macro'])} [{fmt(row['low'])}, {fmt(row['high'])}]"
+    return shown + (" **collapsed**" if row["collapsed"] else "")
 
 
 def gain(row: dict[str, Any] | None) -> str:
@@ -52,7 +55,8 @@ def rounds_table(rounds: list[dict[str, Any]], sets: list[str]) -> list[str]:
 
 
 def confused_table(rounds: list[dict[str, Any]]) -> list[str]:
-    """Mismatches per (set, true, predicted) pair of the real test sets, one column per round, most (last round) first."""
+    """Mismatches per (set, true, predicted) pair of the real test sets, one column per round; the last round's
+    most frequent first."""
     counts = [{(s, p["true"], p["predicted"]): p["mismatches"] for s, pairs in r["confused"].items() for p in pairs}
               for r in rounds]
     pairs = sorted({k for c in counts for k in c}, key=lambda k: (-counts[-1].get(k, 0), k))

@@ -15,9 +15,9 @@ the gain over the previous round with its paired bootstrap interval and verdict 
 reports/eval/real_predictions.csv; evaluate.bootstrap, evaluate.confidence and base.seed of the params file), rows
 generated and kept (reports/data/quality.json), LLM requests sent and USD paid this round and the data set's total
 (reports/data/generation.json; the template provider: 0), mismatches per confused (true, predicted) pair on the real
-test sets. A round gained when some real test set's verdict is better and none is worse; when the last two rounds
-each did not, the ledger says stop. A round whose dvc.lock holds another hash of data/focus.yaml than the file's was
-not reproduced: it is shown but not judged.
+test sets. A round gained when some real test set's verdict is better and none is worse (a model collapsed onto one
+label in either round gets the verdict collapsed: no gain); when the last two rounds each did not, it says stop. A
+round whose dvc.lock holds another hash of data/focus.yaml than the file's was not reproduced: shown, not judged.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from stages.core.errors import DataError
 from stages.core.io import write_text
 from stages.core.rounds_ledger import CONTINUE, STOP, UNDECIDED
 from stages.core.rounds_section import ledger_lines
+from stages.core.verdicts import COLLAPSED
 from stages.tools import paired
 from stages.tools.compare import bootstrap_settings
 
@@ -103,19 +104,24 @@ def history(cwd: Path, since: str | None) -> tuple[str | None, list[str], str]:
 
 def parent_of(rev: str, cwd: Path) -> str | None:
     """The first parent's sha; None for a root commit."""
-    proc = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{rev}^"], cwd=cwd, capture_output=True, text=True)
+    proc = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{rev}^"], cwd=cwd, capture_output=True,
+                          text=True)
     return proc.stdout.strip() if proc.returncode == 0 else None
 
 
-def test_report(rev: str, cwd: Path) -> TestReport | None:
-    text = paired.read_at(rev, TEST_METRICS, cwd)
-    return None if text is None else TestReport.from_dict(json.loads(text), f"{rev[:12]}:{TEST_METRICS}")
+def json_at(rev: str, path: str, cwd: Path) -> Any:
+    """The JSON file `path` at `rev`; None where it is absent."""
+    text = paired.read_at(rev, path, cwd)
+    try:
+        return None if text is None else json.loads(text)
+    except ValueError as exc:
+        raise DataError(f"{rev[:12]}:{path}: not valid JSON ({exc})") from None
 
 
 def reproduced(rev: str, cwd: Path) -> bool | None:
     """Whether dvc.lock at `rev` holds the focus file's hash (generate ran on it); None without such an entry."""
-    lock = paired.read_at(rev, LOCK, cwd)
-    deps = (((yaml.safe_load(lock) or {}).get("stages") or {}).get("generate") or {}).get("deps") or [] if lock else []
+    lock = yaml.safe_load(paired.read_at(rev, LOCK, cwd) or "") or {}
+    deps = ((lock.get("stages") or {}).get("generate") or {}).get("deps") or []
     locked = next((d.get("md5") for d in deps if d.get("path") == FOCUS), None)
     if locked is None:
         return None
@@ -123,9 +129,12 @@ def reproduced(rev: str, cwd: Path) -> bool | None:
 
 
 def by_role(report: TestReport | None, role: str) -> dict[str, dict[str, Any]]:
+    """{set: {rows, f1_macro, low, high, collapsed}} of the real sets of `role` (without a role: test, as report.md
+    reads it); collapsed: whether the model put nearly every decision on one label there (core/verdicts.py)."""
     sets = report.external if report is not None else {}
     return {name: {"rows": r["rows"], "f1_macro": r["f1_macro"], "low": r["f1_macro_ci_low"],
-                   "high": r["f1_macro_ci_high"]} for name, r in sorted(sets.items()) if r.get("role") == role}
+                   "high": r["f1_macro_ci_high"], "collapsed": bool(r.get("collapsed"))}
+            for name, r in sorted(sets.items()) if r.get("role", "test") == role}
 
 
 def confused(decisions: dict[str, paired.Decisions], sets: list[str]) -> dict[str, list[dict[str, Any]]]:
@@ -140,23 +149,26 @@ def confused(decisions: dict[str, paired.Decisions], sets: list[str]) -> dict[st
 
 def spending(rev: str, cwd: Path) -> dict[str, Any]:
     """LLM requests sent and USD paid by the round's generate run, and the data set's total (None: no price)."""
-    text = paired.read_at(rev, GENERATION, cwd)
-    if text is None:
+    found = json_at(rev, GENERATION, cwd)
+    if found is None:
         return {}
-    found = json.loads(text)
-    requests = found["requests"]
-    paid = found["this_run"]["cost_usd"] if "this_run" in found else 0.0  # only the openai provider pays
-    return {"provider": found["provider"], "requests": requests["sent_this_run"], "requests_used": requests["used"],
-            "usd": paid, "usd_total": found["cost_usd"]}
+    try:
+        requests = found["requests"]
+        paid = found["this_run"]["cost_usd"] if "this_run" in found else 0.0  # only the openai provider pays
+        return {"provider": found["provider"], "requests": requests["sent_this_run"],
+                "requests_used": requests["used"], "usd": paid, "usd_total": found["cost_usd"]}
+    except (KeyError, TypeError) as exc:
+        raise DataError(f"{rev[:12]}:{GENERATION}: no field {exc} (written by an older generate? `--since REV` starts "
+                        "the ledger after it)") from None
 
 
 def record(number: int, start: str, at: str, cwd: Path) -> tuple[dict[str, Any], dict[str, paired.Decisions]]:
     """One round's entry (without its gain) and its real-set decisions."""
-    report = test_report(at, cwd)
+    found, quality = json_at(at, TEST_METRICS, cwd), json_at(at, QUALITY, cwd)
+    report = TestReport.from_dict(found, f"{at[:12]}:{TEST_METRICS}") if found is not None else None
+    rows = QualityReport.from_dict(quality, f"{at[:12]}:{QUALITY}") if quality is not None else None
     text = paired.read_at(at, paired.REAL_PREDICTIONS, cwd)
     decisions = paired.from_real_predictions(text, f"{at[:12]}:{paired.REAL_PREDICTIONS}") if text else {}
-    quality = paired.read_at(at, QUALITY, cwd)
-    rows = QualityReport.from_dict(json.loads(quality), f"{at[:12]}:{QUALITY}") if quality else None
     test = by_role(report, "test")
     return {"round": number, "commit": start, "subject": git(cwd, "log", "-1", "--format=%s", start).strip(),
             "reports_at": at, "reproduced": reproduced(at, cwd), "test": test, "dev": by_role(report, "dev"),
@@ -165,12 +177,19 @@ def record(number: int, start: str, at: str, cwd: Path) -> tuple[dict[str, Any],
             "llm": spending(at, cwd), "confused": confused(decisions, list(test))}, decisions
 
 
-def judge(entry: dict[str, Any], old: dict[str, paired.Decisions], new: dict[str, paired.Decisions],
-          settings: tuple[int, float, int]) -> None:
-    """The round's gain per real test set scored by both rounds, and whether it gained (see the module docstring)."""
+def judge(entry: dict[str, Any], before: dict[str, Any], old: dict[str, paired.Decisions],
+          new: dict[str, paired.Decisions], settings: tuple[int, float, int]) -> None:
+    """The round's gain per real test set scored by both rounds (its verdict "collapsed" when either round's model
+    collapsed there: a majority guess is never better or within noise), and whether it gained."""
     resamples, confidence, seed = settings
-    entry["gain"] = {name: paired.set_verdict(old[f"real:{name}"], new[f"real:{name}"], resamples, confidence, seed)
-                     for name in entry["test"] if f"real:{name}" in old and f"real:{name}" in new}
+    entry["gain"] = {}
+    for name in entry["test"]:
+        if f"real:{name}" in old and f"real:{name}" in new:
+            gain = paired.set_verdict(old[f"real:{name}"], new[f"real:{name}"], resamples, confidence, seed)
+            collapsed = entry["test"][name]["collapsed"] or before["test"].get(name, {}).get("collapsed")
+            if "verdict" in gain and collapsed:
+                gain["verdict"] = COLLAPSED
+            entry["gain"][name] = gain
     verdicts = [g["verdict"] for g in entry["gain"].values() if "verdict" in g]
     if verdicts and entry["reproduced"] is not False:
         entry["gained"] = "better" in verdicts and "worse" not in verdicts
@@ -198,11 +217,11 @@ def build(cwd: Path, since: str | None, settings: tuple[int, float, int]) -> Rou
     if base is None:
         return RoundsLedger(rounds=[], decision=None, reason=NO_ROUNDS, since=since, bootstrap=boot)
     ends = [parent_of(c, cwd) for c in starts] + [head]
-    rounds, before = [], None
+    rounds, before = [], {}
     for number, (start, at) in enumerate(zip([base, *starts], ends)):
         entry, decisions = record(number, start, at, cwd)
-        if before is not None:
-            judge(entry, before, decisions, settings)
+        if rounds:
+            judge(entry, rounds[-1], before, decisions, settings)
         rounds.append(entry)
         before = decisions
     decision, reason = decide(rounds)

@@ -33,15 +33,18 @@ def decisions(truth: list[str], wrong: set[int] | range) -> list[str]:
 
 def frame(truth: list[str], predicted: list[str], name: str) -> pd.DataFrame:
     p_a = [0.9 if p == "a" else 0.1 for p in predicted]
-    return pd.DataFrame({"set": name, "row": range(1, len(truth) + 1), "text": [f"{name} {i}" for i in range(len(truth))],
+    texts = [f"{name} {i}" for i in range(len(truth))]
+    return pd.DataFrame({"set": name, "row": range(1, len(truth) + 1), "text": texts,
                          "true": truth, "predicted": predicted, "confidence": 0.9, "p_a": p_a,
                          "p_b": [round(1 - p, 1) for p in p_a]})
 
 
 def external(name: str, role: str, truth: list[str], predicted: list[str]) -> dict:
     right = sum(t == p for t, p in zip(truth, predicted)) / len(truth)
+    share = max(predicted.count(lab) for lab in set(predicted)) / len(predicted)
     return {name: {"role": role, "rows": len(truth), "accuracy": right, "f1_macro": right,
-                   "f1_macro_ci_low": right - 0.05, "f1_macro_ci_high": right + 0.05}}
+                   "f1_macro_ci_low": right - 0.05, "f1_macro_ci_high": right + 0.05,
+                   "collapsed": {"label": "a", "predicted_share": share} if share >= 0.95 else None}}
 
 
 def write_reports(repo: Path, wrong: set[int] | range, rows: int = 800, generation: dict | None = None) -> None:
@@ -53,7 +56,8 @@ def write_reports(repo: Path, wrong: set[int] | range, rows: int = 800, generati
     shipped = json.loads((ROOT / rounds.TEST_METRICS).read_text(encoding="utf-8"))
     shipped["external"] = external("real", "test", TRUTH, test) | external("dev", "dev", DEV_TRUTH, dev)
     (repo / rounds.TEST_METRICS).write_text(json.dumps(shipped), encoding="utf-8")
-    quality = json.loads((ROOT / rounds.QUALITY).read_text(encoding="utf-8")) | {"rows_read": rows, "rows_kept": rows - 5}
+    quality = json.loads((ROOT / rounds.QUALITY).read_text(encoding="utf-8"))
+    quality |= {"rows_read": rows, "rows_kept": rows - 5}
     (repo / rounds.QUALITY).parent.mkdir(parents=True, exist_ok=True)
     (repo / rounds.QUALITY).write_text(json.dumps(quality), encoding="utf-8")
     (repo / rounds.GENERATION).write_text(json.dumps(generation or json.loads(
@@ -133,6 +137,17 @@ def test_a_worse_round_gains_nothing(repo):
     assert found.rounds[1]["gain"]["real"]["verdict"] == "worse" and found.rounds[1]["gained"] is False
 
 
+def test_a_round_whose_model_collapsed_is_no_gain_even_when_its_macro_f1_rose(repo):
+    commit(repo, "focus round 1", focus(1), set(range(0, 200, 2)))      # every row called "b": 0.333 macro-F1
+    commit(repo, "focus round 2", focus(2), set(range(0, 188, 2)))      # 6 rows called "a": 97% "b", still collapsed
+    found = ledger(repo)
+    assert [r["test"]["real"]["collapsed"] for r in found.rounds] == [False, True, True]
+    assert [r["gain"]["real"]["verdict"] for r in found.rounds[1:]] == ["collapsed", "collapsed"]
+    assert found.rounds[2]["gain"]["real"]["low"] > 0              # better by its interval alone
+    assert found.decision == "stop" and [r["gained"] for r in found.rounds[1:]] == [False, False]
+    assert "| 2 | " in rounds.render(found) and "**collapsed** | +0." in rounds.render(found)
+
+
 def test_rows_requests_dollars_and_confused_pairs_per_round(repo):
     paid = {"provider": "openai", "requests": {"planned": 12, "used": 12, "sent_this_run": 4},
             "tokens": {"prompt": 1, "completion": 2, "total": 3}, "cost_usd": 0.0123,
@@ -155,7 +170,8 @@ def test_markdown_and_json_and_the_report_section_from_the_written_ledger(repo, 
     assert out.startswith("## Rounds\n") and "**continue**: round 1 gained beyond noise" in out
     assert "| 1 | `" in out and "focus round 1 | 0.950 [0.900, 1.000] | +0.350 [" in out and "] better |" in out
     assert "| `real`: a → b | 40 | 5 |" in out and "`dev` macro F1 [interval]" in out
-    assert err.strip() == "wrote reports/rounds.json (1 rounds, continue); run `dvc repro` (report.md shows it) and commit"
+    assert err.strip() == ("wrote reports/rounds.json (1 rounds, continue); run `dvc repro` (report.md shows it) "
+                           "and commit")
     written = RoundsLedger.read(repo / rounds.LEDGER)
     assert written.rounds[1]["gain"]["real"]["verdict"] == "better" and written.decision == "continue"
     assert written.bootstrap == {"resamples": 1000, "confidence": 0.95, "seed": 42}  # no params.yaml: the defaults
