@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from benchmarks.focus_round import cpu_model  # noqa: E402
+from benchmarks.focus_rounds import cpu_model  # noqa: E402
 from stages.core.io import read_yaml  # noqa: E402
 from testkit.dvc_repo import TINY_PARAMS, write_params  # noqa: E402
 

@@ -1,9 +1,10 @@
 """Stage report: reports/report.md, the one page a pull-request reviewer reads, and its training-curves PNG.
 
 Reads (each optional but quality.json and metrics.json): the data-quality and split reports, the train summary and
-DVCLive curves, the eval directory (test_metrics.json, confusion.png, baselines.json, summary.md) and the explain
-directory (explanations.json). Writes: the report, its Verdict first (core/verdict_section.py: real test sets, then the
-synthetic split, then dev sets) and a PNG of the training curves (core/plotting.py). A multi-label
+DVCLive curves, the eval directory (test_metrics.json, confusion.png, baselines.json, summary.md), the explain
+directory (explanations.json) and the ledger of focus rounds (rounds.json, committed by `synthbert rounds --write`:
+the report never reads git history, so it stays reproducible from its deps). Writes: the report, its Verdict first
+(core/verdict_section.py: real test sets, then the synthetic split, then dev sets) and a PNG of the training curves (core/plotting.py). A multi-label
 run gets its own headline metrics (subset accuracy, hamming loss, micro/macro/samples F1) and no confusion chart.
 Params: report.near_perfect_f1 (shortcut-overfitting warning), report.ece_warning (poor calibration). The report ends
 with its provenance (git revision, device, threads, package versions). Links are relative to the report; values
@@ -19,10 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from stages.core import cli, params, provenance
-from stages.core.contracts import DatasetInfo, QualityReport, SplitReport, TestReport, TrainSummary
+from stages.core.contracts import DatasetInfo, QualityReport, RoundsLedger, SplitReport, TestReport, TrainSummary
 from stages.core.io import read_json, write_text
 from stages.core.plotting import plot_training_curves
 from stages.core.markdown import code, fmt, interval, signed, table
+from stages.core.rounds_section import ledger_lines
 from stages.core.text import md_escape
 from stages.core.verdict_section import verdict_lines
 from stages.core.verdicts import poorly_calibrated
@@ -183,6 +185,12 @@ def mismatches_section(explained: dict | None, explain_dir: Path, rel: Any) -> l
     return out
 
 
+def rounds_section(path: Path | None) -> list[str]:
+    """The ledger of focus rounds (core/rounds_section.py) when `synthbert rounds --write` recorded any."""
+    ledger = RoundsLedger.read(path) if path is not None and path.is_file() else None
+    return ["", *ledger_lines(ledger)] if ledger is not None and ledger.rounds else []
+
+
 def provenance_section(prov: dict[str, Any]) -> list[str]:
     """What built this report (the git revision is in the header): device and threads, Python, packages."""
     packages = ", ".join(f"{name} {prov[name]}" for name in provenance.PACKAGES if prov.get(name))
@@ -204,7 +212,7 @@ def read_inputs(quality_path: Path, split_path: Path | None, train_dir: Path | N
 def run(*, cfg: params.Report, quality_path: Path, metrics_path: Path, out: Path, curves_png: Path,
         split_path: Path | None = None, train_dir: Path | None = None, eval_dir: Path | None = None,
         explain_dir: Path | None = None, model_dir: Path | None = None, card: Path | None = None,
-        dataset: Path | None = None) -> dict[str, Any]:
+        dataset: Path | None = None, rounds: Path | None = None) -> dict[str, Any]:
     """Write report.md (and the training-curves PNG, and with `model_dir` the completed model card `card`)."""
     def rel(target: Path) -> str:
         return Path(os.path.relpath(target.resolve(), out.resolve().parent)).as_posix()
@@ -216,7 +224,7 @@ def run(*, cfg: params.Report, quality_path: Path, metrics_path: Path, out: Path
     prov = provenance.collect(out.resolve().parent, device=summary.device if summary else None)
     # HEAD when the report was built (the commit the run started from), shortened; 'unknown' outside git.
     lines = header(quality, split, summary, (prov["git_rev"] or "unknown")[:12])
-    lines += verdict_section(baselines, result) + warnings(cfg, quality, summary, result)
+    lines += verdict_section(baselines, result) + warnings(cfg, quality, summary, result) + rounds_section(rounds)
     lines += metrics_section(result, baselines) + baselines_section(baselines, "subset accuracy" if result.test.multi_label
                                                          else "accuracy")
     if eval_dir and (eval_dir / "confusion.png").is_file():
@@ -249,11 +257,12 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--model", type=Path, help="model directory whose card to complete (with --card)")
         p.add_argument("--card", type=Path, help="completed model card to write (the model's card + test metrics)")
         p.add_argument("--dataset", type=Path, help="dataset.json from generate (for the card)")
+        p.add_argument("--rounds", type=Path, help="rounds.json from `synthbert rounds --write` (the focus rounds)")
 
     def body(args: argparse.Namespace) -> None:
         run(cfg=params.load("report", args.params), quality_path=args.quality, metrics_path=args.metrics,
             out=args.out, curves_png=args.curves, split_path=args.split, train_dir=args.train, eval_dir=args.eval,
-            explain_dir=args.explain, model_dir=args.model, card=args.card, dataset=args.dataset)
+            explain_dir=args.explain, model_dir=args.model, card=args.card, dataset=args.dataset, rounds=args.rounds)
 
     return cli.main(__doc__.splitlines()[0], add, body, argv,
                     example="python -m stages.report --quality reports/data/quality.json --split reports/data/split.json --train reports/train --metrics reports/metrics.json --eval reports/eval --explain reports/explain --out reports/report.md")  # as dvc.yaml runs it

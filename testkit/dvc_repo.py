@@ -31,7 +31,8 @@ TINY_PARAMS = {
 TINY_REAL_ROWS_PER_LABEL = 20
 DEFAULT_TIMEOUT = 900  # seconds: a whole tiny `dvc repro` takes about a minute on a laptop CPU
 # What dvc.yaml's commands (`python -m stages.X`) and DVC itself need from the work tree.
-PROJECT_FILES = ("dvc.yaml", "params.yaml", ".gitignore", ".dvcignore", "data/prices.yaml", "data/focus.yaml")
+PROJECT_FILES = ("dvc.yaml", "params.yaml", ".gitignore", ".dvcignore", "data/prices.yaml", "data/focus.yaml",
+                 "reports/rounds.json")
 PROJECT_DIRS = ("stages", "data/tasks", "data/raw", "data/external")
 
 
@@ -95,16 +96,18 @@ def shrink_real_sets(external: Path, per_label: int = TINY_REAL_ROWS_PER_LABEL) 
             csv.writer(f, lineterminator="\n").writerows([header, *kept])
 
 
-def make_repo(dest: Path, tiny_model: Path, overrides: dict | None = None) -> Path:
+def make_repo(dest: Path, tiny_model: Path, overrides: dict | None = None,
+              real_rows_per_label: int | None = TINY_REAL_ROWS_PER_LABEL) -> Path:
     """A fresh git + DVC repository holding a copy of this project, set up for the tiny model (TINY_PARAMS, and the
-    shipped real sets cut to TINY_REAL_ROWS_PER_LABEL rows per label)."""
+    shipped real sets cut to `real_rows_per_label` rows per label; None: whole)."""
     dest.mkdir(parents=True, exist_ok=True)
     for name in PROJECT_FILES:
         (dest / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, dest / name)
     for sub in PROJECT_DIRS:
         shutil.copytree(ROOT / sub, dest / sub, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    shrink_real_sets(dest / "data" / "external")
+    if real_rows_per_label is not None:
+        shrink_real_sets(dest / "data" / "external", real_rows_per_label)
     params = {section: dict(values) for section, values in TINY_PARAMS.items()}
     params.setdefault("train", {})["model"] = str(tiny_model)
     for section, values in (overrides or {}).items():

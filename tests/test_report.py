@@ -414,3 +414,37 @@ def test_real_only_answers_whether_the_synthetic_rows_were_worth_it_with_k(tmp_p
     lead = md.split("**Real test set `real`**")[1].split("**Synthetic test split**")[0]
     assert ("- vs the same fine-tuning on the 40 real train rows alone: **fine-tuned better** (macro-F1 gain +0.080, "
             "interval +0.040 to +0.120)") in lead
+
+
+def ledger_round(number: int, f1: float, gain: dict | None, gained: bool | None) -> dict:
+    return {"round": number, "commit": f"{number}" * 40, "subject": f"focus round {number}", "reports_at": "f" * 40,
+            "reproduced": True, "test": {"real": {"rows": 200, "f1_macro": f1, "low": f1 - 0.05, "high": f1 + 0.05,
+                                                                    "collapsed": False}},
+            "dev": {}, "gain": gain, "gained": gained, "rows": {"generated": 800, "kept": 790},
+            "llm": {"provider": "openai", "requests": 4, "requests_used": 12, "usd": 0.0041, "usd_total": 0.0123},
+            "confused": {"real": [{"true": "a", "predicted": "b", "mismatches": 7}]}}
+
+
+def test_rounds_section_comes_from_rounds_json_and_only_when_it_holds_rounds(tmp_path):
+    r = full_reports(tmp_path, "m")
+    gain = {"rows": 200, "only_old": 0, "only_new": 0, "relabelled": 0, "old": 0.8, "new": 0.9, "diff": 0.1,
+            "low": 0.05, "high": 0.15, "verdict": "better"}
+    ledger = write(r / "rounds.json", {"rounds": [ledger_round(0, 0.8, None, None), ledger_round(1, 0.9, {"real": gain}, True)],
+                                       "decision": "continue", "reason": "round 1 gained beyond noise",
+                                       "bootstrap": {"resamples": 1000, "confidence": 0.95, "seed": 42}})
+
+    def built() -> str:
+        report.run(cfg=params.Report(), quality_path=r / "data" / "quality.json", out=r / "report.md",
+                   metrics_path=r / "eval" / "test_metrics.json", curves_png=r / "train_curves.png", rounds=ledger)
+        return (r / "report.md").read_text(encoding="utf-8")
+
+    md = built()
+    assert md.index("## Verdict") < md.index("## Rounds") < md.index("## Test metrics")
+    assert "**continue**: round 1 gained beyond noise." in md and "(95% interval, 1,000 bootstrap resamples)" in md
+    assert ("| 1 | `1111111` focus round 1 | 0.900 [0.850, 0.950] | +0.100 [+0.050, +0.150] better | 800 | 790 | 4 | "
+            "0.0041 | 0.0123 |") in md
+    assert "| `real`: a → b | 7 | 7 |" in md
+    write(ledger, {"rounds": [], "decision": None, "reason": "no rounds yet"})   # the file as the project ships it
+    assert "## Rounds" not in built()
+    ledger.unlink()
+    assert "## Rounds" not in built()

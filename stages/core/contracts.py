@@ -36,6 +36,7 @@ REAL_SOURCE = "real"  # the source of rows from a real annotated CSV (generate.r
 from stages.core.predictions import (  # noqa: E402,F401  (re-exported: the hand-off definitions are looked up here)
     PREDICTION_COLUMNS, PROBABILITY_PREFIX, prediction_columns, read_predictions, write_predictions)
 from stages.core.audit_report import AuditReport  # noqa: E402,F401  (re-exported, as above)
+from stages.core.rounds_ledger import RoundsLedger  # noqa: E402,F401  (re-exported, as above)
 
 
 # ---- generate -> report: reports/data/quality.json

@@ -6,6 +6,7 @@
     synthbert sweep --trials 20
     synthbert export --out models/onnx
     synthbert focus
+    synthbert rounds
 
 Each verb is also `python -m stages.tools.<verb>`; `synthbert <verb> --help` shows its options.
 """
@@ -21,6 +22,7 @@ VERBS = {
     "sweep": "a Bayesian sweep over DVC experiments (Optuna)",
     "export": "the trained model as ONNX and int8 ONNX, checked against PyTorch on the test split",
     "focus": "aim the next generation round at a dev set's errors (writes data/focus.yaml)",
+    "rounds": "the ledger of focus rounds from the git history: real-test gains, rows, dollars, when to stop",
 }
 
 
