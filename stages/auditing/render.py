@@ -39,7 +39,8 @@ def headline(audit: AuditReport) -> list[str]:
         f"1: always told apart): TF-IDF + LR {_auc(d['tfidf_lr'])}, frozen encoder + LR {_auc(d['frozen_lr'])}",
         f"- coverage: {c['share']:.1%} of the real rows have a synthetic row nearer than the median real-to-real "
         f"nearest-neighbour distance ({c['threshold']:.3f}, cosine distance of the frozen encoder's embeddings)",
-        f"- diversity, synthetic / real: distinct 2-grams per 1,000 {fmt(syn['distinct_2'])} / {fmt(real['distinct_2'])}; "
+        f"- diversity, synthetic / real: distinct 2-grams per 1,000 {fmt(syn['distinct_2'])} / "
+        f"{fmt(real['distinct_2'])}; "
         f"mean pairwise cosine similarity {fmt(syn['mean_pairwise_similarity'])} / "
         f"{fmt(real['mean_pairwise_similarity'])}{origin}",
         f"- label shares, synthetic / real: {shares}",
@@ -64,12 +65,12 @@ def markdown(audit: AuditReport) -> str:
     lines += ["", "## Label shares", "", *table(["label", "synthetic", "real"], [
         [md_escape(lab), audit.label_shares["synthetic"].get(lab, 0.0), audit.label_shares["real"].get(lab, 0.0)]
         for lab in labels])]
-    lines += ["", "## Most unreal synthetic rows", "", "Highest out-of-fold P(synthetic), the mean of both classifiers'.",
-              "", *table(["set", "row", "text", "label", "origin", "P(synthetic)"], [
-                  [md_escape(r["set"]), r["row"], md_escape(r["text"]), md_escape(r["label"]), code(r["origin"]),
-                   r["p_synthetic"]] for r in audit.most_unreal], right_from=5)]
+    unreal = [[md_escape(r["set"]), r["row"], md_escape(r["text"]), md_escape(r["label"]), code(r["origin"]),
+               r["p_synthetic"]] for r in audit.most_unreal]
+    lines += ["", "## Most unreal synthetic rows", "", "Highest out-of-fold P(synthetic), the mean of both "
+              "classifiers'.", "", *table(["set", "row", "text", "label", "origin", "P(synthetic)"], unreal, 5)]
+    uncovered = [[md_escape(r["set"]), r["row"], md_escape(r["text"]), md_escape(r["label"]), r["distance"]]
+                 for r in audit.least_covered]
     lines += ["", "## Least covered real rows", "", "Largest cosine distance to the nearest synthetic row.", "",
-              *table(["set", "row", "text", "label", "distance"], [
-                  [md_escape(r["set"]), r["row"], md_escape(r["text"]), md_escape(r["label"]), r["distance"]]
-                  for r in audit.least_covered], right_from=4)]
+              *table(["set", "row", "text", "label", "distance"], uncovered, 4)]
     return "\n".join(lines + ["", HOW]) + "\n"
