@@ -66,12 +66,12 @@ def measure(synthetic: Rows, ref: Rows, names: list[str], model_name: str, seed:
     unit_syn, unit_ref = measures.unit(emb_syn), measures.unit(emb_ref)
     discriminability, p_synthetic = measures.discriminability(synthetic, ref, emb_syn, emb_ref, seed)
     coverage, distance = measures.coverage(unit_syn, unit_ref)
-    n = min(len(synthetic), len(ref))
+    window = min(measures.WINDOW, len(synthetic), len(ref))
     return AuditReport(
         reference=names, reason=None, synthetic_rows=len(synthetic), real_rows=len(ref),
         discriminability=discriminability, coverage=coverage,
-        diversity={"synthetic": measures.diversity(synthetic, unit_syn, n, seed, origins=True),
-                   "real": measures.diversity(ref, unit_ref, n, seed, origins=False)},
+        diversity={"synthetic": measures.diversity(synthetic, unit_syn, window, seed, origins=True),
+                   "real": measures.diversity(ref, unit_ref, window, seed, origins=False)},
         label_shares={"synthetic": measures.label_shares(synthetic.labels, multi),
                       "real": measures.label_shares(ref.labels, multi)},
         most_unreal=measures.most_unreal(synthetic, p_synthetic), least_covered=measures.least_covered(ref, distance))

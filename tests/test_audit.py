@@ -70,7 +70,8 @@ def test_audit_compares_train_and_val_synthetic_rows_with_dev_sets_and_real_rows
     for name in ("tfidf_lr", "frozen_lr"):
         assert 0 <= out["discriminability"][name]["roc_auc"] <= 1 and out["discriminability"][name]["folds"] == 5
     assert 0 <= out["coverage"]["share"] <= 1 and out["coverage"]["rows"] == 10 and out["coverage"]["threshold"] > 0
-    assert out["diversity"]["synthetic"]["rows"] == out["diversity"]["real"]["rows"] == 10
+    assert out["diversity"]["synthetic"]["rows"] == 24 and out["diversity"]["real"]["rows"] == 10
+    assert out["diversity"]["synthetic"]["window"] == out["diversity"]["real"]["window"] == 10
     assert out["diversity"]["real"]["largest_origin"] is None and out["diversity"]["synthetic"]["largest_origin"]
     assert out["label_shares"]["real"] == {"clickbait": 0.4, "factual": 0.6}
     assert out["label_shares"]["synthetic"] == {"clickbait": 0.5, "factual": 0.5}

@@ -418,7 +418,7 @@ def test_real_only_answers_whether_the_synthetic_rows_were_worth_it_with_k(tmp_p
 
 def audit_report(**kw) -> dict:
     """A measured audit.json (stages.core.audit_report.AuditReport) as the audit stage writes it."""
-    div = {"rows": 500, "distinct_1": 57.6, "distinct_2": 275.7, "mean_pairwise_similarity": 0.145}
+    div = {"rows": 500, "window": 100, "distinct_1": 57.6, "distinct_2": 275.7, "mean_pairwise_similarity": 0.145}
     fields = dict(
         reference=["dev:stop_clickbait_dev"], reason=None, synthetic_rows=650, real_rows=500,
         discriminability={"tfidf_lr": {"roc_auc": 0.9999, "folds": 5}, "frozen_lr": {"roc_auc": 0.9958, "folds": 5}},

@@ -11,8 +11,9 @@ encoder's mean-pooled embeddings (core/modeling.embed), each seeded by base.seed
   embeddings) is strictly closer than the threshold: the median over real rows of the distance to their nearest
   other real row. The share covered; the least covered real rows are those farthest from any synthetic row.
 - diversity, per side: distinct 1- and 2-grams per 1,000 n-grams (generation/quality.py's distinct_n x 1,000, the
-  data report's measure; for 1-grams, per 1,000 tokens) on the same number of rows each side (the smaller side's
-  count, drawn with the seed: distinct-n falls as a sample grows); the mean pairwise cosine similarity of at most
+  data report's measure; for 1-grams, per 1,000 tokens) in windows of WINDOW rows (fewer when a side has fewer;
+  the same on both sides), averaged over a seeded shuffle's whole windows: distinct-n falls as a sample grows, so
+  equal windows keep sides and runs of different sizes comparable; the mean pairwise cosine similarity of at most
   PAIR_SAMPLE rows; the share of the largest origin (core/origin.slice_of: a template, an LLM prompt), synthetic only.
 - label shares: each label's share of each side's rows (multi-label: of rows carrying it).
 """
@@ -34,6 +35,7 @@ from stages.generation.quality import distinct_n
 FOLDS = 5
 TOP = 20            # rows listed as most unreal and least covered
 PAIR_SAMPLE = 1000  # rows whose pairwise similarities are averaged
+WINDOW = 100        # rows per window of the distinct-n measures
 CHUNK = 1024        # rows per block of the nearest-neighbour search (bounds memory)
 
 
@@ -129,11 +131,20 @@ def mean_pairwise_similarity(unit_rows: Any, seed: int) -> float | None:
     return round(float((sims.sum() - sims.trace()) / (len(idx) * (len(idx) - 1))), 4)
 
 
-def diversity(rows: Rows, unit_rows: Any, n: int, seed: int, origins: bool) -> dict[str, Any]:
-    """{rows, distinct_1, distinct_2 (per 1,000 n-grams of `n` rows drawn with `seed`), mean_pairwise_similarity,
-    largest_origin, largest_origin_share} (the origin fields None when `origins` is false: real rows)."""
-    texts = [rows.texts[i] for i in sorted(random.Random(seed).sample(range(len(rows)), n))]
-    out = {"rows": n, **{f"distinct_{k}": round(distinct_n(texts, k) * 1000, 1) for k in (1, 2)},
+def windowed_distinct(texts: Sequence[str], n: int, window: int, seed: int) -> float:
+    """Distinct n-grams per 1,000 n-grams of `window` rows, averaged over the whole windows of a shuffle seeded by
+    `seed` (distinct-n falls as a sample grows: equal windows make sides and runs of any size comparable)."""
+    order = list(range(len(texts)))
+    random.Random(seed).shuffle(order)
+    windows = [order[i:i + window] for i in range(0, len(order) - window + 1, window)]
+    return round(1000 * sum(distinct_n([texts[i] for i in w], n) for w in windows) / len(windows), 1)
+
+
+def diversity(rows: Rows, unit_rows: Any, window: int, seed: int, origins: bool) -> dict[str, Any]:
+    """{rows, window, distinct_1, distinct_2 (windowed_distinct), mean_pairwise_similarity, largest_origin,
+    largest_origin_share} (the origin fields None when `origins` is false: real rows)."""
+    out = {"rows": len(rows), "window": window,
+           **{f"distinct_{k}": windowed_distinct(rows.texts, k, window, seed) for k in (1, 2)},
            "mean_pairwise_similarity": mean_pairwise_similarity(unit_rows, seed),
            "largest_origin": None, "largest_origin_share": None}
     if origins and len(rows):

@@ -13,8 +13,8 @@ HOW = ("How: synthetic rows are train.csv and val.csv rows whose source is not r
        "logistic regression (C 1, balanced class weights) on TF-IDF (word 1-2-grams, char 2-5-grams) or on the "
        "standardised frozen-encoder embeddings (train.model, mean-pooled), ROC-AUC averaged over held-out folds "
        "grouped by text, seeded by base.seed. Coverage: cosine distance of the embeddings; threshold = the median "
-       "distance from a real row to its nearest other real row. Distinct n-grams per 1,000 n-grams on equal-size "
-       "samples of both sides (the smaller side's rows).")
+       "distance from a real row to its nearest other real row. Distinct n-grams per 1,000 n-grams in windows of "
+       "the same number of rows on both sides (100, or the smaller side's count), averaged.")
 
 
 def _auc(entry: dict[str, Any]) -> str:
@@ -53,7 +53,8 @@ def markdown(audit: AuditReport) -> str:
     if audit.reason:
         return "\n".join(lines) + "\n"
     syn, real = audit.diversity["synthetic"], audit.diversity["real"]
-    measures = [("rows compared for distinct n-grams", "rows"), ("distinct 1-grams per 1,000 tokens", "distinct_1"),
+    measures = [("rows", "rows"), ("rows per distinct-n window", "window"),
+                ("distinct 1-grams per 1,000 tokens", "distinct_1"),
                 ("distinct 2-grams per 1,000 2-grams", "distinct_2"),
                 ("mean pairwise cosine similarity", "mean_pairwise_similarity"),
                 ("share of the largest origin", "largest_origin_share")]

@@ -26,7 +26,8 @@ class AuditReport(Contract):
     # tfidf_lr | frozen_lr -> {roc_auc, folds}: cross-validated, 0.5 = alike
     discriminability: dict = dataclasses.field(default_factory=dict)
     coverage: dict = dataclasses.field(default_factory=dict)      # {share, covered, rows, threshold, median_distance}
-    # synthetic | real -> {rows, distinct_1, distinct_2, mean_pairwise_similarity, largest_origin, largest_origin_share}
+    # synthetic | real -> {rows, window, distinct_1, distinct_2, mean_pairwise_similarity, largest_origin,
+    # largest_origin_share}
     diversity: dict = dataclasses.field(default_factory=dict)
     label_shares: dict = dataclasses.field(default_factory=dict)  # {synthetic: {label: share}, real: {...}}
     # [{set, row, text, label, origin, p_synthetic}], most first

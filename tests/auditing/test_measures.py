@@ -88,11 +88,20 @@ def test_diversity_by_hand():
     emb = measures.unit(np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]]))
     out = measures.diversity(syn, emb, 3, seed=0, origins=True)
     # 1-grams: 9 tokens, 4 distinct -> 444.4 per 1,000; 2-grams: 6, distinct (a b) (b c) (b d) -> 500 per 1,000.
-    assert out["distinct_1"] == 444.4 and out["distinct_2"] == 500.0 and out["rows"] == 3
+    assert out["distinct_1"] == 444.4 and out["distinct_2"] == 500.0 and out["rows"] == 3 and out["window"] == 3
     assert out["mean_pairwise_similarity"] == round((0 + 1 + 0) / 3, 4)  # pairs (1,2) 0, (1,3) 1, (2,3) 0
     assert out["largest_origin"] == "t-1" and out["largest_origin_share"] == round(2 / 3, 4)
     real = measures.diversity(syn, emb, 2, seed=0, origins=False)
-    assert real["rows"] == 2 and real["largest_origin"] is None and real["largest_origin_share"] is None
+    assert real["rows"] == 3 and real["window"] == 2 and real["largest_origin"] is None
+    assert real["largest_origin_share"] is None
+
+
+def test_windowed_distinct_averages_whole_windows_so_size_does_not_move_it():
+    one = ["a b", "c d"]  # every window of these two rows: 4 distinct of 4 1-grams
+    assert measures.windowed_distinct(one, 1, 2, seed=0) == 1000.0
+    many = [f"w{i} x" for i in range(200)]  # 2 rows: 4 tokens, 3 distinct (x twice) -> 750 whatever the row count
+    assert measures.windowed_distinct(many[:2], 1, 2, seed=0) == measures.windowed_distinct(many, 1, 2, seed=1) == 750.0
+    assert measures.windowed_distinct(many[:5], 1, 2, seed=0) == 750.0  # the fifth row: no whole window, left out
 
 
 def test_label_shares_single_and_multi_label():
