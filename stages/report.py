@@ -1,10 +1,12 @@
 """Stage report: reports/report.md, the one page a pull-request reviewer reads, and its training-curves PNG.
 
-Reads (each optional but quality.json and metrics.json): the data-quality and split reports, the train summary and
-DVCLive curves, the eval directory (test_metrics.json, confusion.png, baselines.json, summary.md), the explain
-directory (explanations.json) and the ledger of focus rounds (rounds.json, committed by `synthbert rounds --write`:
-the report never reads git history, so it stays reproducible from its deps). Writes: the report, its Verdict first
-(core/verdict_section.py: real test sets, then the synthetic split, then dev sets) and a PNG of the training curves (core/plotting.py). A multi-label
+Reads (each optional but quality.json and metrics.json): the data-quality, split and audit reports, the train summary
+and DVCLive curves, the eval directory (test_metrics.json, confusion.png, baselines.json, summary.md), the explain
+directory (explanations.json) and the ledger of focus rounds (rounds.json, committed by `synthbert rounds
+--write`: the report never reads git history, so it stays reproducible from its deps). Writes: the report, its
+Verdict first (core/verdict_section.py: real test sets, then the synthetic split, then dev sets), then the rounds
+and "Synthetic against real" (audit.json's headline, auditing/render.py), and a PNG of the training curves
+(core/plotting.py). A multi-label
 run gets its own headline metrics (subset accuracy, hamming loss, micro/macro/samples F1) and no confusion chart.
 Params: report.near_perfect_f1 (shortcut-overfitting warning), report.ece_warning (poor calibration). The report ends
 with its provenance (git revision, device, threads, package versions). Links are relative to the report; values
@@ -19,8 +21,10 @@ import os
 from pathlib import Path
 from typing import Any
 
+from stages.auditing.render import headline as audit_headline
 from stages.core import cli, params, provenance
-from stages.core.contracts import DatasetInfo, QualityReport, RoundsLedger, SplitReport, TestReport, TrainSummary
+from stages.core.contracts import (AuditReport, DatasetInfo, QualityReport, RoundsLedger, SplitReport, TestReport,
+                                     TrainSummary)
 from stages.core.io import read_json, write_text
 from stages.core.plotting import plot_training_curves
 from stages.core.markdown import code, fmt, interval, signed, table
@@ -157,6 +161,15 @@ def quality_section(quality: QualityReport, link: str | None) -> list[str]:
     return out + (["", f"Full report: [data quality]({link})"] if link else [])
 
 
+def audit_section(path: Path | None, rel: Any) -> list[str]:
+    """Synthetic against real (audit.json): the headline figures, or why nothing was measured; a link to audit.md."""
+    if path is None or not path.is_file():
+        return []
+    md = path.with_suffix(".md")
+    link = ["", f"Full audit: [synthetic against real]({rel(md)})"] if md.is_file() else []
+    return ["", "## Synthetic against real", "", *audit_headline(AuditReport.read(path)), *link]
+
+
 def mismatches_section(explained: dict | None, explain_dir: Path, rel: Any) -> list[str]:
     if not explained:
         return []
@@ -212,7 +225,7 @@ def read_inputs(quality_path: Path, split_path: Path | None, train_dir: Path | N
 def run(*, cfg: params.Report, quality_path: Path, metrics_path: Path, out: Path, curves_png: Path,
         split_path: Path | None = None, train_dir: Path | None = None, eval_dir: Path | None = None,
         explain_dir: Path | None = None, model_dir: Path | None = None, card: Path | None = None,
-        dataset: Path | None = None, rounds: Path | None = None) -> dict[str, Any]:
+        dataset: Path | None = None, rounds: Path | None = None, audit: Path | None = None) -> dict[str, Any]:
     """Write report.md (and the training-curves PNG, and with `model_dir` the completed model card `card`)."""
     def rel(target: Path) -> str:
         return Path(os.path.relpath(target.resolve(), out.resolve().parent)).as_posix()
@@ -225,6 +238,7 @@ def run(*, cfg: params.Report, quality_path: Path, metrics_path: Path, out: Path
     # HEAD when the report was built (the commit the run started from), shortened; 'unknown' outside git.
     lines = header(quality, split, summary, (prov["git_rev"] or "unknown")[:12])
     lines += verdict_section(baselines, result) + warnings(cfg, quality, summary, result) + rounds_section(rounds)
+    lines += audit_section(audit, rel)
     lines += metrics_section(result, baselines) + baselines_section(baselines, "subset accuracy" if result.test.multi_label
                                                          else "accuracy")
     if eval_dir and (eval_dir / "confusion.png").is_file():
@@ -258,11 +272,13 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--card", type=Path, help="completed model card to write (the model's card + test metrics)")
         p.add_argument("--dataset", type=Path, help="dataset.json from generate (for the card)")
         p.add_argument("--rounds", type=Path, help="rounds.json from `synthbert rounds --write` (the focus rounds)")
+        p.add_argument("--audit", type=Path, help="audit.json from audit (synthetic against real)")
 
     def body(args: argparse.Namespace) -> None:
         run(cfg=params.load("report", args.params), quality_path=args.quality, metrics_path=args.metrics,
             out=args.out, curves_png=args.curves, split_path=args.split, train_dir=args.train, eval_dir=args.eval,
-            explain_dir=args.explain, model_dir=args.model, card=args.card, dataset=args.dataset, rounds=args.rounds)
+            explain_dir=args.explain, model_dir=args.model, card=args.card, dataset=args.dataset,
+            rounds=args.rounds, audit=args.audit)
 
     return cli.main(__doc__.splitlines()[0], add, body, argv,
                     example="python -m stages.report --quality reports/data/quality.json --split reports/data/split.json --train reports/train --metrics reports/metrics.json --eval reports/eval --explain reports/explain --out reports/report.md")  # as dvc.yaml runs it

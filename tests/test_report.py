@@ -12,7 +12,7 @@ import pytest
 
 from stages import report
 from stages.core import params
-from stages.core.contracts import Provider, QualityReport, SplitReport, TestMetrics, TrainSummary
+from stages.core.contracts import AuditReport, Provider, QualityReport, SplitReport, TestMetrics, TrainSummary
 from stages.core.errors import DataError
 from testkit import ROOT
 from testkit.dvc_repo import subprocess_env
@@ -448,3 +448,47 @@ def test_rounds_section_comes_from_rounds_json_and_only_when_it_holds_rounds(tmp
     assert "## Rounds" not in built()
     ledger.unlink()
     assert "## Rounds" not in built()
+
+
+def audit_report(**kw) -> dict:
+    """A measured audit.json (stages.core.audit_report.AuditReport) as the audit stage writes it."""
+    div = {"rows": 500, "window": 100, "distinct_1": 57.6, "distinct_2": 275.7, "mean_pairwise_similarity": 0.145}
+    fields = dict(
+        reference=["dev:stop_clickbait_dev"], reason=None, synthetic_rows=650, real_rows=500,
+        discriminability={"tfidf_lr": {"roc_auc": 0.9999, "folds": 5}, "frozen_lr": {"roc_auc": 0.9958, "folds": 5}},
+        coverage={"share": 0.144, "covered": 72, "rows": 500, "threshold": 0.6031, "median_distance": 0.7},
+        diversity={"synthetic": {**div, "largest_origin": "clickbait-20", "largest_origin_share": 0.065},
+                   "real": {**div, "distinct_2": 894.3, "mean_pairwise_similarity": 0.054, "largest_origin": None,
+                            "largest_origin_share": None}},
+        label_shares={"synthetic": {"a": 0.5, "b": 0.5}, "real": {"a": 0.4, "b": 0.6}},
+        most_unreal=[{"set": "val", "row": 70, "text": "What | the *senator* said", "label": "a",
+                      "origin": "a-21", "p_synthetic": 0.976}],
+        least_covered=[{"set": "stop_clickbait_dev", "row": 225, "text": "Which Oscar Winner Is Your Soulmate",
+                        "label": "a", "distance": 0.899}])
+    return AuditReport(**{**fields, **kw}).to_dict()
+
+
+def test_the_audit_s_headline_follows_the_verdict_with_a_link_to_audit_md(tmp_path):
+    r = full_reports(tmp_path, "m")
+    write(r / "data" / "audit.json", audit_report())
+    write(r / "data" / "audit.md", "# Synthetic against real\n")
+    report.run(cfg=params.Report(), quality_path=r / "data" / "quality.json", out=r / "report.md",
+               metrics_path=r / "eval" / "test_metrics.json", curves_png=r / "c.png", audit=r / "data" / "audit.json")
+    md = (r / "report.md").read_text(encoding="utf-8")
+    section = md.split("## Synthetic against real\n")[1].split("\n## ")[0]
+    assert md.index("## Verdict") < md.index("## Synthetic against real") < md.index("## Test metrics")
+    assert "- compared: 650 synthetic rows (train and val) with 500 real rows (`dev:stop_clickbait_dev`)" in section
+    assert "TF-IDF + LR 1.000, frozen encoder + LR 0.996" in section
+    assert "- coverage: 14.4% of the real rows have a synthetic row nearer than the median real-to-real " \
+           "nearest-neighbour distance (0.603," in section
+    assert "distinct 2-grams per 1,000 275.7 / 894.3; mean pairwise cosine similarity 0.145 / 0.054; the largest " \
+           "origin, `clickbait-20`, holds 6.5% of the synthetic rows" in section
+    assert "- label shares, synthetic / real: a 50.0% / 40.0%, b 50.0% / 60.0%" in section
+    assert "Full audit: [synthetic against real](data/audit.md)" in section
+    assert_links_exist_and_no_machine_paths(md, r)
+    write(r / "data" / "audit.json", AuditReport(reference=[], reason="no real reference: none").to_dict())
+    (r / "data" / "audit.md").unlink()
+    report.run(cfg=params.Report(), quality_path=r / "data" / "quality.json", out=r / "report.md",
+               metrics_path=r / "eval" / "test_metrics.json", curves_png=r / "c.png", audit=r / "data" / "audit.json")
+    section = (r / "report.md").read_text(encoding="utf-8").split("## Synthetic against real\n")[1].split("\n## ")[0]
+    assert section.strip() == "Not measured: no real reference: none."

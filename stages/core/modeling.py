@@ -1,5 +1,6 @@
-"""Base-model resolution (hub id | local directory | bundled copy), loading, and THE batched forward pass
-(run_batches) with its two uses: predict_proba (a classifier's probabilities) and embed (mean pooling).
+"""Base-model resolution (hub id | local directory | bundled copy), loading (a classifier, or the bare encoder for
+the frozen-encoder baseline and the audit), and THE batched forward pass (run_batches) with its two uses:
+predict_proba (a classifier's probabilities) and embed (mean pooling).
 
 Heavy imports (torch, transformers) happen inside the functions that need them.
 """
@@ -98,6 +99,20 @@ def load_classifier(name: str, labels: Sequence[str] | None = None, attn_impleme
         if isinstance(exc, DataError):
             raise
         raise _load_error(name, source, exc) from None
+
+
+def load_encoder(name: str, purpose: str) -> tuple[Any, Any]:
+    """The base encoder `name` without a classification head, on device() in eval mode, and its tokenizer;
+    `purpose` names its use in the one-line error (e.g. "the frozen-encoder baseline")."""
+    from transformers import AutoModel
+
+    source = resolve_model(name)
+    try:
+        model = AutoModel.from_pretrained(source)
+    except (OSError, ValueError, KeyError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise DataError(f"train.model: cannot load {name!r} for {purpose} ({first})") from None
+    return model.to(device()).eval(), load_tokenizer(name)
 
 
 def device() -> str:

@@ -62,24 +62,11 @@ def tfidf_lr(cfg: params.Baselines, train_texts: list[str], train_labels: Sequen
     return lambda texts: predict(vec.transform(texts)), {"cv": cv}
 
 
-def load_encoder(name: str) -> tuple[Any, Any]:
-    """The base encoder without a classification head, and its tokenizer."""
-    from transformers import AutoModel
-
-    source = modeling.resolve_model(name)
-    try:
-        model = AutoModel.from_pretrained(source)
-    except (OSError, ValueError, KeyError) as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-        raise DataError(f"train.model: cannot load {name!r} for the frozen-encoder baseline ({first})") from None
-    return model.to(modeling.device()).eval(), modeling.load_tokenizer(name)
-
-
 def frozen_lr(cfg: params.Baselines, base_model: str, batch_size: int, train_texts: list[str],
               train_labels: Sequence[str], labels: list[str], multi_label: bool = False, precision: str = "fp32",
               class_weights: Sequence[float] | None = None, seed: int = 0) -> tuple[Predictor, dict[str, Any]]:
     """Standardised mean-pooled embeddings of the untouched encoder + logistic regression; predictor and record."""
-    model, tokenizer = load_encoder(base_model)
+    model, tokenizer = modeling.load_encoder(base_model, "the frozen-encoder baseline")
 
     def embed(texts: list[str]) -> Any:
         return modeling.embed(model, tokenizer, texts, batch_size, cfg.max_length, precision)

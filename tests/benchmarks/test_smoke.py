@@ -201,3 +201,17 @@ def test_imbalance_benchmark_without_its_csv_fails_in_one_line(tmp_path):
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.strip().splitlines() == [f"error: {missing}: labelled CSV not found (pass --csv PATH, a CSV "
                                                 "with text and label columns)"]
+
+
+@pytest.mark.e2e  # five tiny settings through generate, split, audit, train and evaluate in one process (about 30 s)
+def test_audit_predicts_benchmark(tiny_bert):
+    out = bench("audit_predicts.py", "--quick", "--model", str(tiny_bert), "--sizes", "20,40", "--real", "4",
+                timeout=900)
+    for name in ("template 20/label", "template 40/label", "focus round on 20/label", "template 40 + 4 real/label",
+                 "stand-in task 40/label"):
+        assert re.search(rf"^{re.escape(name)}: real test macro-F1 [\d.]+, audit ROC-AUC [\d.]+ .*\(\d+ s\)$", out,
+                         re.M), (name, out)
+        assert re.search(rf"^{re.escape(name)} +[\d,]+ +[\d.]+ \([\d.]+-[\d.]+\)( +[\d.]+){{7}} +\d+$", out, re.M), out
+    assert re.search(r"^Spearman rank correlation with real test macro-F1 \(stop_clickbait\), 5 settings", out, re.M)
+    assert len(re.findall(r"^(discriminability|coverage|synthetic|largest)\b.* +[-+] +([-+][\d.]+ +[\d.]+|— +—)$", out,
+                          re.M)) == 7, out

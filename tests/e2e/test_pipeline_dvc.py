@@ -7,7 +7,7 @@ import pytest
 from testkit.dvc_repo import dvc, make_repo, stages_ran
 
 pytestmark = pytest.mark.e2e
-ALL = ["generate", "split", "train", "train_real_only", "evaluate", "explain", "report"]
+ALL = ["generate", "split", "train", "train_real_only", "evaluate", "explain", "audit", "report"]
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +38,10 @@ def test_repro_from_scratch_writes_every_output(repo):
     assert verdict.index("Real test set `stop_clickbait`") < verdict.index("Synthetic test split") < \
         verdict.index("Real dev set `stop_clickbait_dev`")
     assert "/classifier" in (repo / "models" / ".gitignore").read_text()
+    # The audit: the synthetic train/val rows against the dev part (the test part is never its reference).
+    audit = json.loads((repo / "reports" / "data" / "audit.json").read_text())
+    assert audit["reference"] == ["dev:stop_clickbait_dev"] and audit["reason"] is None and audit["real_rows"] == 40
+    assert "## Synthetic against real" in (repo / "reports" / "report.md").read_text()
 
 
 def test_second_repro_runs_nothing(repo):
@@ -64,5 +68,7 @@ def test_experiments_rerun_only_what_depends_on_the_changed_param(repo):
     assert subset["trained"] and subset["train_rows"] > 0, subset
     row = json.loads((repo / "reports" / "eval" / "baselines.json").read_text())["models"]["real_only"]
     assert row["real_rows"] == subset["train_rows"] and row["test"]["gain_ci_low"] <= row["test"]["gain_ci_high"]
+    audit = json.loads((repo / "reports" / "data" / "audit.json").read_text())
+    assert audit["reference"] == ["dev:stop_clickbait_dev", "generate.real"], audit["reference"]
     table = dvc(repo, "exp", "show", "--md", "--no-pager").stdout
     assert "test.f1_macro" in table and "train.learning_rate" in table

@@ -75,7 +75,7 @@ def test_probability_columns_follow_the_model_label_order():
 
 
 def test_mean_pooling_ignores_padding(tiny_bert):
-    model, tokenizer = baselines.load_encoder(str(tiny_bert))
+    model, tokenizer = modeling.load_encoder(str(tiny_bert), "the frozen-encoder baseline")
     short = "bank rates"
     alone = modeling.embed(model, tokenizer, [short], 8, 32)
     padded = modeling.embed(model, tokenizer, [short, "the council approved a budget in march this year"], 8, 32)
@@ -86,7 +86,7 @@ def test_mean_pooling_ignores_padding(tiny_bert):
 def test_unloadable_base_model_is_a_clear_error(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="train.model: cannot load .* for the frozen-encoder baseline"):
-        baselines.load_encoder(str(tmp_path / "empty"))
+        modeling.load_encoder(str(tmp_path / "empty"), "the frozen-encoder baseline")
 
 
 def test_cross_validation_records_c_and_score_for_each_regression(scored):
