@@ -4,7 +4,8 @@ least_covered, core/audit_report.py) become generation targets.
 The openai provider gets one prompt per label, "write texts like these", with that label's least covered rows as
 examples (added to the focus file's `prompts`, asked like the contrastive ones); templates cannot be written
 automatically, so for the template (and csv) provider the rows are listed under `coverage` for the user. Only rows
-of evaluate.external_test sets with `role: dev` may steer: a row of any other set is refused.
+of evaluate.external_test sets with `role: dev` may steer: generate.real's rows (already training data) are left
+out, a row of any other set is refused.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from stages.core import contracts
 from stages.core.errors import DataError
 from stages.core.labelsets import split_labels
 
+GENERATE_REAL = "generate.real"  # audit.json's set name of generate.real's rows (auditing/rows.py)
 FIELDS = ("set", "row", "text", "label", "distance")  # of each least_covered row (core/audit_report.py)
 EXAMPLES = 8  # least covered rows shown per label in its coverage prompt
 PROMPT = ("Write {{n}} texts that are clearly {{label}} ({{description}}), like these real ones, which the training "
@@ -24,8 +26,9 @@ PROMPT = ("Write {{n}} texts that are clearly {{label}} ({{description}}), like 
 
 
 def read_audit(path: Path, dev_sets: list[str]) -> list[dict[str, Any]]:
-    """audit.json's least covered rows, least covered first; a missing file, one without a real reference and a
-    row of a set that is not a role-dev set each fail in one line naming the file."""
+    """audit.json's least covered dev rows, least covered first (generate.real's rows left out: they are training
+    data already); a missing file, one without a real reference and a row of a set that is neither a role-dev set
+    nor generate.real each fail in one line naming the file."""
     if not path.is_file():
         raise DataError(f"{path}: no such file; run `dvc repro` (the audit stage writes it) before "
                         "synthbert focus --coverage")
@@ -37,11 +40,11 @@ def read_audit(path: Path, dev_sets: list[str]) -> list[dict[str, Any]]:
         if missing:
             raise DataError(f"{path}: least_covered[{i}] has no {missing[0]!r} (expected {', '.join(FIELDS)}); "
                             "rerun the audit stage")
-        if row["set"] not in dev_sets:
+        if row["set"] not in dev_sets and row["set"] != GENERATE_REAL:
             raise DataError(f"{path}: least_covered row {row['row']} is from set {row['set']!r}, which is not "
                             f"a dev set (role: dev in evaluate.external_test: {', '.join(dev_sets) or 'none'}); "
                             "focus --coverage uses dev rows only")
-    return list(report.least_covered)
+    return [row for row in report.least_covered if row["set"] != GENERATE_REAL]  # those already train the model
 
 
 def by_label(rows: list[dict[str, Any]], labels: list[str]) -> dict[str, list[dict[str, Any]]]:

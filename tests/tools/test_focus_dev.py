@@ -177,6 +177,13 @@ def test_coverage_lists_the_least_covered_dev_rows_for_the_template_provider(tmp
     assert focus.read(kwargs["out"], TASK).templates == written["templates"]   # generate ignores `coverage`
 
 
+def test_coverage_leaves_out_generate_real_rows_which_already_train_the_model(tmp_path, always_factual):
+    kwargs = workspace(tmp_path, always_factual, fills("clickbait-1", 1))
+    rows = least_covered(("mine_dev", "generate.real"))  # rows 1 and 3 of the dev set, row 2 a mixed-in real row
+    result = focus_tool.run(**kwargs, audit=write_audit(tmp_path / "audit.json", rows))
+    assert [r["row"] for r in result["coverage"]] == [1, 3] and result["source"]["coverage"]["rows"] == 2
+
+
 def test_coverage_becomes_a_few_shot_prompt_per_label_for_the_openai_provider(tmp_path, always_factual):
     kwargs = workspace(tmp_path, always_factual, fills("factual-3", 1), provider="openai")
     result = focus_tool.run(**kwargs, audit=write_audit(tmp_path / "audit.json", least_covered()))
