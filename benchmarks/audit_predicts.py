@@ -3,9 +3,8 @@ ranked against the fine-tuned model's macro-F1 on the real test set (evaluate.ex
 Spearman's rank correlation (issue 23).
 
 Settings (base.seed only, one seed each): template rows at three sizes (generate.n_per_label, `--sizes`); one
-`synthbert focus` round on the smallest (main's focus: it weights the templates behind the errors of the synthetic
-test split, reports/eval/mismatches.csv; without explain's LIME tokens, which only the openai provider's prompts
-use), then generate again; the middle size with 16 and 32 real rows per label mixed in (generate.real, `--real`)
+`synthbert focus --dev stop_clickbait_dev` round on the smallest (it weights the templates behind the model's errors
+on the real set's dev part, never its test part), then generate again; the middle size with 16 and 32 real rows per label mixed in (generate.real, `--real`)
 drawn from the real set's DEV part (data/external/stop_clickbait/dev.csv, copied to data/raw/), never from its
 test part; and the stand-in task (data/tasks/clickbait_standin.yaml, labels bait/news: both real sets get
 label_map clickbait -> bait, factual -> news) at the middle size. Each runs dvc.yaml's generate, split, audit,
@@ -48,6 +47,7 @@ from testkit.dvc_repo import TINY_PARAMS, shrink_real_sets  # noqa: E402
 
 STAGES = ("generate", "split", "audit", "train", "train_real_only", "evaluate")
 DEV_CSV = "data/external/stop_clickbait/dev.csv"
+DEV_SET = "stop_clickbait_dev"  # the evaluate.external_test entry with role: dev that focus aims at
 REAL_CSV = "data/raw/stop_clickbait_dev.csv"  # generate.real reads the dev part from here
 STAND_IN = "data/tasks/clickbait_standin.yaml"
 STAND_IN_MAP = {"clickbait": "bait", "factual": "news"}
@@ -73,11 +73,11 @@ def run_stages(repo: Path, stages: dict, names: tuple[str, ...] = STAGES) -> Non
 
 
 def focus_round(repo: Path, stages: dict) -> None:
-    """`synthbert focus` on the last evaluation (main's behaviour), then the stages again."""
+    """`synthbert focus --dev stop_clickbait_dev` on the last model (the real dev part's errors), then the stages again."""
     from stages.tools import focus
 
     with working_directory(repo):
-        if code := focus.main(["--explanations", "reports/explain/none.json"]):
+        if code := focus.main(["--dev", DEV_SET]):
             raise SystemExit(f"error: {repo.name}: synthbert focus failed (exit code {code})")
     run_stages(repo, stages)
 
