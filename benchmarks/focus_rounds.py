@@ -2,13 +2,13 @@
 
 In a temporary git + DVC copy of this project with the default params and the whole real sets (or `--quick`: the
 tiny settings of the tests, real sets cut to their first rows): `dvc repro` and commit (round 0), then per round the
-README's recipe word for word: `synthbert focus`, `dvc repro`, commit; `synthbert rounds --write`, `dvc repro` (the
+README's recipe word for word: `synthbert focus --dev stop_clickbait_dev` (`--dev`), `dvc repro`, commit; `synthbert rounds --write`, `dvc repro` (the
 report alone reruns), commit. Prints each round's focus summary and seconds, checks that a last `dvc repro` has
 nothing to do and that report.md shows the ledger, then prints the ledger (`synthbert rounds`): per round the real
 test macro-F1 with its interval, the paired gain over the previous round with its interval and verdict, rows, LLM
 requests and dollars, the confused pairs, and whether to stop.
 
-Usage: python benchmarks/focus_rounds.py [--rounds 3] [--boost 1.0] [--quick --model DIR]   (repository root)
+Usage: python benchmarks/focus_rounds.py [--rounds 3] [--boost 1.0] [--dev stop_clickbait_dev] [--quick --model DIR]   (repository root)
 """
 
 from __future__ import annotations
@@ -48,9 +48,9 @@ def commit(repo: Path, message: str) -> None:
     run_cmd(["git", "commit", "-qm", message], repo)
 
 
-def focus_round(repo: Path, n: int, boost: float) -> bool:
+def focus_round(repo: Path, n: int, boost: float, dev: str) -> bool:
     """One round as the README says; False (and nothing committed) when the focus file came out unchanged."""
-    said = tool(repo, "focus", "--boost", str(boost)).strip()
+    said = tool(repo, "focus", "--dev", dev, "--boost", str(boost)).strip()
     if not run_cmd(["git", "status", "--porcelain", "data/focus.yaml"], repo).stdout.strip():
         print(f"round {n}: {said}\nround {n}: the focus file is unchanged, so this is no new round; stopping here")
         return False
@@ -70,6 +70,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3, help="focus rounds after round 0")
     parser.add_argument("--boost", type=float, default=1.0, help="synthbert focus --boost")
+    parser.add_argument("--dev", default="stop_clickbait_dev",
+                        help="synthbert focus --dev: the dev set whose errors each round aims at (default: the real "
+                             "Stop Clickbait dev part; the synthetic val split of the default task has no errors)")
     parser.add_argument("--quick", action="store_true", help="the tests' tiny settings (smoke test)")
     parser.add_argument("--model", default=None, help="train.model (default: params.yaml's)")
     args = parser.parse_args()
@@ -85,7 +88,7 @@ def main() -> None:
         run_cmd(["git", "commit", "-qm", "round 0: no focus"], repo)
         print(f"round 0: dvc repro ({time.perf_counter() - started:.0f} s)")
         for n in range(1, args.rounds + 1):
-            if not focus_round(repo, n, args.boost):
+            if not focus_round(repo, n, args.boost, args.dev):
                 break
         if ran := stages_ran(dvc(repo, "repro", timeout=REPRO_TIMEOUT).stdout):
             raise SystemExit(f"a second dvc repro ran {ran}: the pipeline is not reproducible from its deps")
