@@ -75,8 +75,9 @@ def real_only(cfg: params.Split) -> dict[str, float]:
 def assign(groups: dict[str, list[int]], labels: list[str], cfg: params.Split, seed: int, source: str = "input",
            real: list[bool] | None = None) -> list[str]:
     """The split name of each row. Each group (split.group_by) moves together; groups are dealt so that each split
-    holds about its share of every label's rows (names_for). A split whose source is real takes groups of real
-    rows only (`real[i]`: row i's source is real), a share of each label's; the others go to the other splits."""
+    holds about its share of every label's rows (names_for), and of every label's real rows apart (`real[i]`: row
+    i's source is real). A split whose source is real takes groups of real rows only, a share of each label's; the
+    others go to the other splits."""
     reserved = real_only(cfg)
     counts = {key: collections.Counter(labels[i] for i in rows) for key, rows in groups.items()}
     found = sorted(set(labels))
@@ -102,9 +103,17 @@ def assign(groups: dict[str, list[int]], labels: list[str], cfg: params.Split, s
                 f"{'/'.join(['train', *(n for n in ('val', 'test') if n in sizes)])} with val_size={cfg.val_size} and "
                 f"test_size={cfg.test_size}; need at least {len(sizes) + 1} (add data or templates, or drop the label)")
     rng.shuffle(pool)
-    result = _place(groups, list(zip(pool, names_for([counts[k] for k in pool], sizes, "train"))), result)
+    strata = _by_source(groups, labels, real) if real is not None and any(real) else counts
+    result = _place(groups, list(zip(pool, names_for([strata[k] for k in pool], sizes, "train"))), result)
     _check_cover(result, labels, source)
     return result
+
+
+def _by_source(groups: dict[str, list[int]], labels: list[str], real: list[bool]) -> dict[str, collections.Counter]:
+    """Each group's rows per (label, real or not): dealt by these, every split holds its share of each label's
+    real rows too, instead of the one-row real groups topping up val and test after the larger template groups."""
+    return {key: collections.Counter(f"{labels[i]}{' (real)' if real[i] else ''}" for i in rows)
+            for key, rows in groups.items()}
 
 
 def _check_cover(names: list[str], labels: list[str], source: str) -> None:

@@ -427,3 +427,19 @@ def test_multi_label_split_keeps_each_origin_whole(tmp_path):
     for part in parts.values():
         assert {lab for cell in part["label"] for lab in cell.split("|")} == {"account", "billing", "technical",
                                                                                "urgent"}
+
+
+def test_mixed_in_real_rows_are_dealt_by_their_share_not_left_to_top_up_val_and_test(tmp_path):
+    """Template groups of 10 rows and one-row real groups: each split holds its share of the real rows too (before,
+    the greedy deal filled val and test with the large groups and topped them up with real rows: 4 of 64 in train)."""
+    rows = [{"text": f"{lab} synthetic text {i}", "label": lab, "source": "template", "origin": f"{lab}-t{i // 10}"}
+            for lab in ("a", "b") for i in range(200)]
+    rows += [{"text": f"{lab} real headline {i}", "label": lab, "source": "real"} for lab in ("a", "b") for i in range(30)]
+    data = tmp_path / "generated.csv"
+    rows_of(rows).to_csv(data, index=False)
+    summary = do_split(tmp_path, data, val_size=0.2, test_size=0.2)
+    parts = read(tmp_path)
+    for name, share in (("train", 0.6), ("val", 0.2), ("test", 0.2)):
+        real = parts[name][parts[name]["source"] == "real"]["label"].value_counts().to_dict()
+        assert real == {"a": round(30 * share), "b": round(30 * share)}, (name, real)
+    assert summary["splits"]["train"]["sources"]["real"] == 36
