@@ -78,7 +78,8 @@ def type_name(tp: Any) -> str:
         return "list of entries (below)" if dataclasses.is_dataclass(args[0]) else "list of " + type_name(args[0])
     if origin is dict:
         return f"mapping of {type_name(args[0])} to {type_name(args[1])}"
-    return {bool: "true or false", int: "integer", float: "number", str: "string"}.get(tp, getattr(tp, "__name__", str(tp)))
+    names = {bool: "true or false", int: "integer", float: "number", str: "string"}
+    return names.get(tp, getattr(tp, "__name__", str(tp)))
 
 
 def fmt(value: Any) -> str:

@@ -170,7 +170,7 @@ class ExternalTest:
     path: str   # CSV path under data/external/
     text_column: str = "text"   # column holding the text
     label_column: str = "label"   # column holding the label
-    label_map: dict[str, str] = field(default_factory=dict)   # {file label: model label} where the file names a label differently
+    label_map: dict[str, str] = field(default_factory=dict)  # {file label: model label}
     label_separator: str | None = None   # splits a label cell into several labels (multi-label model; default "|")
     role: typing.Literal["dev", "test"] = "test"   # test: only judges (leads the Verdict); dev: may steer automated rounds
 
