@@ -7,7 +7,7 @@ split, train, train_real_only and evaluate commands of dvc.yaml, word for word, 
 one import of torch serves every seed). A seed draws the template rows, the split, the head's initialisation and
 the batch order. The real sets are whatever evaluate.external_test holds (none is fine). Prints per seed the test
 macro-F1, each real set's macro-F1 and its seconds, then per column the mean +- sample standard deviation and the
-range (min-max). `synthbert compare --seed-groups` gives the same table for DVC experiments (README, "Seed variance").
+range (min-max). `synthbert compare --seed-groups` gives the same table for DVC experiments (docs/experiments.md, "Seed variance").
 
 Usage (repository root): python benchmarks/seeds.py [--seeds 5] [--quick --model DIR]
 """

@@ -166,11 +166,11 @@ class Baselines:
 
 @dataclass(frozen=True)
 class ExternalTest:
-    name: str
-    path: str
-    text_column: str = "text"
-    label_column: str = "label"
-    label_map: dict[str, str] = field(default_factory=dict)
+    name: str   # the set's name in reports, metrics and `synthbert focus --dev NAME`
+    path: str   # CSV path under data/external/
+    text_column: str = "text"   # column holding the text
+    label_column: str = "label"   # column holding the label
+    label_map: dict[str, str] = field(default_factory=dict)  # {file label: model label}
     label_separator: str | None = None   # splits a label cell into several labels (multi-label model; default "|")
     role: typing.Literal["dev", "test"] = "test"   # test: only judges (leads the Verdict); dev: may steer automated rounds
 

@@ -111,8 +111,8 @@ def test_a_saved_rule_decides_predict_labels_and_the_card_shows_pipeline_users_h
     exec(snippet.replace("models/classifier", str(target)).replace("['Example text']", repr(TEXTS))
          .replace("\n[max(", "\ndecided = [max("), scope)
     assert scope["decided"] == [r["label"] for r in rows]
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert all(line in readme for line in modelcard._OFFSET_USAGE)  # the README shows pipeline users the same code
+    readme = (ROOT / "docs" / "train.md").read_text(encoding="utf-8")
+    assert all(line in readme for line in modelcard._OFFSET_USAGE)  # docs/train.md shows pipeline users the same code
 
 
 def test_jsonl_output_in_input_order_with_top_k(model_dir, capsys):
