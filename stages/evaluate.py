@@ -5,7 +5,7 @@ summary (time, class weights), the real_only model (train --only-source real) an
 baseline, the price table and its own LLM response cache (which it appends to; never generate's). Writes: metrics.json (headline numbers only: test macro-F1, accuracy, ROC-AUC, real-set scores)
 and the eval directory (test_metrics.json with intervals, calibration and per-label values; predictions,
 mismatches, curves, slices, baselines with the fine-tuned model's inference seconds and the LLM's tokens and USD
-per 1,000 texts, summary.md, PNGs; see README). baselines.json (evaluation/results.py) records each set's role
+per 1,000 texts, summary.md, PNGs; see docs/evaluate.md). baselines.json (evaluation/results.py) records each set's role
 (evaluate.external_test[i].role: dev | test; the split is synthetic), whether each model collapsed on each set, and
 each real set's gap to the test split with its interval; real_predictions.csv holds the fine-tuned model's
 decisions on the real sets, keyed by a hash of the text (core/predictions.py). A multi-label model

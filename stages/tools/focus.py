@@ -33,7 +33,7 @@ from stages.core.labelsets import LABEL_SEP, split_labels
 from stages.tools import focus_coverage, focus_errors, focus_labels
 
 HEADER = ("# What the next round of generation aims at; written by `synthbert focus` from a dev set's errors\n"
-          "# (see README, \"Generation aimed at the errors\"). Empty: no focus, generation as the task file says.\n")
+          "# (see docs/loop.md). Empty: no focus, generation as the task file says.\n")
 CONTRAST = ("Write {{n}} texts that are clearly {{label}} ({{description}}), although they use words that a classifier "
             "wrongly ties to {predicted}, such as {tokens}.{openers}{avoid} Vary topics and wording.")
 
