@@ -15,6 +15,7 @@ from stages.core.errors import DataError
 from stages.explanation import lime_runner
 from stages.generation.task import load_task
 from stages.generation.template import generate_label
+from tests.page_checks import check_page
 from testkit import ROOT
 
 LONG = "you won't believe what the mayor found in texas this year, and why parents are furious about coffee"
@@ -170,6 +171,7 @@ def test_reports_explain_mismatches_most_confident_first_and_contrast_per_label(
     assert "Skipped 1 mismatches whose text has no word characters" in md
     assert "## Spurious patterns" in md and "## Correctly classified, for contrast" in md
     assert "](spurious_tokens.png)" in md and (tmp / "out" / "spurious_tokens.png").stat().st_size > 1000
+    check_page(md)
 
 
 def test_texts_are_shown_as_text_never_as_markup(reports):
