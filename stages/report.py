@@ -27,7 +27,7 @@ from stages.core.contracts import (AuditReport, DatasetInfo, QualityReport, Roun
                                      TrainSummary)
 from stages.core.io import read_json, write_text
 from stages.core.plotting import plot_training_curves
-from stages.core.markdown import code, fmt, interval, signed, table
+from stages.core.markdown import code, fixed, fmt, interval, signed, table
 from stages.core.rounds_section import ledger_lines
 from stages.core.text import md_escape
 from stages.core.verdict_section import verdict_lines
@@ -128,14 +128,14 @@ def baselines_section(baselines: dict | None, accuracy: str = "accuracy") -> lis
     for name, row in models.items():
         test = row["test"]
         rows.append([code(name), test["accuracy"], test["f1_macro"], interval(test, "f1_macro"),
-                     signed(test.get("fine_tuned_gain_f1_macro")), row["train_seconds"]])
+                     signed(test.get("fine_tuned_gain_f1_macro")), fixed(row["train_seconds"], 1)])
     return ["", "## Baselines (test split)", "",
             *table(["model", accuracy, "macro F1", "macro-F1 interval", "fine-tuned gain", "train seconds"], rows)]
 
 
 TRAINING = {"epochs": "epochs", "best_epoch": "kept epoch", "train_rows": "train rows", "val_rows": "validation rows",
-            "best_val_f1_macro": "best validation macro F1", "train_loss": "final train loss", "precision": "numeric precision",
-            "train_seconds": "train seconds", "device": "device", "peak_memory_mb": "peak memory (MB)",
+            "best_val_f1_macro": "best validation macro F1", "last_train_loss": "train loss, last epoch",
+            "train_loss": "mean train loss over the run", "precision": "numeric precision", "train_seconds": "train seconds", "device": "device", "peak_memory_mb": "peak memory (MB)",
             "trainable_parameters": "trainable parameters"}
 
 

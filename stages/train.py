@@ -154,7 +154,8 @@ def summarize(cfg: params.Train, prep: Prepared, trainer: Any, result: Any, seco
     return contracts.TrainSummary(
         base_model=cfg.model, device=prep.device, torch=torch.__version__, transformers=transformers.__version__,
         train_rows=len(prep.train_ds), val_rows=len(prep.val_ds), epochs=cfg.epochs,
-        train_loss=round(float(result.training_loss), 6), best_val_f1_macro=round(best["eval/f1_macro"], 6),
+        train_loss=round(float(result.training_loss), 6), last_train_loss=diagnostics.last_train_loss(state.log_history),
+        best_val_f1_macro=round(best["eval/f1_macro"], 6),
         best_val_accuracy=round(best["eval/accuracy"], 6), best_epoch=best["epoch"],
         epochs_trained=round(epochs_done, 4), optimizer_steps=state.global_step,
         stopped_early=bool(cfg.early_stopping_patience) and state.global_step < state.max_steps,

@@ -20,6 +20,7 @@ from stages.core.io import read_csv
 from stages.core.text import md_escape
 from stages.generation.task import load_task
 from stages.generation.template import generate_label
+from tests.page_checks import check_page
 from testkit import ROOT
 from testkit.dvc_repo import subprocess_env
 
@@ -90,6 +91,7 @@ def test_audit_compares_train_and_val_synthetic_rows_with_dev_sets_and_real_rows
         assert files[r["set"]]["text"][r["row"] - 1] == r["text"] and files[r["set"]]["origin"][r["row"] - 1] == r["origin"]
     md = (tmp_path / "out" / "audit.md").read_text(encoding="utf-8")
     assert md.startswith("# Synthetic against real\n") and "TF-IDF + LR" in md and "## Least covered real rows" in md
+    check_page(md)
     run(tmp_path, tiny_bert, evaluate_cfg(TEST_ENTRY, DEV_ENTRY), split, external)
     assert (tmp_path / "out" / "audit.json").read_bytes() == first  # seeded: the same bytes
 

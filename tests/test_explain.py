@@ -15,6 +15,7 @@ from stages.core.errors import DataError
 from stages.explanation import lime_runner
 from stages.generation.task import load_task
 from stages.generation.template import generate_label
+from tests.page_checks import check_page
 from testkit import ROOT
 
 LONG = "you won't believe what the mayor found in texas this year, and why parents are furious about coffee"
@@ -84,6 +85,27 @@ def test_an_explanation_does_not_depend_on_the_examples_explained_before(loaded)
     assert a.keys() == b.keys() and max(abs(a[k] - b[k]) for k in a) < 1e-6
 
 
+def test_explaining_logs_a_progress_line_per_ten_seconds_not_one_per_row(loaded, caplog):
+    """A fake clock 4 s further at each reading (one per row, one per line): lines at 3/6 (12 s) and 5/6 (24 s) and
+    a last one, never a line per row. The explanations are those of explain_row."""
+    import itertools
+    import logging
+
+    model, tok, labels = loaded
+    texts = ["the mayor found coffee", "storm hits texas", "you won't believe this", "council approves budget",
+             "why parents are furious", "rain expected today"]
+    rows = pd.DataFrame({"text": texts, "true": labels[0], "predicted": labels[1], "confidence": 0.9})
+    fn, now = lime_runner.CachedClassifier(model, tok, 64), itertools.count(0.0, 4.0)
+    caplog.set_level(logging.INFO, logger="stages")
+    out = lime_runner.explain_rows(rows, "mismatch", labels, fn, cfg(num_samples=50), 3, clock=lambda: next(now))
+    lines = [r.getMessage() for r in caplog.records if r.name == lime_runner.log.name]
+    assert len(lines) == 3 and not any("new strings predicted" in line for line in lines), lines
+    assert lines[0].startswith("LIME mismatch rows: 3/6 rows") and lines[-1].startswith("LIME mismatch rows: 6/6 rows")
+    alone = lime_runner.explain_row(rows.iloc[5].to_dict(), labels, lime_runner.CachedClassifier(model, tok, 64),
+                                    cfg(num_samples=50), 3, "html/06.html")
+    assert out[5][0] == alone[0]  # the throttle changes the log, never the result
+
+
 def test_perturbations_are_drawn_ahead_exactly_as_lime_draws_them(loaded):
     """perturbations() lists the very strings explain_one asks for (same seeds, same draws): with them predicted
     first, explaining asks the model nothing more, and the weights are those of an unprefetched run."""
@@ -149,6 +171,7 @@ def test_reports_explain_mismatches_most_confident_first_and_contrast_per_label(
     assert "Skipped 1 mismatches whose text has no word characters" in md
     assert "## Spurious patterns" in md and "## Correctly classified, for contrast" in md
     assert "](spurious_tokens.png)" in md and (tmp / "out" / "spurious_tokens.png").stat().st_size > 1000
+    check_page(md)
 
 
 def test_texts_are_shown_as_text_never_as_markup(reports):

@@ -10,6 +10,7 @@ from stages.core import params
 from stages.core.errors import DataError
 from stages.generation.task import load_task
 from stages.core.text import dedup_key
+from tests.page_checks import check_page
 
 ROOT = Path(__file__).resolve().parents[1]
 TASK = ROOT / "data" / "tasks" / "clickbait.yaml"
@@ -156,6 +157,8 @@ def test_quality_report_counts_near_duplicates_and_flags_shortcuts(tmp_path):
     assert set(report["diversity"]) == set(report["length_chars"]) == {"bait", "news"}
     md = (tmp_path / "rep" / "quality.md").read_text()
     assert "near_duplicate: 1" in md and "**Warning: shortcut features:**" in md
+    check_page(md)  # no None or list reprs (the csv provider has no task, mode or models), one format per column
+    assert md.splitlines()[2] == f"Provider: provider `csv`, file `{src}`"
     assert (tmp_path / "out.csv").read_text().count("Council approves") == 1
 
 

@@ -14,6 +14,7 @@ from stages import report
 from stages.core import params
 from stages.core.contracts import AuditReport, Provider, QualityReport, SplitReport, TestMetrics, TrainSummary
 from stages.core.errors import DataError
+from tests.page_checks import check_page, mixed_formats, reprs
 from testkit import ROOT
 from testkit.dvc_repo import subprocess_env
 
@@ -45,7 +46,8 @@ def train_summary(model_path: str, **kw) -> dict:
     """A complete train summary.json (stages.core.contracts.TrainSummary)."""
     fields = dict(
         base_model=model_path, device="cpu", torch="2", transformers="5", train_rows=54, val_rows=18, epochs=3.0,
-        train_loss=0.3, best_val_f1_macro=0.81234, best_val_accuracy=0.8, best_epoch=2.0, epochs_trained=3.0,
+        train_loss=0.3, last_train_loss=0.125, best_val_f1_macro=0.81234, best_val_accuracy=0.8, best_epoch=2.0,
+        epochs_trained=3.0,
         optimizer_steps=9, stopped_early=False, train_seconds=15.2, train_samples_per_second=10.0,
         peak_memory_mb=100.0, processes=1, precision="fp32", max_length=32, trainable_parameters=1000,
         total_parameters=1000, class_weights=None, deterministic=False, resumed_from=None,
@@ -134,7 +136,7 @@ def test_report_shows_every_section_with_links_that_exist(tmp_path):
     assert "base model: `<local>/tiny-bert`" in md and "split: train 54, val 18, test 18" in md
     assert "| macro F1 | 0.832 | 0.650 – 0.970 |" in md and "| accuracy | 0.833 | 0.667 – 1.000 |" in md
     assert "| a | 0.900 | 0.750 | 0.818 | 0.600 – 0.950 | 9 |" in md
-    assert "| `tfidf_lr` | 0.700 | 0.690 | — | +0.142 | 0.400 |" in md
+    assert "| `tfidf_lr` | 0.700 | 0.690 | — | +0.142 | 0.4 |" in md
     assert "**Shortcut**: `ends_with_!` alone predicts the label with accuracy 0.970" in md
     assert "**Overfitting**: train loss fell while val loss rose after epoch 2" in md
     assert "| best validation macro F1 | 0.812 |" in md and "| epochs | 3 |" in md
@@ -492,3 +494,44 @@ def test_the_audit_s_headline_follows_the_verdict_with_a_link_to_audit_md(tmp_pa
                metrics_path=r / "eval" / "test_metrics.json", curves_png=r / "c.png", audit=r / "data" / "audit.json")
     section = (r / "report.md").read_text(encoding="utf-8").split("## Synthetic against real\n")[1].split("\n## ")[0]
     assert section.strip() == "Not measured: no real reference: none."
+
+
+def test_every_table_keeps_one_number_format_per_column_and_no_page_shows_a_repr(tmp_path):
+    """The run's numbers as they come (train seconds 0.0, 1.0, 7.0, 166.9 and none; dollars 0 and 1.5; a provider
+    with a list of models and no file): one format per column, no `None`, no list repr; the loss labelled honestly."""
+    r = full_reports(tmp_path, "m")
+    write(r / "data" / "quality.json", quality_report(provider=Provider(provider="openai", task="clickbait",
+                                                                        mode="label_per_request", models=["a", "b"])))
+    test = {"accuracy": 0.7, "f1_macro": 0.69, "fine_tuned_gain_f1_macro": 0.1421}
+    write(r / "eval" / "baselines.json", {"models": {
+        "fine_tuned": {"train_seconds": 166.9, "test": {"accuracy": 0.833, "f1_macro": 0.8321}},
+        **{name: {"train_seconds": s, "test": test} for name, s in
+           (("majority", 0.0), ("tfidf_lr", 1.0), ("frozen_lr", 7.0), ("llm", None))}}})
+    write(r / "data" / "audit.json", audit_report())
+    spent = ledger_round(1, 0.9, None, None)
+    spent["llm"] = {**spent["llm"], "usd": 1.5, "usd_total": 1.5123}
+    free = ledger_round(0, 0.8, None, None)
+    free["llm"] = {"provider": "template", "requests": 0, "requests_used": 0, "usd": 0.0, "usd_total": 0.0}
+    ledger = write(r / "rounds.json", {"rounds": [free, spent], "decision": "continue", "reason": "one round",
+                                       "bootstrap": {"resamples": 1000, "confidence": 0.95, "seed": 42}})
+    report.run(cfg=params.Report(), quality_path=r / "data" / "quality.json", out=r / "report.md",
+               metrics_path=r / "eval" / "test_metrics.json", curves_png=r / "c.png", split_path=r / "data" / "split.json",
+               train_dir=r / "train", eval_dir=r / "eval", explain_dir=r / "explain", rounds=ledger,
+               audit=r / "data" / "audit.json")
+    md = (r / "report.md").read_text(encoding="utf-8")
+    check_page(md)
+    assert "| `majority` | 0.700 | 0.690 | — | +0.142 | 0.0 |" in md and "| 166.9 |" in md and "| `llm` |" in md
+    assert "| train loss, last epoch | 0.125 |" in md and "| mean train loss over the run | 0.300 |" in md
+    assert "final train loss" not in md
+    assert "| 0.0000 | 0.0000 |" in md and "| 1.5000 | 1.5123 |" in md
+
+
+def test_the_page_checks_catch_mixed_formats_and_reprs():
+    mixed = "| model | train seconds |\n|---|---:|\n| a | 0.000 |\n| b | 7 |\n| c | 166.9 |\n| d | — |\n"
+    assert mixed_formats(mixed) == ["table model | train seconds: 'train seconds' mixes 0.000, 7, 166.9"]
+    per_row = "| measure | synthetic | real |\n|---|---:|---:|\n| rows | 650 | 1,500 |\n| share | 0.065 | 0.5 |\n"
+    assert mixed_formats(per_row) == ["table measure | synthetic | real: 'share' mixes 0.065, 0.5"]
+    assert mixed_formats("| a | b |\n|---|---|\n| 0.650 – 0.970 | x \\| 1.5 |\n| 0.1 – 0.2 | 2 |\n") == \
+        ["table a | b: 'a' mixes 0.650 – 0.970, 0.1 – 0.2"]
+    assert reprs("Provider: file `None`, models `['a', 'b']`\nok\n{'k': 1}") == [
+        "Provider: file `None`, models `['a', 'b']`", "{'k': 1}"]

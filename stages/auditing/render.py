@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from stages.core.audit_report import AuditReport
-from stages.core.markdown import code, fmt, table
+from stages.core.markdown import code, fixed, fmt, table
 from stages.core.text import md_escape
 
 HOW = ("How: synthetic rows are train.csv and val.csv rows whose source is not real; the reference is the role-dev "
@@ -39,8 +39,8 @@ def headline(audit: AuditReport) -> list[str]:
         f"1: always told apart): TF-IDF + LR {_auc(d['tfidf_lr'])}, frozen encoder + LR {_auc(d['frozen_lr'])}",
         f"- coverage: {c['share']:.1%} of the real rows have a synthetic row nearer than the median real-to-real "
         f"nearest-neighbour distance ({c['threshold']:.3f}, cosine distance of the frozen encoder's embeddings)",
-        f"- diversity, synthetic / real: distinct 2-grams per 1,000 {fmt(syn['distinct_2'])} / "
-        f"{fmt(real['distinct_2'])}; "
+        f"- diversity, synthetic / real: distinct 2-grams per 1,000 {fixed(syn['distinct_2'], 1)} / "
+        f"{fixed(real['distinct_2'], 1)}; "
         f"mean pairwise cosine similarity {fmt(syn['mean_pairwise_similarity'])} / "
         f"{fmt(real['mean_pairwise_similarity'])}{origin}",
         f"- label shares, synthetic / real: {shares}",
@@ -53,13 +53,13 @@ def markdown(audit: AuditReport) -> str:
     if audit.reason:
         return "\n".join(lines) + "\n"
     syn, real = audit.diversity["synthetic"], audit.diversity["real"]
-    measures = [("rows", "rows"), ("rows per distinct-n window", "window"),
-                ("distinct 1-grams per 1,000 tokens", "distinct_1"),
-                ("distinct 2-grams per 1,000 2-grams", "distinct_2"),
-                ("mean pairwise cosine similarity", "mean_pairwise_similarity"),
-                ("share of the largest origin", "largest_origin_share")]
-    lines += ["", "## Diversity", "", *table(["measure", "synthetic", "real"],
-                                             [[name, syn.get(key), real.get(key)] for name, key in measures])]
+    measures = [("rows", "rows", 0), ("rows per distinct-n window", "window", 0),  # (name, key, decimals)
+                ("distinct 1-grams per 1,000 tokens", "distinct_1", 1),
+                ("distinct 2-grams per 1,000 2-grams", "distinct_2", 1),
+                ("mean pairwise cosine similarity", "mean_pairwise_similarity", 3),
+                ("share of the largest origin", "largest_origin_share", 3)]
+    lines += ["", "## Diversity", "", *table(["measure", "synthetic", "real"], [
+        [name, fixed(syn.get(key), places), fixed(real.get(key), places)] for name, key, places in measures])]
     lines += ["", "## Discriminability", "", *table(["classifier", "ROC-AUC", "folds"], [
         [code(name), entry.get("roc_auc"), entry.get("folds")] for name, entry in audit.discriminability.items()])]
     labels = sorted(set(audit.label_shares["synthetic"]) | set(audit.label_shares["real"]))

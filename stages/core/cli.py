@@ -60,19 +60,44 @@ def require_model_dir(path: Path, flag: str = "--model") -> None:
         raise DataError(f"{flag} {path}: not a saved model (no config.json); expected the directory that train wrote")
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """Description and example lines as written; each option's default after its help, unless the help already
+    says it or there is none to show (None, False, an empty list: the option is simply off or absent)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text, default = action.help or "", action.default
+        if "(default" in text or default is None or default is False or default == [] or default is argparse.SUPPRESS:
+            return text
+        return super()._get_help_string(action)
+
+
+def parser(description: str, add_arguments: Callable[[argparse.ArgumentParser], None], example: str = "",
+           prog: str | None = None) -> argparse.ArgumentParser:
+    """A command's parser: `--params`, the command's own options, `example` lines at the end of --help; `prog` the
+    name usage shows (`synthbert VERB` for a user tool, however it was started)."""
+    p = argparse.ArgumentParser(prog=prog, description=description, epilog=epilog(example),
+                                formatter_class=HelpFormatter)
+    p.add_argument("--params", default="params.yaml", help="params file")
+    add_arguments(p)
+    return p
+
+
 def main(
     description: str,
     add_arguments: Callable[[argparse.ArgumentParser], None],
     body: Callable[[argparse.Namespace], object],
     argv: Sequence[str] | None = None,
     example: str = "",
+    prog: str | None = None,
 ) -> int:
     """Run a stage's `body(args)`; known input errors become `error: ...` on stderr and exit code 2.
     `example`: command lines shown at the end of --help (for a stage, the command dvc.yaml runs)."""
-    parser = argparse.ArgumentParser(description=description, epilog=epilog(example),
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
-    add_arguments(parser)
+    return serve(parser(description, add_arguments, example, prog), body, argv)
+
+
+def serve(parser: argparse.ArgumentParser, body: Callable[[argparse.Namespace], object],
+          argv: Sequence[str] | None = None) -> int:
+    """Parse `argv` with `parser`, configure logging and run `body(args)`; errors as in main()."""
     args = parser.parse_args(argv)
     setup_logging()
     try:

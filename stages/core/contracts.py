@@ -129,7 +129,8 @@ class TrainSummary(Contract):
     train_rows: int
     val_rows: int
     epochs: float
-    train_loss: float
+    train_loss: float                  # the Trainer's training_loss: the mean over every step of the run
+    last_train_loss: float | None      # the last logged train loss (the curve's end); None: none was logged
     best_val_f1_macro: float
     best_val_accuracy: float
     best_epoch: float

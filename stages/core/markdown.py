@@ -35,6 +35,12 @@ def fmt(value: Any) -> str:
     return f"{value:,}" if isinstance(value, int) else md_escape(public(value))
 
 
+def fixed(value: Any, places: int = 3) -> str:
+    """A number with exactly `places` decimals (one format for a whole column: scores 3, seconds 1), thousands
+    separated; None as a dash."""
+    return f"{value:,.{places}f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else "—"
+
+
 def signed(value: Any) -> str:
     return f"{value:+.3f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else "—"
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 
 EVERY_S = float(os.environ.get("SYNTHBERT_PROGRESS_S", "10"))
 
@@ -28,18 +29,20 @@ class Progress:
 
     `rate_unit` and `per_unit` express the rate in another unit (training: steps counted, rows/s shown).
     `first=True` also logs the first update (training: how long one step takes, before minutes pass).
+    `clock`: seconds now (tests pass a fake one to check the throttle without waiting).
     """
 
     def __init__(self, what: str, total: int, unit: str, *, log: logging.Logger, rate_unit: str | None = None,
-                 per_unit: float = 1.0, first: bool = False, every_s: float | None = None):
+                 per_unit: float = 1.0, first: bool = False, every_s: float | None = None,
+                 clock: Callable[[], float] = time.perf_counter):
         self.what, self.total, self.unit, self.log = what, max(0, total), unit, log
         self.rate_unit, self.per_unit = rate_unit or unit, per_unit
         self.every_s = EVERY_S if every_s is None else every_s
-        self.done, self.logged, self.first = 0, 0, first
-        self.start = self.last = time.perf_counter()
+        self.done, self.logged, self.first, self.clock = 0, 0, first, clock
+        self.start = self.last = clock()
 
     def line(self, note: str = "") -> str:
-        elapsed = max(time.perf_counter() - self.start, 1e-9)
+        elapsed = max(self.clock() - self.start, 1e-9)
         rate = self.done * self.per_unit / elapsed
         pct = f" ({100 * self.done / self.total:.0f}%)" if self.total else ""
         left = (self.total - self.done) * elapsed / self.done if self.done else 0.0
@@ -49,7 +52,7 @@ class Progress:
 
     def update(self, n: int = 1, note: str = "") -> None:
         self.done += n
-        now = time.perf_counter()
+        now = self.clock()
         due = now - self.last >= self.every_s or (self.first and self.logged == 0)
         if due or (self.done >= self.total and self.logged):
             self.log.info("%s", self.line(note))

@@ -14,12 +14,9 @@ SUBJECT_CHARS = 48
 
 
 def usd(value: Any) -> str:
-    """Dollars: 4 decimals under $1 (LLM rounds are cheap), cents above; no price in the price table: "unknown"."""
-    if value is None:
-        return "unknown"
-    if value == 0:
-        return "0"
-    return f"{value:.4f}" if abs(value) < 1 else f"{value:,.2f}"
+    """Dollars, always 4 decimals (LLM rounds are cheap; one format per column); no price in the price table:
+    "unknown"."""
+    return "unknown" if value is None else f"{value:,.4f}"
 
 
 def score(row: dict[str, Any] | None) -> str:

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 from stages.core.text import has_unspaced, tokens
 from stages.core import modeling, params
-from stages.core.progress import duration
+from stages.core.progress import Progress, duration
 from stages.explanation import fast_lime, multilabel
 from stages.explanation.selection import Selection, check_labels
 
@@ -127,12 +127,12 @@ def explain_row(row: dict[str, Any], labels: list[str], fn: CachedClassifier, cf
 
 
 def explain_rows(rows: Any, kind: str, labels: list[str], fn: CachedClassifier, cfg: params.Explain,
-                 seed: int, thresholds: list[float] | None = None) -> Explained:
+                 seed: int, thresholds: list[float] | None = None, clock: Any = time.perf_counter) -> Explained:
     """Each row explained (explain_row); for a multi-label model (its `thresholds` given) each wrongly decided
-    label of a mismatch, or each label of a correct row, on its own sigmoid (explanation/multilabel.py)."""
-    out, began = [], time.perf_counter()
+    label of a mismatch, or each label of a correct row, on its own sigmoid (explanation/multilabel.py).
+    A progress line every ~10 s (core/progress.py, on `clock`), none for a loop shorter than that."""
+    out, bar = [], Progress(f"LIME {kind} rows", len(rows), "rows", log=log, clock=clock)
     for i, row in enumerate(rows.to_dict("records"), 1):
-        start, before = time.perf_counter(), fn.predicted
         html = "html/" + (f"{i:02d}.html" if kind == "mismatch" else f"correct-{i:02d}.html")
         if thresholds is None:
             out.append(explain_row(row, labels, fn, cfg, seed, html))
@@ -140,9 +140,7 @@ def explain_rows(rows: Any, kind: str, labels: list[str], fn: CachedClassifier, 
             ids = [labels.index(lab) for lab, _ in multilabel.explained_labels(row["true"], row["predicted"])]
             exp = explain_one(row["text"], ids, labels, fn, cfg, seed)
             out.append((multilabel.item_for(row, exp, labels, thresholds, html), exp))
-        spent = time.perf_counter() - began
-        log.info("%s %d/%d: %s new strings predicted, %.1f s, ETA %s", kind, i, len(rows),
-                 f"{fn.predicted - before:,}", time.perf_counter() - start, duration(spent / i * (len(rows) - i)))
+        bar.update(1, note=f"; {fn.predicted:,} distinct perturbed texts predicted so far")
     return out
 
 
@@ -159,9 +157,11 @@ def explain_selection(chosen: Selection, model_dir: Path, predictions: Path, cfg
     log.info("explaining %d mismatches and %d correct rows on %s, %s perturbations each", len(chosen.mismatches),
              len(chosen.contrast), modeling.device(), f"{cfg.num_samples:,}")
     texts = [t for frame in (chosen.mismatches, chosen.contrast) if len(frame) for t in frame["text"]]
+    began = time.perf_counter()
     fn.predict(perturbations(texts, labels, cfg, seed))  # one pass over every example's distinct perturbations
     mismatches = explain_rows(chosen.mismatches, "mismatch", labels, fn, cfg, seed, thresholds)
     contrast = explain_rows(chosen.contrast, "correct", labels, fn, cfg, seed, thresholds)
-    log.info("LIME: %s perturbed texts requested, %s distinct ones predicted", f"{fn.calls:,}",
-             f"{fn.predicted:,}")
+    log.info("LIME: %d mismatches and %d correct rows explained in %s; %s perturbed texts requested, %s distinct "
+             "ones predicted", len(mismatches), len(contrast), duration(time.perf_counter() - began),
+             f"{fn.calls:,}", f"{fn.predicted:,}")
     return Results(mismatches, contrast, fn.calls, fn.predicted)

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from stages.core.labelsets import split_labels
+from stages.core.markdown import fmt
 from stages.core.similarity import words
 from stages.core.text import md_escape, word_count
 
@@ -152,18 +153,19 @@ def report(rows: Sequence[Row], shortcut_threshold: float, near_threshold: float
 
 def markdown(report: dict[str, Any]) -> str:
     """quality.md: the tables a reviewer reads before training."""
-    prov = report["provider"]
-    lines = ["# Data quality", "", "Provider: " + ", ".join(f"{k} `{v}`" for k, v in prov.items()), "",
+    prov = ", ".join(f"{k} `{', '.join(map(str, v)) if isinstance(v, list) else v}`"
+                     for k, v in report["provider"].items() if v not in (None, []))
+    lines = ["# Data quality", "", f"Provider: {prov}", "",
              "| label | rows before cleaning | rows kept | chars: median (p10-p90) | words: median | "
              "distinct-1 | distinct-2 |", "|---|---:|---:|---:|---:|---:|---:|"]
     for label, counts in report["per_label"].items():
         chars, words_, div = (report[k].get(label) for k in ("length_chars", "length_words", "diversity"))
         if chars is None:
-            lines.append(f"| {md_escape(label)} | {counts['before']} | {counts['after']} | | | | |")
+            lines.append(f"| {md_escape(label)} | {fmt(counts['before'])} | {fmt(counts['after'])} | | | | |")
             continue
-        lines.append(f"| {md_escape(label)} | {counts['before']} | {counts['after']} | {chars['median']} "
-                     f"({chars['p10']}-{chars['p90']}) | {words_['median']} | {div['distinct_1']} | "
-                     f"{div['distinct_2']} |")
+        lines.append(f"| {md_escape(label)} | {fmt(counts['before'])} | {fmt(counts['after'])} | {chars['median']} "
+                     f"({chars['p10']}-{chars['p90']}) | {words_['median']} | {div['distinct_1']:.3f} | "
+                     f"{div['distinct_2']:.3f} |")
     lines += ["", f"Rows read: {report['rows_read']}; kept: {report['rows_kept']}.", "",
               "Rows per source (read → kept): " + "; ".join(f"{md_escape(s)} {c['before']} → {c['after']}"
                                                           for s, c in report["per_source"].items()) + ".",

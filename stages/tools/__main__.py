@@ -8,12 +8,14 @@
     synthbert focus
     synthbert rounds
 
-Each verb is also `python -m stages.tools.<verb>`; `synthbert <verb> --help` shows its options.
+Each verb is also `python -m stages.tools.<verb>` (its usage still says `synthbert <verb>`); `synthbert <verb> --help`
+shows its options. No verb prints this help and exits 2; `synthbert --version` prints the installed version.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import sys
 
 VERBS = {
@@ -26,8 +28,17 @@ VERBS = {
 }
 
 
+def version() -> str:
+    """The installed distribution's version (pyproject.toml's, as pip recorded it)."""
+    try:
+        return importlib.metadata.version("synthbert")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed: pip install -e .)"
+
+
 def usage() -> str:
-    lines = ["usage: synthbert <verb> [options]   (synthbert <verb> --help for a verb's options)", "", "verbs:"]
+    lines = ["usage: synthbert [-h] [--version] <verb> [options]   (synthbert <verb> --help for a verb's options)", "",
+             "verbs:"]
     lines += [f"  {verb:<9} {what}" for verb, what in VERBS.items()]
     lines += ["", "example:", '  synthbert predict "You won\'t believe what the mayor did" "Council approves budget"']
     return "\n".join(lines)
@@ -35,8 +46,14 @@ def usage() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    if not args or args[0] in ("-h", "--help"):
+    if not args:  # a command line missing its verb is a usage error, as argparse's are
+        print(usage(), file=sys.stderr)
+        return 2
+    if args[0] in ("-h", "--help"):
         print(usage())
+        return 0
+    if args[0] in ("-V", "--version"):
+        print(f"synthbert {version()}")
         return 0
     verb, rest = args[0], args[1:]
     if verb not in VERBS:

@@ -1,8 +1,8 @@
 """The workspace against a git revision, for a pull request: verdict, metrics, params and per-label F1 as markdown.
 
-    python -m stages.tools.compare --rev main                      # markdown on stdout
-    python -m stages.tools.compare --rev origin/main --report reports/report.md --link-base URL --out comment.md
-    python -m stages.tools.compare --check-lock                    # dvc.lock up to date with code and params?
+    synthbert compare --rev main                                   # markdown on stdout
+    synthbert compare --rev origin/main --report reports/report.md --link-base URL --out comment.md
+    synthbert compare --check-lock                                 # dvc.lock up to date with code and params?
     synthbert compare --seed-groups                                # experiments grouped by all but base.seed
 
 Uses DVC's own `dvc metrics diff`, `dvc params diff` and `dvc status` (JSON output). The lock check needs
@@ -259,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
         run(args.rev, args.out, args.report, args.link_base, args.check_lock, seeds=args.seed_groups,
             params_path=Path(args.params))
 
-    return cli.main(__doc__.splitlines()[0], add, body, argv, example=cli.examples(__doc__))
+    return cli.main(__doc__.splitlines()[0], add, body, argv, example=cli.examples(__doc__), prog="synthbert compare")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Export the trained classifier for serving: ONNX (fp32) and dynamic-int8 ONNX, checked on the test split.
 
-    python -m stages.tools.export                      # models/classifier -> models/onnx, checked on data/split/test.csv
+    synthbert export                       # models/classifier -> models/onnx, checked on data/split/test.csv
     synthbert export --model DIR --out DIR --test FILE
 
 Writes OUT/model.onnx (torch.onnx.export, dynamic batch and sequence axes; inputs input_ids and
@@ -22,6 +22,8 @@ import shutil
 import sys
 from pathlib import Path
 from typing import Any
+
+from stages.core import cli
 
 log = logging.getLogger("stages.tools.export")
 MIN_AGREEMENT = 0.995
@@ -108,11 +110,12 @@ def run(model_dir: Path, out: Path, test_csv: Path, batch_size: int = 64) -> dic
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="synthbert export", description=__doc__.splitlines()[0],
+                                epilog=cli.epilog(cli.examples(__doc__)), formatter_class=cli.HelpFormatter)
     p.add_argument("--model", type=Path, default=Path("models/classifier"), help="trained model directory")
-    p.add_argument("--out", type=Path, default=Path("models/onnx"), help="directory to write (default models/onnx)")
+    p.add_argument("--out", type=Path, default=Path("models/onnx"), help="directory to write")
     p.add_argument("--test", type=Path, default=Path("data/split/test.csv"), help="texts to check agreement on")
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--batch-size", type=int, default=64, help="texts per forward pass")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     from stages.tools.predict import InputError

@@ -203,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
                     audit=args.audit if args.coverage else None, clear=args.clear)
         print("\n".join(summary(args.out, focus)) if focus else f"{args.out}: cleared (no focus)")
 
-    return cli.main(__doc__.splitlines()[0], add, body, argv, example=cli.examples(__doc__))
+    return cli.main(__doc__.splitlines()[0], add, body, argv, example=cli.examples(__doc__), prog="synthbert focus")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,9 @@
 """Use the trained classifier: the label and class probabilities of each text, batched.
 
-    python -m stages.tools.predict "You won't believe what the mayor did" "Council approves budget"
-    python -m stages.tools.predict --input headlines.txt --out predictions.csv --top-k 1
-    python -m stages.tools.predict --onnx models/onnx/model.int8.onnx "Council approves budget"
-    cat headlines.txt | python -m stages.tools.predict --format csv
+    synthbert predict "You won't believe what the mayor did" "Council approves budget"
+    synthbert predict --input headlines.txt --out predictions.csv --top-k 1
+    synthbert predict --onnx models/onnx/model.int8.onnx "Council approves budget"
+    cat headlines.txt | synthbert predict --format csv
 
 Needs only a model directory (default models/classifier): no params.yaml, data or DVC. It imports nothing
 else from this repository, so the file can be copied next to a model and run as `python predict.py`. That is
@@ -271,13 +271,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    example = "\n".join("  " + line.strip() for line in __doc__.splitlines()[2:5])  # no stages import: standalone
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0], epilog="example:\n" + example,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    example = "\n".join("  " + line.strip() for line in __doc__.splitlines()[2:6])  # no stages import: standalone
+    p = argparse.ArgumentParser(prog="synthbert predict", description=__doc__.splitlines()[0],
+                                epilog="example:\n" + example, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("texts", nargs="*", help="texts to classify (else --input, else standard input)")
     p.add_argument("--model", default="models/classifier", help="model directory (default: models/classifier)")
     p.add_argument("--input", "-i", help="UTF-8 file: one text per line, a .csv (--column) or .jsonl; '-' = stdin")
-    p.add_argument("--column", default="text", help="text column of a .csv / field of a .jsonl input")
+    p.add_argument("--column", default="text", help="text column of a .csv / field of a .jsonl input (default: text)")
     p.add_argument("--out", "-o", type=Path, help="file to write (default: standard output)")
     p.add_argument("--format", choices=("jsonl", "csv"), help="output format (default: from --out, else jsonl)")
     p.add_argument("--top-k", type=int, help="probabilities of the k most likely labels (default: all)")

@@ -258,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
             what = f"{len(ledger.rounds) - 1} rounds, {ledger.decision}" if ledger.rounds else "no rounds yet"
             print(f"wrote {LEDGER} ({what}); run `dvc repro` (report.md shows it) and commit", file=sys.stderr)
 
-    return cli.main(__doc__.splitlines()[0], add, body, argv, example=cli.examples(__doc__))
+    return cli.main(__doc__.splitlines()[0], add, body, argv, example=cli.examples(__doc__), prog="synthbert rounds")
 
 
 if __name__ == "__main__":

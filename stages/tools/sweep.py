@@ -1,6 +1,6 @@
 """A Bayesian sweep over DVC experiments: Optuna proposes params, each trial is a `dvc exp run`.
 
-    python -m stages.tools.sweep --trials 20 -S train.max_length=64
+    synthbert sweep --trials 20 -S train.max_length=64
 
 Reads the search space, objective and direction from sweep.yaml and base.seed (Optuna's sampler) from
 params.yaml. Each trial runs `dvc exp run --temp -n sweep-N -S key=value ... STAGE` (outside the workspace,
@@ -255,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(render(run(sweep, args.trials, params.load("base", args.params).seed, prefix=args.prefix,
                                     fixed=fixed)))
 
-    return cli.main(__doc__.splitlines()[0], add, body, argv, example=cli.examples(__doc__))
+    return cli.main(__doc__.splitlines()[0], add, body, argv, example=cli.examples(__doc__), prog="synthbert sweep")
 
 
 if __name__ == "__main__":

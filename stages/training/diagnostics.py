@@ -36,6 +36,13 @@ def epoch_rows(log_history: list[dict[str, Any]], by_step: bool = False) -> list
     return rows
 
 
+def last_train_loss(log_history: list[dict[str, Any]]) -> float | None:
+    """The train loss the Trainer logged last (the training curve's end, rounded to 6 places), not the run's mean
+    that train() returns as training_loss; None when it logged none."""
+    losses = [float(e["loss"]) for e in log_history if "loss" in e and "eval_loss" not in e]
+    return round(losses[-1], 6) if losses else None
+
+
 def live_logger(live: Any, by_step: bool = False) -> Any:
     """A Trainer callback that writes each evaluation's row (see epoch_rows) to DVCLive, one step per
     evaluation (the epoch, or with `by_step` the optimizer step).

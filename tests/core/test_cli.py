@@ -15,4 +15,5 @@ def test_help_of_every_command_ends_with_an_example(name, capsys):
     out = capsys.readouterr().out
     assert stop.value.code == 0
     example = out.split("\nexample:\n", 1)[1]
-    assert example.startswith(f"  python -m {name} ") and example.strip()
+    command = f"synthbert {name.rsplit('.', 1)[1]}" if name.startswith("stages.tools.") else f"python -m {name}"
+    assert example.startswith(f"  {command} ") and example.strip()

@@ -28,6 +28,20 @@ def test_progress_lines_name_done_total_rate_and_eta(caplog):
     assert [duration(s) for s in (4.4, 185, 7620)] == ["4 s", "3m05s", "2h07m"]
 
 
+def test_progress_is_throttled_by_its_clock_not_by_updates(caplog):
+    """A fake clock (no waiting): 100 updates 1 s apart log at 10, 20, ..., 90 s and once at the end."""
+    log = logging.getLogger("stages.test")
+    caplog.set_level(logging.INFO, logger="stages.test")
+    now = [0.0]
+    p = Progress("LIME", 100, "rows", log=log, every_s=10, clock=lambda: now[0])
+    for _ in range(100):
+        now[0] += 1.0
+        p.update()
+    lines = [r.getMessage() for r in caplog.records]
+    assert [line.split(" rows")[0] for line in lines] == [f"LIME: {n}/100" for n in range(10, 101, 10)]
+    assert lines[-1].endswith("1m40s in all")
+
+
 def test_scoring_and_template_generation_log_progress(tiny_bert, caplog, monkeypatch):
     monkeypatch.setattr(progress, "EVERY_S", 0.0)
     caplog.set_level(logging.INFO, logger="stages")

@@ -9,6 +9,7 @@ import pytest
 from stages import generate
 from stages.core import params
 from stages.generation import label_issues
+from tests.page_checks import check_page
 
 NEWS = ["council", "budget", "court", "rates", "bank", "storm", "rail", "senate", "census", "tariff"]
 BAIT = ["shocking", "unbelievable", "secret", "trick", "amazing", "insane", "jaw", "dropping", "weird", "epic"]
@@ -90,6 +91,7 @@ def test_stage_reports_label_issues_and_drops_them_only_when_asked(tmp_path, lab
         assert mislabelled not in set(out["text"])
     md = (tmp_path / "r" / "quality.md").read_text()
     assert "## Label issues" in md and f"Flagged: {issues['total']}" in md and "| given label |" in md
+    check_page(md)
 
 
 @pytest.mark.parametrize("multi", [False, True])

@@ -185,7 +185,8 @@ def test_model_card_names_base_model_data_params_metrics_and_limits(model_dir, t
     shutil.copytree(model_dir, target)
     summary = TrainSummary(
         base_model=str(tiny_bert), device="cpu", torch="2", transformers="5", train_rows=48, val_rows=16, epochs=2.0,
-        train_loss=0.4, best_val_f1_macro=0.8125, best_val_accuracy=0.8, best_epoch=2.0, epochs_trained=2.0,
+        train_loss=0.4, last_train_loss=0.25, best_val_f1_macro=0.8125, best_val_accuracy=0.8, best_epoch=2.0,
+        epochs_trained=2.0,
         optimizer_steps=6, stopped_early=False, train_seconds=1.0, train_samples_per_second=96.0, peak_memory_mb=1.0,
         processes=1, precision="fp32", max_length=32, trainable_parameters=1, total_parameters=1, class_weights=None,
         deterministic=False, resumed_from=None, overfitting_warning=None, undertrained_warning=None)

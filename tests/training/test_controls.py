@@ -203,6 +203,7 @@ def test_epoch_rows_and_overfitting_warning():
     history.append({"train_runtime": 3.0, "train_loss": 0.45, "epoch": 4.0})
     rows = diagnostics.epoch_rows(history)
     assert [r["step"] for r in rows] == [1, 2, 3, 4] and [r["global_step"] for r in rows] == [4, 8, 12, 16]
+    assert diagnostics.last_train_loss(history) == 0.3 and diagnostics.last_train_loss([]) is None  # not the mean 0.45
     assert rows[2] == {"step": 3, "global_step": 12, "epoch": 3.0, "loss": 0.4, "eval/loss": 0.45,
                        "eval/f1_macro": 0.8}
     warning = diagnostics.rising_val_loss(rows, 2)

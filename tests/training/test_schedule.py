@@ -84,6 +84,7 @@ def test_eval_steps_evaluates_checkpoints_and_logs_every_n_steps_and_resumes(tmp
     assert summary["best_epoch"] in (0.75, 1.5, 2.0)
     loss = pd.read_csv(tmp_path / "r" / "plots" / "metrics" / "loss.tsv", sep="\t")
     assert loss["step"].tolist()[:2] == [6, 12]  # the train loss logged with each evaluation
+    assert summary["last_train_loss"] == pytest.approx(loss["loss"].iloc[-1], abs=1e-6)  # the curve's end
 
 
 def test_epoch_rows_by_step_keep_several_evaluations_per_epoch():
