@@ -257,8 +257,7 @@ class TestReport(Contract):
 
 _NAMES = [f.name for f in dataclasses.fields(TestMetrics)]
 MULTI_LABEL_FIELDS = tuple(_NAMES[_NAMES.index("multi_label"):])  # left out of a single-label model's file
-# test split: what `dvc exp show` shows; roc_auc_macro only without roc_auc (a binary task's are the same number)
-HEADLINE_KEYS = ("f1_macro", "accuracy", "roc_auc", "roc_auc_macro")
+HEADLINE_KEYS = ("f1_macro", "accuracy", "roc_auc", "roc_auc_macro")  # test split, in `dvc exp show`; see headline()
 HEADLINE_MULTI_LABEL_KEYS = ("f1_micro", "f1_macro", "f1_samples", "hamming_loss", "subset_accuracy", "roc_auc_macro")
 HEADLINE_REAL_KEYS = ("f1_macro",)  # each real set (its accuracy and intervals: test_metrics.json)
 
@@ -275,8 +274,7 @@ class Metrics(Contract):
     def headline(cls, report: TestReport) -> "Metrics":
         test = report.test.to_dict()
         keys = HEADLINE_MULTI_LABEL_KEYS if report.test.multi_label else HEADLINE_KEYS
-        if test.get("roc_auc") is not None:
-            keys = tuple(k for k in keys if k != "roc_auc_macro")
+        keys = tuple(k for k in keys if k != "roc_auc_macro" or test.get("roc_auc") is None)  # binary: = roc_auc
         return cls(test={k: test[k] for k in keys if test.get(k) is not None},
                    external={name: {k: row[k] for k in HEADLINE_REAL_KEYS} for name, row in report.external.items()})
 
