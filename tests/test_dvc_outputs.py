@@ -31,7 +31,7 @@ def test_every_plot_is_declared_once_and_the_training_curves_are_data():
     # Data plots (Vega) for the training curves alone: `dvc plots diff` overlays revisions only for data plots.
     data = {title: files for title, files in plot_targets() if not files[0].endswith(".png")}
     curves = "reports/train/plots/metrics/"
-    assert data == {"training loss": [curves + "loss.tsv", curves + "eval/loss.tsv"],
+    assert data == {"train and validation loss": [curves + "loss.tsv", curves + "eval/loss.tsv"],
                     "validation macro-F1": [curves + "eval/f1_macro.tsv"]}, data
     for entry in DVC["plots"]:
         if isinstance(entry, dict):

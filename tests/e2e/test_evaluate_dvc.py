@@ -71,7 +71,8 @@ def test_metrics_and_plots_are_visible_to_dvc(repo):
                  "reports/eval/per_label_f1.png", "reports/eval/confusion.png", "reports/train_curves.png"):
         assert plots.get(name), (name, list(plots))
     # the training curves are data plots (overlaid across revisions), every other chart a PNG
-    assert {n for n, p in plots.items() if p[0].get("type") == "vega"} == {"training loss", "validation macro-F1"}
+    vega = {n for n, p in plots.items() if p[0].get("type") == "vega"}
+    assert vega == {"train and validation loss", "validation macro-F1"}, vega
 
 
 def test_unknown_external_label_stops_dvc_repro_with_one_line(repo):

@@ -46,7 +46,8 @@ EXPERIMENTS = {"one-epoch": "train.epochs=1", "slower": "train.learning_rate=0.0
 HEADLINE = {"test.f1_macro", "test.accuracy", "test.roc_auc", "external.stop_clickbait.f1_macro",
             "external.stop_clickbait_dev.f1_macro", "best_val_f1_macro"}
 # The hashes DVC needs: the deps of later stages that earlier stages (train, evaluate) write, one column each.
-NEEDED_HASHES = {"models/classifier", "reports/train", "reports/eval", "reports/eval/predictions.csv", "reports/explain"}
+NEEDED_HASHES = {"models/classifier", "reports/train", "reports/eval", "reports/eval/predictions.csv",
+                 "reports/explain"}
 
 
 def test_exp_show_of_two_experiments_fits_15_columns_with_the_headline_metrics(repo):
@@ -59,7 +60,8 @@ def test_exp_show_of_two_experiments_fits_15_columns_with_the_headline_metrics(r
     everything = header_cells(dvc(repo, "exp", "show", "--md", "--no-pager").stdout)
     # One column per headline number: the kept epoch's validation score, no last-epoch values, epoch, step or loss
     # (DVCLive's summary), no roc_auc_macro beside a binary task's roc_auc, no intervals or per-label values.
-    metrics = {c for c in everything if c.startswith(("test.", "external.", "eval.", "best_", "epoch", "step", "loss"))}
+    metrics = {c for c in everything
+               if c.startswith(("test.", "external.", "eval.", "best_", "epoch", "step", "loss"))}
     assert metrics == HEADLINE, metrics
     hashes = {c for c in cells if "/" in c}
     assert hashes <= NEEDED_HASHES, hashes
@@ -91,7 +93,7 @@ def test_plots_diff_overlays_the_training_curves_offline(repo, tmp_path):
     page = (out / "index.html").read_text(encoding="utf-8")
     # Each training curve is one chart holding every revision's data (one colour each), not a chart per revision.
     revs = {"main", *EXPERIMENTS}
-    assert spec_revisions(page) == {"training loss": revs, "validation macro-F1": revs}
+    assert spec_revisions(page) == {"train and validation loss": revs, "validation macro-F1": revs}
     # vega, vega-lite and vega-embed are inlined (.dvc/plots.html): no page element loads from the network
     html = re.sub(r"<script[^>]*>.*?</script>", "", page, flags=re.S)
     assert page.count("<script") > 3 and not re.search(r"<script[^>]*\bsrc=", page)

@@ -43,7 +43,8 @@ def test_metric_rows_leave_out_bookkeeping():
             "reports/metrics.json": {"test.f1_macro": {"old": 0.7, "new": 0.75, "diff": 0.05},
                                      "test.loss_ratio": {"old": 1.0, "new": 2.0, "diff": 1.0}}}
     headline, _ = compare.metric_rows(diff)
-    assert [r[0] for r in headline] == ["`reports/metrics.json:test.f1_macro`", "`reports/metrics.json:test.loss_ratio`",
+    assert [r[0] for r in headline] == ["`reports/metrics.json:test.f1_macro`",
+                                        "`reports/metrics.json:test.loss_ratio`",
                                         "`reports/train/best_val.json:best_val_f1_macro`",
                                         "`reports/train/metrics.json:best_val_f1_macro`"]
     md = compare.render("main", diff, {})
