@@ -2,11 +2,12 @@
 
 Reads: <split>/train.csv, <split>/val.csv and (optional) dataset.json from generate (provider and row counts,
 for the model card). Writes: the model directory (Hugging Face format, id2label, tokenizer, params, the model card
-README.md), DVCLive per-epoch curves and summary.json in the reports directory; keeps resumable checkpoints
-in the checkpoint directory. Params: base.seed, train.*. After training, on val (training/decision_rule.py): a
-single-label model's decision rule (train.decision) and a multi-label one's per-label thresholds (dataset.json
-multi_label: one sigmoid per label, training/multilabel.py) are tuned and saved in config.json; collapse is checked.
-Runs on CUDA when present, else the CPU; under `torchrun --nproc-per-node N` as N processes (rank 0 writes).
+README.md), DVCLive per-epoch curves, summary.json and best_val.json (the DVC metric) in the reports directory;
+keeps resumable checkpoints in the checkpoint directory. Params: base.seed, train.*. After training, on val
+(training/decision_rule.py): a single-label model's decision rule (train.decision) and a multi-label one's per-label
+thresholds (dataset.json multi_label: one sigmoid per label, training/multilabel.py) are tuned and saved in
+config.json; collapse is checked. Runs on CUDA when present, else the CPU; under `torchrun --nproc-per-node N` as N
+processes (rank 0 writes).
 `--only-source real`: the same on the real train rows alone (the real_only baseline; training/subset.py).
 """
 
@@ -233,6 +234,9 @@ def run(*, cfg: params.Train, seed: int, split_dir: Path, model_dir: Path, repor
         checkpoints.finish(ckpt, fp)
         live.summary.update({k: getattr(summary, k) for k in ("best_val_f1_macro", "best_val_accuracy", "best_epoch")})
         summary.write(out / "summary.json")
+        # The DVC metric (dvc.yaml `metrics:`): the kept model's validation score alone, so `dvc exp show` has one
+        # column for training (DVCLive's metrics.json holds the last epoch's values, step and loss: not a metric).
+        write_json(out / "best_val.json", {"best_val_f1_macro": summary.best_val_f1_macro})
     log.info("best val macro-F1 %.4f (epoch %g) after %.0f s; model saved to %s", summary.best_val_f1_macro,
              summary.best_epoch, summary.train_seconds, model_dir)
     return summary.to_dict()

@@ -116,6 +116,8 @@ def make_repo(dest: Path, tiny_model: Path, overrides: dict | None = None,
     run_cmd(["git", "init", "-q", "-b", "main"], dest)
     dvc(dest, "init", "-q")
     dvc(dest, "config", "core.analytics", "false")
+    shutil.copy2(ROOT / ".dvc" / "plots.html", dest / ".dvc" / "plots.html")  # the offline page of `dvc plots`
+    dvc(dest, "config", "plots.html_template", "plots.html")
     run_cmd(["git", "add", "-A"], dest)
     run_cmd(["git", "commit", "-qm", "init"], dest)
     return dest

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import yaml
 
 from testkit import ROOT
@@ -23,14 +25,36 @@ def plot_targets() -> list[tuple[str, list[str]]]:
     return out
 
 
-def test_every_plot_is_declared_once_and_renders_without_a_cdn():
+def test_every_plot_is_declared_once_and_the_training_curves_are_data():
     targets = [f for _, files in plot_targets() for f in files]
     assert len(targets) == len(set(targets)), "a plot declared twice"
-    # PNG only: DVC's Vega plots load vega, vega-lite and vega-embed from cdn.jsdelivr.net (blank offline).
-    assert all(t.endswith(".png") for t in targets), targets
+    # Data plots (Vega) for the training curves alone: `dvc plots diff` overlays revisions only for data plots.
+    data = {title: files for title, files in plot_targets() if not files[0].endswith(".png")}
+    curves = "reports/train/plots/metrics/"
+    assert data == {"train and validation loss": [curves + "loss.tsv", curves + "eval/loss.tsv"],
+                    "validation macro-F1": [curves + "eval/f1_macro.tsv"]}, data
+    for entry in DVC["plots"]:
+        if isinstance(entry, dict):
+            (spec,) = entry.values()
+            assert spec["x"] == "step" and all(isinstance(f, str) for f in spec["y"].values()), spec
     assert "reports/train_curves.png" in targets  # the training curves the report draws
-    stems = [t.rsplit("/", 1)[-1] for t in targets]
+    stems = [t.rsplit("/", 1)[-1] for t in targets if t.endswith(".png")]
     assert len(stems) == len(set(stems)), "two plots would show under the same name"
+
+
+def test_plots_pages_use_the_offline_template():
+    # DVC's own page loads vega, vega-lite and vega-embed from a CDN (blank offline): .dvc/config names a template
+    # with them inlined and without the {scripts} placeholder, where DVC would put the CDN's <script> tags.
+    config = (ROOT / ".dvc" / "config").read_text(encoding="utf-8")
+    assert re.search(r"^\[plots\]\n\s+html_template = plots\.html$", config, re.M), config
+    page = (ROOT / ".dvc" / "plots.html").read_text(encoding="utf-8")
+    assert "{plot_divs}" in page and "{scripts}" not in page
+    scripts = re.findall(r"<script([^>]*)>(.*?)</script>", page, re.S)
+    assert [re.fullmatch(r' data-lib="([\w-]+)@[\d.]+"', attrs)[1] for attrs, _ in scripts] == [
+        "vega", "vega-lite", "vega-embed"], [attrs for attrs, _ in scripts]
+    assert all(len(code) > 50_000 for _, code in scripts)  # the libraries themselves, not a loader
+    outside = re.sub(r"<script[^>]*>.*?</script>", "", page, flags=re.S)
+    assert not re.search(r"(src|href)\s*=", outside), "the template loads a file"
 
 
 def test_named_plots_have_human_titles():
@@ -41,7 +65,8 @@ def test_named_plots_have_human_titles():
 
 
 def test_metrics_are_the_headline_file_and_the_validation_score():
-    assert DVC["metrics"] == ["reports/metrics.json", "reports/train/metrics.json"]
+    # not DVCLive's reports/train/metrics.json: the last epoch's values, step and loss (exp show noise)
+    assert DVC["metrics"] == ["reports/metrics.json", "reports/train/best_val.json"]
     evaluate = DVC["stages"]["evaluate"]
     assert evaluate["metrics"] == [{"reports/metrics.json": {"cache": False, "persist": True}}]
 

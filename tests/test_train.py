@@ -101,9 +101,12 @@ def test_dvclive_writes_one_row_per_epoch_for_every_curve(trained):
 
 def test_dvclive_metrics_file_holds_headline_values_only(trained):
     tmp, summary = trained
-    live = json.loads((tmp / "reports" / "metrics.json").read_text())  # a DVC metric: one exp show column a value
+    live = json.loads((tmp / "reports" / "metrics.json").read_text())  # DVCLive's summary: the last evaluation
     assert set(live["eval"]) == {"loss", "accuracy", "f1_macro"}  # no per-label F1: it stays in its curve
     assert live["best_val_f1_macro"] == summary["best_val_f1_macro"] and live["step"] == 6
+    # The DVC metric (dvc.yaml) is the kept model's validation score alone: one `dvc exp show` column.
+    assert json.loads((tmp / "reports" / "best_val.json").read_text()) == {
+        "best_val_f1_macro": summary["best_val_f1_macro"]}
 
 
 def test_summary_has_device_memory_parameters_and_speed(trained):

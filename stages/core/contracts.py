@@ -9,6 +9,7 @@
 | reports/data/split.json      | split    | report           |
 | reports/data/audit.json      | audit    | report, `synthbert focus --coverage` |
 | reports/train/summary.json   | train    | evaluate, report |
+| reports/train/best_val.json  | train    | (dvc exp show)   |
 | models/real_only/subset.json | train --only-source | evaluate |
 | reports/metrics.json         | evaluate | (dvc exp show)   |
 | reports/eval/test_metrics.json | evaluate | report         |
@@ -257,9 +258,9 @@ class TestReport(Contract):
 
 _NAMES = [f.name for f in dataclasses.fields(TestMetrics)]
 MULTI_LABEL_FIELDS = tuple(_NAMES[_NAMES.index("multi_label"):])  # left out of a single-label model's file
-HEADLINE_KEYS = ("f1_macro", "accuracy", "roc_auc", "roc_auc_macro")  # test split: what `dvc exp show` shows
+HEADLINE_KEYS = ("f1_macro", "accuracy", "roc_auc", "roc_auc_macro")  # test split, in `dvc exp show`; see headline()
 HEADLINE_MULTI_LABEL_KEYS = ("f1_micro", "f1_macro", "f1_samples", "hamming_loss", "subset_accuracy", "roc_auc_macro")
-HEADLINE_REAL_KEYS = ("f1_macro", "accuracy")            # each real set
+HEADLINE_REAL_KEYS = ("f1_macro",)  # each real set (its accuracy and intervals: test_metrics.json)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -268,12 +269,13 @@ class Metrics(Contract):
 
     FILE: ClassVar[str] = "metrics.json (evaluate)"
     test: dict                 # HEADLINE_KEYS, or for a multi-label model HEADLINE_MULTI_LABEL_KEYS (None left out)
-    external: dict = dataclasses.field(default_factory=dict)   # real set name -> {f1_macro, accuracy}
+    external: dict = dataclasses.field(default_factory=dict)   # real set name -> {f1_macro}
 
     @classmethod
     def headline(cls, report: TestReport) -> "Metrics":
         test = report.test.to_dict()
         keys = HEADLINE_MULTI_LABEL_KEYS if report.test.multi_label else HEADLINE_KEYS
+        keys = tuple(k for k in keys if k != "roc_auc_macro" or test.get("roc_auc") is None)  # binary: = roc_auc
         return cls(test={k: test[k] for k in keys if test.get(k) is not None},
                    external={name: {k: row[k] for k in HEADLINE_REAL_KEYS} for name, row in report.external.items()})
 

@@ -33,6 +33,9 @@ from stages.tools import paired, seed_groups, verdict_md
 
 PER_LABEL_F1 = re.compile(r"^test\.per_label\.(?P<label>.+)\.f1$")
 ALWAYS = ("test.accuracy", "test.f1_macro")  # shown even when unchanged
+# Not results: counters, losses, timings and DVCLive's last-evaluation values (`eval.*`; the kept epoch's score is
+# best_val_f1_macro), which a revision from before metrics held headline numbers only still has as DVC metrics.
+BOOKKEEPING = re.compile(r"^eval\.|(^|\.)(step|epoch|best_epoch|loss|\w*seconds|\w*runtime|\w*per_second|\w*hash)$")
 _LINK = re.compile(r"(!?)\[([^\]]*)\]\(([^)\s]+)\)")
 DATA_MISSING = ("deleted", "not in cache")
 
@@ -58,10 +61,13 @@ def check_revision(rev: str, cwd: Path) -> None:
 
 
 def metric_rows(diff: dict[str, Any]) -> tuple[list[list[Any]], list[list[Any]]]:
-    """(headline rows: changed or ALWAYS metrics; per-label F1 rows), each [name, old, new, change]."""
+    """(headline rows: changed or ALWAYS metrics, bookkeeping left out; per-label F1 rows), each
+    [name, old, new, change]."""
     headline, per_label = [], []
     for path, metrics in sorted(diff.items()):
         for key, v in sorted(metrics.items()):
+            if BOOKKEEPING.search(key):
+                continue
             row = [v.get("old"), v.get("new"), v.get("diff")]
             if m := PER_LABEL_F1.match(key):
                 per_label.append([md_escape(m["label"]), *row])

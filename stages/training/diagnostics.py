@@ -71,8 +71,9 @@ def live_logger(live: Any, by_step: bool = False) -> Any:
 
 
 def headline_summary(summary: dict[str, Any]) -> dict[str, Any]:
-    """DVCLive's summary (reports/train/metrics.json, a DVC metric: one `dvc exp show` column per value) without
-    per-label values (`eval.f1_label.<label>`): they stay in their curves (plots/metrics/eval/f1_label/). In place."""
+    """DVCLive's summary (reports/train/metrics.json: the last evaluation's values; not a DVC metric, train's is
+    best_val.json) without per-label values (`eval.f1_label.<label>`): they stay in their curves
+    (plots/metrics/eval/f1_label/). In place."""
     for key in [k for k, v in summary.get("eval", {}).items() if isinstance(v, dict)]:
         del summary["eval"][key]
     return summary

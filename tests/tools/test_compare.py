@@ -33,6 +33,24 @@ def test_metric_rows_show_changed_and_headline_metrics_and_per_label_f1():
     assert "No param changed." in compare.render("main", diff, {})
 
 
+def test_metric_rows_leave_out_bookkeeping():
+    # An older revision's DVCLive summary was a DVC metric: its counters, loss and last-epoch values are no result.
+    old_train = {k: {"old": 1.0, "new": None, "diff": None} for k in (
+        "epoch", "step", "loss", "eval.loss", "eval.f1_macro", "eval.accuracy", "best_epoch", "train_seconds",
+        "eval.runtime", "train_samples_per_second", "model_hash")}
+    diff = {"reports/train/metrics.json": {**old_train, "best_val_f1_macro": {"old": 0.9, "new": None, "diff": None}},
+            "reports/train/best_val.json": {"best_val_f1_macro": {"old": None, "new": 0.91, "diff": None}},
+            "reports/metrics.json": {"test.f1_macro": {"old": 0.7, "new": 0.75, "diff": 0.05},
+                                     "test.loss_ratio": {"old": 1.0, "new": 2.0, "diff": 1.0}}}
+    headline, _ = compare.metric_rows(diff)
+    assert [r[0] for r in headline] == ["`reports/metrics.json:test.f1_macro`",
+                                        "`reports/metrics.json:test.loss_ratio`",
+                                        "`reports/train/best_val.json:best_val_f1_macro`",
+                                        "`reports/train/metrics.json:best_val_f1_macro`"]
+    md = compare.render("main", diff, {})
+    assert not [w for w in ("epoch", "step", "eval.", "seconds", "runtime", "hash") if w in md], md
+
+
 def test_rebase_links_points_relative_links_at_the_commit_and_images_at_raw_files(tmp_path):
     report = tmp_path / "reports" / "report.md"
     md = ("![cm](eval/confusion.png) [page](explain/html/01.html) [web](https://dvc.org) [top](#top) "

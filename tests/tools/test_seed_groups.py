@@ -21,7 +21,7 @@ def state(rev: str, name: str | None, seed: int, lr: float = 5e-5, f1: float | N
     deps = {**CODE, "stages/train.py": {**CODE["stages/train.py"], "hash": code},
             "data/split/train.csv": {"hash": f"split-{seed}"}}
     metrics = {} if f1 is None else {"reports/metrics.json": {"data": {"test": {"f1_macro": f1, "accuracy": f1},
-               **({"external": {"stop": {"f1_macro": real, "accuracy": real}}} if real is not None else {})}}}
+               **({"external": {"stop": {"f1_macro": real}}} if real is not None else {})}}}
     data = {"rev": rev, "params": params, "metrics": metrics, "deps": deps, "outs": OUTS, "meta": {}}
     return {"rev": rev, "name": name, "data": None if error else data,
             "error": {"msg": "failed", "type": "X"} if error else None, "experiments": None}
