@@ -9,9 +9,8 @@
 | reports/data/split.json      | split    | report           |
 | reports/data/audit.json      | audit    | report, `synthbert focus --coverage` |
 | reports/train/summary.json   | train    | evaluate, report |
-| reports/train/best_val.json  | train    | (dvc exp show)   |
 | models/real_only/subset.json | train --only-source | evaluate |
-| reports/metrics.json         | evaluate | (dvc exp show)   |
+| reports/metrics.json         | evaluate | (dvc exp show; and train's reports/train/best_val.json) |
 | reports/eval/test_metrics.json | evaluate | report         |
 | reports/eval/predictions.csv | evaluate | explain          |
 

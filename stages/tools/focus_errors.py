@@ -1,7 +1,8 @@
 """The errors `synthbert focus` aims at: the trained model's decisions on a *dev* set, never on a test set.
 
 A dev set is the val split (`val`: synthetic rows with their origin, so an error maps to its template or prompt)
-or an evaluate.external_test entry with `role: dev` (real rows: no template). The test split and sets with
+or an evaluate.external_test entry with `role: dev` (real rows: no template; each mismatch stands for its nearest
+synthetic train row of its true label, focus_nearest.py). The test split and sets with
 `role: test` only judge a round, so they are refused. The model decides by the rule saved with it (core/decision.py
 offsets; a multi-label model's thresholds), as evaluate does, in evaluate.precision; LIME (explanation/lime_runner)
 explains up to explain.max_examples of the mismatches, most confident first, seeded by base.seed.
@@ -120,6 +121,10 @@ def dev_errors(name: str, spec: params.ExternalTest | None, model_dir: Path, spl
     preds = decide(model, tokenizer, frame, cfg)
     mismatches = wrong(preds, multi)
     log.info("dev set %s (%s): %s rows, %s mismatches", name, path, f"{len(frame):,}", f"{len(mismatches):,}")
+    if spec is not None:  # real rows: no template behind them; their nearest synthetic train rows stand for them
+        from stages.tools.focus_nearest import nearest_origins
+
+        mismatches = nearest_origins(model, tokenizer, mismatches, split_dir, cfg.batch_size)
     patterns = lime_patterns(model, tokenizer, mismatches, params.load("explain", params_path),
                              params.load("base", params_path).seed)
     source = {"dev": name, "file": str(path), "rows": len(frame), "mismatches": len(mismatches),

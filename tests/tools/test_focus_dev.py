@@ -61,11 +61,12 @@ def quality(flagged: dict[str, int]) -> contracts.QualityReport:
         label_issues=issues)
 
 
-def workspace(tmp_path, model, val_rows, flagged=None, provider="template"):
-    """val.csv, a real dev and a real test set, quality.json and params.yaml (tiny LIME) under tmp_path; run()'s
-    keyword arguments."""
+def workspace(tmp_path, model, val_rows, flagged=None, provider="template", train_rows=None):
+    """val.csv, train.csv (`train_rows`, else the val rows), a real dev and a real test set, quality.json and
+    params.yaml (tiny LIME) under tmp_path; run()'s keyword arguments."""
     (tmp_path / "split").mkdir(parents=True)
     contracts.write_dataset(tmp_path / "split" / "val.csv", val_rows)
+    contracts.write_dataset(tmp_path / "split" / "train.csv", val_rows if train_rows is None else train_rows)
     (tmp_path / "ext" / "mine").mkdir(parents=True)
     real = pd.DataFrame({"text": REAL_BAIT + REAL_NEWS, "label": ["clickbait"] * 3 + ["factual"] * 2})
     for part in ("dev", "test"):
@@ -118,13 +119,32 @@ def test_flagged_and_shared_templates_are_never_weighted_and_listed_to_fix(tmp_p
     assert "1 templates weighted" in printed
 
 
-def test_a_role_dev_external_set_lists_its_pairs_and_weights_no_template(tmp_path, always_factual):
-    kwargs = workspace(tmp_path, always_factual, fills("clickbait-1", 2))
+def test_a_role_dev_external_set_weights_the_templates_nearest_its_errors(tmp_path, always_factual):
+    """A real row has no template: each real mismatch stands for its nearest synthetic train row of its true label.
+    Train holds each real clickbait text verbatim (cosine 1), under clickbait-1 (two texts) and clickbait-2 (one);
+    the same texts as a generate.real row and under a factual template must never stand for them."""
+    train = [{"text": REAL_BAIT[0], "label": "clickbait", "source": "real", "origin": "data/raw/mine.csv:1"},
+             {"text": REAL_BAIT[0], "label": "factual", "source": "template", "origin": "factual-3"},
+             {"text": REAL_BAIT[1], "label": "factual", "source": "template", "origin": "factual-3"},
+             {"text": REAL_BAIT[0], "label": "clickbait", "source": "template", "origin": "clickbait-1"},
+             {"text": REAL_BAIT[2], "label": "clickbait", "source": "template", "origin": "clickbait-1"},
+             {"text": REAL_BAIT[1], "label": "clickbait", "source": "template", "origin": "clickbait-2"},
+             *fills("clickbait-3", 3)]
+    kwargs = workspace(tmp_path, always_factual, fills("clickbait-1", 2), train_rows=train)
     result = focus_tool.run(**kwargs, dev="mine_dev")
     assert result["source"] == {"dev": "mine_dev", "file": str(tmp_path / "ext" / "mine" / "dev.csv"), "rows": 5,
                                 "mismatches": 3, "model": str(always_factual)}
     assert [(p["true"], p["predicted"], p["mismatches"]) for p in result["confused"]] == [("clickbait", "factual", 3)]
-    assert result["templates"] == {} and len(result["prompts"]["clickbait"]) == 1   # real rows have no template
+    assert result["templates"] == {"clickbait": {TEXT["clickbait-1"]: 3.0, TEXT["clickbait-2"]: 2.0}}
+    assert len(result["prompts"]["clickbait"]) == 1
+
+
+def test_real_dev_errors_weight_nothing_when_train_has_no_synthetic_row_of_their_label(tmp_path, always_factual):
+    train = [{"text": t, "label": "clickbait", "source": "real", "origin": f"data/raw/mine.csv:{i}"}
+             for i, t in enumerate(REAL_BAIT, 1)] + fills("factual-3", 3)
+    result = focus_tool.run(**workspace(tmp_path, always_factual, fills("clickbait-1", 2), train_rows=train),
+                            dev="mine_dev")
+    assert result["templates"] == {} and result["source"]["mismatches"] == 3
 
 
 @pytest.mark.parametrize("dev, message", [
