@@ -95,7 +95,8 @@ def test_a_saved_rule_decides_predict_labels_and_the_card_shows_pipeline_users_h
     from stages.core import decision
 
     p1 = np.unique(predict.Predictor(model_dir, device="cpu").proba(TEXTS)[:, 1])
-    t = float((p1[0] + p1[1]) / 2)  # above the lowest P(factual): the other texts are factual by the rule
+    i = int(np.argmax(np.diff(p1)))  # the widest gap between two texts' P(factual): no text sits near the rule's
+    t = float((p1[i] + p1[i + 1]) / 2)  # threshold, whatever the float path (pipeline, predict) rounds
     target = with_rule(model_dir, tmp_path / "classifier", {"clickbait": 0.0, "factual": decision.offset_for_threshold(t)})
     code, out, _ = cli(capsys, "--model", str(target), *TEXTS)
     rows = [json.loads(line) for line in out.splitlines()]
