@@ -2,11 +2,11 @@
 
 A dev set is the val split (`val`: synthetic rows with their origin, so an error maps to its template or prompt)
 or an evaluate.external_test entry with `role: dev` (real rows: no template; each mismatch stands for its nearest
-synthetic train row of its true label, focus_nearest.py). The test split and sets with
+synthetic train row of its true label by the frozen encoder, focus_nearest.py). The test split and sets with
 `role: test` only judge a round, so they are refused. The model decides by the rule saved with it (core/decision.py
 offsets; a multi-label model's thresholds), as evaluate does, in evaluate.precision; LIME (explanation/lime_runner)
 explains up to explain.max_examples of the mismatches, most confident first, seeded by base.seed.
-Params: base.seed, evaluate.batch_size, evaluate.precision, evaluate.external_test, explain.*
+Params: base.seed, evaluate.batch_size, evaluate.precision, evaluate.external_test, explain.*, train.model
 """
 
 from __future__ import annotations
@@ -124,7 +124,7 @@ def dev_errors(name: str, spec: params.ExternalTest | None, model_dir: Path, spl
     if spec is not None:  # real rows: no template behind them; their nearest synthetic train rows stand for them
         from stages.tools.focus_nearest import nearest_origins
 
-        mismatches = nearest_origins(model, tokenizer, mismatches, split_dir, cfg.batch_size)
+        mismatches = nearest_origins(params.load("train", params_path).model, mismatches, split_dir, cfg.batch_size)
     patterns = lime_patterns(model, tokenizer, mismatches, params.load("explain", params_path),
                              params.load("base", params_path).seed)
     source = {"dev": name, "file": str(path), "rows": len(frame), "mismatches": len(mismatches),

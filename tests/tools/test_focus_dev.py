@@ -75,6 +75,7 @@ def workspace(tmp_path, model, val_rows, flagged=None, provider="template", trai
     raw = yaml.safe_load((ROOT / "params.yaml").read_text())
     raw["generate"]["provider"] = provider
     raw["explain"].update(max_examples=2, num_samples=40, num_features=4)
+    raw["train"]["model"] = str(model)  # its encoder, frozen, finds real dev errors' nearest rows (focus_nearest.py)
     raw["evaluate"]["external_test"] = [{"name": "mine_dev", "path": "mine/dev.csv", "role": "dev"},
                                         {"name": "mine_test", "path": "mine/test.csv", "role": "test"}]
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
