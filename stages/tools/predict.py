@@ -5,10 +5,11 @@
     synthbert predict --onnx models/onnx/model.int8.onnx "Council approves budget"
     cat headlines.txt | synthbert predict --format csv
 
-Needs only a model directory (default models/classifier): no params.yaml, data or DVC. It imports nothing
-else from this repository, so the file can be copied next to a model and run as `python predict.py`. That is
-why Predictor keeps its own copies of the batched forward pass (stages.core.modeling.run_batches: sorted by token
-count, each batch padded to its own longest row) and of the decision rule (stages.core.decision.decide) instead of
+Needs only a model directory (default models/classifier): no params.yaml, data or DVC. It imports nothing else
+from this repository but its sibling predict_io.py (reading texts, writing rows, progress lines, --out whole or not
+at all when killed), so the two files can be copied next to a model and run as `python predict.py`. That is why
+Predictor keeps its own copies of the batched forward pass (stages.core.modeling.run_batches: sorted by token count,
+each batch padded to its own longest row) and of the decision rule (stages.core.decision.decide) instead of
 importing them; tests check they agree. Input: texts as arguments, --input FILE (UTF-8; one text per line, the
 `text` column of a .csv or the "text" field of each .jsonl line), or standard input. Output, in input order: JSON
 lines (default) with label, score and the top-k probabilities, or CSV (text,label,score,label_2,score_2,...).
@@ -22,63 +23,28 @@ and `score` the lowest max(p, 1 - p) over the labels.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
+import contextlib
 import json
 import logging
-import os
+import signal
 import sys
-import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
+
+if __package__:  # stages.tools.predict
+    from .predict_io import InputError, Progress, read_texts, stop_on_sigterm, whole_or_never, write_rows
+else:  # python predict.py: predict_io.py copied beside it
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    try:
+        from predict_io import InputError, Progress, read_texts, stop_on_sigterm, whole_or_never, write_rows
+    except ImportError:
+        raise SystemExit(f"error: {__file__} needs predict_io.py beside it (copy both from stages/tools/)") from None
 
 log = logging.getLogger("stages.tools.predict")
 CHUNK = 8192  # texts tokenized and sorted together; bounds memory on large inputs
 LABEL_SEP = "|"  # joins a multi-label prediction's labels (stages.core.labelsets.LABEL_SEP; no import: standalone)
-PROGRESS_S = float(os.environ.get("SYNTHBERT_PROGRESS_S", "10"))  # a progress line on stderr this often
-
-
-class InputError(Exception):
-    """Bad input from the user: printed as one `error: ...` line, exit code 2."""
-
-
-def read_texts(path: str | None, column: str = "text") -> list[str]:
-    """Non-blank texts from a file, or from standard input when `path` is None or '-'."""
-    name = "standard input" if path in (None, "-") else path
-    if path in (None, "-"):
-        data = sys.stdin.buffer.read()
-    elif not Path(path).is_file():
-        raise InputError(f"{path}: input file not found")
-    else:
-        data = Path(path).read_bytes()
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise InputError(f"{name}: not valid UTF-8 (byte 0x{data[exc.start]:02x} on line {line}); "
-                         "re-save it as UTF-8") from None
-    suffix = Path(path).suffix.lower() if path not in (None, "-") else ""
-    if suffix == ".csv":
-        reader = csv.DictReader(io.StringIO(text))
-        if column not in (reader.fieldnames or []):
-            raise InputError(f"{name}: no column {column!r} (found {', '.join(reader.fieldnames or []) or 'none'})")
-        texts = [row[column] or "" for row in reader]
-    elif suffix == ".jsonl":
-        texts = []
-        for i, line in enumerate(text.splitlines(), 1):
-            if line.strip():
-                try:
-                    texts.append(str(json.loads(line)[column]))
-                except (json.JSONDecodeError, KeyError, TypeError):
-                    raise InputError(f"{name}: line {i} is not a JSON object with a {column!r} field") from None
-    else:
-        texts = text.splitlines()
-    texts = [t for t in texts if t.strip()]
-    if not texts:
-        raise InputError(f"{name}: empty input (no texts)")
-    return texts
 
 
 class Predictor:
@@ -135,9 +101,9 @@ class Predictor:
         limit = getattr(self.tokenizer, "model_max_length", 512) or 512
         return min(limit, getattr(self.model.config, "max_position_embeddings", 512) or 512, 512)
 
-    def proba(self, texts: Sequence[str]) -> Any:
+    def proba(self, texts: Sequence[str], done: Callable[[int], None] = lambda n: None) -> Any:
         """(n, labels) float32 probabilities. Tokenizes once, sorts by token count and pads each batch only to
-        its own longest row, so little work goes into padding."""
+        its own longest row, so little work goes into padding. `done(rows)` after each batch (progress)."""
         import numpy as np
         import torch
 
@@ -156,24 +122,19 @@ class Predictor:
                     mask[row, : len(ids[i])] = 1
                 logits = self._logits(batch, mask).float()
                 out[idx] = (torch.sigmoid(logits) if self.multi_label else torch.softmax(logits, -1)).cpu().numpy()
+                done(len(idx))
         return out
 
     def _logits(self, batch: Any, mask: Any) -> Any:
         return self.model(input_ids=batch.to(self.device), attention_mask=mask.to(self.device)).logits
 
     def predict(self, texts: Sequence[str], top_k: int | None = None) -> Iterator[dict[str, Any]]:
-        """One dict per text, in input order: text, label, score and `top_k` {label: probability}."""
-        k = min(top_k or len(self.labels), len(self.labels))
-        began = last = time.perf_counter()
+        """One dict per text, in input order: text, label, score and `top_k` {label: probability}. A progress
+        line every PROGRESS_S seconds (predict_io.Progress, checked after each batch)."""
+        k, progress = min(top_k or len(self.labels), len(self.labels)), Progress(len(texts))
         for start in range(0, len(texts), CHUNK):
             chunk = texts[start:start + CHUNK]
-            proba = self.proba(chunk)
-            done, now = start + len(chunk), time.perf_counter()
-            if now - last >= PROGRESS_S or (done == len(texts) and last > began):  # long runs only
-                rate = done / max(now - began, 1e-9)
-                log.info("predicted %s/%s texts (%.0f%%), %.1f texts/s, ETA %.0f s", f"{done:,}", f"{len(texts):,}",
-                         100 * done / len(texts), rate, (len(texts) - done) / rate)
-                last = now
+            proba = self.proba(chunk, progress)
             for text, p, label, score in zip(chunk, proba, *self.decide(proba)):
                 best = sorted(range(len(p)), key=lambda j: (-p[j], j))[:k]
                 yield {"text": text, "label": label, "score": round(score, 6),
@@ -210,35 +171,6 @@ class OnnxPredictor(Predictor):
         return torch.from_numpy(out)
 
 
-def write_rows(rows: Iterator[dict[str, Any]], fmt: str, f: Any) -> int:
-    n = 0
-    writer = csv.writer(f, lineterminator="\n")
-    for row in rows:
-        if fmt == "jsonl":
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
-        else:
-            ranked = list(row["top_k"].items())
-            if n == 0:
-                writer.writerow(["text", "label", "score"] + [f"{c}_{r}" for r in range(2, len(ranked) + 1)
-                                                              for c in ("label", "score")])
-            writer.writerow([row["text"], row["label"], row["score"]] + [v for pair in ranked[1:] for v in pair])
-        n += 1
-    return n
-
-
-def check_writable(out: Path) -> None:
-    """Fail before predicting anything when --out cannot be written (one line naming --out)."""
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as exc:
-        raise InputError(f"--out {out}: cannot write into {out.parent} ({exc.strerror or exc})") from None
-    if out.is_dir():
-        raise InputError(f"--out {out}: is a directory; expected a file name such as predictions.csv")
-
-
 def run(args: argparse.Namespace) -> int:
     if args.texts and args.input:
         raise InputError("give texts as arguments or --input FILE, not both")
@@ -248,24 +180,12 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("no texts: give them as arguments, with --input FILE, or on standard input")
     texts = list(args.texts) or read_texts(args.input, args.column)
     fmt = args.format or ("csv" if args.out and args.out.suffix.lower() == ".csv" else "jsonl")
-    if args.out is not None:
-        check_writable(args.out)
     start = time.perf_counter()
-    predictor = OnnxPredictor(args.onnx, args.batch_size) if args.onnx else Predictor(args.model, args.batch_size)
-    if len(texts) > CHUNK:
-        log.info("predicting %s texts on %s, %s per batch", f"{len(texts):,}", predictor.device, args.batch_size)
-    rows = predictor.predict(texts, args.top_k)
-    if args.out is None:
-        n = write_rows(rows, fmt, sys.stdout)
-    else:  # atomic: a killed run never leaves a half-written file that looks finished
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{args.out.name}.", dir=args.out.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-                n = write_rows(rows, fmt, f)
-            os.replace(tmp, args.out)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
+    with whole_or_never(args.out) if args.out is not None else contextlib.nullcontext(sys.stdout) as f:
+        predictor = OnnxPredictor(args.onnx, args.batch_size) if args.onnx else Predictor(args.model, args.batch_size)
+        if len(texts) > CHUNK:
+            log.info("predicting %s texts on %s, %s per batch", f"{len(texts):,}", predictor.device, args.batch_size)
+        n = write_rows(predictor.predict(texts, args.top_k), fmt, f)
     log.info("predicted %s texts in %.1f s", f"{n:,}", time.perf_counter() - start)
     return n
 
@@ -289,10 +209,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.batch_size < 1:
         p.error(f"--batch-size must be >= 1, got {args.batch_size}")
     try:
-        run(args)
+        with stop_on_sigterm():
+            run(args)
     except (InputError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as exc:  # SIGINT, or SIGTERM (stop_on_sigterm): no partial --out is left
+        signum = exc.args[0] if exc.args else signal.SIGINT
+        print(f"error: stopped by {signal.Signals(signum).name}" + (f"; {args.out} not written" if args.out else ""),
+              file=sys.stderr)
+        return 128 + signum
     return 0
 
 

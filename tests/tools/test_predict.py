@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from stages.core import modeling
-from stages.tools import predict
+from stages.tools import predict, predict_io
 from stages.training import modelcard
 from stages.core.contracts import DatasetInfo, Provider, TrainSummary
 from stages.core.errors import DataError
@@ -169,10 +169,15 @@ def test_missing_model_directory_is_a_one_line_error(tmp_path, capsys):
 
 
 def test_predict_runs_alone_next_to_a_model_outside_the_repository(model_dir, tmp_path):
-    """Only predict.py and the model directory: no stages package, no params.yaml, no DVC."""
+    """Only predict.py, its sibling predict_io.py and the model directory: no stages package, params.yaml or DVC."""
     shutil.copy(ROOT / "stages" / "tools" / "predict.py", tmp_path / "predict.py")
     shutil.copytree(model_dir, tmp_path / "classifier")
     env = {k: v for k, v in subprocess_env().items() if k != "PYTHONPATH"}
+    alone = subprocess.run([sys.executable, "-I", "predict.py", "a text"], cwd=tmp_path, env=env,
+                           capture_output=True, text=True, timeout=60)
+    assert alone.returncode == 1 and alone.stderr.endswith("predict.py needs predict_io.py beside it "
+                                                           "(copy both from stages/tools/)\n"), alone.stderr
+    shutil.copy(ROOT / "stages" / "tools" / "predict_io.py", tmp_path / "predict_io.py")
     proc = subprocess.run([sys.executable, "-I", "predict.py", "--model", "classifier", "--input", "-"],
                           input="storm hits texas\nthe truth about coffee\n", cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=300)
@@ -228,7 +233,7 @@ def test_stdin_prediction_logs_progress_in_texts_per_second(model_dir, capsys, m
     import logging
 
     caplog.set_level(logging.INFO, logger="stages.tools.predict")
-    monkeypatch.setattr(predict, "PROGRESS_S", 0.0)
+    monkeypatch.setattr(predict_io, "PROGRESS_S", 0.0)
     monkeypatch.setattr(predict, "CHUNK", 4)
     code, out, _ = cli(capsys, "--model", str(model_dir), stdin=b"storm hits texas\n" * 10, monkeypatch=monkeypatch)
     assert code == 0 and len(out.splitlines()) == 10
