@@ -50,9 +50,39 @@ def check_real(cfg: params.Generate, multi_label: bool) -> None:
                           f"({source}), got {cfg.real.label_separator!r}")
 
 
-def provide(cfg: params.Generate, seed: int, cache_dir: Path | None, real_rows: list[dict[str, str]],
+def task_labels(cfg: params.Generate, raw: list[dict[str, Any]], multi_label: bool) -> list[str]:
+    """The labels real rows may carry: the task's (model_as_label mode: the models'); csv provider: the csv's."""
+    if cfg.provider == "csv":
+        return sorted({n for r in raw for n in _names(r.get("label"), multi_label)} - {"(missing)"})
+    if cfg.provider == "openai" and cfg.mode == "model_as_label":
+        return list(cfg.models)
+    from stages.generation.task import load_task
+
+    return load_task(cfg.task).label_names
+
+
+def few_shot(cfg: params.Generate, seed: int, real_rows: list[dict[str, str]],
+             multi_label: bool) -> tuple[dict[str, list[str]] | None, list[str]]:
+    """openai provider with `few_shot_source: real`: label -> the real texts it may show (real.few_shot_pool),
+    and their key hashes for dataset.json (split keeps those rows in train). A label without one is an error:
+    no request goes out without the examples it was asked to show."""
+    if cfg.provider != "openai" or cfg.few_shot_source != "real" or cfg.few_shot == 0:
+        return None, []
+    pool = real.few_shot_pool(real_rows, seed)
+    shots = real.examples(pool, multi_label)
+    wanted = [] if cfg.mode == "model_as_label" else task_labels(cfg, [], multi_label)
+    missing = [lab for lab in wanted if not shots.get(lab)] or ([] if shots else ["(any)"])
+    if missing:
+        raise DataError(f"generate.few_shot_source is real, but {cfg.real.path} (generate.real.path) has no row of "
+                        f"label {missing[0]!r} to show as a few-shot example; add such rows or set "
+                        "generate.few_shot_source: task (or generate.few_shot: 0)")
+    return shots, real.shown_keys(pool)
+
+
+def provide(cfg: params.Generate, seed: int, cache_dir: Path | None, shots: dict[str, list[str]] | None,
             prices: dict[str, params.Price], focus_path: Path | None = None) -> tuple[list[dict[str, Any]], Provider, dict]:
-    """Raw rows from the configured provider, where they came from, and the generation report. `focus_path`:
+    """Raw rows from the configured provider, where they came from, and the generation report. `shots`: label ->
+    the real few-shot examples (few_shot; None: the task file's). `focus_path`:
     the focus file (generation/focus.py) of `synthbert focus`: template weights (template provider) and
     contrastive prompts (openai provider) aimed at the last evaluation's errors."""
     offline = {"provider": cfg.provider, "requests": {"planned": 0, "used": 0, "sent_this_run": 0},
@@ -72,7 +102,6 @@ def provide(cfg: params.Generate, seed: int, cache_dir: Path | None, real_rows: 
 
         if cache_dir is None:
             raise DataError("the openai provider needs a response cache directory (--cache)")
-        shots = real.examples(real_rows, task.multi_label) if cfg.few_shot_source == "real" else None
         rows, generation = openai_provider.generate(task, cfg, seed, cache_dir, shots, prices, aim.prompts, aim.rows)
         return rows, Provider(provider="openai", task=task.name, mode=cfg.mode, models=generation["models"]), \
             generation
@@ -113,11 +142,12 @@ def check_labels(rows: list[dict[str, str]], where: str, multi_label: bool = Fal
 
 
 def write_outputs(out: Path, reports: Path, rows: list[dict[str, str]], report: QualityReport,
-                  generation: dict[str, Any], multi_label: bool = False) -> None:
+                  generation: dict[str, Any], multi_label: bool = False, shown: list[str] | None = None) -> None:
     contracts.write_dataset(out, rows)
     report.write(reports / "quality.json")
     DatasetInfo(provider=report.provider, rows_read=report.rows_read, rows_kept=report.rows_kept,
-                multi_label=multi_label, labels=label_names([r["label"] for r in rows], multi_label)).write(
+                multi_label=multi_label, labels=label_names([r["label"] for r in rows], multi_label),
+                few_shot=shown or None).write(
         reports / "dataset.json")
     write_text(reports / "quality.md", quality.markdown(report.to_dict()))
     write_json(reports / "generation.json", generation)
@@ -133,7 +163,12 @@ def run(*, cfg: params.Generate, seed: int, out: Path, reports: Path, cache_dir:
     multi = is_multi_label(cfg)
     check_real(cfg, multi)
     real_rows = real.read(cfg.real, seed)
-    raw, provider, generation = provide(cfg, seed, cache_dir, real_rows, params.load_prices(prices), focus)
+    if cfg.provider != "csv":  # before any request; the csv provider's labels are its file's (below)
+        real.check_labels(real_rows, task_labels(cfg, [], multi), cfg.real, multi)
+    shots, shown = few_shot(cfg, seed, real_rows, multi)
+    raw, provider, generation = provide(cfg, seed, cache_dir, shots, params.load_prices(prices), focus)
+    if cfg.provider == "csv":
+        real.check_labels(real_rows, task_labels(cfg, raw, multi), cfg.real, multi)
     log.info("read %s raw rows from provider %s and %s real rows", f"{len(raw):,}", cfg.provider, f"{len(real_rows):,}")
     raw = real_rows + raw
     rows, dropped = cleaning.clean(raw, cfg.min_chars, cfg.max_chars, multi)
@@ -149,7 +184,7 @@ def run(*, cfg: params.Generate, seed: int, out: Path, reports: Path, cache_dir:
     if report.shortcut_warning:
         log.warning("shortcut features predict the label alone: %s (see quality.md)",
                     ", ".join(report.shortcut_features))
-    write_outputs(out, reports, rows, report, generation, multi)
+    write_outputs(out, reports, rows, report, generation, multi, shown)
     return report.to_dict()
 
 

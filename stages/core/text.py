@@ -32,6 +32,13 @@ def dedup_key(text: str) -> str:
     return _NON_WORD.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
 
 
+def key_hash(text: str) -> str:
+    """A short stable id of `text`'s dedup_key (16 hex digits of its SHA-1): equal for texts counted as the same."""
+    import hashlib
+
+    return hashlib.sha1(dedup_key(text).encode("utf-8")).hexdigest()[:16]
+
+
 def has_unspaced(text: str) -> bool:
     """Whether `text` holds characters of a script written without spaces (see UNSPACED)."""
     return _UNSPACED.search(text) is not None
