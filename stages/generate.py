@@ -141,6 +141,19 @@ def check_labels(rows: list[dict[str, str]], where: str, multi_label: bool = Fal
         raise DataError(f"{where}: need at least two labels after cleaning, found {', '.join(labels) or 'none'}")
 
 
+def filter_labels(rows: list[dict[str, str]], flagged: list[int], dropped: dict[str, int],
+                  issues: dict[str, Any]) -> tuple[list[dict[str, str]], dict[str, int]]:
+    """generate.label_filter confident_learning: the flagged synthetic rows dropped, human-labelled ones kept; a
+    skipped filter (too few rows) is a warning, not only a line in quality.json."""
+    if issues.get("skipped"):
+        log.warning("generate.label_filter confident_learning was skipped, nothing dropped: %s", issues["skipped"])
+        return rows, dropped
+    kept, dropped = label_issues.drop(rows, flagged, dropped)
+    log.info("label filter: dropped %d flagged synthetic rows; kept %d flagged human-labelled rows (csv or real)",
+             len(rows) - len(kept), len(flagged) - (len(rows) - len(kept)))
+    return kept, dropped
+
+
 def write_outputs(out: Path, reports: Path, rows: list[dict[str, str]], report: QualityReport,
                   generation: dict[str, Any], multi_label: bool = False, shown: list[str] | None = None) -> None:
     contracts.write_dataset(out, rows)
@@ -176,7 +189,7 @@ def run(*, cfg: params.Generate, seed: int, out: Path, reports: Path, cache_dir:
     check_labels(rows, provider.file or cfg.task, multi)
     issues, flagged = label_issues.find(rows, seed, cfg.label_filter, multi)
     if cfg.label_filter == "confident_learning":
-        rows, dropped = label_issues.drop(rows, flagged, dropped)
+        rows, dropped = filter_labels(rows, flagged, dropped, issues)
         check_labels(rows, provider.file or cfg.task, multi)
     report = quality_report(cfg, raw, rows, provider, dropped, near, generation, issues, multi)
     log.info("kept %s rows; dropped %s", f"{len(rows):,}",

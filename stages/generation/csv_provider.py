@@ -16,6 +16,8 @@ from stages.core.io import read_csv
 from stages.core.labelsets import LABEL_SEP, join_labels
 from stages.core.origin import file_rows
 
+SOURCE_PREFIX = "csv:"  # a row's source: csv:<file name> (human-labelled: label_filter never drops it)
+
 
 def label_set(cell: Any, separator: str, where: str) -> Any:
     """One label cell split on `separator`, as a canonical label-set cell ("" when it names no label)."""
@@ -31,7 +33,7 @@ def label_set(cell: Any, separator: str, where: str) -> Any:
 def generate(cfg: params.CsvImport) -> list[dict[str, Any]]:
     """The configured text and label columns become text,label; the source names the file, the origin the row."""
     frame = read_csv(cfg.path, columns=(cfg.text_column, cfg.label_column), what="annotated CSV")
-    source = f"csv:{Path(cfg.path).name}"
+    source = f"{SOURCE_PREFIX}{Path(cfg.path).name}"
     labels = frame[cfg.label_column].tolist()
     if cfg.label_separator is not None:
         where = f"{cfg.path}: column {cfg.label_column!r} (generate.csv.label_separator {cfg.label_separator!r})"
