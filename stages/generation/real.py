@@ -21,7 +21,7 @@ from stages.core.params_real import RealRows
 from stages.core.labelsets import join_labels, split_labels
 from stages.core.origin import file_rows
 from stages.core.text import key_hash, normalize
-from stages.generation.csv_provider import label_set
+from stages.generation.csv_provider import label_sets
 
 
 def _mapped(cell: object, cfg: RealRows) -> object:
@@ -41,8 +41,7 @@ def read(cfg: RealRows, seed: int) -> list[dict[str, str]]:
     frame = read_csv(cfg.path, columns=(cfg.text_column, cfg.label_column), what="real annotated CSV (generate.real)")
     labels = frame[cfg.label_column].tolist()
     if cfg.label_separator is not None:
-        where = f"{cfg.path}: column {cfg.label_column!r} (generate.real.label_separator {cfg.label_separator!r})"
-        labels = [label_set(cell, cfg.label_separator, where) for cell in labels]
+        labels = label_sets(labels, cfg.label_separator, cfg.path, cfg.label_column, "generate.real.label_separator")
     by_label: dict[str, list[dict[str, str]]] = collections.defaultdict(list)
     for text, label, origin in zip(frame[cfg.text_column].tolist(), labels, file_rows(cfg.path, len(frame))):
         label = _mapped(label, cfg)

@@ -97,6 +97,23 @@ def test_csv_label_separator_makes_a_multi_label_data_set(tmp_path):
     assert info["multi_label"] is True and info["labels"] == ["account", "billing", "urgent"]
 
 
+def test_a_label_separator_that_splits_no_cell_is_a_warning(tmp_path, caplog):
+    """A file whose label sets are joined by "," read with label_separator ";": each whole cell would become one
+    label ("billing,urgent") without a word; the log says so."""
+    src = tmp_path / "mine.csv"
+    pd.DataFrame({"text": [f"ticket about thing {i} and more {i * 7}" for i in range(30)],
+                  "tags": ["billing,urgent", "account", "billing"] * 10}).to_csv(src, index=False)
+    cfg = params.load_dict({"provider": "csv", "csv": {"path": str(src), "label_column": "tags",
+                                                       "label_separator": ";"}}, "generate")
+    generate.run(cfg=cfg, seed=1, out=tmp_path / "g.csv", reports=tmp_path / "r")
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert f"{src}: column 'tags' (generate.csv.label_separator ';'): no label cell holds the separator, so each " \
+           "cell is one label; check generate.csv.label_separator (the file's separator?) or set it to null" in warned
+    caplog.clear()
+    test_csv_label_separator_makes_a_multi_label_data_set(tmp_path)  # a separator that splits: no warning
+    assert not [r for r in caplog.records if "separator" in r.getMessage()]
+
+
 def raw_dir(tmp_path, monkeypatch):
     """tmp_path as the project directory (cwd) and its data/raw/, where generate.real.path must lie."""
     monkeypatch.chdir(tmp_path)
