@@ -88,12 +88,21 @@ def drop_reason(text: object, min_chars: int, max_chars: int) -> str | None:
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-!|~])")
+# C0/C1 controls (whitespace aside: normalize collapses it), bidi marks, embeddings, overrides and isolates
+_HIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def visible(text: str) -> str:
+    """`text` with each control character and bidirectional override/isolate (U+202E would show a page's
+    text reversed, Trojan-Source style) written as [U+XXXX]: what a page shows is what the data holds."""
+    return _HIDDEN.sub(lambda m: f"[U+{ord(m.group()):04X}]", text)
 
 
 def md_escape(text: str) -> str:
-    """Show untrusted text literally in GitHub markdown: no HTML, links, emphasis or table breaks."""
+    """Show untrusted text literally in GitHub markdown: no HTML, links, emphasis or table breaks, no hidden
+    control or bidi characters (visible)."""
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _MD_SPECIAL.sub(r"\\\1", normalize(text))
+    return _MD_SPECIAL.sub(r"\\\1", visible(normalize(text)))
 
 
 def distinct(groups: Sequence[Sequence[str]]) -> tuple[list[str], list[list[int]]]:
