@@ -2,11 +2,13 @@
 
 Reads: the task file `generate.task` (template and openai providers), the focus file (data/focus.yaml, written
 by `synthbert focus`: the templates and prompts behind a dev set's errors), the CSV `generate.csv.path` (csv
-provider), the real rows `generate.real.path` (any provider; source `real`, they win over synthetic duplicates)
+provider), the real rows `generate.real.path` (any provider; source `real`, they win over synthetic duplicates;
+labels that are not the task's stop the stage unless generate.real.label_map maps them)
 and the LLM response cache (openai provider; appended to, never rewritten).
 Writes: the dataset CSV (text,label,source,origin; origin: where each row came from, core/origin.py), the
 data-quality report (quality.json, quality.md), dataset.json (provider and row counts: all the train stage reads
-of the data report) and the generation report (generation.json: requests, tokens, cost).
+of the data report; the real rows the LLM may be shown as few-shot examples, which split keeps in train) and the
+generation report (generation.json: requests, tokens, cost).
 Multi-label data (a task with `multi_label: true`, or `generate.csv.label_separator` set for the csv provider):
 each row's label is a label set (core/labelsets.py), cleaning merges the sets of a text seen several times, and
 dataset.json says `multi_label: true` and lists the label names, from which split and train learn it.

@@ -48,8 +48,9 @@ def check_size(task: Task, cfg: params.Generate, prices: dict[str, params.Price]
         f" (up to ${usd:,.2f} estimated)"
     focus = (f" and the focus file's {prompts} prompts x rows {rows:,} need {aimed:,} more, {planned:,} in all"
              if aimed else "")
+    lower = "n_per_label or the focus rows (synthbert focus --rows)" if aimed else "n_per_label"
     raise DataError(
         f"generate: {cfg.n_per_label * len(streams):,} rows ({len(streams)} x n_per_label {cfg.n_per_label:,}) need "
         f"{planned - aimed:,} requests{focus}{cost}, more than generate.max_planned_requests "
-        f"({cfg.max_planned_requests:,}); lower n_per_label{' or the focus rows (synthbert focus --rows)' if aimed else ''}"
-        ", raise samples_per_request or max_planned_requests; nothing was planned or sent")
+        f"({cfg.max_planned_requests:,}); lower {lower}, raise samples_per_request or max_planned_requests; nothing "
+        "was planned or sent")
