@@ -2,11 +2,13 @@
 
 Reads: the task file `generate.task` (template and openai providers), the focus file (data/focus.yaml, written
 by `synthbert focus`: the templates and prompts behind a dev set's errors), the CSV `generate.csv.path` (csv
-provider), the real rows `generate.real.path` (any provider; source `real`, they win over synthetic duplicates)
+provider), the real rows `generate.real.path` (any provider; source `real`, they win over synthetic duplicates;
+labels that are not the task's stop the stage unless generate.real.label_map maps them)
 and the LLM response cache (openai provider; appended to, never rewritten).
 Writes: the dataset CSV (text,label,source,origin; origin: where each row came from, core/origin.py), the
 data-quality report (quality.json, quality.md), dataset.json (provider and row counts: all the train stage reads
-of the data report) and the generation report (generation.json: requests, tokens, cost).
+of the data report; the real rows the LLM may be shown as few-shot examples, which split keeps in train) and the
+generation report (generation.json: requests, tokens, cost).
 Multi-label data (a task with `multi_label: true`, or `generate.csv.label_separator` set for the csv provider):
 each row's label is a label set (core/labelsets.py), cleaning merges the sets of a text seen several times, and
 dataset.json says `multi_label: true` and lists the label names, from which split and train learn it.
@@ -50,9 +52,39 @@ def check_real(cfg: params.Generate, multi_label: bool) -> None:
                           f"({source}), got {cfg.real.label_separator!r}")
 
 
-def provide(cfg: params.Generate, seed: int, cache_dir: Path | None, real_rows: list[dict[str, str]],
+def task_labels(cfg: params.Generate, raw: list[dict[str, Any]], multi_label: bool) -> list[str]:
+    """The labels real rows may carry: the task's (model_as_label mode: the models'); csv provider: the csv's."""
+    if cfg.provider == "csv":
+        return sorted({n for r in raw for n in _names(r.get("label"), multi_label)} - {"(missing)"})
+    if cfg.provider == "openai" and cfg.mode == "model_as_label":
+        return list(cfg.models)
+    from stages.generation.task import load_task
+
+    return load_task(cfg.task).label_names
+
+
+def few_shot(cfg: params.Generate, seed: int, real_rows: list[dict[str, str]],
+             multi_label: bool) -> tuple[dict[str, list[str]] | None, list[str]]:
+    """openai provider with `few_shot_source: real`: label -> the real texts it may show (real.few_shot_pool),
+    and their key hashes for dataset.json (split keeps those rows in train). A label without one is an error:
+    no request goes out without the examples it was asked to show."""
+    if cfg.provider != "openai" or cfg.few_shot_source != "real" or cfg.few_shot == 0:
+        return None, []
+    pool = real.few_shot_pool(real_rows, seed)
+    shots = real.examples(pool, multi_label)
+    wanted = [] if cfg.mode == "model_as_label" else task_labels(cfg, [], multi_label)
+    missing = [lab for lab in wanted if not shots.get(lab)] or ([] if shots else ["(any)"])
+    if missing:
+        raise DataError(f"generate.few_shot_source is real, but {cfg.real.path} (generate.real.path) has no row of "
+                        f"label {missing[0]!r} to show as a few-shot example; add such rows or set "
+                        "generate.few_shot_source: task (or generate.few_shot: 0)")
+    return shots, real.shown_keys(pool)
+
+
+def provide(cfg: params.Generate, seed: int, cache_dir: Path | None, shots: dict[str, list[str]] | None,
             prices: dict[str, params.Price], focus_path: Path | None = None) -> tuple[list[dict[str, Any]], Provider, dict]:
-    """Raw rows from the configured provider, where they came from, and the generation report. `focus_path`:
+    """Raw rows from the configured provider, where they came from, and the generation report. `shots`: label ->
+    the real few-shot examples (few_shot; None: the task file's). `focus_path`:
     the focus file (generation/focus.py) of `synthbert focus`: template weights (template provider) and
     contrastive prompts (openai provider) aimed at the last evaluation's errors."""
     offline = {"provider": cfg.provider, "requests": {"planned": 0, "used": 0, "sent_this_run": 0},
@@ -72,7 +104,6 @@ def provide(cfg: params.Generate, seed: int, cache_dir: Path | None, real_rows: 
 
         if cache_dir is None:
             raise DataError("the openai provider needs a response cache directory (--cache)")
-        shots = real.examples(real_rows, task.multi_label) if cfg.few_shot_source == "real" else None
         rows, generation = openai_provider.generate(task, cfg, seed, cache_dir, shots, prices, aim.prompts, aim.rows)
         return rows, Provider(provider="openai", task=task.name, mode=cfg.mode, models=generation["models"]), \
             generation
@@ -112,12 +143,26 @@ def check_labels(rows: list[dict[str, str]], where: str, multi_label: bool = Fal
         raise DataError(f"{where}: need at least two labels after cleaning, found {', '.join(labels) or 'none'}")
 
 
+def filter_labels(rows: list[dict[str, str]], flagged: list[int], dropped: dict[str, int],
+                  issues: dict[str, Any]) -> tuple[list[dict[str, str]], dict[str, int]]:
+    """generate.label_filter confident_learning: the flagged synthetic rows dropped, human-labelled ones kept; a
+    skipped filter (too few rows) is a warning, not only a line in quality.json."""
+    if issues.get("skipped"):
+        log.warning("generate.label_filter confident_learning was skipped, nothing dropped: %s", issues["skipped"])
+        return rows, dropped
+    kept, dropped = label_issues.drop(rows, flagged, dropped)
+    log.info("label filter: dropped %d flagged synthetic rows; kept %d flagged human-labelled rows (csv or real)",
+             len(rows) - len(kept), len(flagged) - (len(rows) - len(kept)))
+    return kept, dropped
+
+
 def write_outputs(out: Path, reports: Path, rows: list[dict[str, str]], report: QualityReport,
-                  generation: dict[str, Any], multi_label: bool = False) -> None:
+                  generation: dict[str, Any], multi_label: bool = False, shown: list[str] | None = None) -> None:
     contracts.write_dataset(out, rows)
     report.write(reports / "quality.json")
     DatasetInfo(provider=report.provider, rows_read=report.rows_read, rows_kept=report.rows_kept,
-                multi_label=multi_label, labels=label_names([r["label"] for r in rows], multi_label)).write(
+                multi_label=multi_label, labels=label_names([r["label"] for r in rows], multi_label),
+                few_shot=shown or None).write(
         reports / "dataset.json")
     write_text(reports / "quality.md", quality.markdown(report.to_dict()))
     write_json(reports / "generation.json", generation)
@@ -133,7 +178,12 @@ def run(*, cfg: params.Generate, seed: int, out: Path, reports: Path, cache_dir:
     multi = is_multi_label(cfg)
     check_real(cfg, multi)
     real_rows = real.read(cfg.real, seed)
-    raw, provider, generation = provide(cfg, seed, cache_dir, real_rows, params.load_prices(prices), focus)
+    if cfg.provider != "csv":  # before any request; the csv provider's labels are its file's (below)
+        real.check_labels(real_rows, task_labels(cfg, [], multi), cfg.real, multi)
+    shots, shown = few_shot(cfg, seed, real_rows, multi)
+    raw, provider, generation = provide(cfg, seed, cache_dir, shots, params.load_prices(prices), focus)
+    if cfg.provider == "csv":
+        real.check_labels(real_rows, task_labels(cfg, raw, multi), cfg.real, multi)
     log.info("read %s raw rows from provider %s and %s real rows", f"{len(raw):,}", cfg.provider, f"{len(real_rows):,}")
     raw = real_rows + raw
     rows, dropped = cleaning.clean(raw, cfg.min_chars, cfg.max_chars, multi)
@@ -141,7 +191,7 @@ def run(*, cfg: params.Generate, seed: int, out: Path, reports: Path, cache_dir:
     check_labels(rows, provider.file or cfg.task, multi)
     issues, flagged = label_issues.find(rows, seed, cfg.label_filter, multi)
     if cfg.label_filter == "confident_learning":
-        rows, dropped = label_issues.drop(rows, flagged, dropped)
+        rows, dropped = filter_labels(rows, flagged, dropped, issues)
         check_labels(rows, provider.file or cfg.task, multi)
     report = quality_report(cfg, raw, rows, provider, dropped, near, generation, issues, multi)
     log.info("kept %s rows; dropped %s", f"{len(rows):,}",
@@ -149,7 +199,7 @@ def run(*, cfg: params.Generate, seed: int, out: Path, reports: Path, cache_dir:
     if report.shortcut_warning:
         log.warning("shortcut features predict the label alone: %s (see quality.md)",
                     ", ".join(report.shortcut_features))
-    write_outputs(out, reports, rows, report, generation, multi)
+    write_outputs(out, reports, rows, report, generation, multi, shown)
     return report.to_dict()
 
 

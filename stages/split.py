@@ -6,7 +6,9 @@ origin (a template's fills, one LLM request's texts; core/origin.py), rows joine
 Jaccard >= split.near_duplicate_threshold, and equal texts (always). The groups are shuffled and dealt to test,
 then val, each taking the groups that bring its rows of every label closer to its share; train gets the rest
 (names_for). `split.val_source`/`test_source: real` give that split only real rows (source `real`): a share of
-each label's real groups; synthetic rows and the real rows left go to the other splits. Multi-label data (dataset.json from generate, `--dataset`, says `multi_label: true`):
+each label's real groups; synthetic rows and the real rows left go to the other splits. Real rows the LLM may have
+been shown as few-shot examples (dataset.json's few_shot) go to train with their groups, whatever the sources.
+Multi-label data (dataset.json from generate, `--dataset`, says `multi_label: true`):
 groups are stratified by their label sets (a group carries the union of its rows' sets) with iterative
 stratification (iterstrat's MultilabelStratifiedShuffleSplit, seeded), and every split gets every label at least
 once (an error when the data cannot); real-only splits are single-label only. Imports neither torch nor
@@ -25,6 +27,7 @@ from typing import Any
 from stages.core import cli, contracts, origin, params, similarity
 from stages.core.errors import DataError, ParamsError
 from stages.core.labelsets import join_labels, label_names, multi_hot, split_labels
+from stages.core.text import key_hash
 
 log = logging.getLogger(__name__)
 SPLITS = ("train", "val", "test")
@@ -73,18 +76,20 @@ def real_only(cfg: params.Split) -> dict[str, float]:
 
 
 def assign(groups: dict[str, list[int]], labels: list[str], cfg: params.Split, seed: int, source: str = "input",
-           real: list[bool] | None = None) -> list[str]:
+           real: list[bool] | None = None, shown: list[bool] | None = None) -> list[str]:
     """The split name of each row. Each group (split.group_by) moves together; groups are dealt so that each split
     holds about its share of every label's rows (names_for), and of every label's real rows apart (`real[i]`: row
     i's source is real). A split whose source is real takes groups of real rows only, a share of each label's; the
-    others go to the other splits."""
+    others go to the other splits. A group holding a row the LLM may have been shown (`shown[i]`) goes to train."""
     reserved = real_only(cfg)
     counts = {key: collections.Counter(labels[i] for i in rows) for key, rows in groups.items()}
     found = sorted(set(labels))
     if len(found) < 2:
         raise DataError(f"{source}: need at least two labels to train a classifier, found {', '.join(found)}")
     rng = random.Random(seed)
-    result, pool = [""] * len(labels), sorted(groups)  # sorted first: the outcome depends on the seed only
+    fixed = trained(groups, shown)
+    result = _place(groups, [(k, "train") for k in fixed], [""] * len(labels))
+    pool = [k for k in sorted(groups) if k not in fixed]  # sorted first: the outcome depends on the seed only
     if reserved:
         keys = [k for k in pool if real is not None and all(real[i] for i in groups[k])]
         for label in found:
@@ -95,7 +100,7 @@ def assign(groups: dict[str, list[int]], labels: list[str], cfg: params.Split, s
         pool = [k for k in pool if named.get(k, "pool") == "pool"]
     sizes = {name: getattr(cfg, f"{name}_size") for name in ("test", "val") if name not in reserved}
     for label in found:
-        held = sum(label in counts[k] for k in pool)
+        held = sum(label in counts[k] for k in pool) + any(label in counts[k] for k in fixed)
         if held < len(sizes) + 1:
             raise DataError(
                 f"{source}: label {label!r} has {held} groups of rows that stay together (split.group_by: "
@@ -107,6 +112,12 @@ def assign(groups: dict[str, list[int]], labels: list[str], cfg: params.Split, s
     result = _place(groups, list(zip(pool, names_for([strata[k] for k in pool], sizes, "train"))), result)
     _check_cover(result, labels, source)
     return result
+
+
+def trained(groups: dict[str, list[int]], shown: list[bool] | None) -> set[str]:
+    """The groups that must go to train: those holding a real row shown to the LLM as a few-shot example
+    (dataset.json's few_shot, generation/real.few_shot_pool), so no held-out row was ever in a prompt."""
+    return {k for k, rows in groups.items() if shown is not None and any(shown[i] for i in rows)}
 
 
 def _by_source(groups: dict[str, list[int]], labels: list[str], real: list[bool]) -> dict[str, collections.Counter]:
@@ -141,9 +152,9 @@ def _place(groups: dict[str, list[int]], named: list[tuple[str, str]], result: l
 
 
 def assign_multi(groups: dict[str, list[int]], cells: list[str], cfg: params.Split, seed: int,
-                 source: str = "input") -> list[str]:
+                 source: str = "input", shown: list[bool] | None = None) -> list[str]:
     """The split name of each row of multi-label data: groups (split.group_by) move together, stratified by their
-    label sets (iterative stratification: test first, then val from the rest)."""
+    label sets (iterative stratification: test first, then val from the rest); groups with a shown row: train."""
     import numpy as np
     from iterstrat.ml_stratifiers import MultilabelStratifiedShuffleSplit
 
@@ -168,20 +179,22 @@ def assign_multi(groups: dict[str, list[int]], cells: list[str], cfg: params.Spl
     _, val = next(MultilabelStratifiedShuffleSplit(n_splits=1, test_size=val_share, random_state=seed)
                   .split(np.zeros((len(rest), 1)), y[rest]))
     names[rest[val]] = "val"
-    _cover(names, y, labels, source)
+    fixed = trained(groups, shown)
+    names[[k in fixed for k in keys]] = "train"
+    _cover(names, y, labels, source, [k in fixed for k in keys])
     return _place(groups, list(zip(keys, names)), [""] * len(cells))
 
 
-def _cover(names: Any, y: Any, labels: list[str], source: str) -> None:
+def _cover(names: Any, y: Any, labels: list[str], source: str, fixed: list[bool]) -> None:
     """Move groups so every split holds every label: from the split with the most groups of a missing label,
-    a group whose labels all stay in that split; an error when no such group exists."""
+    a group whose labels all stay in that split (never a `fixed` one); an error when no such group exists."""
     for j, lab in enumerate(labels):
         for name in SPLITS:
             if any(names[g] == name and y[g, j] for g in range(len(names))):
                 continue
             donors = sorted(SPLITS, key=lambda s: -sum(names[g] == s and y[g, j] for g in range(len(names))))
             counts = {s: y[names == s].sum(axis=0) for s in SPLITS}
-            movable = [g for g in range(len(names)) if names[g] == donors[0] and y[g, j]
+            movable = [g for g in range(len(names)) if names[g] == donors[0] and y[g, j] and not fixed[g]
                        and all(counts[donors[0]][k] >= 2 for k in range(len(labels)) if y[g, k])]
             if not movable:
                 raise DataError(f"{source}: label {lab!r} cannot be put in every split (train/val/test) without "
@@ -230,7 +243,8 @@ def run(*, cfg: params.Split, seed: int, data: Path, out_dir: Path, report: Path
     """Split the dataset CSV `data` into <out_dir>/{train,val,test}.csv; write split.json to `report`.
     `evaluate`: the evaluate section, whose labels are checked against the data first. `dataset`: generate's
     dataset.json, which says whether the rows carry label sets (multi-label); without it, single-label."""
-    multi = dataset is not None and contracts.DatasetInfo.read(dataset).multi_label
+    info = contracts.DatasetInfo.read(dataset) if dataset is not None else None
+    multi, few_shot = info is not None and info.multi_label, set(info.few_shot or []) if info else set()
     frame = contracts.read_dataset(data, "dataset")
     frame = frame[(frame["text"].str.strip() != "") & (frame["label"].str.strip() != "")]
     if frame.empty:
@@ -239,8 +253,9 @@ def run(*, cfg: params.Split, seed: int, data: Path, out_dir: Path, report: Path
     texts = frame["text"].tolist()
     groups, near, grouping = group_rows(frame, cfg, seed)
     real = (frame["source"] == contracts.REAL_SOURCE).tolist()
-    names = (assign_multi(groups, frame["label"].tolist(), cfg, seed, str(data)) if multi
-             else assign(groups, frame["label"].tolist(), cfg, seed, str(data), real))
+    shown = [key_hash(t) in few_shot for t in texts]
+    names = (assign_multi(groups, frame["label"].tolist(), cfg, seed, str(data), shown) if multi
+             else assign(groups, frame["label"].tolist(), cfg, seed, str(data), real, shown))
     frame = frame.assign(split=names)
     leaks = similarity.leak_report(texts, frame["split"].tolist(), near, cfg.near_duplicate_threshold, seed, grouping)
     splits: dict[str, Any] = {}

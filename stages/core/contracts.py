@@ -79,9 +79,8 @@ class QualityReport(Contract):
     classes: str = "labels"    # what majority_baseline and shortcuts predict: labels | label sets (multi-label)
 
 
-# ---- generate -> train: reports/data/dataset.json (small on purpose: a report-only param such as
+# ---- generate -> split, train: reports/data/dataset.json (small on purpose: a report-only param such as
 # generate.shortcut_threshold changes quality.json, not this file, so it never retrains the model)
-
 
 @dataclasses.dataclass(frozen=True)
 class DatasetInfo(Contract):
@@ -93,6 +92,7 @@ class DatasetInfo(Contract):
     rows_kept: int
     multi_label: bool = False   # rows carry label sets joined by core/labelsets.LABEL_SEP
     labels: list | None = None  # every label name of the task or CSV, sorted
+    few_shot: list | None = None  # key_hash of each real text the LLM may be shown (split keeps them in train)
 
 
 # ---- split -> report: reports/data/split.json

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from stages.core.text import md_escape
+from stages.core.text import md_escape, visible
 
 _ABSOLUTE = re.compile(r"^(/|~|[A-Za-z]:[\\/])")
 
@@ -21,7 +21,7 @@ def public(value: Any) -> str:
 
 def code(value: Any) -> str:
     """`value` as a code span, shown literally (a backtick inside would end the span, so it is replaced)."""
-    return "`" + public(value).replace("`", "'") + "`"
+    return "`" + visible(public(value)).replace("`", "'") + "`"
 
 
 def fmt(value: Any) -> str:

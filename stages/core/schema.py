@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import types
 import typing
 from pathlib import Path
@@ -19,6 +20,7 @@ from stages.core.errors import DataError, ParamsError
 from stages.core.io import read_json, write_json
 
 C = TypeVar("C", bound="Contract")
+_EXPONENT = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)[eE][-+]?\d+")  # 3e-05, 1.5E+3: floats PyYAML leaves as strings
 
 
 def fail(key: str, expected: str, found: Any) -> None:
@@ -61,12 +63,11 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         check(isinstance(value, int) and not isinstance(value, bool), key, "an integer", value)
         return value
     if tp is float:
-        # YAML 1.1 (PyYAML) reads `3e-05`, which `dvc exp run -S` may write, as a string.
+        # YAML 1.1 (PyYAML) reads `3e-05`, which `dvc exp run -S` may write, as a string: only that form (exponent
+        # notation) is parsed; any other string, such as a quoted '4', is refused rather than guessed at.
         if isinstance(value, str):
-            try:
-                value = float(value)
-            except ValueError:
-                fail(key, "a number", value)
+            check(_EXPONENT.fullmatch(value.strip()) is not None, key, "a number (not a quoted string)", value)
+            value = float(value)
         check(isinstance(value, (int, float)) and not isinstance(value, bool), key, "a number", value)
         check(math.isfinite(value), key, "a finite number", value)  # .inf or .nan would fail much later
         return float(value)

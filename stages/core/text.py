@@ -32,6 +32,13 @@ def dedup_key(text: str) -> str:
     return _NON_WORD.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
 
 
+def key_hash(text: str) -> str:
+    """A short stable id of `text`'s dedup_key (16 hex digits of its SHA-1): equal for texts counted as the same."""
+    import hashlib
+
+    return hashlib.sha1(dedup_key(text).encode("utf-8")).hexdigest()[:16]
+
+
 def has_unspaced(text: str) -> bool:
     """Whether `text` holds characters of a script written without spaces (see UNSPACED)."""
     return _UNSPACED.search(text) is not None
@@ -81,12 +88,21 @@ def drop_reason(text: object, min_chars: int, max_chars: int) -> str | None:
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-!|~])")
+# C0/C1 controls (whitespace aside: normalize collapses it), bidi marks, embeddings, overrides and isolates
+_HIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def visible(text: str) -> str:
+    """`text` with each control character and bidirectional override/isolate (U+202E would show a page's
+    text reversed, Trojan-Source style) written as [U+XXXX]: what a page shows is what the data holds."""
+    return _HIDDEN.sub(lambda m: f"[U+{ord(m.group()):04X}]", text)
 
 
 def md_escape(text: str) -> str:
-    """Show untrusted text literally in GitHub markdown: no HTML, links, emphasis or table breaks."""
+    """Show untrusted text literally in GitHub markdown: no HTML, links, emphasis or table breaks, no hidden
+    control or bidi characters (visible)."""
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _MD_SPECIAL.sub(r"\\\1", normalize(text))
+    return _MD_SPECIAL.sub(r"\\\1", visible(normalize(text)))
 
 
 def distinct(groups: Sequence[Sequence[str]]) -> tuple[list[str], list[list[int]]]:

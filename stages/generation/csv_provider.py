@@ -7,6 +7,7 @@ multi-label. A row's origin is `<generate.csv.path>:<data row>` (core/origin.py)
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,9 @@ from stages.core.errors import DataError
 from stages.core.io import read_csv
 from stages.core.labelsets import LABEL_SEP, join_labels
 from stages.core.origin import file_rows
+
+log = logging.getLogger(__name__)
+SOURCE_PREFIX = "csv:"  # a row's source: csv:<file name> (human-labelled: label_filter never drops it)
 
 
 def label_set(cell: Any, separator: str, where: str) -> Any:
@@ -28,13 +32,22 @@ def label_set(cell: Any, separator: str, where: str) -> Any:
     return join_labels(names)
 
 
+def label_sets(cells: list[Any], separator: str, path: str, column: str, key: str) -> list[Any]:
+    """Each cell of a label column split on `separator` (label_set); a warning when no cell holds the separator:
+    then every whole cell is one label, which a multi-label file with another separator would silently become."""
+    where = f"{path}: column {column!r} ({key} {separator!r})"
+    if not any(isinstance(cell, str) and separator in cell for cell in cells):
+        log.warning("%s: no label cell holds the separator, so each cell is one label; check %s (the file's "
+                    "separator?) or set it to null", where, key)
+    return [label_set(cell, separator, where) for cell in cells]
+
+
 def generate(cfg: params.CsvImport) -> list[dict[str, Any]]:
     """The configured text and label columns become text,label; the source names the file, the origin the row."""
     frame = read_csv(cfg.path, columns=(cfg.text_column, cfg.label_column), what="annotated CSV")
-    source = f"csv:{Path(cfg.path).name}"
+    source = f"{SOURCE_PREFIX}{Path(cfg.path).name}"
     labels = frame[cfg.label_column].tolist()
     if cfg.label_separator is not None:
-        where = f"{cfg.path}: column {cfg.label_column!r} (generate.csv.label_separator {cfg.label_separator!r})"
-        labels = [label_set(cell, cfg.label_separator, where) for cell in labels]
+        labels = label_sets(labels, cfg.label_separator, cfg.path, cfg.label_column, "generate.csv.label_separator")
     return [{"text": t, "label": lab, "source": source, "origin": o}
             for t, lab, o in zip(frame[cfg.text_column].tolist(), labels, file_rows(cfg.path, len(frame)))]

@@ -2,8 +2,8 @@
 of a cheap model (TF-IDF + logistic regression, stratified k-fold cross-validation seeded with base.seed).
 
 `generate.label_filter: none` only reports them (quality.json's label_issues); `confident_learning` drops the
-flagged synthetic rows (counted as dropped.label_issue). Real rows (generate.real) are reported, never dropped:
-their labels are the reference. Same rows and seed, same report.
+flagged synthetic rows (template or LLM; counted as dropped.label_issue). Rows a person labelled (generate.real
+and the csv provider's) are reported, never dropped: their labels are the reference. Same rows and seed, same report.
 Multi-label data (label-set cells): one-vs-rest TF-IDF+LR probabilities, out of fold over iterative-stratified
 folds (iterstrat's MultilabelStratifiedKFold), and cleanlab's `multi_label=True`; a row's self-confidence is the
 lowest probability its given yes/no gets over the labels, and the suggested set is every label at >= 0.5.
@@ -19,6 +19,7 @@ from typing import Any
 from stages.core.contracts import REAL_SOURCE
 from stages.core.labelsets import join_labels, label_names, multi_hot, split_labels
 from stages.core.origin import slice_of, slice_order
+from stages.generation.csv_provider import SOURCE_PREFIX as CSV_SOURCE_PREFIX
 
 FOLDS = 5  # cross-validation folds: every label needs at least this many rows
 TOP_EXAMPLES = 10  # flagged rows listed in the report, least self-confident first
@@ -163,9 +164,14 @@ def find(rows: list[dict[str, str]], seed: int, label_filter: str,
     return report | _summary(rows, flagged, names, labels, _listed(rows, ranked, suggested, confidence)), flagged
 
 
+def human(source: str) -> bool:
+    """Whether a row's label came from a person: a real row (generate.real) or a csv-provider row."""
+    return source == REAL_SOURCE or source.startswith(CSV_SOURCE_PREFIX)
+
+
 def drop(rows: list[dict[str, str]], flagged: list[int], dropped: dict[str, int]) -> tuple[list[dict[str, str]], dict]:
-    """Rows without the flagged synthetic ones; drop counts with `label_issue` added (when any)."""
-    gone = {i for i in flagged if rows[i]["source"] != REAL_SOURCE}
+    """Rows without the flagged synthetic ones (human-labelled rows stay); drop counts with `label_issue` added."""
+    gone = {i for i in flagged if not human(rows[i]["source"])}
     if not gone:
         return rows, dropped
     kept = [r for i, r in enumerate(rows) if i not in gone]

@@ -25,14 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from stages.core import origin, params
-from stages.generation import llm
+from stages.generation import budget, llm
 from stages.core.errors import DataError
 from stages.core.labelsets import join_labels
 from stages.generation.llm_cache import ResponseCache, request_key
 from stages.generation.task import SLOT, Task
 
 log = logging.getLogger(__name__)
-PROMPT_TOKENS_GUESS = 300  # a prompt with a description and few-shot examples; only for the refusal's estimate
 SYSTEM = ("You write synthetic data for training a text classifier. {task}Reply with a JSON object "
           '{{"samples": [...]}} holding exactly {n} strings. Each string is one complete text: no numbering, '
           "no quotes around it, no commentary. Make the {n} texts differ from each other in wording and content.")
@@ -232,32 +231,6 @@ def _collect(outcome: llm.Outcome, cfg: params.Generate, labels: list[str], pric
     return rows, per_label, this_run
 
 
-def estimate_usd(requests_per_model: int, models: list[str], cfg: params.Generate,
-                 prices: dict[str, params.Price]) -> float | None:
-    """An upper estimate of the cost: every reply as long as generate.max_tokens; None without a price."""
-    found = [prices.get(m) for m in models]
-    if any(p is None for p in found):
-        return None
-    return sum(llm.cost_usd(requests_per_model * PROMPT_TOKENS_GUESS, requests_per_model * cfg.max_tokens, p) or 0.0
-               for p in found)
-
-
-def check_size(task: Task, cfg: params.Generate, prices: dict[str, params.Price]) -> None:
-    """Refuse, before building the plan, a run that would plan more than generate.max_planned_requests."""
-    streams = list(cfg.models) if cfg.mode == "model_as_label" else [lab.name for lab in task.labels]
-    per_stream = math.ceil(cfg.n_per_label / cfg.samples_per_request)
-    planned = per_stream * len(streams)
-    if planned <= cfg.max_planned_requests:
-        return
-    models = list(cfg.models) if cfg.mode == "model_as_label" else [cfg.model]
-    usd = estimate_usd(per_stream * (1 if cfg.mode == "model_as_label" else len(streams)), models, cfg, prices)
-    cost = "no price in the price table" if usd is None else f"up to ${usd:,.2f} estimated"
-    raise DataError(
-        f"generate: {cfg.n_per_label * len(streams):,} rows ({len(streams)} x n_per_label {cfg.n_per_label:,}) need "
-        f"{planned:,} requests ({cost}), more than generate.max_planned_requests ({cfg.max_planned_requests:,}); "
-        "lower n_per_label, raise samples_per_request or max_planned_requests; nothing was planned or sent")
-
-
 def generate(task: Task, cfg: params.Generate, seed: int, cache_dir: Path,
              shots: dict[str, list[str]] | None = None, prices: dict[str, params.Price] | None = None,
              focus_prompts: dict[str, tuple[str, ...]] | None = None,
@@ -266,7 +239,8 @@ def generate(task: Task, cfg: params.Generate, seed: int, cache_dir: Path,
     data/prices.yaml table), drops per label. `focus_prompts`: label -> contrastive prompts of the focus file,
     `focus_rows` texts each, asked after the task's own requests."""
     prices = prices or {}
-    check_size(task, cfg, prices)
+    budget.check_size(task, cfg, prices, len([p for items in (focus_prompts or {}).values() for p in items]),
+                      focus_rows)
     aimed, caps = focus_plan(task, cfg, seed, focus_prompts or {}, focus_rows)
     requests = plan(task, cfg, seed, shots) + aimed
     cache = ResponseCache(cache_dir)

@@ -17,7 +17,7 @@ from typing import Any
 from stages.core.labelsets import split_labels
 from stages.core.markdown import fmt
 from stages.core.similarity import words
-from stages.core.text import md_escape, word_count
+from stages.core.text import md_escape, visible, word_count
 
 Row = dict[str, str]
 TOP_TOKENS = 10  # single-token features listed in the shortcut probe
@@ -153,7 +153,7 @@ def report(rows: Sequence[Row], shortcut_threshold: float, near_threshold: float
 
 def markdown(report: dict[str, Any]) -> str:
     """quality.md: the tables a reviewer reads before training."""
-    prov = ", ".join(f"{k} `{', '.join(map(str, v)) if isinstance(v, list) else v}`"
+    prov = ", ".join(f"{k} `{visible(', '.join(map(str, v)) if isinstance(v, list) else str(v))}`"
                      for k, v in report["provider"].items() if v not in (None, []))
     lines = ["# Data quality", "", f"Provider: {prov}", "",
              "| label | rows before cleaning | rows kept | chars: median (p10-p90) | words: median | "

@@ -128,6 +128,15 @@ def add_coverage(focus: dict[str, Any], least: list[dict[str, Any]], audit: Path
         focus["coverage"] = focus_coverage.listed(least)
 
 
+def check_rows(cfg: params.Generate, task: Any, prompts: int, rows: int) -> None:
+    """openai provider: the focus prompts' requests (`rows` texts each) count against generate.max_planned_requests
+    with the task's (generation/budget.py): refused here, before the focus file is written, as generate would."""
+    if cfg.provider == "openai" and prompts and rows:
+        from stages.generation import budget
+
+        budget.check_size(task, cfg, None, prompts, rows)
+
+
 def run(*, params_path: Path, out: Path, boost: float = 1.0, rows: int = 50, dev: str = focus_errors.VAL,
         model: Path = Path("models/classifier"), split_dir: Path = Path("data/split"),
         external_dir: Path = Path("data/external"), quality: Path = Path("reports/data/quality.json"),
@@ -151,6 +160,7 @@ def run(*, params_path: Path, out: Path, boost: float = 1.0, rows: int = 50, dev
         from stages.generation.task import load_task
 
         task = load_task(cfg.task)
+    check_rows(cfg, task, 1, rows)  # one prompt already over the cap: refused before the dev set is read
     issues = focus_labels.read_issues(quality)
     external_dev = focus_errors.dev_names(evaluate)[1:]  # after val: the role-dev sets, audit.json's set names
     least = None if audit is None else focus_coverage.read_audit(audit, external_dev)
@@ -159,6 +169,7 @@ def run(*, params_path: Path, out: Path, boost: float = 1.0, rows: int = 50, dev
     focus = build(errors, issues, task, boost, rows, top, previous if isinstance(previous, dict) else {})
     if least is not None:
         add_coverage(focus, least, audit, task, cfg.provider)
+    check_rows(cfg, task, sum(len(p) for p in focus["prompts"].values()), rows)
     write_text(out, HEADER + yaml.safe_dump(focus, sort_keys=False, allow_unicode=True, width=110))
     return focus
 

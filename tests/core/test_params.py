@@ -1,4 +1,6 @@
 
+import re
+
 import pytest
 
 from stages.core import params
@@ -42,8 +44,20 @@ def test_invalid_values_name_the_key_expected_and_found(section, raw, message):
 def test_float_written_as_string_by_dvc_is_accepted():
     # `dvc exp run -S train.learning_rate=3e-5` can write `3e-05`, which YAML 1.1 reads as a string.
     assert params.load_dict({"learning_rate": "3e-05"}, "train").learning_rate == pytest.approx(3e-5)
-    with pytest.raises(ParamsError, match="train.learning_rate must be a number, got 'fast'"):
+    with pytest.raises(ParamsError, match=r"train.learning_rate must be a number \(not a quoted string\), got 'fast'"):
         params.load_dict({"learning_rate": "fast"}, "train")
+
+
+@pytest.mark.parametrize("section, key, value", [("train", "epochs", "4"), ("train", "epochs", "4.0"),
+                                                 ("train", "max_steps", "10"), ("split", "val_size", "0.2"),
+                                                 ("generate", "n_per_label", "400")])
+def test_a_quoted_number_is_refused_naming_the_key(tmp_path, section, key, value):
+    """`train.epochs: '4'` in params.yaml: a string where a number belongs is an error, not silently parsed."""
+    p = tmp_path / "params.yaml"
+    p.write_text(f"{section}:\n  {key}: '{value}'\n")
+    with pytest.raises(ParamsError, match=rf"^params.yaml: {section}.{key} must be (a number \(not a quoted string\)|an "
+                                          rf"integer), got '{re.escape(value)}'$"):
+        params.load(section, p)
 
 
 def test_missing_section_fails_an_empty_one_takes_defaults_and_unknown_section_fails(tmp_path):

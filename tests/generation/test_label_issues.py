@@ -9,6 +9,7 @@ import pytest
 from stages import generate
 from stages.core import params
 from stages.generation import label_issues
+from testkit import ROOT
 from tests.page_checks import check_page
 
 NEWS = ["council", "budget", "court", "rates", "bank", "storm", "rail", "senate", "census", "tariff"]
@@ -67,11 +68,11 @@ def test_a_label_with_fewer_rows_than_folds_is_skipped_with_a_reason():
 
 def test_drop_removes_flagged_synthetic_rows_only_and_counts_them():
     rows = planted()
-    rows[0]["source"] = "real"
-    kept, dropped = label_issues.drop(rows, [0, 1], {"duplicate": 3})
-    assert rows[0] in kept and rows[1] not in kept and len(kept) == len(rows) - 1
+    rows[0]["source"], rows[2]["source"], rows[1]["source"] = "real", "csv:in.csv", "openai:gpt-4o-mini"
+    kept, dropped = label_issues.drop(rows, [0, 1, 2], {"duplicate": 3})
+    assert rows[0] in kept and rows[2] in kept and rows[1] not in kept and len(kept) == len(rows) - 1
     assert dropped == {"duplicate": 3, "label_issue": 1}
-    assert label_issues.drop(rows, [0], {}) == (rows, {})
+    assert label_issues.drop(rows, [0, 2], {}) == (rows, {})
 
 
 @pytest.mark.parametrize("label_filter", ["none", "confident_learning"])
@@ -84,14 +85,25 @@ def test_stage_reports_label_issues_and_drops_them_only_when_asked(tmp_path, lab
     issues = json.loads((tmp_path / "r" / "quality.json").read_text())["label_issues"]
     assert issues["total"] >= 2 and issues["filter"] == label_filter
     mislabelled = planted()[0]["text"]
-    if label_filter == "none":
-        assert "label_issue" not in report["dropped"] and mislabelled in set(out["text"]) and len(out) == 80
-    else:
-        assert report["dropped"]["label_issue"] == issues["total"] == 80 - len(out)
-        assert mislabelled not in set(out["text"])
+    # csv-provider rows are human-labelled: flagged and listed, never dropped, whatever the filter
+    assert "label_issue" not in report["dropped"] and mislabelled in set(out["text"]) and len(out) == 80
     md = (tmp_path / "r" / "quality.md").read_text()
     assert "## Label issues" in md and f"Flagged: {issues['total']}" in md and "| given label |" in md
     check_page(md)
+
+
+def test_confident_learning_drops_flagged_template_rows_and_a_skipped_filter_is_a_warning(tmp_path, caplog):
+    task = ROOT / "data" / "tasks" / "clickbait.yaml"
+    config = params.load_dict({"task": str(task), "n_per_label": 60, "label_filter": "confident_learning"}, "generate")
+    report = generate.run(cfg=config, seed=42, out=tmp_path / "g.csv", reports=tmp_path / "r")
+    assert report["label_issues"]["total"] == report["dropped"]["label_issue"] >= 1  # synthetic: all dropped
+    caplog.clear()
+    config = params.load_dict({"task": str(task), "n_per_label": 3, "label_filter": "confident_learning"}, "generate")
+    report = generate.run(cfg=config, seed=42, out=tmp_path / "g2.csv", reports=tmp_path / "r2")
+    assert report["label_issues"]["skipped"]
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert f"generate.label_filter confident_learning was skipped, nothing dropped: {report['label_issues']['skipped']}" \
+        in warned
 
 
 @pytest.mark.parametrize("multi", [False, True])

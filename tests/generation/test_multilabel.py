@@ -2,6 +2,7 @@
 report and label issues over label names, the openai provider's label lists, and the shipped support-tickets task."""
 
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -96,11 +97,35 @@ def test_csv_label_separator_makes_a_multi_label_data_set(tmp_path):
     assert info["multi_label"] is True and info["labels"] == ["account", "billing", "urgent"]
 
 
-def test_label_sets_into_a_single_label_task_and_bad_separators_are_one_line(tmp_path):
-    real = tmp_path / "real.csv"
+def test_a_label_separator_that_splits_no_cell_is_a_warning(tmp_path, caplog):
+    """A file whose label sets are joined by "," read with label_separator ";": each whole cell would become one
+    label ("billing,urgent") without a word; the log says so."""
+    src = tmp_path / "mine.csv"
+    pd.DataFrame({"text": [f"ticket about thing {i} and more {i * 7}" for i in range(30)],
+                  "tags": ["billing,urgent", "account", "billing"] * 10}).to_csv(src, index=False)
+    cfg = params.load_dict({"provider": "csv", "csv": {"path": str(src), "label_column": "tags",
+                                                       "label_separator": ";"}}, "generate")
+    generate.run(cfg=cfg, seed=1, out=tmp_path / "g.csv", reports=tmp_path / "r")
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert f"{src}: column 'tags' (generate.csv.label_separator ';'): no label cell holds the separator, so each " \
+           "cell is one label; check generate.csv.label_separator (the file's separator?) or set it to null" in warned
+    caplog.clear()
+    test_csv_label_separator_makes_a_multi_label_data_set(tmp_path)  # a separator that splits: no warning
+    assert not [r for r in caplog.records if "separator" in r.getMessage()]
+
+
+def raw_dir(tmp_path, monkeypatch):
+    """tmp_path as the project directory (cwd) and its data/raw/, where generate.real.path must lie."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data" / "raw").mkdir(parents=True)
+    return Path("data/raw")
+
+
+def test_label_sets_into_a_single_label_task_and_bad_separators_are_one_line(tmp_path, monkeypatch):
+    real = raw_dir(tmp_path, monkeypatch) / "real.csv"
     pd.DataFrame({"text": ["a real text here", "another real one"], "label": ["x|y", "x"]}).to_csv(real, index=False)
     cfg = params.load_dict({"task": str(ROOT / "data/tasks/clickbait.yaml"),
-                            "real": {"path": str(real), "label_separator": "|"}}, "generate")
+                            "real": {"path": "data/raw/real.csv", "label_separator": "|"}}, "generate")
     with pytest.raises(ParamsError, match=r"generate.real.label_separator must be null for a single-label data set "
                                           r"\(the task .*clickbait.yaml has no `multi_label: true`\), got '\|'"):
         generate.run(cfg=cfg, seed=1, out=tmp_path / "g.csv", reports=tmp_path / "r")
@@ -115,12 +140,12 @@ def test_label_sets_into_a_single_label_task_and_bad_separators_are_one_line(tmp
         generate.run(cfg=cfg, seed=1, out=tmp_path / "g.csv", reports=tmp_path / "r")
 
 
-def test_real_rows_with_label_sets_join_a_multi_label_task(tmp_path):
-    real = tmp_path / "real.csv"
+def test_real_rows_with_label_sets_join_a_multi_label_task(tmp_path, monkeypatch):
+    real = raw_dir(tmp_path, monkeypatch) / "real.csv"
     pd.DataFrame({"text": ["refund 3 login red", "my own real ticket text"],
                   "label": ["billing", "account;billing"]}).to_csv(real, index=False)
     cfg = params.load_dict({"task": str(write_task(tmp_path, SMALL)), "n_per_label": 40,
-                            "real": {"path": str(real), "label_separator": ";"}}, "generate")
+                            "real": {"path": "data/raw/real.csv", "label_separator": ";"}}, "generate")
     generate.run(cfg=cfg, seed=3, out=tmp_path / "g.csv", reports=tmp_path / "r")
     frame = pd.read_csv(tmp_path / "g.csv")
     real_rows = frame[frame["source"] == "real"].set_index("text")["label"].to_dict()

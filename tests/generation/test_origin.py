@@ -4,6 +4,8 @@ the origin each provider gives its rows (template, csv, real rows, openai agains
 import json
 import re
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -74,13 +76,15 @@ def test_template_rows_carry_the_id_of_the_template_that_made_them():
     assert len({r["origin"] for r in rows}) > 30  # 37 templates, 120 rows per label: nearly all used
 
 
-def test_csv_and_real_rows_point_at_their_file_row_after_cleaning(tmp_path):
+def test_csv_and_real_rows_point_at_their_file_row_after_cleaning(tmp_path, monkeypatch):
     rows = [("Council approves budget for schools", "news"), ("You won't believe this trick", "bait"),
             ("council approves budget for schools!", "news"),  # an exact duplicate: dropped, row 1 kept
             ("Rail strike ends after pay deal", "news"), ("", "bait"), ("Nine secrets nobody tells you", "bait")]
     src = tmp_path / "in.csv"
     pd.DataFrame(rows, columns=["headline", "tag"]).to_csv(src, index=False)
-    real_src = tmp_path / "real.csv"
+    monkeypatch.chdir(tmp_path)  # generate.real.path: relative, under data/raw/
+    (tmp_path / "data" / "raw").mkdir(parents=True)
+    real_src = Path("data/raw/real.csv")
     pd.DataFrame([("Storm closes two roads in the north", "news"), ("This one habit ruins sleep", "bait")],
                  columns=["text", "label"]).to_csv(real_src, index=False)
     config = params.load_dict({"provider": "csv", "csv": {"path": str(src), "text_column": "headline",

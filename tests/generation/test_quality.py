@@ -53,3 +53,24 @@ def test_no_warning_when_no_feature_beats_the_threshold_or_the_majority_baseline
     skewed = rows([(f"Report on item {w}", "a") for w in "abcdefghijklmnopqrs"] + [("Report on item z", "b")])
     report = quality.report(skewed, 0.9, 0.9, 0, 0, 20)
     assert report["majority_baseline"] == 0.95 and not report["shortcut_warning"]
+
+
+def test_bidi_and_control_characters_reach_quality_md_only_as_visible_escapes(tmp_path):
+    """A label or text holding U+202E (right-to-left override) would show the page reversed: written [U+202E]."""
+    import re
+
+    import pandas as pd
+
+    from stages import generate
+    from stages.core import params
+
+    texts = [f"headline number {i} about topic {i * 3} here" for i in range(24)]
+    labels = ["bait\u202e", "news\u2066x\u0007"] * 12
+    texts[0] = "evil \u202etxt.exe headline here"
+    src = tmp_path / "in.csv"
+    pd.DataFrame({"text": texts, "label": labels}).to_csv(src, index=False)
+    config = params.load_dict({"provider": "csv", "csv": {"path": str(src)}}, "generate")
+    generate.run(cfg=config, seed=1, out=tmp_path / "g.csv", reports=tmp_path / "r")
+    md = (tmp_path / "r" / "quality.md").read_text(encoding="utf-8")
+    assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]", md)
+    assert r"bait\[U\+202E\]" in md and r"news\[U\+2066\]x\[U\+0007\]" in md

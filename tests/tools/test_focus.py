@@ -86,6 +86,30 @@ def test_openai_provider_asks_the_contrastive_prompts_on_top_and_caches_them(tmp
         assert server.total == 0 and len(pd.read_csv(tmp_path / "g.csv")) <= 20   # no focus: the plain plan
 
 
+def test_focus_rows_count_against_max_planned_requests_before_anything_is_sent(tmp_path, monkeypatch):
+    """4 requests for n_per_label plus ceil(7 / 5) = 2 for the focus prompt: 6, over a cap of 5."""
+    from stages import generate
+    from stages.core import params
+    from testkit.openai_server import FakeOpenAI
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    focus_file = tmp_path / "focus.yaml"
+    focus_file.write_text(yaml.safe_dump({"rows": 7, "prompts": {"factual": ["Write {n} texts that are {label}."]}}))
+    with FakeOpenAI() as server:
+        cfg = params.load_dict({"provider": "openai", "base_url": server.url, "n_per_label": 10, "samples_per_request": 5,
+                                "max_planned_requests": 5, "task": str(ROOT / "data" / "tasks" / "clickbait.yaml")},
+                               "generate")
+        with pytest.raises(DataError) as err:
+            generate.run(cfg=cfg, seed=42, out=tmp_path / "g.csv", reports=tmp_path / "r", cache_dir=tmp_path / "c",
+                         focus=focus_file)
+        assert server.total == 0 and not (tmp_path / "g.csv").exists()
+    assert str(err.value) == (
+        "generate: 20 rows (2 x n_per_label 10) need 4 requests and the focus file's 1 prompts x rows 7 need 2 more, "
+        "6 in all (no price in the price table), more than generate.max_planned_requests (5); lower n_per_label or "
+        "the focus rows (synthbert focus --rows), raise samples_per_request or max_planned_requests; nothing was "
+        "planned or sent")
+
+
 def test_a_focus_prompt_with_an_unknown_placeholder_is_refused(tmp_path):
     path = tmp_path / "focus.yaml"
     path.write_text("prompts: {factual: ['Write {n} texts about {colour}']}\n")

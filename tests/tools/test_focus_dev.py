@@ -217,6 +217,15 @@ def test_coverage_becomes_a_few_shot_prompt_per_label_for_the_openai_provider(tm
     assert focus.read(kwargs["out"], TASK).prompts["clickbait"] == (bait,)   # placeholders generate can fill
 
 
+def test_huge_rows_are_refused_against_the_planned_request_cap_before_the_dev_set_is_read(tmp_path):
+    kwargs = workspace(tmp_path, tmp_path / "no-model", fills("clickbait-1", 1), provider="openai")
+    with pytest.raises(DataError) as err:
+        focus_tool.run(**kwargs, rows=100_000_000)  # 10,000,000 requests of 10 texts for one prompt, plus 80
+    assert "need 80 requests and the focus file's 1 prompts x rows 100,000,000 need 10,000,000 more, 10,000,080 in " \
+           "all, more than generate.max_planned_requests (100,000)" in str(err.value)
+    assert not kwargs["out"].exists()
+
+
 @pytest.mark.parametrize("case, message", [
     ("missing", "audit.json: no such file; run `dvc repro` (the audit stage writes it)"),
     ("no reference", "audit.json: nothing to cover: no real reference"),
