@@ -46,20 +46,17 @@ class InputError(Exception):
 
 def read_texts(path: str | None, column: str = "text") -> list[str]:
     """Non-blank texts from a file, or from standard input when `path` is None or '-'."""
-    name = "standard input" if path in (None, "-") else path
-    if path in (None, "-"):
-        data = sys.stdin.buffer.read()
-    elif not Path(path).is_file():
+    stdin = path in (None, "-")
+    name = "standard input" if stdin else path
+    if not stdin and not Path(path).is_file():
         raise InputError(f"{path}: input file not found")
-    else:
-        data = Path(path).read_bytes()
+    data = sys.stdin.buffer.read() if stdin else Path(path).read_bytes()
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise InputError(f"{name}: not valid UTF-8 (byte 0x{data[exc.start]:02x} on line {line}); "
-                         "re-save it as UTF-8") from None
-    suffix = Path(path).suffix.lower() if path not in (None, "-") else ""
+        raise InputError(f"{name}: not valid UTF-8 (byte 0x{data[exc.start]:02x} on line {line}); re-save it as UTF-8") from None
+    suffix = "" if stdin else Path(path).suffix.lower()
     if suffix == ".csv":
         reader = csv.DictReader(io.StringIO(text))
         if column not in (reader.fieldnames or []):
@@ -91,6 +88,7 @@ class Predictor:
         if not (path / "config.json").is_file():
             raise InputError(f"{model_dir}: not a model directory (no config.json)")
         import torch
+        from safetensors import SafetensorError
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
         from transformers.utils import logging as hf_logging
 
@@ -98,9 +96,10 @@ class Predictor:
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(str(path))
             self.model = AutoModelForSequenceClassification.from_pretrained(str(path))
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, SafetensorError) as exc:  # a damaged config.json is named in `first`
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-            raise InputError(f"{model_dir}: cannot load the model ({first})") from None
+            weights = sorted(path.glob("*.safetensors")) if isinstance(exc, SafetensorError) else []
+            raise InputError(f"{weights[0] if weights else model_dir}: cannot load the model ({first})") from None
         self.device, self.batch_size = device or ("cuda" if torch.cuda.is_available() else "cpu"), batch_size
         self.model.to(self.device).eval()
         self._decision_rule(self.model.config)
@@ -191,11 +190,15 @@ class OnnxPredictor(Predictor):
         if not (path.parent / "config.json").is_file():
             raise InputError(f"{path.parent}: no config.json beside the ONNX file (expected `synthbert export` output)")
         import onnxruntime
+        from onnxruntime.capi import onnxruntime_pybind11_state as ort
         from transformers import AutoConfig, AutoTokenizer
 
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads  # 0: onnxruntime's default (all cores)
-        self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        try:
+            self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except (ort.InvalidProtobuf, ort.InvalidGraph, ort.Fail) as exc:  # cut short, or not an ONNX model at all
+            raise InputError(f"{path}: not a loadable ONNX model ({type(exc).__name__}): truncated? export it again") from None
         self.tokenizer = AutoTokenizer.from_pretrained(str(path.parent))
         config = AutoConfig.from_pretrained(str(path.parent))
         self.model = type("Config", (), {"config": config})()  # what Predictor reads of a model: its config
@@ -213,16 +216,15 @@ class OnnxPredictor(Predictor):
 def write_rows(rows: Iterator[dict[str, Any]], fmt: str, f: Any) -> int:
     n = 0
     writer = csv.writer(f, lineterminator="\n")
-    for row in rows:
+    for n, row in enumerate(rows, 1):
         if fmt == "jsonl":
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
         else:
             ranked = list(row["top_k"].items())
-            if n == 0:
+            if n == 1:
                 writer.writerow(["text", "label", "score"] + [f"{c}_{r}" for r in range(2, len(ranked) + 1)
                                                               for c in ("label", "score")])
             writer.writerow([row["text"], row["label"], row["score"]] + [v for pair in ranked[1:] for v in pair])
-        n += 1
     return n
 
 
@@ -230,9 +232,7 @@ def check_writable(out: Path) -> None:
     """Fail before predicting anything when --out cannot be written (one line naming --out)."""
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-        os.close(fd)
-        os.unlink(probe)
+        tempfile.TemporaryFile(dir=out.parent).close()  # created and removed at once: the directory takes files
     except OSError as exc:
         raise InputError(f"--out {out}: cannot write into {out.parent} ({exc.strerror or exc})") from None
     if out.is_dir():
