@@ -105,6 +105,10 @@ def provide(cfg: params.Generate, seed: int, cache_dir: Path | None, shots: dict
         if cache_dir is None:
             raise DataError("the openai provider needs a response cache directory (--cache)")
         rows, generation = openai_provider.generate(task, cfg, seed, cache_dir, shots, prices, aim.prompts, aim.rows)
+        failed = generation["requests"]["failed_this_run"]
+        if failed and not generation["requests"]["used"]:
+            raise DataError(f"generate: all {failed:,} requests failed (200 replies whose body is not the API's JSON; "
+                            "see the warning above) and none is cached: no rows to make; check generate.base_url")
         return rows, Provider(provider="openai", task=task.name, mode=cfg.mode, models=generation["models"]), \
             generation
     from stages.generation import template
@@ -194,8 +198,8 @@ def run(*, cfg: params.Generate, seed: int, out: Path, reports: Path, cache_dir:
         rows, dropped = filter_labels(rows, flagged, dropped, issues)
         check_labels(rows, provider.file or cfg.task, multi)
     report = quality_report(cfg, raw, rows, provider, dropped, near, generation, issues, multi)
-    log.info("kept %s rows; dropped %s", f"{len(rows):,}",
-             ", ".join(f"{n} {r}" for r, n in dropped.items()) or "none")
+    lost = [f"{n} {r}" for r, n in dropped.items()] + [f"{n} {r} (LLM)" for r, n in report.llm_dropped.items()]
+    log.info("kept %s rows; dropped %s", f"{len(rows):,}", ", ".join(lost) or "none")
     if report.shortcut_warning:
         log.warning("shortcut features predict the label alone: %s (see quality.md)",
                     ", ".join(report.shortcut_features))

@@ -5,7 +5,8 @@ the request's JSON schema asks for; objects `{text, labels}` with one to three o
 its items are such objects, as a multi-label task asks; for a `classification` schema,
 `{"answers": [{"id", "label"}]}` from `server.classify(text, labels)`, by default a keyword rule) and can be told,
 per request, to misbehave instead: 429 with
-Retry-After, 500, hang past the client's timeout, malformed JSON content, a garbage body, a body cut off
+Retry-After, 500, hang past the client's timeout, malformed JSON content, a garbage body, status 200 with a
+proxy's HTML page (`html`, Content-Type text/html: what a gateway in front of the API may send), a body cut off
 mid-way (the connection closed before Content-Length bytes), a body trickled a byte at a time for
 `hang_s` (each read is quick, the whole reply is not), a refusal, `finish_reason: length`, or 401.
 Unknown models get OpenAI's 404 `model_not_found` error. It counts what it receives by request key (sha256
@@ -30,7 +31,10 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-BEHAVIOURS = {"ok", "429", "500", "503", "hang", "malformed", "garbage", "truncated", "trickle", "refusal", "length", "400", "401", "403"}
+BEHAVIOURS = {"ok", "429", "500", "503", "hang", "malformed", "garbage", "html", "truncated", "trickle", "refusal", "length",
+              "400", "401", "403"}
+PROXY_PAGE = (b"<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title></head>\n<body><center><h1>502 Bad Gateway"
+              b"</h1></center><hr><center>nginx</center></body></html>\n")
 WORDS = ("river market council storm budget vote school price rail farm city league court bank clinic "
          "harbor festival museum bridge airport library union factory orchard tunnel senate ferry "
          "reactor vaccine tariff drought glacier satellite startup pension mortgage wildfire census").split()
@@ -196,10 +200,11 @@ class FakeOpenAI:
                     with server.lock:
                         server.in_flight -= 1
 
-            def _send(self, status: int, payload: bytes, headers: dict[str, str] | None = None) -> bool:
+            def _send(self, status: int, payload: bytes, headers: dict[str, str] | None = None,
+                      content_type: str = "application/json") -> bool:
                 try:
                     self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Type", content_type)
                     self.send_header("Content-Length", str(len(payload)))
                     for k, v in (headers or {}).items():
                         self.send_header(k, v)
@@ -264,8 +269,10 @@ class FakeOpenAI:
                 if behaviour == "hang":
                     self._wait(server.hang_s)
                     return None
-                if behaviour == "garbage":
-                    if self._send(200, b"<html>Bad gateway</html>"):
+                if behaviour in ("garbage", "html"):
+                    page, kind = (b"<html>Bad gateway</html>", "application/json") if behaviour == "garbage" else \
+                        (PROXY_PAGE, "text/html; charset=utf-8")
+                    if self._send(200, page, content_type=kind):
                         with server.lock:
                             server.answered[key] += 1
                     return None

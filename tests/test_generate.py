@@ -186,15 +186,14 @@ def llm_run(tmp_path, config, out="generated.csv", prices=None):
 
 
 def test_openai_rows_drops_by_reason_tokens_and_cost(tmp_path, server):
-    server.script("refusal", "length", "malformed", "garbage")
+    server.script("refusal", "length", "malformed", "html")  # the proxy's page is retried: no row lost to it
     config = llm_cfg(server, concurrency=1)
     price_file = tmp_path / "prices.yaml"
     price_file.write_text("gpt-4o-mini: {input: 0.15, output: 0.6}\n")
     report = llm_run(tmp_path, config, prices=price_file)
     frame = pd.read_csv(tmp_path / "generated.csv")
-    assert set(frame["source"]) == {"openai:gpt-4o-mini"} and len(frame) == 20  # 8 requests x 5, 4 dropped
-    assert report["llm_dropped"] == {"cut_off_at_max_tokens": 1, "malformed_json": 1, "malformed_response": 1,
-                                     "refusal": 1}
+    assert set(frame["source"]) == {"openai:gpt-4o-mini"} and len(frame) == 25  # 8 requests x 5, 3 dropped
+    assert report["llm_dropped"] == {"cut_off_at_max_tokens": 1, "malformed_json": 1, "refusal": 1}
     gen = json.loads((tmp_path / "reports" / "generation.json").read_text())
     usage = [json.loads(r["response"]).get("usage") for r in map(json.loads, (tmp_path / "cache" / "responses.jsonl")
                                                                   .read_text().splitlines()) if "usage" in r["response"]]
@@ -203,11 +202,37 @@ def test_openai_rows_drops_by_reason_tokens_and_cost(tmp_path, server):
     assert gen["cost_usd"] == round((prompt * 0.15 + completion * 0.6) / 1e6, 6) == gen["this_run"]["cost_usd"]
     assert sum(s["prompt_tokens"] for s in gen["per_label"].values()) == prompt
     assert gen["per_label"]["clickbait"]["requests"] == 4 and gen["requests"]["sent_this_run"] == 8
+    assert gen["requests"]["retries_this_run"] == {"not the API's JSON": 1} and gen["requests"]["failed_this_run"] == 0
     again = llm_run(tmp_path, config, "again.csv")  # replay: the same bytes, nothing paid
     assert (tmp_path / "again.csv").read_bytes() == (tmp_path / "generated.csv").read_bytes()
-    assert again["llm_dropped"] == report["llm_dropped"] and server.total == 8
+    assert again["llm_dropped"] == report["llm_dropped"] and server.total == 9
     gen = json.loads((tmp_path / "reports" / "generation.json").read_text())
     assert gen["this_run"] == {"prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0}
+
+
+def test_requests_answered_only_by_a_proxys_page_are_counted_as_lost_rows_and_asked_again(tmp_path, server, caplog):
+    caplog.set_level("INFO")
+    server.script("html", "html")  # both attempts of the first request get a gateway's HTML page with status 200
+    report = llm_run(tmp_path, llm_cfg(server, concurrency=1, max_retries=1))
+    assert len(pd.read_csv(tmp_path / "generated.csv")) == 35  # 7 requests x 5: the failed one's rows are missing
+    gen = json.loads((tmp_path / "reports" / "generation.json").read_text())
+    assert gen["requests"]["failed_this_run"] == 1 and gen["requests"]["used"] == 7 and not gen["budget"]["exhausted"]
+    assert gen["per_label"]["clickbait"]["dropped"] == {"failed_request": 1}
+    assert report["llm_dropped"] == {"failed_request": 1}  # quality.json
+    assert "kept 35 rows; dropped 1 failed_request (LLM)" in caplog.text and "dropped none" not in caplog.text
+    assert "html" not in (tmp_path / "cache" / "responses.jsonl").read_text().lower()
+    server.reset_counts()
+    caplog.clear()
+    again = llm_run(tmp_path, llm_cfg(server, concurrency=1, max_retries=1))  # the rerun asks the failed request only
+    assert server.total == 1 and again["rows_kept"] == 40 and again["llm_dropped"] == {}
+    assert "kept 40 rows; dropped none" in caplog.text
+
+
+def test_when_every_request_gets_a_proxys_page_generate_stops_in_one_line_and_caches_nothing(tmp_path, server):
+    server.when("", "html")
+    with pytest.raises(DataError, match=r"all 8 requests failed \(200 replies whose body is not the API's JSON"):
+        llm_run(tmp_path, llm_cfg(server, max_retries=1))
+    assert server.total == 16 and (tmp_path / "cache" / "responses.jsonl").read_text() == ""
 
 
 def test_changing_one_labels_prompt_reasks_only_that_label(tmp_path, server):

@@ -7,6 +7,7 @@ Heavy imports (torch, transformers) happen inside the functions that need them.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -42,12 +43,32 @@ def resolve_model(name: str) -> str:
     return name
 
 
+def damaged_file(directory: Path) -> tuple[Path, str] | None:
+    """The first file of a saved model that does not parse (a truncated or binary JSON or safetensors file) and the
+    parser's first line; None when all do: what a load error names, whichever command gave the directory."""
+    from safetensors import SafetensorError, safe_open
+
+    for path in sorted(directory.glob("*.json")) + sorted(directory.glob("*.safetensors")):
+        try:
+            if path.suffix == ".json":
+                json.loads(path.read_bytes())
+            else:
+                with safe_open(str(path), "pt"):
+                    pass
+        except (ValueError, SafetensorError) as exc:
+            return path, (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+    return None
+
+
 def _load_error(name: str, source: str, exc: Exception) -> DataError:
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if Path(source).is_dir():
         if not (Path(source) / "config.json").is_file():
             return DataError(f"train.model: {name!r} is a directory without a saved model (no config.json); "
                              "expected a directory written by save_pretrained() or `hf download`")
+        broken = damaged_file(Path(source))
+        if broken is not None:
+            return DataError(f"{broken[0]}: damaged or truncated ({broken[1]}); cannot load the model in {source}")
         return DataError(f"train.model: cannot load {name!r} ({first[:200]})")
     return DataError(
         f"train.model: cannot load {name!r} ({first[:200]}). For a hub id, download it where a hub is "
@@ -55,12 +76,13 @@ def _load_error(name: str, source: str, exc: Exception) -> DataError:
 
 
 def load_tokenizer(name: str) -> Any:
+    from safetensors import SafetensorError
     from transformers import AutoTokenizer
 
     source = resolve_model(name)
     try:
         return AutoTokenizer.from_pretrained(source)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, SafetensorError) as exc:
         raise _load_error(name, source, exc) from None
 
 
@@ -70,6 +92,7 @@ def load_classifier(name: str, labels: Sequence[str] | None = None, attn_impleme
     `multi_label`, problem_type "multi_label_classification": one sigmoid per label).
 
     `attn_implementation` ("sdpa", "eager") is a preference: a model without it loads with its default."""
+    from safetensors import SafetensorError
     from transformers import AutoConfig, AutoModelForSequenceClassification
     from transformers.models.auto.modeling_auto import MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES
 
@@ -95,7 +118,7 @@ def load_classifier(name: str, labels: Sequence[str] | None = None, attn_impleme
                 log.info("%s: no %s attention (%s); using its default", name, attn_implementation,
                          str(exc).splitlines()[0][:120])
         return AutoModelForSequenceClassification.from_pretrained(source, **load)
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, SafetensorError) as exc:
         if isinstance(exc, DataError):
             raise
         raise _load_error(name, source, exc) from None
@@ -104,12 +127,13 @@ def load_classifier(name: str, labels: Sequence[str] | None = None, attn_impleme
 def load_encoder(name: str, purpose: str) -> tuple[Any, Any]:
     """The base encoder `name` without a classification head, on device() in eval mode, and its tokenizer;
     `purpose` names its use in the one-line error (e.g. "the frozen-encoder baseline")."""
+    from safetensors import SafetensorError
     from transformers import AutoModel
 
     source = resolve_model(name)
     try:
         model = AutoModel.from_pretrained(source)
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, SafetensorError) as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
         raise DataError(f"train.model: cannot load {name!r} for {purpose} ({first})") from None
     return model.to(device()).eval(), load_tokenizer(name)

@@ -3,7 +3,8 @@
 It leads with each real set of role `test` (the fine-tuned model's macro-F1 with its interval, a verdict against
 every baseline with the paired interval, the synthetic-to-real gap with its interval), then the synthetic test
 split (it measures fit to the generator, not the task), then the real `dev` sets (steering-only). A model that
-collapsed onto one label is shown as **collapsed**, never as better or within noise. Input: baselines.json as
+collapsed onto one label is shown as **collapsed**, never as better or within noise; a baseline that gave no answer
+(every LLM answer abstained) as **no verdict**. Input: baselines.json as
 evaluate writes it (evaluation/results.py); `test` (the test split's TestMetrics as a dict) stands in for the
 fine-tuned row when there is no table.
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from stages.core.markdown import code, fmt, interval, signed
-from stages.core.verdicts import COLLAPSED, MODEL_NAMES, collapse_note, verdict
+from stages.core.verdicts import COLLAPSED, MODEL_NAMES, NO_VERDICT, collapse_note, verdict
 
 FINE_TUNED = "fine_tuned"
 ROLE_NOTES = {"test": "real, human-labelled: it judges the task",
@@ -51,6 +52,8 @@ def baseline_line(name: str, ft: dict[str, Any], row: dict[str, Any], record: di
     numbers = (f"macro-F1 gain {signed(row.get('fine_tuned_gain_f1_macro'))}, interval {signed(row['gain_ci_low'])} "
                f"to {signed(row['gain_ci_high'])}")
     shown = shown_name(name, record or {})
+    if word == NO_VERDICT:
+        return f"- vs {shown}: **{NO_VERDICT}**: {row['no_verdict']} ({numbers})"
     if word != COLLAPSED:
         return f"- vs {shown}: **{word}** ({numbers})"
     who = (["the fine-tuned model (above)"] if ft.get("collapsed") else []) + \

@@ -16,6 +16,7 @@ MODEL_NAMES = {"fine_tuned": "fine-tuned", "majority": "majority class", "tfidf_
                "llm_zero_shot": "LLM zero-shot", "real_only": "fine-tuned on the real train rows alone"}
 BETTER, NOISE, WORSE = "fine-tuned better", "within noise", "baseline better"
 COLLAPSED = "collapsed"  # either model of a comparison collapsed: its gain says nothing about the task
+NO_VERDICT = "no verdict"  # the baseline gave no answer at all (every LLM answer abstained): nothing to compare
 # A predictor has collapsed when at least COLLAPSE_PREDICTED of its decisions go to one label while that label holds
 # under COLLAPSE_TRUE of the true labels, or while another label holding at least COLLAPSE_MISSED_SHARE of the true
 # labels is found under COLLAPSE_MISSED_RECALL of the time: a majority-class guess dressed as a model, never "within
@@ -34,9 +35,12 @@ def gain_verdict(row: dict[str, Any]) -> str | None:
 
 
 def verdict(fine_tuned: dict[str, Any], baseline: dict[str, Any]) -> str | None:
-    """The word for a baseline's row on one set (baselines.json): COLLAPSED when the fine-tuned model's row or the
-    baseline's has `collapsed` set, else gain_verdict; None for a row without a gain."""
+    """The word for a baseline's row on one set (baselines.json): NO_VERDICT when the baseline's row has `no_verdict`
+    (why), COLLAPSED when the fine-tuned model's row or the baseline's has `collapsed` set, else gain_verdict; None
+    for a row without a gain."""
     word = gain_verdict(baseline)
+    if word is not None and baseline.get("no_verdict"):
+        return NO_VERDICT
     if word is not None and (fine_tuned.get("collapsed") or baseline.get("collapsed")):
         return COLLAPSED
     return word

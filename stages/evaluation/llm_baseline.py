@@ -7,7 +7,9 @@ multi-label model `labels`: a list of enum values, possibly empty). Raw response
 (`--llm-cache`, data/llm_eval_cache; never generate's data/llm_cache), so a rerun over the same texts sends nothing.
 An unusable answer (refusal, cut off, malformed JSON, wrong schema, a missing id, a label outside the enum) is not
 retried, since the same request would get the same answer at temperature 0: the text abstains (a row of zero
-probabilities: no label predicted, so it is wrong on every metric) and is counted by reason in baselines.json.
+probabilities: no label predicted, so it is wrong on every metric) and is counted by reason in baselines.json; so do
+the texts of a request that failed (a 200 that is not the API's JSON after every retry; not cached, asked again next
+run). When every text abstains the baseline gets no verdict (`no_verdict` says why) and a warning.
 Tokens and USD per 1,000 texts come from the usage the server reports and data/prices.yaml (`--prices`).
 Params: evaluate.baselines.models (llm_zero_shot), evaluate.baselines.llm.*
 """
@@ -144,7 +146,8 @@ def _economics(cfg: params.LlmBaseline, outcome: llm.Outcome, texts: int, prices
             "completion_tokens": completion, "tokens_per_1000_texts": round((prompt + completion) * per_1000, 1),
             "usd": None if usd is None else round(usd, 6),
             "usd_per_1000_texts": None if usd is None else round(usd * per_1000, 6),
-            "abstained_texts": sum(abstained.values()), "abstentions": dict(sorted(abstained.items()))}
+            "abstained_texts": sum(abstained.values()), "abstentions": dict(sorted(abstained.items())),
+            "no_verdict": None}
 
 
 def classify(cfg: params.LlmBaseline, cache_dir: Path, prices: dict[str, params.Price], labels: list[str],
@@ -161,13 +164,19 @@ def classify(cfg: params.LlmBaseline, cache_dir: Path, prices: dict[str, params.
                            f"{cfg.max_total_tokens}): {len(outcome.used):,} of {len(requests):,} requests answered "
                            f"and cached in {cache_dir}; raise the budget to score the rest")
     result, abstained = ZeroShot(labels), collections.Counter()
-    for req, entry in outcome.used:
+    # A request that failed (llm.py: no answer the API would send, after every retry) is not cached: its texts
+    # abstain now, and the next run asks it again.
+    for req, entry in [*outcome.used, *((req, None) for req, _ in outcome.failed)]:
         batch = json.loads(req.body["messages"][1]["content"])["texts"]
-        answers, reasons = parse(entry["response"], len(batch), labels, multi_label)
+        answers, reasons = ([None] * len(batch), collections.Counter({"failed_request": len(batch)})) if entry is None \
+            else parse(entry["response"], len(batch), labels, multi_label)
         abstained.update(reasons)
         for item, chosen in zip(batch, answers):
             result.rows[item["text"]] = [float(chosen is not None and lab in chosen) for lab in labels]
     result.report = _economics(cfg, outcome, len(texts), prices, abstained)
+    if texts and result.report["abstained_texts"] == len(texts):  # evaluate warns (evaluation/results.py)
+        result.report["no_verdict"] = (f"every one of its {len(texts):,} answers abstained (" + ", ".join(
+            f"{n:,} {why}" for why, n in result.report["abstentions"].items()) + "): its scores say nothing about the task")
     log.info("%s: %s texts in %s requests (%s sent now), %s abstained, %s tokens per 1,000 texts", NAME,
              f"{len(texts):,}", f"{len(requests):,}", f"{outcome.sent:,}", f"{sum(abstained.values()):,}",
              f"{result.report['tokens_per_1000_texts']:,.0f}")

@@ -47,11 +47,14 @@ def baselines_table(resamples: int, confidence: float, seed: int, roles: dict[st
     models: dict[str, Any] = {}
     for k, seconds in train_seconds.items():
         models[k] = {"train_seconds": seconds, **extras.get(k, {})}
+        no_verdict = (models[k].get("llm") or {}).get("no_verdict")  # every LLM answer abstained: llm_baseline.py
         for s in roles:
             row = dict(scores[s][k])
             if s != "test":
                 row.update(gap(scores["test"][k], row, boots["test"][k]["f1_macro"], boots[s][k]["f1_macro"],
                                confidence))
+            if no_verdict:
+                row["no_verdict"] = no_verdict
             row["collapsed"] = row.pop("collapsed", None)  # last: the verdict's caveat after the numbers
             models[k][s] = row
     table = {"resamples": resamples, "confidence": confidence, "seed": seed, "sets": list(roles), "roles": roles}
@@ -60,7 +63,7 @@ def baselines_table(resamples: int, confidence: float, seed: int, roles: dict[st
 
 def log_results(test: Any, external: dict[str, Any], table: dict[str, Any], wrong: int) -> None:
     """The headline numbers (`test`: the TestMetrics of the test split; `external`: the fine-tuned model's real-set
-    rows; `wrong`: its test mismatches) and a warning per collapsed model."""
+    rows; `wrong`: its test mismatches) and a warning per collapsed model or baseline without a verdict."""
     log.info("test: %s rows, %saccuracy %.4f, macro-F1 %.4f [%.4f, %.4f], ECE %.4f, %s mismatches", f"{test.rows:,}",
              "subset " if test.multi_label else "", test.accuracy, test.f1_macro, test.f1_macro_ci_low,
              test.f1_macro_ci_high, test.ece, wrong)
@@ -74,6 +77,8 @@ def log_results(test: Any, external: dict[str, Any], table: dict[str, Any], wron
     for k, model in table["models"].items():
         found = [f"{s}: {collapse_note('it', model[s]['collapsed'], markdown=False)}" for s in table["sets"]
                  if model[s].get("collapsed")]
-        if found:  # the majority baseline collapses by design: told, not warned about
+        if (model.get("llm") or {}).get("no_verdict"):  # every LLM answer abstained (llm_baseline.py)
+            log.warning("%s: no verdict: %s", MODEL_NAMES.get(k, k), model["llm"]["no_verdict"])
+        elif found:  # the majority baseline collapses by design: told, not warned about
             log.log(logging.INFO if k == "majority" else logging.WARNING, "%s collapsed onto one label (reported as "
                     "collapsed, never within noise); %s", MODEL_NAMES.get(k, k), "; ".join(found))

@@ -5,8 +5,10 @@
 `generate.concurrency` at a time through `AsyncOpenAI`; 429 (honouring Retry-After), 5xx, timeouts and
 replies cut off mid-body (the connection closed before the whole response arrived) are retried up to
 `generate.max_retries` times with exponential backoff and jitter; any other error stops the run with the
-server's message in one line. An attempt that outlives `generate.timeout_s` is cancelled and its connection
-closed, so the server stops working on it. The API key is read from the environment only.
+server's message in one line. A 200 whose body is not the API's JSON (a proxy's HTML page) is retried too and
+never cached; when its retries are spent that request fails (Outcome.failed, one warning) and the run goes on.
+An attempt that outlives `generate.timeout_s` is cancelled and its connection closed, so the server stops
+working on it. The API key is read from the environment only.
 
 SIGINT and SIGTERM stop a fetch cleanly: no new request starts, the requests in flight finish (each within
 its timeout) and are cached, then `Interrupted` says how many responses were kept (exit code 128 + signal);
@@ -18,14 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import email.utils
 import logging
 import os
 import random
 import signal
 import sys
 import threading
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +33,7 @@ from stages.core import params
 from stages.core.progress import Progress
 from stages.core.errors import Interrupted, SynthbertError
 from stages.generation.llm_cache import ResponseCache
+from stages.generation.llm_reply import NOT_API_JSON, cut_off, not_api_json, retry_after
 from stages.generation.llm_usage import cost_usd, usage_of  # noqa: F401  (llm.usage_of, llm.cost_usd)
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,10 @@ class _Abandoned(Exception):
     """A failed attempt not retried because the run is stopping (an error elsewhere, or a signal)."""
 
 
+class _Failed(Exception):
+    """Every attempt of one request got a 200 whose body is not the API's JSON: that request fails, the run goes on."""
+
+
 # Why an attempt failed, as counted in Outcome.retries -> how the final error says it.
 WORDING = {"timeout": "no response within generate.timeout_s",
            "connection closed": "the server closed the connection mid-response"}
@@ -81,22 +86,8 @@ class Outcome:
     sent: int = 0  # requests answered by the server in this run (the rest came from the cache)
     new_keys: set[str] = field(default_factory=set)
     retries: collections.Counter[str] = field(default_factory=collections.Counter)  # reason -> retries
+    failed: list[tuple[Request, str]] = field(default_factory=list)  # given up (not cached), with what was answered
     budget_exhausted: bool = False
-
-
-def retry_after(headers: Any) -> float | None:
-    """Seconds the server asks to wait: `retry-after-ms`, `retry-after` in seconds, or an HTTP date."""
-    for name, scale in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
-        value = headers.get(name)
-        if value is None:
-            continue
-        try:
-            return max(0.0, float(value) / scale)
-        except ValueError:
-            date = email.utils.parsedate_to_datetime(value) if name == "retry-after" else None
-            if date is not None:
-                return max(0.0, date.timestamp() - time.time())
-    return None
 
 
 def section_of(cfg: Any) -> str:  # where cfg's keys live in params.yaml, for messages (evaluate.baselines.llm)
@@ -153,7 +144,11 @@ class _Run:
                 # task is cancelled and httpx closes the connection, which is how a server learns to stop working.
                 async with asyncio.timeout(self.cfg.timeout_s):
                     raw = await client.chat.completions.with_raw_response.create(**req.body)
+                # A proxy's or gateway's own page with status 200 is a transport fault: retried, never cached.
+                what = not_api_json(raw.text, raw.headers.get("content-type"))
+                if what is None:
                     return raw.text
+                reason = NOT_API_JSON
             except (openai.APITimeoutError, TimeoutError):
                 reason = "timeout"
             except openai.APIStatusError as exc:
@@ -167,7 +162,7 @@ class _Run:
                 reason = str(status)
                 wait = retry_after(exc.response.headers) if status == 429 else None
             except openai.APIConnectionError as exc:
-                if not _cut_off(exc):
+                if not cut_off(exc):
                     raise LLMError(f"cannot reach {self.where}: {_one_line(exc.message, self.key)} "
                                    f"(is the server running? check {self.section}.base_url)") from None
                 reason = "connection closed"  # the server was reached and went away mid-reply: a transport fault
@@ -176,6 +171,8 @@ class _Run:
                                "every answered request is cached")
             if self.stopping.is_set():  # an error or a signal already stopped the run: do not retry for nothing
                 raise _Abandoned
+            if attempt == self.cfg.max_retries and reason == NOT_API_JSON:
+                raise _Failed(what)
             if attempt == self.cfg.max_retries:
                 raise LLMError(f"{self.where}: request {req.label}#{req.index} still failing after "
                                f"{attempt + 1} attempts (last: {self.named(WORDING.get(reason, reason))}); rerun "
@@ -203,6 +200,8 @@ class _Run:
         except LLMError as exc:
             self.error = self.error or exc
             self.stopping.set()
+        except _Failed as exc:
+            self.outcome.failed.append((req, str(exc)))
         except _Abandoned:
             pass
         finally:
@@ -243,15 +242,6 @@ class _Run:
             raise self.error
 
 
-def _cut_off(exc: Exception) -> bool:
-    """Whether a connection error happened after the server was reached (closed mid-reply), not while connecting."""
-    import httpx2
-
-    cause = exc.__cause__
-    return isinstance(cause, (httpx2.ReadError, httpx2.WriteError, httpx2.RemoteProtocolError)) or \
-        type(cause).__name__ == "EndOfStream"
-
-
 def die_with_parent() -> None:
     """Linux: have the kernel send us SIGTERM when our parent (dvc) dies, so an orphaned stage stops cleanly."""
     parent = os.getppid()
@@ -283,14 +273,26 @@ def fetch(plan: list[Request], cache: ResponseCache, cfg: params.Generate | para
                            f"variable in {section_of(cfg)}.api_key_env; nothing was sent")
         die_with_parent()
         asyncio.run(_Run(cache, cfg, key, outcome, missing).run(plan))
-    tokens = 0
+    warn_failed(outcome, cfg)
+    tokens, failed = 0, {req.key for req, _ in outcome.failed}
     for req in plan:  # the used prefix is fixed by the plan order, so a rerun uses the same responses
         entry = cache.get(req.key)
+        if entry is None and req.key in failed:
+            continue  # asked again by the next run
         if entry is None:
             break
         outcome.used.append((req, entry))
         tokens += sum(usage_of(entry))
         if cfg.max_total_tokens and tokens >= cfg.max_total_tokens:
             break
-    outcome.budget_exhausted = len(outcome.used) < outcome.planned
+    outcome.budget_exhausted = len(outcome.used) + len(failed) < outcome.planned
     return outcome
+
+
+def warn_failed(outcome: Outcome, cfg: params.Generate | params.LlmBaseline) -> None:
+    """One warning for the requests given up on: how many, what the server sent instead, what to do."""
+    if outcome.failed:
+        log.warning("%s of %s requests failed: every one of their %d attempts got a 200 whose body is not the API's "
+                    "JSON (e.g. %s); nothing of them was cached, a rerun asks them again (is %s.base_url the API "
+                    "and not a proxy's or gateway's page?)", f"{len(outcome.failed):,}", f"{outcome.planned:,}",
+                    cfg.max_retries + 1, outcome.failed[0][1], section_of(cfg))

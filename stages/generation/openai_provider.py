@@ -215,8 +215,7 @@ def _collect(outcome: llm.Outcome, cfg: params.Generate, labels: list[str], pric
         rows += [{"text": t, "label": lab, "source": f"openai:{model}", "origin": req.origin} for t, lab in texts]
         prompt, completion = llm.usage_of(entry)
         cost = llm.cost_usd(prompt, completion, prices.get(model))
-        stats["model"] = model
-        stats["requests"] += 1
+        stats["model"], stats["requests"] = model, stats["requests"] + 1
         stats["cached"] += req.key not in outcome.new_keys
         stats["samples"] += len(samples)
         stats["dropped"].update(dropped)
@@ -224,6 +223,8 @@ def _collect(outcome: llm.Outcome, cfg: params.Generate, labels: list[str], pric
             target["prompt_tokens"] += prompt
             target["completion_tokens"] += completion
             target["cost_usd"] = _plus(target["cost_usd"], cost)
+    for req, _ in outcome.failed:  # no answer (llm.py): its rows are lost, so they count as dropped
+        per_label[req.label]["dropped"]["failed_request"] += 1
     for stats in (*per_label.values(), this_run):
         stats["cost_usd"] = None if stats["cost_usd"] is None else round(stats["cost_usd"], 6)
         if "dropped" in stats:
@@ -262,7 +263,7 @@ def generate(task: Task, cfg: params.Generate, seed: int, cache_dir: Path,
         "models": sorted({s["model"] for s in per_label.values() if s["model"]}),
         "samples_per_request": cfg.samples_per_request,
         "requests": {"planned": outcome.planned, "used": len(outcome.used), "sent_this_run": outcome.sent,
-                     "retries_this_run": dict(sorted(outcome.retries.items()))},
+                     "failed_this_run": len(outcome.failed), "retries_this_run": dict(sorted(outcome.retries.items()))},
         "budget": {"max_requests": cfg.max_requests, "max_total_tokens": cfg.max_total_tokens,
                    "exhausted": outcome.budget_exhausted},
         "tokens": {"prompt": total[0], "completion": total[1], "total": sum(total)},

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 from stages.core import contracts, modeling, origin, params
 from stages.core.errors import DataError
-from stages.core.labelsets import split_labels
+from stages.core.labelsets import label_names, split_labels
 
 log = logging.getLogger(__name__)
 VAL = "val"  # the split's dev part; `test` (the split's test part) and role-test sets are refused
@@ -59,7 +59,11 @@ def read_dev(name: str, spec: params.ExternalTest | None, split_dir: Path, exter
 
     if spec is None:
         path = split_dir / "val.csv"
-        return contracts.read_dataset(path, "validation split", ("text", "label", "origin")), path
+        frame = contracts.read_dataset(path, "validation split", ("text", "label", "origin"))
+        unknown = sorted(set(label_names(frame["label"], multi_label)) - set(labels))
+        if unknown:  # e.g. a file cut short mid-row ("click" for "clickbait"), or another model's split
+            raise DataError(f"{path}: label {unknown[0]!r} is unknown to the model (model labels: {', '.join(labels)})")
+        return frame, path
     key = f"evaluate.external_test[{name}]"
     frame = external.read_external(spec, key, external_dir, labels, multi_label)
     if frame is None:

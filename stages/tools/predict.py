@@ -57,6 +57,7 @@ class Predictor:
         if not (path / "config.json").is_file():
             raise InputError(f"{model_dir}: not a model directory (no config.json)")
         import torch
+        from safetensors import SafetensorError
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
         from transformers.utils import logging as hf_logging
 
@@ -64,9 +65,10 @@ class Predictor:
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(str(path))
             self.model = AutoModelForSequenceClassification.from_pretrained(str(path))
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, SafetensorError) as exc:  # a damaged config.json is named in `first`
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-            raise InputError(f"{model_dir}: cannot load the model ({first})") from None
+            weights = sorted(path.glob("*.safetensors")) if isinstance(exc, SafetensorError) else []
+            raise InputError(f"{weights[0] if weights else model_dir}: cannot load the model ({first})") from None
         self.device, self.batch_size = device or ("cuda" if torch.cuda.is_available() else "cpu"), batch_size
         self.model.to(self.device).eval()
         self._decision_rule(self.model.config)
@@ -152,11 +154,15 @@ class OnnxPredictor(Predictor):
         if not (path.parent / "config.json").is_file():
             raise InputError(f"{path.parent}: no config.json beside the ONNX file (expected `synthbert export` output)")
         import onnxruntime
+        from onnxruntime.capi import onnxruntime_pybind11_state as ort
         from transformers import AutoConfig, AutoTokenizer
 
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads  # 0: onnxruntime's default (all cores)
-        self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        try:
+            self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except (ort.InvalidProtobuf, ort.InvalidGraph, ort.Fail) as exc:  # cut short, or not an ONNX model at all
+            raise InputError(f"{path}: not a loadable ONNX model ({type(exc).__name__}): truncated? export it again") from None
         self.tokenizer = AutoTokenizer.from_pretrained(str(path.parent))
         config = AutoConfig.from_pretrained(str(path.parent))
         self.model = type("Config", (), {"config": config})()  # what Predictor reads of a model: its config

@@ -40,6 +40,15 @@ def test_a_collapse_on_either_side_is_the_verdict_never_noise_or_better():
     assert verdict({"collapsed": gone}, {"f1_macro": 0.5}) is None  # the fine-tuned row itself: no gain, no verdict
 
 
+def test_a_baseline_without_answers_has_no_verdict_even_when_its_gain_interval_excludes_0():
+    from stages.core.verdicts import NO_VERDICT, verdict
+
+    gain = {"fine_tuned_gain_f1_macro": 0.3, "gain_ci_low": 0.2, "gain_ci_high": 0.4}
+    empty = {"label": "", "predicted_share": 1.0, "true_share": 0.0}  # every decision "no label"
+    assert verdict({}, {**gain, "no_verdict": "every answer abstained", "collapsed": empty}) == NO_VERDICT
+    assert verdict({"collapsed": empty}, {**gain, "no_verdict": "every answer abstained"}) == NO_VERDICT
+
+
 def test_collapse_note_names_the_label_and_both_shares():
     from stages.core.verdicts import collapse_note
 

@@ -42,7 +42,8 @@ def test_repro_generates_from_the_server_and_trains_on_it(repo, server):
     test = pd.read_csv(repo / "data" / "split" / "test.csv")
     assert not set(test["origin"]) & set(pd.read_csv(repo / "data" / "split" / "train.csv")["origin"])
     generation = json.loads((repo / "reports" / "data" / "generation.json").read_text())
-    assert generation["requests"] == {"planned": 8, "used": 8, "sent_this_run": 8, "retries_this_run": {}}
+    assert generation["requests"] == {"planned": 8, "used": 8, "sent_this_run": 8, "failed_this_run": 0,
+                                      "retries_this_run": {}}
     assert generation["tokens"]["total"] > 0 and generation["cost_usd"] > 0
     quality = json.loads((repo / "reports" / "data" / "quality.json").read_text())
     assert quality["provider"]["provider"] == "openai" and "shortcuts" in quality

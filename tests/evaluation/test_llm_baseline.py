@@ -126,6 +126,31 @@ def test_unusable_answers_abstain_are_counted_and_score_as_wrong(tmp_path, serve
     assert scores["llm_zero_shot"]["f1_macro"] == pytest.approx(2 / 3, abs=1e-6)  # both labels: P 1, R 1/2
 
 
+def test_an_llm_that_never_answers_gets_no_verdict_and_a_warning_and_a_rerun_asks_again(tmp_path, model_dir, tiny_bert,
+                                                                                         server, caplog):
+    """Every request gets a proxy's HTML page (status 200): nothing is cached, every text abstains, and the baseline
+    is shown as having no verdict, never as beaten (nor as collapsed, which would blame its decisions)."""
+    caplog.set_level("WARNING")
+    server.when("", "html")
+    out = run_eval(tmp_path, model_dir, tiny_bert, eval_cfg(server))
+    llm = out["baselines"]["models"]["llm_zero_shot"]
+    assert llm["llm"]["abstentions"] == {"failed_request": 8} and llm["llm"]["requests"] == 0
+    why = "every one of its 8 answers abstained (8 failed_request): its scores say nothing about the task"
+    assert llm["llm"]["no_verdict"] == why and llm["test"]["no_verdict"] == why
+    saved = json.loads((tmp_path / "eval" / "baselines.json").read_text())
+    assert saved["models"]["llm_zero_shot"]["test"]["no_verdict"] == why
+    verdict = (tmp_path / "eval" / "summary.md").read_text().split("## Verdict")[1].split("\n## ")[0]
+    line = next(x for x in verdict.splitlines() if "vs LLM zero-shot" in x)
+    assert line.startswith(f"- vs LLM zero-shot: **no verdict**: {why} (macro-F1 gain")
+    assert f"LLM zero-shot: no verdict: {why}" in caplog.text and "LLM zero-shot collapsed" not in caplog.text
+    assert "3 of 3 requests failed" in caplog.text
+    assert (tmp_path / "llm_eval_cache" / "responses.jsonl").read_text() == ""  # no page was cached as an answer
+    server.rules.clear()
+    server.reset_counts()
+    again = run_eval(tmp_path, model_dir, tiny_bert, eval_cfg(server))["baselines"]["models"]["llm_zero_shot"]
+    assert server.total == 3 and again["llm"]["no_verdict"] is None and "no_verdict" not in again["test"]
+
+
 def test_parse_counts_each_kind_of_bad_answer():
     def reply(content, finish="stop", refusal=None):
         return json.dumps({"choices": [{"finish_reason": finish, "message": {"content": content, "refusal": refusal}}]})

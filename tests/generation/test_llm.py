@@ -107,6 +107,32 @@ def test_a_reply_cut_off_mid_body_is_retried_and_worded_as_such(tmp_path, server
     assert "still failing after 2 attempts" in str(err.value)
 
 
+def test_a_200_whose_body_is_not_the_apis_json_is_retried_and_never_cached(tmp_path, server):
+    """A proxy's HTML page (or any body that is not a chat completion) with status 200 is a transport fault."""
+    server.script("html", "garbage")  # the first request gets a gateway's page, then a non-JSON body, then its answer
+    out = fetch(tmp_path, cfg(server, n_per_label=5, concurrency=1))
+    assert out.retries == {"not the API's JSON": 2} and out.sent == 2 and len(out.used) == 2 and not out.failed
+    assert sorted(server.received.values()) == [1, 3]
+    cached = (tmp_path / "cache" / "responses.jsonl").read_text()
+    assert len(cached.splitlines()) == 2 and "html" not in cached.lower() and "Bad gateway" not in cached
+
+
+def test_a_request_never_answered_with_the_apis_json_fails_alone_and_a_rerun_asks_it_again(tmp_path, server, caplog):
+    caplog.set_level("WARNING")
+    server.script("html", "html")  # both attempts of the first request (max_retries 1); the other three are answered
+    out = fetch(tmp_path, cfg(server, n_per_label=10, concurrency=1, max_retries=1))
+    assert [(r.label, r.index) for r, _ in out.failed] == [("clickbait", 0)] and "502 Bad Gateway" in out.failed[0][1]
+    assert out.failed[0][1].startswith("text/html")
+    assert len(out.used) == 3 and not out.budget_exhausted  # the requests after it are still used
+    assert "1 of 4 requests failed: every one of their 2 attempts got a 200 whose body is not the API's JSON" in \
+        caplog.text and "a rerun asks them again" in caplog.text
+    assert len(ResponseCache(tmp_path / "cache")) == 3  # nothing of the failed request was cached
+    server.reset_counts()
+    again = fetch(tmp_path, cfg(server, n_per_label=10, concurrency=1, max_retries=1))
+    assert server.bodies == [out.failed[0][0].body]  # only the failed request is asked again
+    assert len(again.used) == 4 and not again.failed and again.sent == 1
+
+
 def test_retries_are_bounded(tmp_path, server):
     server.when("clickbait", "500")
     with pytest.raises(llm.LLMError) as err:

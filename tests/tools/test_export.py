@@ -82,6 +82,20 @@ def test_agreement_below_target_fails():
     assert result == {"label_agreement": 0.99, "max_probability_difference": 0.7, "ok": False}
 
 
+@pytest.mark.parametrize("damage", ["truncate", "binary"])
+def test_a_truncated_or_binary_onnx_file_is_one_line_naming_it_exit_2(exported, tmp_path, capsys, damage):
+    import shutil
+
+    tmp, _ = exported
+    shutil.copytree(tmp / "onnx", tmp_path / "onnx")
+    bad = tmp_path / "onnx" / "model.onnx"
+    data = bad.read_bytes()
+    bad.write_bytes(data[: len(data) // 2] if damage == "truncate" else bytes(range(256)) * 64)
+    assert predict.main(["--onnx", str(bad), "hello"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: {bad}: not a loadable ONNX model (") and "truncated?" in err[0]
+
+
 def test_missing_onnx_file_is_a_one_line_error(tmp_path, capsys):
     assert predict.main(["--onnx", str(tmp_path / "nope.onnx"), "hello"]) == 2
     assert "nope.onnx: ONNX file not found" in capsys.readouterr().err

@@ -265,3 +265,35 @@ def test_a_multi_label_model_decides_by_its_thresholds_and_counts_each_missed_la
     assert {(p["true"], p["predicted"]) for p in result["confused"]} == \
         {(lab, "(none)") for _, cell in TICKETS for lab in cell.split("|")}
     assert any(p["tokens"] for p in result["confused"])   # LIME's (label, not label) patterns
+
+
+BINARY = bytes(range(256)) * 8  # no text format: not UTF-8, not JSON, not YAML, not safetensors
+
+
+@pytest.mark.parametrize("target, damage", [
+    ("quality", "truncate"), ("quality", "binary"), ("audit", "truncate"), ("audit", "binary"),
+    ("model/config.json", "truncate"), ("model/model.safetensors", "truncate"), ("model/tokenizer.json", "binary"),
+    ("split/val.csv", "binary"), ("split/val.csv", "truncate"), ("ext/mine/dev.csv", "binary"),
+    ("focus.yaml", "truncate"), ("focus.yaml", "binary"),
+])
+def test_a_truncated_or_binary_input_is_one_line_naming_the_file_exit_2(tmp_path, always_factual, capsys, target,
+                                                                         damage):
+    """Every file focus reads (the model directory, quality.json, audit.json with --coverage, the previous focus
+    file, val.csv or a real dev set), cut in half or replaced by binary bytes: one line naming it, exit 2."""
+    import shutil
+
+    shutil.copytree(always_factual, tmp_path / "model")
+    kwargs = workspace(tmp_path, tmp_path / "model", fills("clickbait-1", 2) + fills("factual-3", 2))
+    write_audit(tmp_path / "audit", least_covered())
+    kwargs["out"].write_text(yaml.safe_dump({"source": {"dev": "val"}, "templates": {}, "prompts": {}, "rows": 5,
+                                             "fix_labels": {"clickbait-2": {"text": "x", "labels": ["clickbait"]}}}))
+    path = {"quality": kwargs["quality"], "audit": tmp_path / "audit"}.get(target, tmp_path / target)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2] if damage == "truncate" else BINARY)
+    args = [f"--{k}={v}" for k, v in (("params", kwargs["params_path"]), ("out", kwargs["out"]),
+                                      ("model", tmp_path / "model"), ("split", kwargs["split_dir"]),
+                                      ("external", kwargs["external_dir"]), ("quality", kwargs["quality"]),
+                                      ("audit", tmp_path / "audit"))]
+    code = focus_tool.main([*args, "--coverage", *(["--dev", "mine_dev"] if target.startswith("ext/") else [])])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and err[0].startswith("error: ") and str(path) in err[0], err

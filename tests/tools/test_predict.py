@@ -168,6 +168,18 @@ def test_missing_model_directory_is_a_one_line_error(tmp_path, capsys):
     assert code == 2 and err == "error: --top-k must be >= 1, got 0\n"
 
 
+@pytest.mark.parametrize("name, damage", [("model.safetensors", "truncate"), ("config.json", "truncate"),
+                                          ("config.json", "binary")])
+def test_a_damaged_model_file_is_one_line_naming_it_exit_2(model_dir, tmp_path, capsys, name, damage):
+    shutil.copytree(model_dir, tmp_path / "model")
+    bad = tmp_path / "model" / name
+    data = bad.read_bytes()
+    bad.write_bytes(data[: len(data) // 2] if damage == "truncate" else bytes(range(256)) * 8)
+    code, out, err = cli(capsys, "--model", str(tmp_path / "model"), "a text")
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1 and err.startswith("error: "), err
+    assert str(bad) in err and "cannot load the model" in err
+
+
 def test_predict_runs_alone_next_to_a_model_outside_the_repository(model_dir, tmp_path):
     """Only predict.py, its sibling predict_io.py and the model directory: no stages package, params.yaml or DVC."""
     shutil.copy(ROOT / "stages" / "tools" / "predict.py", tmp_path / "predict.py")
