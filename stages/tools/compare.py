@@ -8,7 +8,8 @@
 Uses DVC's own `dvc metrics diff`, `dvc params diff` and `dvc status` (JSON output). The lock check needs
 no data: a stage whose only changes are absent files that git never holds (DVC-cached data, git-ignored
 outputs; a fresh clone without `dvc pull`) counts as up to date; a changed param, command or code
-dependency, or a report that is missing or differs from dvc.lock, does not. The verdict on the change (a paired
+dependency, a report that is missing or differs from dvc.lock, or an input file in no commit does not, each
+named with its cause (tools/lock_check.py). The verdict on the change (a paired
 bootstrap on the rows both revisions scored: tools/paired.py) and the seed groups of `dvc exp show`
 (tools/seed_groups.py) take their resamples, coverage and seed from the workspace's params (evaluate.bootstrap,
 evaluate.confidence, base.seed; their defaults without a params file).
@@ -19,17 +20,17 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 from stages.core import cli
 from stages.core.errors import DataError
-from stages.core.io import read_yaml, write_text
+from stages.core.io import write_text
 from stages.core.markdown import code, fmt, signed, table
 from stages.core.text import md_escape
 from stages.tools import paired, seed_groups, verdict_md
+from stages.tools.lock_check import capture, dvc_json, stale_stages
 
 PER_LABEL_F1 = re.compile(r"^test\.per_label\.(?P<label>.+)\.f1$")
 ALWAYS = ("test.accuracy", "test.f1_macro")  # shown even when unchanged
@@ -37,25 +38,10 @@ ALWAYS = ("test.accuracy", "test.f1_macro")  # shown even when unchanged
 # best_val_f1_macro), which a revision from before metrics held headline numbers only still has as DVC metrics.
 BOOKKEEPING = re.compile(r"^eval\.|(^|\.)(step|epoch|best_epoch|loss|\w*seconds|\w*runtime|\w*per_second|\w*hash)$")
 _LINK = re.compile(r"(!?)\[([^\]]*)\]\(([^)\s]+)\)")
-DATA_MISSING = ("deleted", "not in cache")
-
-
-def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(args, cwd=cwd, capture_output=True, text=True)
-
-
-def dvc_json(cwd: Path, *args: str) -> Any:
-    """Run `dvc <args> --json` with the dvc next to this interpreter (else the one on PATH)."""
-    exe = Path(sys.executable).with_name("dvc")
-    proc = _run([str(exe) if exe.exists() else "dvc", *args, "--json"], cwd)
-    if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
-        raise DataError(f"dvc {' '.join(args)}: {last.removeprefix('ERROR: ')}")
-    return json.loads(proc.stdout or "{}")
 
 
 def check_revision(rev: str, cwd: Path) -> None:
-    if _run(["git", "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], cwd).returncode != 0:
+    if capture(["git", "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], cwd).returncode != 0:
         raise DataError(f"--rev {rev!r}: no such git revision here (expected a branch, tag or commit, e.g. main; "
                         "in CI fetch it first, e.g. actions/checkout with fetch-depth: 0)")
 
@@ -88,7 +74,7 @@ def per_label_f1(rev: str, cwd: Path) -> dict[str, Any]:
         except (ValueError, KeyError, TypeError):
             return {}
 
-    shown = _run(["git", "show", f"{rev}:{TEST_REPORT}"], cwd)
+    shown = capture(["git", "show", f"{rev}:{TEST_REPORT}"], cwd)
     old = labels(shown.stdout if shown.returncode == 0 else None)
     path = cwd / TEST_REPORT
     new = labels(path.read_text(encoding="utf-8") if path.is_file() else None)
@@ -137,62 +123,6 @@ def rebase_links(markdown: str, source: Path, root: Path, base: str) -> str:
     return _LINK.sub(fix, markdown)
 
 
-def cached_outs(cwd: Path) -> list[str]:
-    """Outputs that DVC caches (git-ignored data and models), from dvc.yaml."""
-    stages = (read_yaml(cwd / "dvc.yaml") or {}).get("stages") or {}
-    out = []
-    for stage in stages.values():
-        for item in stage.get("outs") or []:
-            path, opts = (item, {}) if isinstance(item, str) else next(iter(item.items()))
-            if (opts or {}).get("cache", True):
-                out.append(path.rstrip("/"))
-    return out
-
-
-def _flatten(value: Any, prefix: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        return {prefix: value}
-    return {k: v for key, sub in value.items() for k, v in _flatten(sub, f"{prefix}.{key}").items()}
-
-
-def changed_keys(cwd: Path, stage: str, file: str, key: str) -> list[str]:
-    """The keys under params `key` (a whole section, e.g. `train`) that differ from the stage's dvc.lock entry."""
-    locked = (((read_yaml(cwd / "dvc.lock") or {}).get("stages") or {}).get(stage) or {}).get("params") or {}
-    now, old = _flatten(read_yaml(cwd / file) or {}, ""), _flatten(locked.get(file) or {}, "")
-    return sorted(k[1:] for k in set(now) | set(old) if k[1:].startswith(f"{key}.") and now.get(k) != old.get(k))
-
-
-def git_ignored(cwd: Path, path: str) -> bool:
-    # A pattern like `/models/checkpoints/` matches directories only, and an absent path is no directory.
-    return any(_run(["git", "check-ignore", "-q", "--no-index", p], cwd).returncode == 0 for p in (path, path + "/"))
-
-
-def stale_stages(cwd: Path) -> list[str]:
-    """`stage: reason` for every stage that `dvc repro` would rerun for a reason other than absent data."""
-    cached = cached_outs(cwd)
-
-    def absent_data(path: str, state: Any) -> bool:
-        """Missing, but never in git: DVC-cached data, or an ignored output such as a checkpoint directory."""
-        return state in DATA_MISSING and (any(path == c or path.startswith(c + "/") for c in cached)
-                                          or git_ignored(cwd, path))
-
-    problems = []
-    for stage, changes in dvc_json(cwd, "status").items():
-        for change in changes:
-            if isinstance(change, str):
-                problems.append(f"{stage}: {change}")
-                continue
-            for kind, entries in change.items():
-                for path, state in (entries or {}).items() if isinstance(entries, dict) else []:
-                    if isinstance(state, dict):  # a params file: {key: modified | new | deleted}
-                        problems += [f"{stage}: param {k} {s}" for key, s in state.items()
-                                     for k in (changed_keys(cwd, stage, path, key) if s == "modified" else [])
-                                     or [key]]
-                    elif not absent_data(path, state):
-                        problems.append(f"{stage}: {kind.removeprefix('changed ')} {path} {state}")
-    return problems
-
-
 def bootstrap_settings(path: Path) -> tuple[int, float, int]:
     """(resamples, confidence, seed): evaluate.bootstrap, evaluate.confidence and base.seed of the params file,
     each section's defaults where the file or section is absent."""
@@ -226,8 +156,8 @@ def seed_groups_page(cwd: Path, settings: tuple[int, float, int]) -> str:
 def run(rev: str | None, out: Path | None, report: Path | None, link_base: str | None, check_lock: bool,
         cwd: Path = Path("."), seeds: bool = False, params_path: Path = Path("params.yaml")) -> str:
     if check_lock and (problems := stale_stages(cwd)):
-        raise DataError(f"dvc.lock is not up to date with the code and params ({'; '.join(problems)}): run "
-                        "`dvc repro` and commit dvc.lock and reports/")
+        raise DataError(f"dvc.lock does not match this checkout ({'; '.join(problems)}): fix each as said (a changed "
+                        "param, command or code: `dvc repro`), then commit dvc.lock, reports/ and the inputs")
     if rev is None and not seeds:
         return ""
     settings = bootstrap_settings(cwd / params_path)

@@ -3,14 +3,20 @@ and the PR workflow's `synthbert compare` lines (the console command) executed i
 
 from __future__ import annotations
 
+import json
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
+from stages.generation import template
+from stages.generation.task import load_task
+from testkit import ROOT
 from testkit.dvc_repo import dvc, run_cmd, stages_ran, subprocess_env
 from tests.e2e.test_experiments import copy_of_baseline
 from tests.tools.test_compare import LINK_BASE, WORKFLOW
@@ -113,3 +119,34 @@ def test_check_lock_names_a_changed_param_or_code_file(ci_clone):
     assert proc.returncode == 2 and "report: outs reports/report.md deleted" in proc.stderr
     run_cmd(["git", "checkout", "reports/report.md"], ci_clone)
     assert stage_compare(ci_clone, "--check-lock").returncode == 0
+
+
+def test_the_pull_request_recipe_on_your_own_csv_passes_the_lock_check_in_a_fresh_clone(tmp_path_factory, tiny_bert):
+    """docs/report.md's recipe on a csv task with other labels than the baseline's (clickbait, factual): the CSV
+    tracked as the docs say, `dvc exp run` then `dvc exp apply`, committed as the docs say; a fresh clone passes
+    `synthbert compare --check-lock` and holds no report file of the earlier task."""
+    recipe = (ROOT / "docs" / "report.md").read_text(encoding="utf-8")
+    steps = re.search(r"```bash\n(git checkout -b .*?)```", recipe, re.S)[1]
+    repo = copy_of_baseline(tmp_path_factory, tiny_bert, tmp_path_factory.mktemp("pr-csv") / "repo")
+    rows = template.generate(load_task(ROOT / "data" / "tasks" / "clickbait.yaml"), 40, seed=5)
+    names = {"clickbait": "spam", "factual": "ham"}
+    pd.DataFrame({"text": [r["text"] for r in rows], "label": [names[r["label"]] for r in rows]}) \
+        .to_csv(repo / "data" / "raw" / "mine.csv", index=False)
+    (repo / "data" / "raw" / "notes.txt").write_text("an unrelated file, never committed\n")
+    for line in steps.strip().splitlines():
+        command = line.split("  #")[0].strip()
+        if command.startswith("synthbert "):  # the console command runs the installed checkout's code: below
+            continue
+        if command.startswith("dvc "):
+            dvc(repo, *shlex.split(command)[1:])
+        else:
+            run_cmd(["bash", "-c", command], repo)
+    clone = tmp_path_factory.mktemp("pr-csv") / "clone"
+    run_cmd(["git", "clone", "-q", "--branch", "my-change", str(repo), str(clone)], repo)
+    proc = stage_compare(clone, "--check-lock")
+    assert proc.returncode == 0, proc.stderr
+    tracked = run_cmd(["git", "ls-files", "reports"], clone).stdout
+    assert "clickbait" not in tracked and "f1_label/spam.tsv" in tracked, tracked
+    pages = json.loads((clone / "reports" / "explain" / "explanations.json").read_text())
+    html = {p.split("/")[-1] for p in tracked.split() if p.startswith("reports/explain/html/")}
+    assert html == {ex["html"].split("/")[-1] for ex in pages["examples"] + pages["contrast"]}
