@@ -202,6 +202,24 @@ def test_checkpoints_are_dropped_after_success(trained):
 # ------------------------------------------------------------------------------------------- bad input
 
 
+def test_a_rerun_with_other_labels_leaves_no_curve_of_an_earlier_label(trained, tmp_path, tiny_bert):
+    """reports/ is written whole: a pull request of another task carries no per-label file of the earlier one."""
+    import shutil
+
+    reports = tmp_path / "reports"
+    shutil.copytree(trained[0] / "reports", reports)
+    (reports / "leftover.txt").write_text("written by hand\n")
+    split_dir = write_splits(tmp_path)
+    for name in ("train.csv", "val.csv"):
+        frame = pd.read_csv(split_dir / name)
+        frame[frame["label"] == "clickbait"].assign(label=["spam", "ham"] * 8 if name == "train.csv" else
+                                                    ["spam", "ham"] * 2).to_csv(split_dir / name, index=False)
+    train.run(cfg=tiny_cfg(tiny_bert, epochs=1), seed=0, split_dir=split_dir, model_dir=tmp_path / "model",
+              reports=reports, checkpoint_dir=tmp_path / "ckpt")
+    per_label = sorted(p.name for p in (reports / "plots" / "metrics" / "eval" / "f1_label").iterdir())
+    assert per_label == ["ham.tsv", "spam.tsv"] and not (reports / "leftover.txt").exists()
+
+
 def test_val_label_unknown_to_train_is_a_clear_error(tmp_path, tiny_bert):
     split_dir = write_splits(tmp_path, val_labels=["clickbait"] * 4 + ["satire"] * 4)
     with pytest.raises(DataError, match="val.csv: label 'satire' never occurs in train.csv"):

@@ -89,8 +89,14 @@ def not_pulled(cwd: Path, folder: str) -> list[str]:
     return missing
 
 
-def file_count(folder: Path) -> int:
-    return sum(len(files) for _, _, files in os.walk(folder))
+def file_count(cwd: Path, folder: str) -> int:
+    """Files under `folder` as DVC counts them: those .dvcignore (gitignore syntax) leaves in."""
+    import pathspec  # a dependency of dvc
+
+    ignore = cwd / ".dvcignore"
+    spec = pathspec.GitIgnoreSpec.from_lines(ignore.read_text(encoding="utf-8").splitlines() if ignore.is_file() else [])
+    return sum(not spec.match_file(Path(root, f).relative_to(cwd).as_posix())
+               for root, _, files in os.walk(cwd / folder) for f in files)
 
 
 def directory_cause(cwd: Path, stage: str, path: str) -> str:
@@ -100,7 +106,7 @@ def directory_cause(cwd: Path, stage: str, path: str) -> str:
     if loose := uncommitted(cwd, [path]):
         return f"{', '.join(loose)} in no commit: `git add` (or `dvc add`) it, or move it out of {path}"
     locked = next((d for d in (locked_stages(cwd).get(stage) or {}).get("deps") or [] if d.get("path") == path), {})
-    here = file_count(cwd / path)
+    here = file_count(cwd, path)
     if locked.get("nfiles") not in (None, here):
         return (f"dvc.lock's {path} held {locked['nfiles']} files, this checkout {here}: a file the run read was "
                 "never committed (`git add` or `dvc add` it where the run was made)")

@@ -132,14 +132,19 @@ def test_the_pull_request_recipe_on_your_own_csv_passes_the_lock_check_in_a_fres
     names = {"clickbait": "spam", "factual": "ham"}
     pd.DataFrame({"text": [r["text"] for r in rows], "label": [names[r["label"]] for r in rows]}) \
         .to_csv(repo / "data" / "raw" / "mine.csv", index=False)
-    (repo / "data" / "raw" / "notes.txt").write_text("an unrelated file, never committed\n")
+    (repo / "data" / "raw" / "notes.txt").write_text("an unrelated file left there\n")
     for line in steps.strip().splitlines():
         command = line.split("  #")[0].strip()
-        if command.startswith("synthbert "):  # the console command runs the installed checkout's code: below
+        if command.startswith("synthbert compare "):  # as the module: the console command runs the installed code
+            proc = stage_compare(repo, *shlex.split(command)[2:])
+            assert proc.returncode == 0, proc.stderr
             continue
         if command.startswith("dvc "):
             dvc(repo, *shlex.split(command)[1:])
         else:
+            if "git commit" in command:  # not yet committed: the check names what a clone would lack
+                proc = stage_compare(repo, "--check-lock")
+                assert proc.returncode == 2 and "generate: deps data/raw/notes.txt in no commit" in proc.stderr
             run_cmd(["bash", "-c", command], repo)
     clone = tmp_path_factory.mktemp("pr-csv") / "clone"
     run_cmd(["git", "clone", "-q", "--branch", "my-change", str(repo), str(clone)], repo)

@@ -65,3 +65,11 @@ def test_a_loose_file_in_the_clone_is_named(repo):
     assert lock_check.stale_stages(clone) == [
         "generate: deps data/raw modified (data/raw/notes.txt in no commit: `git add` (or `dvc add`) it, or move it "
         "out of data/raw)"]
+
+
+def test_files_are_counted_as_dvc_counts_them(tmp_path):
+    (tmp_path / ".dvcignore").write_text("__pycache__/\n*.pyc\n")
+    (tmp_path / "code" / "__pycache__").mkdir(parents=True)
+    for name in ("code/a.py", "code/b.pyc", "code/__pycache__/a.cpython-311.pyc"):
+        (tmp_path / name).write_text("x")
+    assert lock_check.file_count(tmp_path, "code") == 1
