@@ -241,6 +241,18 @@ class Session:
                 self.store.release(req.key, held)
             self.sem.release()
 
+    def unhook(self, loop: asyncio.AbstractEventLoop, signals: tuple[int, ...]) -> None:
+        """Remove the handlers; when stopping on a signal, a late SIGTERM is ignored instead (blocked meanwhile, so
+        none slips in while the default action is back) and must not cut the cleanup short."""
+        stopping = self.signum is not None and bool(signals)
+        if stopping:
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+        for signum in signals:
+            loop.remove_signal_handler(signum)
+        if stopping:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)  # discards one pending meanwhile
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+
     async def run(self, plan: list[Request]) -> None:
         import openai
 
@@ -266,10 +278,7 @@ class Session:
                 # In-flight requests finish and are cached even after an error or a signal (not after a second one).
                 await asyncio.gather(*self.tasks, return_exceptions=True)
         finally:
-            for signum in signals:
-                loop.remove_signal_handler(signum)
-            if self.signum is not None and signals:  # stopping anyway: a late SIGTERM must not cut the cleanup short
-                signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            self.unhook(loop, signals)
         if self.signum is not None:
             cached = sum(self.cache.get(r.key) is not None for r in plan)
             raise Interrupted(f"interrupted: {self.outcome.sent:,} responses cached by this run ({cached:,} of "
