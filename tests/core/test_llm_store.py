@@ -111,3 +111,12 @@ def test_two_sigterms_at_once_keep_every_answer_and_the_rerun_buys_nothing_twice
     done = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert server.total == 20 and set(server.received.values()) == {1}, before  # across both runs: each bought once
+
+
+def test_a_store_that_cannot_be_written_costs_only_the_sharing(tmp_path, server, llm_store, caplog):
+    for i in range(256):  # every shard folder of responses/ is a file: no answer can be stored
+        (llm_store / "responses" / f"{i:02x}").parent.mkdir(parents=True, exist_ok=True)
+        (llm_store / "responses" / f"{i:02x}").write_text("")
+    out = fetch(tmp_path, cfg(server, n_per_label=20))  # 8 requests
+    assert out.sent == 8 and len(lines(tmp_path / "cache" / "responses.jsonl")) == 8
+    assert "could not write to the LLM response store" in caplog.text

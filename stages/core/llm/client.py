@@ -19,6 +19,7 @@ import signal
 import sys
 
 from stages.core import params
+from stages.core.errors import SynthbertError
 from stages.core.llm.cache import ResponseCache
 from stages.core.llm.session import (OPENAI_URL, LLMError, Outcome, Request, Session, endpoint, entry_of,  # noqa: F401
                                      section_of)
@@ -31,15 +32,19 @@ log = logging.getLogger(__name__)
 def share(plan: list[Request], cache: ResponseCache, store: Store) -> int:
     """Copy the store's answers the workspace's record lacks into it, and the record's answers the store lacks into
     the store; how many came from the store."""
-    found = []
+    found, writable = [], True
     for req in plan:
         entry = cache.get(req.key)
         if entry is None:
             stored = store.get(req.key)
             if stored is not None:
                 found.append(entry_of(req, stored["response"]))
-        elif not store.has(req.key):
-            store.put(req.key, entry["request"], entry["response"])
+        elif writable and not store.has(req.key):
+            try:
+                store.put(req.key, entry["request"], entry["response"])
+            except (OSError, SynthbertError) as exc:  # the store only shares: the run goes on without it
+                log.warning("could not write to the LLM response store %s (%s)", store.root, exc)
+                writable = False
     cache.extend(found)
     return len(found)
 

@@ -210,6 +210,15 @@ class Session:
                 pass
         raise AssertionError("unreachable")
 
+    def keep(self, req: Request, text: str) -> None:
+        """The machine's copy of a new answer, durable before anything parses it; a store that cannot be written (disk
+        full) costs only the sharing: the workspace's record below still keeps the answer."""
+        try:
+            self.store.put(req.key, req.body, text)
+        except (OSError, SynthbertError) as exc:
+            log.warning("could not write to the LLM response store %s (%s): this answer is kept in %s only",
+                        self.store.root, exc, self.cache.path.parent)
+
     async def one(self, client: Any, req: Request) -> None:
         held = None
         try:
@@ -219,7 +228,7 @@ class Session:
             stored = self.store.get(req.key)  # bought by another process while we waited
             if stored is None:
                 text = await self.call(client, req)
-                self.store.put(req.key, req.body, text)  # the machine's copy first, durable before anything parses it
+                self.keep(req, text)
                 self.outcome.sent += 1
                 self.outcome.new_keys.add(req.key)
             else:
