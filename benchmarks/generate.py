@@ -55,6 +55,7 @@ def main() -> None:
     n = args.samples // 2
     with FakeOpenAI(latency=args.latency) as server, tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
+        os.environ["SYNTHBERT_LLM_STORE"] = str(tmp / "store")  # a store of its own: answers of earlier runs would skew it
         seq_s, seq_rows = timed_run(config(server, n, samples_per_request=1, concurrency=1), tmp, "sequential")
         seq_requests = server.total
         server.reset_counts()

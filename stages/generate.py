@@ -176,7 +176,7 @@ def run(*, cfg: params.Generate, seed: int, out: Path, reports: Path, cache_dir:
         prices: Path | None = None, focus: Path | None = None) -> dict[str, Any]:
     """Rows from the provider, cleaned and de-duplicated, to `out`; quality, dataset and generation reports."""
     if cache_dir is not None:
-        from stages.generation.llm_cache import ensure_exists
+        from stages.core.llm.cache import ensure_exists
 
         ensure_exists(cache_dir)  # DVC expects the (persistent) cache output even when nothing is asked
     multi = is_multi_label(cfg)

@@ -50,7 +50,9 @@ def write_params(path: Path, overrides: dict) -> None:
 
 
 def subprocess_env() -> dict[str, str]:
-    """The test interpreter's bin first on PATH, so dvc's `python -m stages.X` runs in this environment."""
+    """The test interpreter's bin first on PATH, so dvc's `python -m stages.X` runs in this environment. The rest of
+    the environment passes on, $SYNTHBERT_LLM_STORE included: the repositories' stages use the tests' own LLM response
+    store (tests/conftest.py), never the user's."""
     env = dict(os.environ)
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     env.update({"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "DVC_NO_ANALYTICS": "1",

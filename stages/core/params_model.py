@@ -82,7 +82,7 @@ BASELINES = ("majority", "tfidf_lr", "frozen_lr")  # the default: none of them c
 
 
 def check_client(cfg: typing.Any, p: str) -> None:
-    """The LLM client settings that generate and evaluate.baselines.llm share (generation/llm.py reads them by
+    """The LLM client settings that generate and evaluate.baselines.llm share (core/llm/client.py reads them by
     these names): endpoint, key variable, sampling, concurrency, timeouts, retries and budgets."""
     check(cfg.base_url is None or cfg.base_url.startswith(("http://", "https://")), f"{p}.base_url",
           "null or an http(s):// URL", cfg.base_url)
@@ -101,8 +101,8 @@ def check_client(cfg: typing.Any, p: str) -> None:
 @dataclass(frozen=True)
 class LlmBaseline:
     """evaluate.baselines.llm: the chat model behind the llm_zero_shot baseline (evaluation/llm_baseline.py). The
-    client settings mean what they mean under generate (generation/llm.py reads them by the same names)."""
-    section = "evaluate.baselines.llm"  # not a field: how generation/llm.py names these keys in its errors
+    client settings mean what they mean under generate (core/llm/client.py reads them by the same names)."""
+    section = "evaluate.baselines.llm"  # not a field: how core/llm/client.py names these keys in its errors
     model: str = "gpt-4o-mini"
     base_url: str | None = None
     api_key_env: str = "OPENAI_API_KEY"

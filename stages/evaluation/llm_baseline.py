@@ -1,6 +1,6 @@
 """The llm_zero_shot baseline: a chat model labels the test split and every real set, zero-shot, and what it costs.
 
-Reads the distinct texts of all scored sets; asks `evaluate.baselines.llm.model` through generation/llm.py (the
+Reads the distinct texts of all scored sets; asks `evaluate.baselines.llm.model` through core/llm/client.py (the
 same concurrent, retried, budgeted client as generate) with up to `texts_per_request` texts per request, sent as
 JSON ({"texts": [{"id": 1, "text": ...}]}), and structured output {"answers": [{"id": 1, "label": <enum>}]} (for a
 multi-label model `labels`: a list of enum values, possibly empty). Raw responses go to evaluate's own cache
@@ -27,7 +27,7 @@ from typing import Any
 from stages.core import params
 from stages.core.errors import DataError, ParamsError
 from stages.core.text import md_escape
-from stages.generation import llm, llm_cache
+from stages.core.llm import cache as llm_cache, client as llm
 
 log = logging.getLogger(__name__)
 NAME = "llm_zero_shot"

@@ -10,7 +10,7 @@ import math
 
 from stages.core import params
 from stages.core.errors import DataError
-from stages.generation import llm
+from stages.core.llm import client as llm
 from stages.generation.task import Task
 
 PROMPT_TOKENS_GUESS = 300  # a prompt with a description and few-shot examples; only for the refusal's estimate

@@ -25,10 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from stages.core import origin, params
-from stages.generation import budget, llm
+from stages.core.llm import client as llm
+from stages.generation import budget
 from stages.core.errors import DataError
 from stages.core.labelsets import join_labels
-from stages.generation.llm_cache import ResponseCache, request_key
+from stages.core.llm.cache import ResponseCache, request_key
 from stages.generation.task import SLOT, Task
 
 log = logging.getLogger(__name__)

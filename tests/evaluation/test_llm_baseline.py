@@ -11,7 +11,7 @@ from stages import evaluate
 from stages.core import modeling, params
 from stages.core.errors import DataError, ParamsError
 from stages.evaluation import llm_baseline
-from stages.generation.llm import LLMError
+from stages.core.llm.client import LLMError
 from tests.test_train import CLICKBAIT, FACTUAL, write_splits
 from testkit.openai_server import FakeOpenAI
 
@@ -194,7 +194,7 @@ def test_budget_stops_in_one_line_and_keeps_what_was_answered(tmp_path, server):
 
 
 def test_a_busy_cache_stops_in_one_line_naming_evaluate_and_sends_nothing(tmp_path, server):
-    from stages.generation import llm_cache
+    from stages.core.llm import cache as llm_cache
 
     with llm_cache.ResponseCache(tmp_path / "cache", owner="evaluate"):  # another evaluate run holds the cache
         with pytest.raises(llm_cache.CacheBusy, match=r"cache is in use by another evaluate run \(pid \d+ on .*; "

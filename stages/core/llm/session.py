@@ -1,19 +1,21 @@
-"""OpenAI-compatible chat completions: concurrent requests, bounded retries, the response cache and a budget.
+"""One fetch at the server (client.py starts it): concurrent requests, bounded retries, the machine store, signals.
 
-`fetch(plan, cache, cfg)` returns the raw response of every planned request, asking the server
-(`generate.base_url`, the OpenAI API by default) only for those not in the cache. Requests run
-`generate.concurrency` at a time through `AsyncOpenAI`; 429 (honouring Retry-After), 5xx, timeouts and
-replies cut off mid-body (the connection closed before the whole response arrived) are retried up to
-`generate.max_retries` times with exponential backoff and jitter; any other error stops the run with the
-server's message in one line. A 200 whose body is not the API's JSON (a proxy's HTML page) is retried too and
-never cached; when its retries are spent that request fails (Outcome.failed, one warning) and the run goes on.
-An attempt that outlives `generate.timeout_s` is cancelled and its connection closed, so the server stops
-working on it. The API key is read from the environment only.
+Requests run `generate.concurrency` at a time in this process, and `concurrency` in all across the processes of the
+machine that use the same endpoint (store.py's slot files); 429 (honouring Retry-After), 5xx, timeouts and replies
+cut off mid-body (the connection closed before the whole response arrived) are retried up to `generate.max_retries`
+times with exponential backoff and jitter; any other error stops the run with the server's message in one line. A
+200 whose body is not the API's JSON (a proxy's HTML page) is retried too and never stored; when its retries are
+spent that request fails (Outcome.failed, one warning) and the run goes on. An attempt that outlives
+`generate.timeout_s` is cancelled and its connection closed, so the server stops working on it.
 
-SIGINT and SIGTERM stop a fetch cleanly: no new request starts, the requests in flight finish (each within
-its timeout) and are cached, then `Interrupted` says how many responses were kept (exit code 128 + signal);
-a second signal drops the requests still in flight. On Linux the process also asks for SIGTERM when its
-parent dies, so a stage orphaned by a killed `dvc` stops instead of paying for answers nobody reads.
+Before asking, a request claims its key in the machine store (store.py): when another process is asking the same
+request, it waits and takes that answer. Each answer is written to the store (one file, atomically) and appended to
+the workspace's record (cache.py) as it arrives, before anything parses it.
+
+SIGINT and SIGTERM stop a fetch cleanly: no new request starts, the requests in flight finish (each within its
+timeout) and are stored, then `Interrupted` says how many responses were kept (exit code 128 + signal). Further
+SIGTERMs are ignored (a `dvc` killed by SIGKILL sends its stage a parent-death SIGTERM and maybe another: answers
+the server is sending are not thrown away); a second Ctrl-C (SIGINT) drops the requests still in flight.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ import logging
 import os
 import random
 import signal
-import sys
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,9 +33,10 @@ from typing import Any
 from stages.core import params
 from stages.core.progress import Progress
 from stages.core.errors import Interrupted, SynthbertError
-from stages.generation.llm_cache import ResponseCache
-from stages.generation.llm_reply import NOT_API_JSON, cut_off, not_api_json, retry_after
-from stages.generation.llm_usage import cost_usd, usage_of  # noqa: F401  (llm.usage_of, llm.cost_usd)
+from stages.core.llm.cache import ResponseCache
+from stages.core.llm.store import Store
+from stages.core.llm.reply import NOT_API_JSON, cut_off, not_api_json, retry_after
+from stages.core.llm.usage import usage_of
 
 log = logging.getLogger(__name__)
 OPENAI_URL = "https://api.openai.com/v1"
@@ -57,11 +59,11 @@ class LLMError(SynthbertError):
     """The server refused the requests, or kept failing after the allowed retries."""
 
 
-class _Abandoned(Exception):
+class Abandoned(Exception):
     """A failed attempt not retried because the run is stopping (an error elsewhere, or a signal)."""
 
 
-class _Failed(Exception):
+class Failed(Exception):
     """Every attempt of one request got a 200 whose body is not the API's JSON: that request fails, the run goes on."""
 
 
@@ -72,7 +74,7 @@ WORDING = {"timeout": "no response within generate.timeout_s",
 
 @dataclass(frozen=True)
 class Request:
-    key: str  # llm_cache.request_key(body, index)
+    key: str  # cache.request_key(body, index)
     label: str
     index: int
     body: dict[str, Any]  # model, messages, temperature, max_tokens, seed, response_format
@@ -83,7 +85,8 @@ class Request:
 class Outcome:
     used: list[tuple[Request, dict[str, Any]]] = field(default_factory=list)  # plan order, with cache entries
     planned: int = 0
-    sent: int = 0  # requests answered by the server in this run (the rest came from the cache)
+    sent: int = 0  # requests answered by the server in this run (the rest came from the cache or the store)
+    from_store: int = 0  # answers this run took from the machine store (bought by another workspace or process)
     new_keys: set[str] = field(default_factory=set)
     retries: collections.Counter[str] = field(default_factory=collections.Counter)  # reason -> retries
     failed: list[tuple[Request, str]] = field(default_factory=list)  # given up (not cached), with what was answered
@@ -94,16 +97,21 @@ def section_of(cfg: Any) -> str:  # where cfg's keys live in params.yaml, for me
     return getattr(cfg, "section", "generate")
 
 
+def entry_of(req: Request, response: str) -> dict[str, Any]:
+    """The workspace cache's line for `req` answered by `response`."""
+    return {"key": req.key, "label": req.label, "index": req.index, "request": req.body, "response": response}
+
+
 def _one_line(text: str, secret: str) -> str:
     return " ".join(str(text).replace(secret, "***").split())[:400]
 
 
-class _Run:
+class Session:
     """One fetch: the semaphore, the stop flag and the counters shared by the request tasks."""
 
-    def __init__(self, cache: ResponseCache, cfg: params.Generate | params.LlmBaseline, key: str, outcome: Outcome,
-                 todo: int):
-        self.cache, self.cfg, self.key, self.outcome, self.todo = cache, cfg, key, outcome, todo
+    def __init__(self, cache: ResponseCache, store: Store, cfg: params.Generate | params.LlmBaseline, key: str,
+                 outcome: Outcome, todo: int):
+        self.cache, self.store, self.cfg, self.key, self.outcome = cache, store, cfg, key, outcome
         self.section = section_of(cfg)
         self.where = endpoint(cfg.base_url)
         self.tokens = 0
@@ -122,7 +130,11 @@ class _Run:
         return self.error is not None or self.signum is not None or (limit > 0 and self.tokens >= limit)
 
     def interrupt(self, signum: int) -> None:
-        """First signal: start nothing new, let the requests in flight finish. Second: drop them too."""
+        """First signal: start nothing new, let the requests in flight finish. A later SIGTERM: ignored (their
+        answers may be on the way); a second SIGINT: drop them too."""
+        if self.signum is not None and signum == signal.SIGTERM:
+            log.warning("SIGTERM again: ignored, the requests in flight finish and are stored (SIGINT drops them)")
+            return
         if self.signum is not None:
             log.warning("%s again: dropping the requests in flight", signal.Signals(signum).name)
             for task in self.tasks:
@@ -132,7 +144,20 @@ class _Run:
         self.stopping.set()
         busy = sum(not t.done() for t in self.tasks)
         log.warning("%s: finishing the %d requests in flight (each within %s.timeout_s=%g s), then stopping; "
-                    "send it again to drop them", signal.Signals(signum).name, busy, self.section, self.cfg.timeout_s)
+                    "press Ctrl-C again to drop them", signal.Signals(signum).name, busy, self.section, self.cfg.timeout_s)
+
+    async def attempt(self, client: Any, req: Request) -> Any:
+        """One attempt, holding one of the endpoint's slots on this machine (store.py) while it is at the server."""
+        slot = await self.store.slot(self.where, self.cfg.concurrency, self.stopping)
+        if slot is None:  # the run stopped while every slot was taken
+            raise Abandoned
+        try:
+            # The whole attempt within timeout_s (the SDK's timeout bounds each read, not the sum); on expiry the
+            # task is cancelled and httpx closes the connection, which is how a server learns to stop working.
+            async with asyncio.timeout(self.cfg.timeout_s):
+                return await client.chat.completions.with_raw_response.create(**req.body)
+        finally:
+            slot.close()
 
     async def call(self, client: Any, req: Request) -> str:
         import openai
@@ -140,10 +165,7 @@ class _Run:
         for attempt in range(self.cfg.max_retries + 1):
             wait = None
             try:
-                # The whole attempt within timeout_s (the SDK's timeout bounds each read, not the sum); on expiry the
-                # task is cancelled and httpx closes the connection, which is how a server learns to stop working.
-                async with asyncio.timeout(self.cfg.timeout_s):
-                    raw = await client.chat.completions.with_raw_response.create(**req.body)
+                raw = await self.attempt(client, req)
                 # A proxy's or gateway's own page with status 200 is a transport fault: retried, never cached.
                 what = not_api_json(raw.text, raw.headers.get("content-type"))
                 if what is None:
@@ -170,9 +192,9 @@ class _Run:
                 raise LLMError(f"{self.where} asks to retry after {wait:.0f} s (rate limit or quota): rerun later; "
                                "every answered request is cached")
             if self.stopping.is_set():  # an error or a signal already stopped the run: do not retry for nothing
-                raise _Abandoned
+                raise Abandoned
             if attempt == self.cfg.max_retries and reason == NOT_API_JSON:
-                raise _Failed(what)
+                raise Failed(what)
             if attempt == self.cfg.max_retries:
                 raise LLMError(f"{self.where}: request {req.label}#{req.index} still failing after "
                                f"{attempt + 1} attempts (last: {self.named(WORDING.get(reason, reason))}); rerun "
@@ -183,29 +205,62 @@ class _Run:
             log.info("retrying %s#%d in %.2f s after %s", req.label, req.index, delay, reason)
             try:  # the backoff, cut short when the run stops
                 await asyncio.wait_for(self.stopping.wait(), delay)
-                raise _Abandoned
+                raise Abandoned
             except TimeoutError:
                 pass
         raise AssertionError("unreachable")
 
-    async def one(self, client: Any, req: Request) -> None:
+    def keep(self, req: Request, text: str) -> None:
+        """The machine's copy of a new answer, durable before anything parses it; a store that cannot be written (disk
+        full) costs only the sharing: the workspace's record below still keeps the answer."""
         try:
-            text = await self.call(client, req)
-            entry = {"key": req.key, "label": req.label, "index": req.index, "request": req.body, "response": text}
-            self.cache.append(entry)  # durable before anything parses it
-            self.outcome.sent += 1
-            self.outcome.new_keys.add(req.key)
+            self.store.put(req.key, req.body, text)
+        except (OSError, SynthbertError) as exc:
+            log.warning("could not write to the LLM response store %s (%s): this answer is kept in %s only",
+                        self.store.root, exc, self.cache.path.parent)
+
+    async def one(self, client: Any, req: Request) -> None:
+        held = None
+        try:
+            held = await self.store.claim(req.key, self.stopping)  # waits while another process asks it
+            if held is None:
+                raise Abandoned
+            stored = self.store.get(req.key)  # bought by another process while we waited
+            if stored is None:
+                text = await self.call(client, req)
+                self.keep(req, text)
+                self.outcome.sent += 1
+                self.outcome.new_keys.add(req.key)
+            else:
+                text = stored["response"]
+                self.outcome.from_store += 1
+            entry = entry_of(req, text)
+            self.cache.append(entry)  # the workspace's record
             self.tokens += sum(usage_of(entry))
             self.progress.update(1)
         except LLMError as exc:
             self.error = self.error or exc
             self.stopping.set()
-        except _Failed as exc:
+        except Failed as exc:
             self.outcome.failed.append((req, str(exc)))
-        except _Abandoned:
+        except Abandoned:
             pass
         finally:
+            if held is not None:
+                self.store.release(req.key, held)
             self.sem.release()
+
+    def unhook(self, loop: asyncio.AbstractEventLoop, signals: tuple[int, ...]) -> None:
+        """Remove the handlers; when stopping on a signal, a late SIGTERM is ignored instead (blocked meanwhile, so
+        none slips in while the default action is back) and must not cut the cleanup short."""
+        stopping = self.signum is not None and bool(signals)
+        if stopping:
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+        for signum in signals:
+            loop.remove_signal_handler(signum)
+        if stopping:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)  # discards one pending meanwhile
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
 
     async def run(self, plan: list[Request]) -> None:
         import openai
@@ -232,8 +287,7 @@ class _Run:
                 # In-flight requests finish and are cached even after an error or a signal (not after a second one).
                 await asyncio.gather(*self.tasks, return_exceptions=True)
         finally:
-            for signum in signals:
-                loop.remove_signal_handler(signum)
+            self.unhook(loop, signals)
         if self.signum is not None:
             cached = sum(self.cache.get(r.key) is not None for r in plan)
             raise Interrupted(f"interrupted: {self.outcome.sent:,} responses cached by this run ({cached:,} of "
@@ -242,57 +296,3 @@ class _Run:
             raise self.error
 
 
-def die_with_parent() -> None:
-    """Linux: have the kernel send us SIGTERM when our parent (dvc) dies, so an orphaned stage stops cleanly."""
-    parent = os.getppid()
-    if not sys.platform.startswith("linux") or parent == 1:
-        return
-    import ctypes
-
-    pr_set_pdeathsig = 1
-    if ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0) != 0:
-        log.debug("prctl(PR_SET_PDEATHSIG) failed: errno %d", ctypes.get_errno())
-    elif os.getppid() != parent:  # the parent died before the request took effect
-        os.kill(os.getpid(), signal.SIGTERM)
-
-
-def fetch(plan: list[Request], cache: ResponseCache, cfg: params.Generate | params.LlmBaseline) -> Outcome:
-    """Responses for `plan` (in order) from the cache or the server, within the budget."""
-    outcome = Outcome(planned=len(plan))
-    if cfg.max_requests:
-        plan = plan[: cfg.max_requests]
-    missing = sum(cache.get(r.key) is None for r in plan)
-    log.info("%s requests planned, %s cached, %s to ask %s", f"{len(plan):,}", f"{len(plan) - missing:,}",
-             f"{missing:,}", endpoint(cfg.base_url))
-    if missing:
-        key = os.environ.get(cfg.api_key_env, "")
-        if not key.strip():
-            why = "generate.provider is openai and" if section_of(cfg) == "generate" else f"{section_of(cfg)}:"
-            raise LLMError(f"{why} {missing} requests are not cached, but the environment variable {cfg.api_key_env} "
-                           "is not set: export it (any value for a local server without keys) or name another "
-                           f"variable in {section_of(cfg)}.api_key_env; nothing was sent")
-        die_with_parent()
-        asyncio.run(_Run(cache, cfg, key, outcome, missing).run(plan))
-    warn_failed(outcome, cfg)
-    tokens, failed = 0, {req.key for req, _ in outcome.failed}
-    for req in plan:  # the used prefix is fixed by the plan order, so a rerun uses the same responses
-        entry = cache.get(req.key)
-        if entry is None and req.key in failed:
-            continue  # asked again by the next run
-        if entry is None:
-            break
-        outcome.used.append((req, entry))
-        tokens += sum(usage_of(entry))
-        if cfg.max_total_tokens and tokens >= cfg.max_total_tokens:
-            break
-    outcome.budget_exhausted = len(outcome.used) + len(failed) < outcome.planned
-    return outcome
-
-
-def warn_failed(outcome: Outcome, cfg: params.Generate | params.LlmBaseline) -> None:
-    """One warning for the requests given up on: how many, what the server sent instead, what to do."""
-    if outcome.failed:
-        log.warning("%s of %s requests failed: every one of their %d attempts got a 200 whose body is not the API's "
-                    "JSON (e.g. %s); nothing of them was cached, a rerun asks them again (is %s.base_url the API "
-                    "and not a proxy's or gateway's page?)", f"{len(outcome.failed):,}", f"{outcome.planned:,}",
-                    cfg.max_retries + 1, outcome.failed[0][1], section_of(cfg))

@@ -1,4 +1,5 @@
-"""The LLM response cache: an append-only JSONL file (data/llm_cache/responses.jsonl), one line per response.
+"""The workspace's LLM response cache: an append-only JSONL file (data/llm_cache/responses.jsonl), one line per
+response, the DVC-tracked record of what a run used (the machine's store, store.py, is what every copy reads first).
 
 Each raw response is appended, flushed and fsynced *before* it is parsed, keyed by the full request, so a
 run killed at any point loses no response that was paid for, and a rerun asks only what is missing. A torn
@@ -138,12 +139,18 @@ class ResponseCache:
 
     def append(self, entry: dict[str, Any]) -> None:
         """Write one response durably (flush + fsync) before anyone parses it."""
-        line = json.dumps(entry, sort_keys=True, ensure_ascii=False, separators=(",", ":")) + "\n"
+        self.extend([entry])
+
+    def extend(self, entries: list[dict[str, Any]]) -> None:
+        """Write responses durably, one fsync for all of them (the machine store's answers a run takes at once)."""
+        if not entries:
+            return
+        lines = "".join(json.dumps(e, sort_keys=True, ensure_ascii=False, separators=(",", ":")) + "\n" for e in entries)
         if self._file is None:
-            self._file = open(self.path, "ab", buffering=0)  # unbuffered: one write() per line
-        self._file.write(line.encode("utf-8"))
+            self._file = open(self.path, "ab", buffering=0)  # unbuffered: one write() per call
+        self._file.write(lines.encode("utf-8"))
         os.fsync(self._file.fileno())
-        self.entries[entry["key"]] = entry
+        self.entries.update((e["key"], e) for e in entries)
 
     def close(self) -> None:
         """Close the file and release the lock (removing the lock file first, while it is still ours)."""

@@ -1,4 +1,4 @@
-"""What an HTTP reply from an OpenAI-compatible server tells the client (generation/llm.py) before anything is cached:
+"""What an HTTP reply from an OpenAI-compatible server tells the client (core/llm/client.py) before anything is cached:
 how long a 429 asks to wait, whether a broken connection was cut mid-reply, and whether a 200's body is the API's
 JSON at all (a proxy or gateway may answer 200 with its own HTML page: a transport fault, retried, never cached).
 """

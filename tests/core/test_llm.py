@@ -13,9 +13,10 @@ import pytest
 import yaml
 
 from stages.core import params
-from stages.generation import llm, openai_provider
+from stages.core.llm import client as llm
+from stages.generation import openai_provider
 from stages.core.errors import DataError
-from stages.generation.llm_cache import ResponseCache, request_key
+from stages.core.llm.cache import ResponseCache, request_key
 from stages.generation.task import load_task
 from testkit.openai_server import FakeOpenAI
 
@@ -95,12 +96,13 @@ def test_timeout_s_bounds_the_whole_attempt_even_when_bytes_keep_coming(tmp_path
     assert server.in_flight == 0  # the trickling handler saw its client go
 
 
-def test_a_reply_cut_off_mid_body_is_retried_and_worded_as_such(tmp_path, server):
+def test_a_reply_cut_off_mid_body_is_retried_and_worded_as_such(tmp_path, server, monkeypatch):
     server.script("truncated")  # the first reply stops half way and the connection closes; then all are answered
     out = fetch(tmp_path, cfg(server, n_per_label=5, concurrency=1))
     assert out.retries == {"connection closed": 1} and out.sent == 2
     assert sorted(server.received.values()) == [1, 2] and len(ResponseCache(tmp_path / "cache")) == 2
     server.when("", "truncated")
+    monkeypatch.setenv("SYNTHBERT_LLM_STORE", str(tmp_path / "another-machine"))  # nothing bought yet
     with pytest.raises(llm.LLMError) as err:
         fetch(tmp_path / "again", cfg(server, n_per_label=5, concurrency=1, max_retries=1))
     assert "closed the connection mid-response" in str(err.value) and "is the server running" not in str(err.value)
@@ -237,11 +239,13 @@ def test_in_flight_requests_are_kept_when_another_fails(tmp_path, server):
 
 
 def test_retry_after_forms():
-    assert llm.retry_after({"retry-after-ms": "250"}) == 0.25
-    assert llm.retry_after({"retry-after": "3"}) == 3.0
-    assert 55 < llm.retry_after({"retry-after": time.strftime("%a, %d %b %Y %H:%M:%S GMT",
+    from stages.core.llm.reply import retry_after
+
+    assert retry_after({"retry-after-ms": "250"}) == 0.25
+    assert retry_after({"retry-after": "3"}) == 3.0
+    assert 55 < retry_after({"retry-after": time.strftime("%a, %d %b %Y %H:%M:%S GMT",
                                                               time.gmtime(time.time() + 60))}) <= 60
-    assert llm.retry_after({}) is None
+    assert retry_after({}) is None
 
 
 def test_cache_tolerates_a_torn_last_line_and_rejects_a_corrupt_middle(tmp_path):
@@ -427,7 +431,7 @@ def test_n_per_label_has_an_upper_bound():
 
 
 def test_endpoint_is_base_url_then_openai_base_url_then_the_openai_api(monkeypatch):
-    from stages.generation.llm import OPENAI_URL, endpoint
+    from stages.core.llm.client import OPENAI_URL, endpoint
 
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     assert endpoint(None) == OPENAI_URL

@@ -1,0 +1,4 @@
+"""The LLM client that generate and evaluate's llm_zero_shot baseline share, below both stages: `client` (fetch: concurrent,
+retried, budgeted requests), `cache` (the workspace's DVC-tracked record of the responses a run used), `store` (the
+machine's content-addressed store every workspace copy reads before asking, with its cross-process locks), `reply`
+(what an HTTP reply says before anything is stored) and `usage` (tokens and their price)."""
