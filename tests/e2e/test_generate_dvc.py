@@ -7,8 +7,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.e2e.test_experiments import wait_for_queue
-from testkit.dvc_repo import dvc, make_repo, run_cmd, stages_ran, write_params
+from testkit.dvc_repo import dvc, make_repo, stages_ran, write_params
 from testkit.openai_server import FakeOpenAI
 
 pytestmark = pytest.mark.e2e
@@ -71,21 +70,3 @@ def test_rerun_sends_nothing_and_more_rows_ask_only_the_new_requests(repo, serve
     lines = (repo / "data" / "llm_cache" / "responses.jsonl").read_text().splitlines()
     assert len(lines) == 10
 
-
-def test_queued_experiments_with_overlapping_plans_buy_each_request_once(repo, server):
-    """`dvc exp run --queue` of two generates whose plans overlap, then `dvc queue start -j 2`: the queue's copies of
-    the workspace share the machine's response store, so no request is bought twice and `concurrency` holds in all."""
-    run_cmd(["git", "add", "-A"], repo)
-    run_cmd(["git", "commit", "-qm", "openai run"], repo)
-    server.reset_counts()
-    server.latency = 0.3
-    for n in (90, 100):  # 18 and 20 requests, the first 18 shared and 10 of them bought before
-        dvc(repo, "exp", "run", "--queue", "generate", "-S", f"generate.n_per_label={n}", "-S", "generate.concurrency=2")
-    try:
-        dvc(repo, "queue", "start", "-j", "2")
-        status = wait_for_queue(repo, timeout=240)
-    finally:
-        server.latency = 0.0
-    assert status.count("Success") == 2, status
-    assert server.total == 10 and set(server.received.values()) == {1}, server.received  # the new ones, each once
-    assert server.max_in_flight <= 2
