@@ -374,6 +374,27 @@ def test_two_runs_at_once_pay_once(tmp_path, server):
     assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == ["responses.jsonl"]
 
 
+def test_a_run_that_meets_the_lock_before_its_holder_wrote_its_line_still_names_the_holder(tmp_path):
+    """The holder locks, then writes its pid: a run that arrives between the two waits for the line (this race
+    once made the two-runs test above read "a process starting up")."""
+    import fcntl
+    import threading
+
+    from stages.core.llm.cache import CacheBusy, lock_path
+
+    lock_file = lock_path(tmp_path / "cache")
+    holder = open(lock_file, "a+b", buffering=0)
+    fcntl.flock(holder.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # locked, line not written yet
+    writer = threading.Timer(0.3, lambda: holder.write(b"pid 4242 on elsewhere since 2026-12-05 10:00:00\n"))
+    writer.start()
+    try:
+        with pytest.raises(CacheBusy, match=r"in use by another generate run \(pid 4242 on elsewhere since "):
+            ResponseCache(tmp_path / "cache")
+    finally:
+        writer.join()
+        holder.close()
+
+
 def test_a_stage_whose_parent_dies_stops_cleanly_and_releases_the_cache(tmp_path, server):
     """dvc SIGKILLed: its child stage gets SIGTERM from the kernel, caches what is in flight and unlocks the cache."""
     server.latency = 0.5

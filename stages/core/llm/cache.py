@@ -55,6 +55,18 @@ def ensure_exists(directory: str | Path) -> None:
         path.touch()
 
 
+def _read_holder(lock) -> str:
+    """The holder's "pid N on HOST since ..." line. The holder writes it just after it locks, so an empty file
+    is read again for up to a second before the line settles for "a process starting up"."""
+    for _ in range(20):
+        lock.seek(0)
+        holder = " ".join(lock.read(300).decode("utf-8", "replace").split())
+        if holder:
+            return holder
+        time.sleep(0.05)
+    return "a process starting up"
+
+
 class ResponseCache:
     def __init__(self, directory: str | Path, owner: str = "generate"):
         """Open (and lock) the cache in `directory`; `owner`: the stage whose output it is, for CacheBusy's line."""
@@ -83,8 +95,7 @@ class ResponseCache:
             try:
                 fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                lock.seek(0)
-                holder = " ".join(lock.read(300).decode("utf-8", "replace").split()) or "a process starting up"
+                holder = _read_holder(lock)
                 lock.close()
                 raise CacheBusy(f"{self.path.parent} is in use by another {self.owner} run ({holder}); wait for it to "
                                 f"finish or stop it, then rerun (nothing was sent; lock file {self.lock_path})") from None
