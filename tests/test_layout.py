@@ -14,7 +14,7 @@ import yaml
 from testkit import ROOT
 
 PKG = ROOT / "stages"
-STAGES = ("generate", "split", "audit", "train", "evaluate", "explain", "report")
+STAGES = ("inputs", "generate", "split", "audit", "train", "evaluate", "explain", "report")
 WORKSHOPS = ("core", "generation", "auditing", "training", "evaluation", "explanation", "tools")
 MAX_MODULE_LINES, MAX_FUNCTION_LINES = 300, 60
 

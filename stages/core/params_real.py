@@ -23,7 +23,7 @@ class RealRows:
         check_separator(self.label_separator, f"{p}.label_separator")
         check(self.path is None or self.path.lower().endswith(".csv"), f"{p}.path", "null or a .csv file", self.path)
         check(self.path is None or under_raw(self.path), f"{p}.path",
-              "a relative path under data/raw/ (generate's DVC dependency; e.g. data/raw/mine.csv)", self.path)
+              "a relative path under data/raw/ (which DVC watches for the inputs stage; e.g. data/raw/mine.csv)", self.path)
         for source in self.label_map:
             check(source.strip() != "", f"{p}.label_map", "file labels that are not blank", source)
 

@@ -144,7 +144,7 @@ def test_the_pull_request_recipe_on_your_own_csv_passes_the_lock_check_in_a_fres
         else:
             if "git commit" in command:  # not yet committed: the check names what a clone would lack
                 proc = stage_compare(repo, "--check-lock")
-                assert proc.returncode == 2 and "generate: deps data/raw/notes.txt in no commit" in proc.stderr
+                assert proc.returncode == 2 and "inputs: deps data/raw/notes.txt in no commit" in proc.stderr
             run_cmd(["bash", "-c", command], repo)
     clone = tmp_path_factory.mktemp("pr-csv") / "clone"
     run_cmd(["git", "clone", "-q", "--branch", "my-change", str(repo), str(clone)], repo)

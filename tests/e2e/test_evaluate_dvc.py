@@ -26,7 +26,7 @@ def repo(tmp_path_factory, tiny_bert):
     pd.DataFrame(REAL, columns=["headline", "tag"]).to_csv(path / "data" / "external" / "webis.csv", index=False)
     write_params(path / "params.yaml", {"evaluate": {"external_test": [EXTERNAL]}})
     ran = stages_ran(dvc(path, "repro").stdout)
-    assert ran[:5] == ["generate", "split", "train", "train_real_only", "evaluate"] and "explain" in ran
+    assert ran[:6] == ["inputs", "generate", "split", "train", "train_real_only", "evaluate"] and "explain" in ran
     return path
 
 

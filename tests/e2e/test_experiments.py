@@ -24,7 +24,7 @@ import yaml
 from testkit.dvc_repo import dvc, make_repo, run_cmd, stages_ran, subprocess_env
 
 pytestmark = pytest.mark.e2e
-ALL = ["generate", "split", "train", "train_real_only", "evaluate", "explain", "audit", "report"]
+ALL = ["inputs", "generate", "split", "train", "train_real_only", "evaluate", "explain", "audit", "report"]
 
 
 def baseline(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> Path:

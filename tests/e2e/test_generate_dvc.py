@@ -11,7 +11,7 @@ from testkit.dvc_repo import dvc, make_repo, stages_ran, write_params
 from testkit.openai_server import FakeOpenAI
 
 pytestmark = pytest.mark.e2e
-ALL = ["generate", "split", "train", "train_real_only", "evaluate", "explain"]
+ALL = ["inputs", "generate", "split", "train", "train_real_only", "evaluate", "explain"]
 KEY = "sk-e2e-SECRET-5f4e3d2c1b0a"
 
 

@@ -7,7 +7,7 @@ import pytest
 from testkit.dvc_repo import dvc, make_repo, stages_ran
 
 pytestmark = pytest.mark.e2e
-ALL = ["generate", "split", "train", "train_real_only", "evaluate", "explain", "audit", "report"]
+ALL = ["inputs", "generate", "split", "train", "train_real_only", "evaluate", "explain", "audit", "report"]
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +49,20 @@ def test_second_repro_runs_nothing(repo):
     assert stages_ran(out) == []
     assert "didn't change, skipping" in out
     assert dvc(repo, "status").stdout.strip() == "Data and pipelines are up to date."
+
+
+def test_a_file_that_lands_in_data_raw_unnamed_by_params_reruns_only_the_inputs_stage(repo):
+    """generate depends on the md5s of the files params.yaml names (data/inputs.json), not on all of data/raw."""
+    manifest = (repo / "data" / "inputs.json").read_bytes()
+    unrelated = repo / "data" / "raw" / "someone_elses.csv"
+    unrelated.write_text("text,label\nnot for this run,x\n")
+    try:
+        assert stages_ran(dvc(repo, "repro").stdout) == ["inputs"]
+        assert (repo / "data" / "inputs.json").read_bytes() == manifest
+    finally:
+        unrelated.unlink()
+    assert stages_ran(dvc(repo, "repro").stdout) == ["inputs"]  # the folder's hash as in dvc.lock's first run
+    assert stages_ran(dvc(repo, "repro").stdout) == []
 
 
 def test_metrics_show_lists_test_metrics(repo):

@@ -19,7 +19,7 @@ from testkit.dvc_repo import dvc, make_repo, stages_ran
 from testkit.openai_server import FakeOpenAI
 
 pytestmark = pytest.mark.e2e
-ALL = ["generate", "split", "train", "train_real_only", "evaluate", "explain", "audit", "report"]
+ALL = ["inputs", "generate", "split", "train", "train_real_only", "evaluate", "explain", "audit", "report"]
 
 
 def readme_command(*needles: str) -> list[str]:

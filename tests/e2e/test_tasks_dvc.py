@@ -16,7 +16,7 @@ from testkit.dvc_repo import dvc, make_repo, stages_ran
 from testkit.tiny_bert import build_tiny_bert
 
 pytestmark = pytest.mark.e2e
-ALL = ["generate", "split", "train", "train_real_only", "evaluate", "explain", "audit", "report"]
+ALL = ["inputs", "generate", "split", "train", "train_real_only", "evaluate", "explain", "audit", "report"]
 NEWS = ROOT / "data" / "tasks" / "news_topics.yaml"
 LABELS = ["business", "science", "sports", "world"]
 TICKETS = ROOT / "data" / "tasks" / "support_tickets.yaml"

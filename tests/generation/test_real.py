@@ -81,8 +81,8 @@ def test_without_real_rows_nothing_changes_and_the_report_names_one_source(tmp_p
     ({"few_shot_source": "real"}, "generate.few_shot_source must be task unless generate.real.path names the real rows"),
     ({"real": {"path": "data/raw/x.csv", "per_label": -1}}, "generate.real.per_label must be >= 0 rows per label"),
     ({"real": {"path": "data/raw/x.txt"}}, "generate.real.path must be null or a .csv file"),
-    ({"real": {"path": "/tmp/x.csv"}}, "generate.real.path must be a relative path under data/raw/ (generate's DVC "
-                                        "dependency; e.g. data/raw/mine.csv), got '/tmp/x.csv'"),
+    ({"real": {"path": "/tmp/x.csv"}}, "generate.real.path must be a relative path under data/raw/ (which DVC "
+                                        "watches for the inputs stage; e.g. data/raw/mine.csv), got '/tmp/x.csv'"),
     ({"real": {"path": "data/mine.csv"}}, "generate.real.path must be a relative path under data/raw/"),
     ({"real": {"path": "data/raw/../../x.csv"}}, "generate.real.path must be a relative path under data/raw/"),
     ({"real": {"path": "data/raw/x.csv", "label_map": {" ": "factual"}}}, "generate.real.label_map must be file labels"),
