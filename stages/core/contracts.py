@@ -77,6 +77,8 @@ class QualityReport(Contract):
     shortcut_features: list
     label_issues: dict         # {method, folds, filter, skipped (reason or null), total (null when skipped), ...}
     classes: str = "labels"    # what majority_baseline and shortcuts predict: labels | label sets (multi-label)
+    judge: dict | None = None  # generate.judge: agreement per label, source, origin; disputes; cost (judge_report.py)
+    llm_votes: dict | None = None  # llm_label provider: texts labelled, unanimous, majority, dropped (tie, no_answer)
 
 
 # ---- generate -> split, train: reports/data/dataset.json (small on purpose: a report-only param such as
