@@ -1,10 +1,13 @@
 """Stage generate: labelled texts from a provider, mixed with real rows, cleaned, de-duplicated, label-checked.
 
-Reads: the task file `generate.task` (template and openai providers), the focus file (data/focus.yaml, written
-by `synthbert focus`: the templates and prompts behind a dev set's errors), the CSV `generate.csv.path` (csv
-provider), the real rows `generate.real.path` (any provider; source `real`, they win over synthetic duplicates;
-labels that are not the task's stop the stage unless generate.real.label_map maps them)
-and the LLM response cache (openai provider; appended to, never rewritten).
+Reads: the task file `generate.task` (template, openai and llm_label providers), the focus file (data/focus.yaml,
+written by `synthbert focus`: the templates and prompts behind a dev set's errors), the CSV `generate.csv.path` (csv
+provider) or `generate.llm_label.path` (texts an LLM labels), the real rows `generate.real.path` (any provider; source
+`real`, they win over synthetic duplicates; labels that are not the task's stop the stage unless
+generate.real.label_map maps them) and the LLM response cache (openai and llm_label providers, generate.judge;
+appended to, never rewritten).
+An LLM judge (generate.judge, generation/judge.py) may label the cleaned rows blind: its disputes are reported, or
+drop or relabel the disputed synthetic rows.
 Writes: the dataset CSV (text,label,source,origin; origin: where each row came from, core/origin.py), the
 data-quality report (quality.json, quality.md), dataset.json (provider and row counts: all the train stage reads
 of the data report; the real rows the LLM may be shown as few-shot examples, which split keeps in train) and the
@@ -214,7 +217,9 @@ def write_outputs(out: Path, reports: Path, rows: list[dict[str, str]], report: 
                 multi_label=multi_label, labels=label_names([r["label"] for r in rows], multi_label),
                 few_shot=shown or None).write(
         reports / "dataset.json")
-    write_text(reports / "quality.md", quality.markdown(report.to_dict()))
+    from stages.generation.judge_report import markdown_lines
+
+    write_text(reports / "quality.md", quality.markdown(report.to_dict(), markdown_lines(report.judge)))
     write_json(reports / "generation.json", generation)
 
 

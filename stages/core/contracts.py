@@ -41,7 +41,6 @@ from stages.core.rounds_ledger import RoundsLedger  # noqa: E402,F401  (re-expor
 
 # ---- generate -> report: reports/data/quality.json
 
-
 @dataclasses.dataclass(frozen=True)
 class Provider(Contract):
     """Where the rows came from: the provider, and its task file or CSV, mode and models."""
@@ -98,7 +97,6 @@ class DatasetInfo(Contract):
 
 
 # ---- split -> report: reports/data/split.json
-
 
 @dataclasses.dataclass(frozen=True)
 class SplitReport(Contract):

@@ -7,36 +7,26 @@ from __future__ import annotations
 import typing
 from dataclasses import dataclass
 
-from stages.core.params_model import check_client
+from stages.core.params_model import ChatClient
 from stages.core.params_real import under_raw
 from stages.core.schema import check
 
 
 @dataclass(frozen=True)
-class Judge:
-    """generate.judge: the chat model that labels the cleaned rows blind (generation/judge.py). The client settings
-    mean what they mean under generate (core/llm/client.py reads them by the same names)."""
+class Judge(ChatClient):
+    """generate.judge: the chat model that labels the cleaned rows blind (generation/judge.py), with its own client
+    settings (ChatClient)."""
     section = "generate.judge"  # not a field: how core/llm/client.py names these keys in its errors
     mode: typing.Literal["none", "report", "drop", "relabel"] = "none"
     model: str = "gpt-4o-mini"
     sample: int = 0
     texts_per_request: int = 20
-    base_url: str | None = None
-    api_key_env: str = "OPENAI_API_KEY"
-    temperature: float = 0.0
-    max_tokens: int = 2048
-    concurrency: int = 8
-    timeout_s: float = 60.0
-    max_retries: int = 5
-    backoff_s: float = 1.0
-    max_requests: int = 0
-    max_total_tokens: int = 0
 
     def validate(self, p: str) -> None:
+        super().validate(p)
         check(self.sample >= 0, f"{p}.sample", ">= 0 rows (0: every row)", self.sample)
         check(1 <= self.texts_per_request <= 100, f"{p}.texts_per_request", "in [1, 100]", self.texts_per_request)
         check(self.model.strip() != "", f"{p}.model", "a model name", self.model)
-        check_client(self, p)
 
 
 @dataclass(frozen=True)

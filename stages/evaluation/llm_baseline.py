@@ -2,7 +2,7 @@
 
 Reads the distinct texts of all scored sets; asks `evaluate.baselines.llm.model` through core/llm/client.py (the
 same concurrent, retried, budgeted client as generate) with up to `texts_per_request` texts per request, sent as
-JSON ({"texts": [{"id": 1, "text": ...}]}), and structured output {"answers": [{"id": 1, "label": <enum>}]} (for a
+JSON ({"texts": [{"id": 1, "text": ...}]}; the format: core/llm/classify.py), and structured output {"answers": [{"id": 1, "label": <enum>}]} (for a
 multi-label model `labels`: a list of enum values, possibly empty). Raw responses go to evaluate's own cache
 (`--llm-cache`, data/llm_eval_cache; never generate's data/llm_cache), so a rerun over the same texts sends nothing.
 An unusable answer (refusal, cut off, malformed JSON, wrong schema, a missing id, a label outside the enum) is not

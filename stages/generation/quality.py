@@ -151,8 +151,8 @@ def report(rows: Sequence[Row], shortcut_threshold: float, near_threshold: float
     }
 
 
-def markdown(report: dict[str, Any]) -> str:
-    """quality.md: the tables a reviewer reads before training."""
+def markdown(report: dict[str, Any], more: Sequence[str] = ()) -> str:
+    """quality.md: the tables a reviewer reads before training; `more`: lines of further sections (the judge's)."""
     prov = ", ".join(f"{k} `{visible(', '.join(map(str, v)) if isinstance(v, list) else str(v))}`"
                      for k, v in report["provider"].items() if v not in (None, []))
     lines = ["# Data quality", "", f"Provider: {prov}", "",
@@ -191,9 +191,7 @@ def markdown(report: dict[str, Any]) -> str:
     lines += ["| feature | accuracy | rule |", "|---|---:|---|"]
     lines += [f"| {md_escape(p['feature'])} | {p['accuracy']:.1%} | {md_escape(p['rule'])} |"
               for p in report["shortcuts"]]
-    from stages.generation.judge_report import markdown_lines
-
-    return "\n".join(lines + label_issue_lines(report["label_issues"]) + markdown_lines(report.get("judge"))) + "\n"
+    return "\n".join(lines + label_issue_lines(report["label_issues"]) + list(more)) + "\n"
 
 
 def vote_lines(votes: dict[str, Any] | None) -> list[str]:
