@@ -10,8 +10,9 @@ import shutil
 import pandas as pd
 import pytest
 
-from stages import generate
+from stages import generate, report
 from stages.core import params
+from stages.core.contracts import QualityReport
 from stages.core.labelsets import split_labels
 from stages.generation import judge, judge_report
 from testkit import ROOT
@@ -49,9 +50,9 @@ def cfg(server, mode="report", **judge_kw):
 
 
 def run(project, config, name, prices=None):
-    report = generate.run(cfg=config, seed=42, out=project / f"{name}.csv", reports=project / name,
-                          cache_dir=project / "cache", prices=prices)
-    return report, pd.read_csv(project / f"{name}.csv", keep_default_na=False)
+    quality = generate.run(cfg=config, seed=42, out=project / f"{name}.csv", reports=project / name,
+                           cache_dir=project / "cache", prices=prices)
+    return quality, pd.read_csv(project / f"{name}.csv", keep_default_na=False)
 
 
 def script(server, truth, abstain=""):
@@ -99,6 +100,8 @@ def test_the_judge_names_the_mislabelled_template_and_drop_and_relabel_spare_rea
     table = page.split("Templates or prompts with disputes")[1]
     assert table.index("factual\\-9") < table.index("headlines.csv")  # least agreement first
     assert json.loads((project / "report" / "generation.json").read_text())["judge"]["requests"]["sent_this_run"] == sent
+    line = report.llm_label_lines(QualityReport.read(project / "report" / "quality.json"))[1]  # report.md's line
+    assert line.endswith(f"{len(wrong) + 1} disputed; least agreement: `factual-9` (0%).")
 
     _, dropped = run(project, cfg(server, mode="drop"), "drop")
     assert set(dropped["text"]) == set(plain["text"]) - wrong  # the real row stays

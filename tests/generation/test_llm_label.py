@@ -7,8 +7,9 @@ import json
 import pandas as pd
 import pytest
 
-from stages import generate
+from stages import generate, report as report_stage
 from stages.core import params
+from stages.core.contracts import QualityReport
 from stages.core.errors import DataError
 from stages.generation import label_issues, llm_label
 from testkit import ROOT
@@ -82,6 +83,8 @@ def test_two_models_vote_ties_and_abstentions_are_counted_and_rows_carry_their_o
     check_page(page)
     assert "20 of 24 distinct texts labelled by the models' majority (19 unanimous, 1 by majority)" in page
     assert "no row for: 4 tie" in page
+    assert report_stage.llm_label_lines(QualityReport.read(project / "reports" / "quality.json")) == [
+        "", "Labels by LLMs (source llm_label, not a person's): 20 of 24 texts; dropped: 4 tie."]
     run(project, cfg(server), "again")
     assert (project / "again.csv").read_bytes() == (project / "generated.csv").read_bytes() and server.total == 6
 
