@@ -123,17 +123,23 @@ def test_a_seeded_sample_is_stable_and_a_larger_one_asks_only_its_new_batches(pr
     assert larger["judge"]["judged"] == 50 and server.total == 5
 
 
-def test_multi_label_rows_are_judged_by_label_set():
+def test_multi_label_rows_are_judged_by_label_set(tmp_path, server, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
     rows = [{"text": "a", "label": "x|y", "source": "template", "origin": "x-1"},
             {"text": "b", "label": "x", "source": "template", "origin": "x-2"},
-            {"text": "c", "label": "y", "source": "real", "origin": "f.csv:1"}]
-    verdicts = judge.Verdicts(rows, said={"a": "x|y", "b": "x|y", "c": "x"})
+            {"text": "c", "label": "y", "source": "real", "origin": "f.csv:1"},
+            {"text": "d", "label": "y", "source": "template", "origin": "y-1"}]
+    server.classify = lambda text, labels: {"a": ["y", "x"], "b": ["x", "y"], "c": ["x"], "d": []}[text]
+    config = cfg(server, mode="relabel").judge
+    verdicts = judge.run(rows, config, ["x", "y"], {"x": "about x"}, "", True, 42, tmp_path / "cache", {})
+    assert verdicts.said == {"a": "x|y", "b": "x|y", "c": "x", "d": None}
+    assert verdicts.answers.abstained == {"no_label": 1} and "x: about x" in server.bodies[0]["messages"][0]["content"]
     assert [r["text"] for r in verdicts.disputed()] == ["b", "c"]
     kept, _, done = judge.act(rows, verdicts, "relabel", {})
-    assert [r["label"] for r in kept] == ["x|y", "x|y", "y"] and split_labels(kept[1]["label"]) == ["x", "y"]
+    assert [r["label"] for r in kept] == ["x|y", "x|y", "y", "y"] and split_labels(kept[1]["label"]) == ["x", "y"]
     assert done == {"disputed": 2, "dropped": 0, "relabelled": 1, "human_kept": 1}
     kept, dropped, _ = judge.act(rows, verdicts, "drop", {"duplicate": 1})
-    assert [r["text"] for r in kept] == ["a", "c"] and dropped == {"duplicate": 1, "judge_disputed": 1}
+    assert [r["text"] for r in kept] == ["a", "c", "d"] and dropped == {"duplicate": 1, "judge_disputed": 1}
 
 
 def test_the_order_is_seeded_and_a_sample_is_a_prefix_of_a_larger_one():
