@@ -1,10 +1,13 @@
 """Stage generate: labelled texts from a provider, mixed with real rows, cleaned, de-duplicated, label-checked.
 
-Reads: the task file `generate.task` (template and openai providers), the focus file (data/focus.yaml, written
-by `synthbert focus`: the templates and prompts behind a dev set's errors), the CSV `generate.csv.path` (csv
-provider), the real rows `generate.real.path` (any provider; source `real`, they win over synthetic duplicates;
-labels that are not the task's stop the stage unless generate.real.label_map maps them)
-and the LLM response cache (openai provider; appended to, never rewritten).
+Reads: the task file `generate.task` (template, openai and llm_label providers), the focus file (data/focus.yaml,
+written by `synthbert focus`: the templates and prompts behind a dev set's errors), the CSV `generate.csv.path` (csv
+provider) or `generate.llm_label.path` (texts an LLM labels), the real rows `generate.real.path` (any provider; source
+`real`, they win over synthetic duplicates; labels that are not the task's stop the stage unless
+generate.real.label_map maps them) and the LLM response cache (openai and llm_label providers, generate.judge;
+appended to, never rewritten).
+An LLM judge (generate.judge, generation/judge.py) may label the cleaned rows blind: its disputes are reported, or
+drop or relabel the disputed synthetic rows.
 Writes: the dataset CSV (text,label,source,origin; origin: where each row came from, core/origin.py), the
 data-quality report (quality.json, quality.md), dataset.json (provider and row counts: all the train stage reads
 of the data report; the real rows the LLM may be shown as few-shot examples, which split keeps in train) and the
@@ -95,6 +98,12 @@ def provide(cfg: params.Generate, seed: int, cache_dir: Path | None, shots: dict
     from stages.generation.task import load_task
 
     task = load_task(cfg.task)
+    if cfg.provider == "llm_label":
+        from stages.generation import llm_label
+
+        rows, generation = llm_label.generate(task, cfg, need_cache(cache_dir, "the llm_label provider"), prices)
+        return rows, Provider(provider="llm_label", task=task.name, file=cfg.llm_label.path,
+                              models=list(cfg.llm_label.models)), generation
     aim = focus.read(focus_path, task)
     if aim:
         log.info("focus (%s): %s templates weighted up, %s contrastive prompts", focus_path,
@@ -102,9 +111,8 @@ def provide(cfg: params.Generate, seed: int, cache_dir: Path | None, shots: dict
     if cfg.provider == "openai":
         from stages.generation import openai_provider
 
-        if cache_dir is None:
-            raise DataError("the openai provider needs a response cache directory (--cache)")
-        rows, generation = openai_provider.generate(task, cfg, seed, cache_dir, shots, prices, aim.prompts, aim.rows)
+        rows, generation = openai_provider.generate(task, cfg, seed, need_cache(cache_dir, "the openai provider"),
+                                                    shots, prices, aim.prompts, aim.rows)
         failed = generation["requests"]["failed_this_run"]
         if failed and not generation["requests"]["used"]:
             raise DataError(f"generate: all {failed:,} requests failed (200 replies whose body is not the API's JSON; "
@@ -117,6 +125,45 @@ def provide(cfg: params.Generate, seed: int, cache_dir: Path | None, shots: dict
     return rows, Provider(provider="template", task=task.name), offline
 
 
+def need_cache(cache_dir: Path | None, who: str) -> Path:
+    if cache_dir is None:
+        raise DataError(f"{who} needs a response cache directory (--cache)")
+    return cache_dir
+
+
+def judge_rows(cfg: params.Generate, seed: int, rows: list[dict[str, str]], cache_dir: Path | None,
+               prices: dict[str, params.Price], multi_label: bool) -> Any:
+    """generate.judge (mode not none): the LLM judge's verdicts on the cleaned rows (generation/judge.py); its
+    labels and descriptions are the task's (csv provider: the csv's labels, no descriptions)."""
+    if cfg.judge.mode == "none":
+        return None
+    from stages.generation import judge
+
+    labels, descriptions, about = label_names([r["label"] for r in rows], multi_label), {}, ""
+    if cfg.provider != "csv":
+        from stages.generation.task import load_task
+
+        task = load_task(cfg.task)
+        labels, about = task.label_names, task.description
+        descriptions = {lab.name: lab.description for lab in task.labels if lab.description}
+    return judge.run(rows, cfg.judge, labels, descriptions, about, multi_label, seed,
+                     need_cache(cache_dir, "generate.judge"), prices)
+
+
+def apply_judge(cfg: params.Generate, rows: list[dict[str, str]], verdicts: Any, dropped: dict[str, int],
+                flagged: set[str], issues: dict[str, Any]) -> tuple[list[dict[str, str]], dict[str, int], dict | None]:
+    """The judge's mode acted out on the rows (after the label filter), and its report (quality.json `judge`)."""
+    if verdicts is None:
+        return rows, dropped, None
+    from stages.generation import judge, judge_report
+
+    total = len(rows)
+    rows, dropped, done = judge.act(rows, verdicts, cfg.judge.mode, dropped)
+    records = [{**r, "judge": verdicts.said[r["text"]], "reason": verdicts.reasons[r["text"]]} for r in verdicts.judged]
+    return rows, dropped, judge_report.summarize(records, total, cfg.judge, verdicts.answers, flagged, issues, done,
+                                                 label_issues.human)
+
+
 def _names(cell: Any, multi_label: bool) -> list[str]:
     """The label names one raw `label` cell counts for (a label set counts for each of its labels)."""
     cell = normalize(str(cell or ""))
@@ -126,19 +173,21 @@ def _names(cell: Any, multi_label: bool) -> list[str]:
 
 def quality_report(cfg: params.Generate, raw: list[dict[str, Any]], rows: list[dict[str, str]], provider: Provider,
                    dropped: dict[str, int], near: int, generation: dict[str, Any], issues: dict,
-                   multi_label: bool = False) -> QualityReport:
+                   multi_label: bool = False, judged: dict[str, Any] | None = None) -> QualityReport:
     before = collections.Counter(n for r in raw for n in _names(r.get("label"), multi_label))
     after = collections.Counter(n for r in rows for n in _names(r["label"], multi_label))
     sources = collections.Counter(str(r.get("source", "")) for r in raw), collections.Counter(r["source"] for r in rows)
     llm_dropped: collections.Counter[str] = collections.Counter()
     for stats in generation.get("per_label", {}).values():
         llm_dropped.update(stats["dropped"])
+    llm_dropped.update(generation.get("votes", {}).get("dropped", {}))  # llm_label: ties, texts no model answered
     measures = quality.report(rows, cfg.shortcut_threshold, cfg.near_duplicate_threshold, near,
                               dropped.get("duplicate", 0), len(raw), multi_label)
     return QualityReport(provider=provider, rows_read=len(raw), rows_kept=len(rows), dropped=dropped,
                          per_label={lab: {"before": before[lab], "after": after[lab]} for lab in sorted(before)},
                          per_source={s: {"before": sources[0][s], "after": sources[1][s]} for s in sorted(sources[0])},
-                         llm_dropped=dict(sorted(llm_dropped.items())), label_issues=issues, **measures)
+                         llm_dropped=dict(sorted(llm_dropped.items())), label_issues=issues, judge=judged,
+                         llm_votes=generation.get("votes"), **measures)
 
 
 def check_labels(rows: list[dict[str, str]], where: str, multi_label: bool = False) -> None:
@@ -168,7 +217,9 @@ def write_outputs(out: Path, reports: Path, rows: list[dict[str, str]], report: 
                 multi_label=multi_label, labels=label_names([r["label"] for r in rows], multi_label),
                 few_shot=shown or None).write(
         reports / "dataset.json")
-    write_text(reports / "quality.md", quality.markdown(report.to_dict()))
+    from stages.generation.judge_report import markdown_lines
+
+    write_text(reports / "quality.md", quality.markdown(report.to_dict(), markdown_lines(report.judge)))
     write_json(reports / "generation.json", generation)
 
 
@@ -185,7 +236,8 @@ def run(*, cfg: params.Generate, seed: int, out: Path, reports: Path, cache_dir:
     if cfg.provider != "csv":  # before any request; the csv provider's labels are its file's (below)
         real.check_labels(real_rows, task_labels(cfg, [], multi), cfg.real, multi)
     shots, shown = few_shot(cfg, seed, real_rows, multi)
-    raw, provider, generation = provide(cfg, seed, cache_dir, shots, params.load_prices(prices), focus)
+    price_table = params.load_prices(prices)
+    raw, provider, generation = provide(cfg, seed, cache_dir, shots, price_table, focus)
     if cfg.provider == "csv":
         real.check_labels(real_rows, task_labels(cfg, raw, multi), cfg.real, multi)
     log.info("read %s raw rows from provider %s and %s real rows", f"{len(raw):,}", cfg.provider, f"{len(real_rows):,}")
@@ -194,10 +246,15 @@ def run(*, cfg: params.Generate, seed: int, out: Path, reports: Path, cache_dir:
     rows, dropped, near = cleaning.drop_near_duplicates(rows, dropped, cfg.near_duplicate_threshold, seed)
     check_labels(rows, provider.file or cfg.task, multi)
     issues, flagged = label_issues.find(rows, seed, cfg.label_filter, multi)
+    verdicts = judge_rows(cfg, seed, rows, cache_dir, price_table, multi)
+    flagged_texts = {rows[i]["text"] for i in flagged}
     if cfg.label_filter == "confident_learning":
         rows, dropped = filter_labels(rows, flagged, dropped, issues)
-        check_labels(rows, provider.file or cfg.task, multi)
-    report = quality_report(cfg, raw, rows, provider, dropped, near, generation, issues, multi)
+    rows, dropped, judged = apply_judge(cfg, rows, verdicts, dropped, flagged_texts, issues)
+    if judged is not None:
+        generation["judge"] = judged["cost"]
+    check_labels(rows, provider.file or cfg.task, multi)
+    report = quality_report(cfg, raw, rows, provider, dropped, near, generation, issues, multi, judged)
     lost = [f"{n} {r}" for r, n in dropped.items()] + [f"{n} {r} (LLM)" for r, n in report.llm_dropped.items()]
     log.info("kept %s rows; dropped %s", f"{len(rows):,}", ", ".join(lost) or "none")
     if report.shortcut_warning:

@@ -2,15 +2,14 @@
 
 Reads (each optional but quality.json and metrics.json): the data-quality, split and audit reports, the train summary
 and DVCLive curves, the eval directory (test_metrics.json, confusion.png, baselines.json, summary.md), the explain
-directory (explanations.json) and the ledger of focus rounds (rounds.json, committed by `synthbert rounds
---write`: the report never reads git history, so it stays reproducible from its deps). Writes: the report, its
-Verdict first (core/verdict_section.py: real test sets, then the synthetic split, then dev sets), then the rounds
-and "Synthetic against real" (audit.json's headline, auditing/render.py), and a PNG of the training curves
-(core/plotting.py). A multi-label
-run gets its own headline metrics (subset accuracy, hamming loss, micro/macro/samples F1) and no confusion chart.
-Params: report.near_perfect_f1 (shortcut-overfitting warning), report.ece_warning (poor calibration). The report ends
-with its provenance (git revision, device, threads, package versions). Links are relative to the report; values
-that could hold a machine path are shortened.
+directory (explanations.json) and the ledger of focus rounds (rounds.json, committed by `synthbert rounds --write`:
+the report never reads git history, so it stays reproducible from its deps). Writes: the report, its Verdict first
+(core/verdict_section.py: real test sets, then the synthetic split, then dev sets), then the rounds and "Synthetic
+against real" (audit.json's headline, auditing/render.py), and a PNG of the training curves (core/plotting.py). A
+multi-label run gets its own headline metrics (subset accuracy, hamming loss, micro/macro/samples F1) and no confusion
+chart. Params: report.near_perfect_f1 (shortcut-overfitting warning), report.ece_warning (poor calibration). The
+report ends with its provenance (git revision, device, threads, package versions). Links are relative to the report;
+values that could hold a machine path are shortened.
 """
 
 from __future__ import annotations
@@ -158,7 +157,20 @@ def quality_section(quality: QualityReport, link: str | None) -> list[str]:
         rows = [[code(s["feature"]), s["accuracy"]] for s in quality.shortcuts[:TOP_SHORTCUTS]]
         out += ["", "Surface features that predict the label on their own (accuracy of that feature alone):", "",
                 *table(["feature", "accuracy"], rows)]
-    return out + (["", f"Full report: [data quality]({link})"] if link else [])
+    return out + llm_label_lines(quality) + (["", f"Full report: [data quality]({link})"] if link else [])
+
+
+def llm_label_lines(quality: QualityReport) -> list[str]:
+    """The LLM judge's agreement and its least agreed origin; the llm_label provider's votes (labels not a person's)."""
+    judge, votes, out = quality.judge, quality.llm_votes or {}, []
+    if judge and judge["agreement"] is not None:
+        worst = min(((e["agreement"], n) for n, e in judge["per_origin"].items() if e["disputed"]), default=(1, ""))
+        out += ["", f"LLM judge ({code(judge['model'])}, mode {judge['mode']}): {judge['agreement']:.1%} agreement over "
+                f"{fmt(judge['answered'])} rows, {fmt(judge['disputed'])} disputed"
+                + (f"; least agreement: {code(worst[1])} ({worst[0]:.0%})" if worst[1] else "") + "."]
+    lost = ", ".join(f"{n} {k}" for k, n in votes.get("dropped", {}).items()) or "none"
+    return out + (["", f"Labels by LLMs (source llm_label, not a person's): {fmt(votes['labelled'])} of "
+                   f"{fmt(votes['texts'])} texts; dropped: {lost}."] if votes else [])
 
 
 def audit_section(path: Path | None, rel: Any) -> list[str]:

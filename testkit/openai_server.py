@@ -3,7 +3,8 @@
 It answers `POST /v1/chat/completions` with structured output (`{"samples": [...]}`, as many samples as
 the request's JSON schema asks for; objects `{text, labels}` with one to three of the schema's label names when
 its items are such objects, as a multi-label task asks; for a `classification` schema,
-`{"answers": [{"id", "label"}]}` from `server.classify(text, labels)`, by default a keyword rule) and can be told,
+`{"answers": [{"id", "label"}]}` from `server.classify(text, labels)`, by default a keyword rule, with a `reason`
+when the schema asks for one) and can be told,
 per request, to misbehave instead: 429 with
 Retry-After, 500, hang past the client's timeout, malformed JSON content, a garbage body, status 200 with a
 proxy's HTML page (`html`, Content-Type text/html: what a gateway in front of the API may send), a body cut off
@@ -67,6 +68,8 @@ def fake_answers(body: dict, classify) -> dict:
     for item in json.loads(user)["texts"]:
         chosen = classify(item["text"], labels)
         answers.append({"id": item["id"], ("labels" if multi else "label"): chosen})
+        if "reason" in schema:  # the judge's schema: a one-line reason beside each label
+            answers[-1]["reason"] = f"reads as {chosen}"
     return {"answers": answers}
 
 
@@ -106,6 +109,7 @@ class FakeOpenAI:
         self.latency, self.models, self.api_key = latency, models, api_key
         self.retry_after, self.hang_s = retry_after, hang_s
         self.classify = keyword_label  # (text, labels) -> label, or a list of labels for a multi-label schema
+        self.classify_by_model: dict[str, object] = {}  # model -> its own classify (models that disagree)
         self.lock = threading.Lock()
         self.queue: collections.deque[str] = collections.deque()
         self.rules: list[list] = []  # [substring, behaviour, remaining or None]
@@ -277,7 +281,8 @@ class FakeOpenAI:
                             server.answered[key] += 1
                     return None
                 fmt = (body.get("response_format") or {}).get("json_schema") or {}
-                answer = fake_answers(body, server.classify) if fmt.get("name") == "classification" else \
+                answer = fake_answers(body, server.classify_by_model.get(model, server.classify)) \
+                    if fmt.get("name") == "classification" else \
                     {"samples": fake_items(body, samples_asked(body))}
                 content, refusal, finish = json.dumps(answer), None, "stop"
                 if behaviour == "trickle":  # a byte every 20 ms for hang_s, then the connection closes unfinished

@@ -41,7 +41,6 @@ from stages.core.rounds_ledger import RoundsLedger  # noqa: E402,F401  (re-expor
 
 # ---- generate -> report: reports/data/quality.json
 
-
 @dataclasses.dataclass(frozen=True)
 class Provider(Contract):
     """Where the rows came from: the provider, and its task file or CSV, mode and models."""
@@ -77,6 +76,8 @@ class QualityReport(Contract):
     shortcut_features: list
     label_issues: dict         # {method, folds, filter, skipped (reason or null), total (null when skipped), ...}
     classes: str = "labels"    # what majority_baseline and shortcuts predict: labels | label sets (multi-label)
+    judge: dict | None = None  # generate.judge: agreement per label, source, origin; disputes; cost (judge_report.py)
+    llm_votes: dict | None = None  # llm_label provider: texts labelled, unanimous, majority, dropped (tie, no_answer)
 
 
 # ---- generate -> split, train: reports/data/dataset.json (small on purpose: a report-only param such as
@@ -96,7 +97,6 @@ class DatasetInfo(Contract):
 
 
 # ---- split -> report: reports/data/split.json
-
 
 @dataclasses.dataclass(frozen=True)
 class SplitReport(Contract):

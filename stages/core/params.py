@@ -15,6 +15,7 @@ from typing import Any
 from stages.core.errors import ParamsError
 from stages.core.params_model import (BASELINES, SCHEDULERS, Baselines, Evaluate, Explain, ExternalTest, LlmBaseline,
                                        Report, SetFitBaseline, Train, check_client)
+from stages.core.params_annotate import Judge, LlmLabel
 from stages.core.params_real import RealRows, check_separator
 from stages.core.schema import build, check
 
@@ -52,7 +53,7 @@ class Price:
 
 @dataclass(frozen=True)
 class Generate:
-    provider: typing.Literal["template", "csv", "openai"] = "template"
+    provider: typing.Literal["template", "csv", "openai", "llm_label"] = "template"
     mode: typing.Literal["label_conditioned", "model_as_label"] = "label_conditioned"
     task: str = "data/tasks/clickbait.yaml"
     n_per_label: int = 400
@@ -62,6 +63,8 @@ class Generate:
     shortcut_threshold: float = 0.9
     csv: CsvImport = field(default_factory=CsvImport)
     real: RealRows = field(default_factory=RealRows)
+    llm_label: LlmLabel = field(default_factory=LlmLabel)
+    judge: Judge = field(default_factory=Judge)
     few_shot_source: typing.Literal["task", "real"] = "task"
     label_filter: typing.Literal["none", "confident_learning"] = "none"
     model: str = "gpt-4o-mini"
@@ -98,6 +101,9 @@ class Generate:
         check(self.few_shot >= 0, f"{p}.few_shot", ">= 0", self.few_shot)
         check(self.few_shot_source == "task" or self.real.path is not None, f"{p}.few_shot_source",
               "task unless generate.real.path names the real rows", self.few_shot_source)
+        check(self.judge.mode == "none" or self.provider != "openai" or self.mode == "label_conditioned",
+              f"{p}.judge.mode", "none in model_as_label mode (the label is the model that wrote the text: nothing "
+              "to judge)", self.judge.mode)
 
 
 @dataclass(frozen=True)
@@ -182,5 +188,5 @@ def as_dict(obj: Any) -> dict[str, Any]:
 
 
 __all__ = ["load", "load_dict", "build", "as_dict", "ParamsError", "SECTIONS", "Base", "Generate", "Split", "Train",
-           "Evaluate", "Explain", "Report", "Baselines", "SetFitBaseline", "ExternalTest", "RealRows", "BASELINES",
-           "SCHEDULERS"]
+           "Evaluate", "Explain", "Report", "Baselines", "SetFitBaseline", "ExternalTest", "RealRows", "Judge", "LlmLabel",
+           "BASELINES", "SCHEDULERS"]

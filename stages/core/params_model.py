@@ -99,15 +99,11 @@ def check_client(cfg: typing.Any, p: str) -> None:
 
 
 @dataclass(frozen=True)
-class LlmBaseline:
-    """evaluate.baselines.llm: the chat model behind the llm_zero_shot baseline (evaluation/llm_baseline.py). The
-    client settings mean what they mean under generate (core/llm/client.py reads them by the same names)."""
-    section = "evaluate.baselines.llm"  # not a field: how core/llm/client.py names these keys in its errors
-    model: str = "gpt-4o-mini"
+class ChatClient:
+    """The client settings of a section that labels texts with a chat model (evaluate.baselines.llm, generate.judge):
+    they mean what they mean under generate (core/llm/client.py reads them by the same names)."""
     base_url: str | None = None
     api_key_env: str = "OPENAI_API_KEY"
-    texts_per_request: int = 20
-    descriptions: dict[str, str] = field(default_factory=dict)
     temperature: float = 0.0
     max_tokens: int = 2048
     concurrency: int = 8
@@ -119,6 +115,18 @@ class LlmBaseline:
 
     def validate(self, p: str) -> None:
         check_client(self, p)
+
+
+@dataclass(frozen=True)
+class LlmBaseline(ChatClient):
+    """evaluate.baselines.llm: the chat model behind the llm_zero_shot baseline (evaluation/llm_baseline.py)."""
+    section = "evaluate.baselines.llm"  # not a field: how core/llm/client.py names these keys in its errors
+    model: str = "gpt-4o-mini"
+    texts_per_request: int = 20
+    descriptions: dict[str, str] = field(default_factory=dict)
+
+    def validate(self, p: str) -> None:
+        super().validate(p)
         check(1 <= self.texts_per_request <= 100, f"{p}.texts_per_request", "in [1, 100]", self.texts_per_request)
 
 

@@ -2,7 +2,7 @@
 
 Reads the distinct texts of all scored sets; asks `evaluate.baselines.llm.model` through core/llm/client.py (the
 same concurrent, retried, budgeted client as generate) with up to `texts_per_request` texts per request, sent as
-JSON ({"texts": [{"id": 1, "text": ...}]}), and structured output {"answers": [{"id": 1, "label": <enum>}]} (for a
+JSON ({"texts": [{"id": 1, "text": ...}]}; the format: core/llm/classify.py), and structured output {"answers": [{"id": 1, "label": <enum>}]} (for a
 multi-label model `labels`: a list of enum values, possibly empty). Raw responses go to evaluate's own cache
 (`--llm-cache`, data/llm_eval_cache; never generate's data/llm_cache), so a rerun over the same texts sends nothing.
 An unusable answer (refusal, cut off, malformed JSON, wrong schema, a missing id, a label outside the enum) is not
@@ -17,7 +17,6 @@ Params: evaluate.baselines.models (llm_zero_shot), evaluate.baselines.llm.*
 from __future__ import annotations
 
 import collections
-import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,91 +26,26 @@ from typing import Any
 from stages.core import params
 from stages.core.errors import DataError, ParamsError
 from stages.core.text import md_escape
-from stages.core.llm import cache as llm_cache, client as llm
+from stages.core.llm import cache as llm_cache, classify as labelling, client as llm
 
 log = logging.getLogger(__name__)
 NAME = "llm_zero_shot"
 SECTION = params.LlmBaseline.section
 
 
-def response_format(labels: list[str], n: int, multi_label: bool) -> dict[str, Any]:
-    """Structured output: one answer per text id, its label(s) restricted to the model's labels."""
-    enum = {"type": "string", "enum": labels}
-    key, value = ("labels", {"type": "array", "items": enum}) if multi_label else ("label", enum)
-    answer = {"type": "object", "properties": {"id": {"type": "integer"}, key: value}, "required": ["id", key],
-              "additionalProperties": False}
-    answers = {"type": "array", "items": answer, "minItems": n, "maxItems": n}
-    schema = {"type": "object", "properties": {"answers": answers}, "required": ["answers"],
-              "additionalProperties": False}
-    return {"type": "json_schema", "json_schema": {"name": "classification", "strict": True, "schema": schema}}
-
-
-def instructions(labels: list[str], descriptions: dict[str, str], multi_label: bool) -> str:
-    lines = ["You are a text classifier. The labels:"]
-    lines += [f"- {lab}" + (f": {descriptions[lab]}" if lab in descriptions else "") for lab in labels]
-    lines.append("For each text in the user's JSON, answer with its id and " +
-                 ("every label that applies (an empty list if none does)." if multi_label else
-                  "the one label that fits it best."))
-    return "\n".join(lines)
-
-
 def plan(cfg: params.LlmBaseline, labels: list[str], multi_label: bool, texts: list[str]) -> list[llm.Request]:
     """One request per `texts_per_request` distinct texts, in order. The key ignores the batch's position, so a
     batch of the same texts is answered from the cache whatever else changed."""
-    system = instructions(labels, cfg.descriptions, multi_label)
+    system = labelling.instructions(labels, cfg.descriptions, multi_label)
     out = []
     for index, start in enumerate(range(0, len(texts), cfg.texts_per_request)):
-        batch = texts[start:start + cfg.texts_per_request]
-        user = json.dumps({"texts": [{"id": i + 1, "text": t} for i, t in enumerate(batch)]}, ensure_ascii=False)
-        body = {"model": cfg.model, "temperature": cfg.temperature, "max_tokens": cfg.max_tokens,
-                "messages": [{"role": "system", "content": system}, {"role": "user", "content": user}],
-                "response_format": response_format(labels, len(batch), multi_label)}
+        body = labelling.body(cfg.model, cfg.temperature, cfg.max_tokens, system,
+                             texts[start:start + cfg.texts_per_request], labels, multi_label)
         out.append(llm.Request(llm_cache.request_key(body, 0), "texts", index, body))
     return out
 
 
-def _content(text: str) -> tuple[Any, str | None]:
-    """The parsed JSON content of one raw response, or why there is none."""
-    try:
-        choice = json.loads(text)["choices"][0]
-        message, finish = choice["message"], choice.get("finish_reason")
-    except (ValueError, KeyError, IndexError, TypeError):
-        return None, "malformed_response"
-    if message.get("refusal"):
-        return None, "refusal"
-    if finish in ("length", "content_filter"):
-        return None, "cut_off_at_max_tokens" if finish == "length" else "content_filter"
-    try:
-        content = json.loads(message.get("content") or "")
-    except ValueError:
-        return None, "malformed_json"
-    if not isinstance(content, dict) or not isinstance(content.get("answers"), list):
-        return None, "wrong_schema"
-    return content["answers"], None
-
-
-def parse(text: str, n: int, labels: list[str],
-          multi_label: bool) -> tuple[list[list[str] | None], collections.Counter]:
-    """Each of the request's `n` texts' labels (None: abstained), and the abstentions by reason."""
-    answers, why = _content(text)
-    if why is not None:
-        return [None] * n, collections.Counter({why: n})
-    found: dict[int, list[str] | None] = {}
-    reasons: collections.Counter[str] = collections.Counter()
-    for item in answers:
-        ident = item.get("id") if isinstance(item, dict) else None
-        if not isinstance(ident, int) or not 1 <= ident <= n or ident in found:
-            continue  # ids outside the request or repeated: the texts they should have named count as missing
-        value = item.get("labels" if multi_label else "label")
-        chosen = value if multi_label and isinstance(value, list) else [value]
-        if all(isinstance(v, str) and v in labels for v in chosen):
-            found[ident] = sorted(set(chosen))
-        else:
-            found[ident] = None
-            reasons["label_not_in_enum"] += 1
-    result = [found.get(i) for i in range(1, n + 1)]
-    reasons["missing_answer"] += sum(i not in found for i in range(1, n + 1))
-    return result, +reasons
+parse = labelling.parse  # each text's labels (None: abstained) and the abstentions by reason
 
 
 @dataclass
@@ -167,12 +101,12 @@ def classify(cfg: params.LlmBaseline, cache_dir: Path, prices: dict[str, params.
     # A request that failed (llm.py: no answer the API would send, after every retry) is not cached: its texts
     # abstain now, and the next run asks it again.
     for req, entry in [*outcome.used, *((req, None) for req, _ in outcome.failed)]:
-        batch = json.loads(req.body["messages"][1]["content"])["texts"]
+        batch = labelling.texts_of(req.body)
         answers, reasons = ([None] * len(batch), collections.Counter({"failed_request": len(batch)})) if entry is None \
             else parse(entry["response"], len(batch), labels, multi_label)
         abstained.update(reasons)
-        for item, chosen in zip(batch, answers):
-            result.rows[item["text"]] = [float(chosen is not None and lab in chosen) for lab in labels]
+        for text, chosen in zip(batch, answers):
+            result.rows[text] = [float(chosen is not None and lab in chosen) for lab in labels]
     result.report = _economics(cfg, outcome, len(texts), prices, abstained)
     if texts and result.report["abstained_texts"] == len(texts):  # evaluate warns (evaluation/results.py)
         result.report["no_verdict"] = (f"every one of its {len(texts):,} answers abstained (" + ", ".join(

@@ -151,8 +151,8 @@ def report(rows: Sequence[Row], shortcut_threshold: float, near_threshold: float
     }
 
 
-def markdown(report: dict[str, Any]) -> str:
-    """quality.md: the tables a reviewer reads before training."""
+def markdown(report: dict[str, Any], more: Sequence[str] = ()) -> str:
+    """quality.md: the tables a reviewer reads before training; `more`: lines of further sections (the judge's)."""
     prov = ", ".join(f"{k} `{visible(', '.join(map(str, v)) if isinstance(v, list) else str(v))}`"
                      for k, v in report["provider"].items() if v not in (None, []))
     lines = ["# Data quality", "", f"Provider: {prov}", "",
@@ -171,6 +171,7 @@ def markdown(report: dict[str, Any]) -> str:
                                                           for s, c in report["per_source"].items()) + ".",
               "", "Dropped by cleaning:", ""]
     lines += [f"- {reason}: {n}" for reason, n in report["dropped"].items()] or ["- nothing"]
+    lines += vote_lines(report.get("llm_votes"))
     if report.get("llm_dropped"):
         lines += ["", "Dropped while parsing LLM replies (responses or items):", ""]
         lines += [f"- {reason}: {n}" for reason, n in report["llm_dropped"].items()]
@@ -190,7 +191,18 @@ def markdown(report: dict[str, Any]) -> str:
     lines += ["| feature | accuracy | rule |", "|---|---:|---|"]
     lines += [f"| {md_escape(p['feature'])} | {p['accuracy']:.1%} | {md_escape(p['rule'])} |"
               for p in report["shortcuts"]]
-    return "\n".join(lines + label_issue_lines(report["label_issues"])) + "\n"
+    return "\n".join(lines + label_issue_lines(report["label_issues"]) + list(more)) + "\n"
+
+
+def vote_lines(votes: dict[str, Any] | None) -> list[str]:
+    """quality.md, llm_label provider: how the models' votes went (labels by the LLMs, not by a person)."""
+    if not votes:
+        return []
+    lost = ", ".join(f"{n} {why}" for why, n in votes["dropped"].items()) or "none"
+    agree = ", ".join(f"{md_escape(m)} {a:.1%}" for m, a in votes["agreement_with_vote"].items())
+    return ["", f"LLM labels (source llm_label, not a person's): {votes['labelled']} of {votes['texts']} distinct texts "
+                f"labelled by the models' majority ({votes['unanimous']} unanimous, {votes['majority']} by majority); "
+                f"no row for: {lost}. Each model's agreement with the vote: {agree}."]
 
 
 def label_issue_lines(issues: dict[str, Any]) -> list[str]:

@@ -76,7 +76,7 @@ def fetch(plan: list[Request], cache: ResponseCache, cfg: params.Generate | para
     if missing:
         key = os.environ.get(cfg.api_key_env, "")
         if not key.strip():
-            why = "generate.provider is openai and" if section_of(cfg) == "generate" else f"{section_of(cfg)}:"
+            why = f"generate.provider is {cfg.provider} and" if section_of(cfg) == "generate" else f"{section_of(cfg)}:"
             raise LLMError(f"{why} {missing} requests are not cached, but the environment variable {cfg.api_key_env} "
                            "is not set: export it (any value for a local server without keys) or name another "
                            f"variable in {section_of(cfg)}.api_key_env; nothing was sent")
