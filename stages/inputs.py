@@ -7,9 +7,10 @@ name. A new or edited file that generate does not read reruns this stage (under 
 unchanged, so DVC skips generate and everything after it. A file outside data/raw/ (a `generate.csv.path`
 elsewhere) is hashed too, with a warning: DVC does not watch it, so an edit there reruns nothing until this stage
 runs again (`dvc repro -f inputs`).
-Reads: the files named by generate.csv.path (csv provider) and generate.real.path.
+Reads: the files named by generate.csv.path (csv provider), generate.llm_label.path (llm_label provider) and
+generate.real.path.
 Writes: data/inputs.json ({"files": [{"param", "path", "md5", "bytes"}]}, sorted by path; no timestamps).
-Params: generate.provider, generate.csv.path, generate.real.path
+Params: generate.provider, generate.csv.path, generate.llm_label.path, generate.real.path
 """
 
 from __future__ import annotations
@@ -29,9 +30,11 @@ log = logging.getLogger(__name__)
 
 
 def named_files(cfg: params.Generate) -> list[tuple[str, str]]:
-    """(params key, path) of each file generate will read from the user's data: the csv provider's CSV and the
-    real rows' CSV."""
+    """(params key, path) of each file generate will read from the user's data: the csv provider's CSV, the
+    llm_label provider's texts and the real rows' CSV."""
     files = [("generate.csv.path", cfg.csv.path)] if cfg.provider == "csv" else []
+    if cfg.provider == "llm_label":
+        files.append(("generate.llm_label.path", cfg.llm_label.path))
     if cfg.real.path is not None:
         files.append(("generate.real.path", cfg.real.path))
     return files

@@ -82,3 +82,11 @@ def test_a_csv_outside_data_raw_is_hashed_with_a_warning_that_dvc_does_not_watch
     manifest = inputs.run(cfg=cfg, out=project / "data" / "inputs.json")
     assert manifest["files"][0]["md5"] == hashlib.md5(HEADLINES.read_bytes()).hexdigest()
     assert "elsewhere.csv (generate.csv.path) lies outside data/raw/: DVC does not watch it" in caplog.text
+
+
+def test_the_llm_label_provider_s_texts_are_listed(project):
+    (project / "data" / "raw" / "unlabelled.csv").write_text("text\nsome headline\n")
+    write_params(project, {"provider": "llm_label", "llm_label": {"path": "data/raw/unlabelled.csv"}})
+    assert inputs.main(["--out", "data/inputs.json"]) == 0
+    files = json.loads((project / "data" / "inputs.json").read_text())["files"]
+    assert [(f["param"], f["path"], f["bytes"]) for f in files] == [("generate.llm_label.path", "data/raw/unlabelled.csv", 19)]

@@ -41,7 +41,7 @@ class LlmLabel:
 
     def validate(self, p: str) -> None:
         check(self.path.lower().endswith(".csv") and under_raw(self.path), f"{p}.path",
-              "a .csv file under data/raw/ (generate's DVC dependency; e.g. data/raw/unlabelled.csv)", self.path)
+              "a .csv file under data/raw/ (which DVC watches for the inputs stage; e.g. data/raw/unlabelled.csv)", self.path)
         check(len(self.models) >= 1 and len(set(self.models)) == len(self.models)
               and all(m.strip() for m in self.models), f"{p}.models", "one or more distinct model names",
               list(self.models))

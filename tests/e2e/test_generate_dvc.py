@@ -1,13 +1,15 @@
 """The whole pipeline with provider=openai through the real dvc CLI, against the local OpenAI-compatible server."""
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
-from testkit.dvc_repo import dvc, make_repo, stages_ran, write_params
+from testkit.dvc_repo import dvc, make_repo, run_cmd, stages_ran, subprocess_env, write_params
 from testkit.openai_server import FakeOpenAI
 
 pytestmark = pytest.mark.e2e
@@ -70,3 +72,30 @@ def test_rerun_sends_nothing_and_more_rows_ask_only_the_new_requests(repo, serve
     lines = (repo / "data" / "llm_cache" / "responses.jsonl").read_text().splitlines()
     assert len(lines) == 10
 
+
+
+def test_two_experiments_at_once_with_overlapping_plans_buy_each_request_once(repo, server):
+    """Two `dvc exp run --temp` of generates whose plans overlap, started together: each runs in its own temporary
+    copy of the workspace (its own data/llm_cache and lock), and the machine's response store makes each request
+    bought once, with `concurrency` held in all. (`dvc queue start -j 2` does the same through DVC's celery
+    worker, which hung in one CI run: a DVC queue problem, so the test drives the copies itself.)"""
+    run_cmd(["git", "add", "-A"], repo)
+    run_cmd(["git", "commit", "-qm", "openai run", "--allow-empty"], repo)
+    server.reset_counts()
+    server.latency = 0.3
+    procs = []
+    try:
+        for n in (90, 100):  # 18 and 20 requests, the first 18 shared and 10 of them bought before
+            procs.append(subprocess.Popen(
+                [str(Path(sys.executable).parent / "dvc"), "exp", "run", "--temp", "generate", "-S",
+                 f"generate.n_per_label={n}", "-S", "generate.concurrency=2"],
+                cwd=repo, env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+        outs = [p.communicate(timeout=300)[0] for p in procs]
+    finally:
+        server.latency = 0.0
+        for p in procs:
+            p.kill()
+    assert [p.returncode for p in procs] == [0, 0], outs
+    assert all(stages_ran(out) == ["generate"] for out in outs), outs
+    assert server.total == 10 and set(server.received.values()) == {1}, server.received  # the new ones, each once
+    assert server.max_in_flight <= 2
