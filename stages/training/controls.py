@@ -276,7 +276,8 @@ def training_args(cfg: params.Train, seed: int, out: Path, precision: str, dev: 
         greater_is_better=cfg.metric_for_best_model != "loss", restore_callback_states_from_checkpoint=True,
         train_sampling_strategy="group_by_length",  # batches of similar length: little padding
         bf16=precision == "bf16", fp16=precision == "fp16", full_determinism=cfg.deterministic,
-        seed=seed, data_seed=seed, report_to="none", disable_tqdm=True,
+        seed=seed, data_seed=seed, disable_tqdm=True,
+        report_to=list(cfg.report_to) or "none",  # trackers beside DVCLive, whose callback train.py adds itself
         use_cpu=dev == "cpu", dataloader_pin_memory=dev == "cuda", ddp_find_unused_parameters=False,
         ddp_backend="gloo" if dev == "cpu" and int(os.environ.get("WORLD_SIZE", "1")) > 1 else None,  # torchrun
     )
