@@ -139,7 +139,8 @@ def test_auto_max_length_is_the_99th_percentile_of_training_token_counts(trained
 def test_the_model_directory_carries_its_model_card(trained, tiny_bert):
     tmp, summary = trained
     card = (tmp / "model" / "README.md").read_text(encoding="utf-8")
-    assert card.startswith("---\nlibrary_name: transformers\npipeline_tag: text-classification\n")
+    assert card.startswith("---\n") and "\npipeline_tag: text-classification\n" in card.split("\n---\n")[0]
+    assert "model-index" not in card  # no test metric yet
     assert "`clickbait`, `factual`" in card and "| `epochs` | `6.0` |" in card
     assert "Train split 32 rows, validation 8." in card
     assert f"Validation macro F1 of the kept epoch: {summary['best_val_f1_macro']:.3f}." in card

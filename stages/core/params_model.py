@@ -229,9 +229,13 @@ class Explain:
 class Report:
     near_perfect_f1: float = 0.99
     ece_warning: float = 0.1
+    data_license: str = "apache-2.0"
+    data_language: str = "en"
 
     def validate(self, p: str) -> None:
         check(0 < self.near_perfect_f1 <= 1, f"{p}.near_perfect_f1", "in (0, 1]", self.near_perfect_f1)
         check(0 <= self.ece_warning <= 1, f"{p}.ece_warning", "in [0, 1]", self.ece_warning)
+        check(bool(re.fullmatch(r"[\w.+-]+", self.data_license)), f"{p}.data_license", "a license id", self.data_license)
+        check(self.data_language.isalpha(), f"{p}.data_language", "an ISO 639 code (e.g. en)", self.data_language)
 
 
