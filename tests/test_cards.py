@@ -73,3 +73,7 @@ def test_a_template_run_s_dataset_card_lists_templates_per_label(tmp_path):
     text = (r / "data_card.md").read_text(encoding="utf-8")
     assert "- `clickbait` (" in text and "templates): `{number} {thing} about {topic} {hook}`" in text
     assert "## Cost" not in text  # no generation.json: nothing spent is claimed
+    write(r / "data" / "generation.json", {"provider": "template", "requests": {"planned": 0, "used": 0,
+          "sent_this_run": 0}, "tokens": {"prompt": 0, "completion": 0, "total": 0}, "cost_usd": 0.0})
+    run_report(r, None)
+    assert "## Cost\n\nNo LLM requests: nothing spent.\n" in (r / "data_card.md").read_text(encoding="utf-8")

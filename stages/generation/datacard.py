@@ -69,6 +69,8 @@ def cost_lines(generation: dict[str, Any] | None) -> list[str]:
     if not generation:
         return []
     tokens, requests = generation.get("tokens") or {}, generation.get("requests") or {}
+    if not requests.get("used") and not generation.get("cost_usd"):
+        return ["", "## Cost", "", "No LLM requests: nothing spent."]
     return ["", "## Cost", "", f"{fmt(requests.get('used', 0))} LLM requests, {fmt(tokens.get('total', 0))} tokens "
             f"({fmt(tokens.get('prompt', 0))} prompt, {fmt(tokens.get('completion', 0))} completion): "
             f"${generation.get('cost_usd', 0):.4f} (estimated from data/prices.yaml)."]
