@@ -254,10 +254,21 @@ def label_key(label: str) -> str:
     return re.sub(r"[^\w.-]", "_", label) or "_"
 
 
+def check_trackers(report_to: Sequence[str]) -> None:
+    """Each tracker of train.report_to importable, as its Trainer callback requires (else a traceback at its start)."""
+    from transformers import integrations
+
+    for name in report_to:
+        if not getattr(integrations, f"is_{name}_available")():
+            raise ParamsError(f"params.yaml: train.report_to lists {name}, whose package is not installed here "
+                              f"(pip install {name}), or remove it")
+
+
 def training_args(cfg: params.Train, seed: int, out: Path, precision: str, dev: str) -> Any:
     """The Trainer's arguments from train.* (evaluation and checkpoint interval, schedule, precision, devices)."""
     from transformers import TrainingArguments
 
+    check_trackers(cfg.report_to)
     interval = "steps" if cfg.eval_steps else "epoch"
     return TrainingArguments(
         output_dir=str(out), num_train_epochs=cfg.epochs, max_steps=cfg.max_steps or -1,
