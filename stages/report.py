@@ -2,14 +2,16 @@
 
 Reads (each optional but quality.json and metrics.json): the data-quality, split and audit reports, the train summary
 and DVCLive curves, the eval directory (test_metrics.json, confusion.png, baselines.json, summary.md), the explain
-directory (explanations.json) and the ledger of focus rounds (rounds.json, committed by `synthbert rounds --write`:
-the report never reads git history, so it stays reproducible from its deps). Writes: the report, its Verdict first
-(core/verdict_section.py: real test sets, then the synthetic split, then dev sets), then the rounds and "Synthetic
-against real" (audit.json's headline, auditing/render.py), and a PNG of the training curves (core/plotting.py). A
-multi-label run gets its own headline metrics (subset accuracy, hamming loss, micro/macro/samples F1) and no confusion
-chart. Params: report.near_perfect_f1 (shortcut-overfitting warning), report.ece_warning (poor calibration). The
-report ends with its provenance (git revision, device, threads, package versions). Links are relative to the report;
-values that could hold a machine path are shortened.
+directory (explanations.json) and the ledger of focus rounds (rounds.json, committed by `synthbert rounds
+--write`: the report never reads git history, so it stays reproducible from its deps). Writes: the report, its
+Verdict first (core/verdict_section.py: real test sets, then the synthetic split, then dev sets), then the rounds
+and "Synthetic against real" (audit.json's headline, auditing/render.py), and a PNG of the training curves
+(core/plotting.py); the completed model card and the dataset card (training/modelcard.py, generation/datacard.py).
+A multi-label run gets its own headline metrics (subset accuracy, hamming loss, micro/macro/samples F1) and no
+confusion chart. Params: report.near_perfect_f1 (shortcut-overfitting warning), report.ece_warning (poor
+calibration), report.data_license and report.data_language (the dataset card). The report ends with its provenance
+(git revision, device, threads, package versions). Links are relative to the report; values that could hold a
+machine path are shortened.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from stages.core.rounds_section import ledger_lines
 from stages.core.text import md_escape
 from stages.core.verdict_section import verdict_lines
 from stages.core.verdicts import poorly_calibrated
+from stages.generation import datacard
+from stages.generation.judge_report import report_lines
 from stages.training.modelcard import complete_card
 
 log = logging.getLogger(__name__)
@@ -157,20 +161,7 @@ def quality_section(quality: QualityReport, link: str | None) -> list[str]:
         rows = [[code(s["feature"]), s["accuracy"]] for s in quality.shortcuts[:TOP_SHORTCUTS]]
         out += ["", "Surface features that predict the label on their own (accuracy of that feature alone):", "",
                 *table(["feature", "accuracy"], rows)]
-    return out + llm_label_lines(quality) + (["", f"Full report: [data quality]({link})"] if link else [])
-
-
-def llm_label_lines(quality: QualityReport) -> list[str]:
-    """The LLM judge's agreement and its least agreed origin; the llm_label provider's votes (labels not a person's)."""
-    judge, votes, out = quality.judge, quality.llm_votes or {}, []
-    if judge and judge["agreement"] is not None:
-        worst = min(((e["agreement"], n) for n, e in judge["per_origin"].items() if e["disputed"]), default=(1, ""))
-        out += ["", f"LLM judge ({code(judge['model'])}, mode {judge['mode']}): {judge['agreement']:.1%} agreement over "
-                f"{fmt(judge['answered'])} rows, {fmt(judge['disputed'])} disputed"
-                + (f"; least agreement: {code(worst[1])} ({worst[0]:.0%})" if worst[1] else "") + "."]
-    lost = ", ".join(f"{n} {k}" for k, n in votes.get("dropped", {}).items()) or "none"
-    return out + (["", f"Labels by LLMs (source llm_label, not a person's): {fmt(votes['labelled'])} of "
-                   f"{fmt(votes['texts'])} texts; dropped: {lost}."] if votes else [])
+    return out + report_lines(quality) + (["", f"Full report: [data quality]({link})"] if link else [])
 
 
 def audit_section(path: Path | None, rel: Any) -> list[str]:
@@ -237,8 +228,10 @@ def read_inputs(quality_path: Path, split_path: Path | None, train_dir: Path | N
 def run(*, cfg: params.Report, quality_path: Path, metrics_path: Path, out: Path, curves_png: Path,
         split_path: Path | None = None, train_dir: Path | None = None, eval_dir: Path | None = None,
         explain_dir: Path | None = None, model_dir: Path | None = None, card: Path | None = None,
-        dataset: Path | None = None, rounds: Path | None = None, audit: Path | None = None) -> dict[str, Any]:
-    """Write report.md (and the training-curves PNG, and with `model_dir` the completed model card `card`)."""
+        dataset: Path | None = None, rounds: Path | None = None, audit: Path | None = None,
+        data_card: Path | None = None, generation: Path | None = None, tasks: Path | None = None) -> dict[str, Any]:
+    """Write report.md (and the training-curves PNG, with `model_dir` the completed model card `card`, with
+    `data_card` the generated data's dataset card)."""
     def rel(target: Path) -> str:
         return Path(os.path.relpath(target.resolve(), out.resolve().parent)).as_posix()
 
@@ -265,7 +258,10 @@ def run(*, cfg: params.Report, quality_path: Path, metrics_path: Path, out: Path
     write_text(out, "\n".join(lines) + "\n")
     if model_dir is not None and card is not None:
         data = DatasetInfo.read(dataset) if dataset is not None and dataset.is_file() else None
-        complete_card(model_dir, card, summary, result.test.to_dict(), data)
+        complete_card(model_dir, card, summary, result.test.to_dict(), data, result.external)
+    if data_card is not None:  # generation/datacard.py: what `synthbert push --dataset-repo` uploads with the rows
+        headline = audit_headline(AuditReport.read(audit)) if audit is not None and audit.is_file() else []
+        datacard.write(data_card, quality, generation, tasks, headline, cfg.data_license, cfg.data_language)
     log.info("wrote %s (%s lines)", out, len(lines))
     return {"lines": len(lines), "curves": has_curves, "warnings": bool(warnings(cfg, quality, summary, result))}
 
@@ -285,12 +281,16 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--dataset", type=Path, help="dataset.json from generate (for the card)")
         p.add_argument("--rounds", type=Path, help="rounds.json from `synthbert rounds --write` (the focus rounds)")
         p.add_argument("--audit", type=Path, help="audit.json from audit (synthetic against real)")
+        p.add_argument("--data-card", type=Path, help="dataset card of the generated data to write")
+        p.add_argument("--generation", type=Path, help="generation.json from generate (requests, tokens, cost)")
+        p.add_argument("--tasks", type=Path, help="task files directory (the data card's templates or prompts)")
 
     def body(args: argparse.Namespace) -> None:
         run(cfg=params.load("report", args.params), quality_path=args.quality, metrics_path=args.metrics,
             out=args.out, curves_png=args.curves, split_path=args.split, train_dir=args.train, eval_dir=args.eval,
             explain_dir=args.explain, model_dir=args.model, card=args.card, dataset=args.dataset,
-            rounds=args.rounds, audit=args.audit)
+            rounds=args.rounds, audit=args.audit, data_card=args.data_card, generation=args.generation,
+            tasks=args.tasks)
 
     return cli.main(__doc__.splitlines()[0], add, body, argv,
                     example="python -m stages.report --quality reports/data/quality.json --split reports/data/split.json --train reports/train --metrics reports/metrics.json --eval reports/eval --explain reports/explain --out reports/report.md")  # as dvc.yaml runs it

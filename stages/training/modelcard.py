@@ -3,9 +3,11 @@
 `write_model_card(model_dir, ...)` reads the directory's config.json (labels) and synthbert_params.json
 (seed, train params) and renders base model, data, params, metrics, intended use, limits and provenance
 (git revision, device, thread count, package versions; a multi-label model also its per-label decision
-thresholds, a single-label model its tuned decision rule, and how to apply them), with Hugging Face front matter (license and language
-from train.card_license / train.card_language). Train calls it on the directory it writes, before any test
-metric exists; the report stage writes the completed copy, test metrics included, to reports/model_card.md.
+thresholds, a single-label model its tuned decision rule, and how to apply them), with Hugging Face front matter
+(training/card_meta.py: license and language from train.card_license / train.card_language, base model, and once
+test metrics exist a model-index). Train calls it on the directory it writes, before any test metric exists; the
+report stage writes the completed copy, the test split's and every real set's scores included, to
+reports/model_card.md, which `synthbert push` uploads as the model's README.md.
 """
 
 from __future__ import annotations
@@ -22,8 +24,10 @@ from stages.core.labelsets import MULTI_LABEL, THRESHOLDS_KEY
 from stages.core.markdown import code, fmt, public, table
 from stages.core.provenance import PACKAGES
 from stages.core.text import md_escape
+from stages.training.card_meta import front_matter
 
 CARD = "README.md"
+MODEL_PATH = "models/classifier"  # the model in the card's usage code; `synthbert push` puts the repo id there
 # A multi-label model's pipeline output is every label's sigmoid probability: keep those at their thresholds.
 _MULTI_USAGE = ["thresholds = clf.model.config.decision_thresholds  # {label: threshold}",
                 "[[s['label'] for s in scores if s['score'] >= thresholds.get(s['label'], 0.5)]",
@@ -34,11 +38,6 @@ _OFFSET_USAGE = ["import math", "",
                  "[max(scores, key=lambda s: math.log(max(s['score'], 1e-300)) + offsets.get(s['label'], 0.0))['label']",
                  " for scores in clf(['Example text'])]"]
 METRICS = (("accuracy", "accuracy"), ("f1_macro", "macro F1"), ("f1_weighted", "weighted F1"))
-
-
-def _hub_id(name: str) -> str | None:
-    """`name` if it looks like a Hugging Face hub id (owner/name), else None (a local directory)."""
-    return name if name.count("/") == 1 and not name.startswith((".", "/", "~")) else None
 
 
 def _metric_rows(metrics: dict[str, Any]) -> list[list[Any]]:
@@ -88,24 +87,71 @@ def _decision_section(config: dict[str, Any], labels: list[str]) -> list[str]:
             "", *table(["label", "offset"], [[code(lab), o] for lab, o in zip(labels, offsets)])]
 
 
+def _real_rows(external: dict[str, Any]) -> list[list[Any]]:
+    return [[md_escape(name), md_escape(str(r.get("role", "test"))), r.get("rows"), r.get("accuracy"), r.get("f1_macro")]
+            for name, r in sorted(external.items(), key=lambda item: item[1].get("role", "test") != "test")]
+
+
+def _metrics_section(summary: TrainSummary | None, metrics: dict[str, Any] | None,
+                     external: dict[str, Any] | None) -> list[str]:
+    lines = ["", "## Metrics", ""]
+    if summary:
+        lines.append(f"Validation macro F1 of the kept epoch: {fmt(summary.best_val_f1_macro)}.")
+    if not metrics:
+        return lines + ["Test metrics are computed after training by the evaluate stage: see `reports/model_card.md` "
+                        "(this card with them) and `reports/report.md` in the repository that produced this model."]
+    lines += ["", f"Held-out test split of the generated data ({fmt(metrics.get('rows'))} rows, bootstrap intervals):",
+              "", *table(["metric", "value", "interval"], _metric_rows(metrics))]
+    if external:
+        lines += ["", "Real, human-labelled sets (role test: only judged the model; role dev: may have steered "
+                  "generation):", "", *table(["set", "role", "rows", "accuracy", "macro F1"], _real_rows(external),
+                                              right_from=2)]
+    return lines
+
+
+def _usage(max_length: Any, multi: bool, tuned: bool) -> list[str]:
+    """Code that works on texts of any length: the pipeline truncates only when asked (truncation=True), at the
+    tokenizer's model_max_length, which train saves as the length it trained with."""
+    return ["", "## How to use", "", "```python", "from transformers import pipeline",
+            f'clf = pipeline("text-classification", model="{MODEL_PATH}", top_k=None, truncation=True)',
+            f"# truncation=True cuts each text at the {fmt(max_length)} tokens the model was trained with, as "
+            "`synthbert predict` does;", "# without it a text longer than the position embeddings fails.",
+            'clf(["Example headline"])', *(_MULTI_USAGE if multi else _OFFSET_USAGE if tuned else []), "```", "",
+            "or, batched, from a file or standard input:", "", "```bash",
+            f"synthbert predict --model {MODEL_PATH} --input texts.txt --format csv", "```"]
+
+
+def _limits(synthetic: bool, max_length: Any) -> list[str]:
+    return ["", "## Intended use", "",
+            "Research and prototyping: classifying short texts like those of the training task, and comparing "
+            "training settings. Check it on real, labelled texts of your own before relying on it.",
+            "", "## Limits", "",
+            f"- {'Trained on synthetic data' if synthetic else 'Trained on a small annotated set'}: "
+            + ("templates or an LLM wrote the texts, so their style, vocabulary and label balance differ from "
+               "real texts; scores on the synthetic test split overstate accuracy on real data." if synthetic
+               else "scores may not carry over to other sources."),
+            f"- Texts are truncated to {fmt(max_length)} tokens; it only knows these labels.",
+            "- Probabilities are not guaranteed to be calibrated; no fairness or safety evaluation was made."]
+
+
 def render(config: dict[str, Any], saved: dict[str, Any], summary: TrainSummary | None,
-           metrics: dict[str, Any] | None, data: DatasetInfo | None, prov: dict[str, Any] | None = None) -> str:
+           metrics: dict[str, Any] | None, data: DatasetInfo | None, prov: dict[str, Any] | None = None,
+           external: dict[str, Any] | None = None) -> str:
+    """The card as markdown; `metrics` the test split's, `external` each real set's (test_metrics.json)."""
+    from huggingface_hub import ModelCard
+
     train = saved.get("train", {})
     base = str(train.get("model") or (summary.base_model if summary else "unknown"))
     labels = saved.get("labels") or [config["id2label"][k] for k in sorted(config.get("id2label", {}), key=int)]
     provider = data.provider.to_dict() if data else {}
-    synthetic = provider.get("provider") != "csv"
-    front = ["---", "library_name: transformers", "pipeline_tag: text-classification",
-             f"license: {train.get('card_license', 'apache-2.0')}", f"language: {train.get('card_language', 'en')}",
-             *([f"base_model: {_hub_id(base)}"] if _hub_id(base) else []),
-             "tags:", "- text-classification", *(["- synthetic-data"] if synthetic else []), "- synthbert", "---"]
-    task = provider.get("task")
+    synthetic, task = provider.get("provider") != "csv", provider.get("task")
     multi = config.get("problem_type") == MULTI_LABEL
     tuned = any(decision.offsets_of(config, labels) or [])  # a single-label rule other than argmax
     what = (f"tags a text with any of {len(labels)} labels (multi-label: one sigmoid probability per label, a "
             "label given when its probability reaches its decision threshold)" if multi
             else f"sorts a text into one of {len(labels)} labels")
-    lines = [*front, "", f"# {md_escape(str(task)) + ' ' if task else ''}text classifier", "",
+    lines = [front_matter(train, base, synthetic, task, metrics, external), "",
+             f"# {md_escape(str(task)) + ' ' if task else ''}text classifier", "",
              f"A fine-tuned {code(public(base))} that {what}: "
              + ", ".join(code(lab) for lab in labels) + ". Built by the synthbert DVC pipeline.", "", "## Data", ""]
     source = ("an imported, human-annotated CSV" if not synthetic else
@@ -120,43 +166,22 @@ def render(config: dict[str, Any], saved: dict[str, Any], summary: TrainSummary 
     lines += _thresholds_section(config, labels) if multi else _decision_section(config, labels)
     if summary and summary.class_weights_reason:
         lines += ["", f"Class weights: {summary.class_weights_mode} ({md_escape(summary.class_weights_reason)})."]
-    lines += ["", "## Metrics", ""]
-    if summary:
-        lines.append(f"Validation macro F1 of the kept epoch: {fmt(summary.best_val_f1_macro)}.")
-    if metrics:
-        lines += ["", f"Held-out test split ({fmt(metrics.get('rows'))} rows, bootstrap intervals):", "",
-                  *table(["metric", "value", "interval"], _metric_rows(metrics))]
-    else:
-        lines.append("Test metrics are computed after training by the evaluate stage: see `reports/model_card.md` "
-                     "(this card with them) and `reports/report.md` in the repository that produced this model.")
-    lines += ["", "## Intended use", "",
-              "Research and prototyping: classifying short texts like those of the training task, and comparing "
-              "training settings. Check it on real, labelled texts of your own before relying on it.",
-              "", "## Limits", "",
-              f"- {'Trained on synthetic data' if synthetic else 'Trained on a small annotated set'}: "
-              + ("templates or an LLM wrote the texts, so their style, vocabulary and label balance differ from "
-                 "real texts; scores on the synthetic test split overstate accuracy on real data." if synthetic
-                 else "scores may not carry over to other sources."),
-              f"- Texts are truncated to {fmt(train.get('max_length'))} tokens; it only knows these labels.",
-              "- Probabilities are not guaranteed to be calibrated; no fairness or safety evaluation was made.",
-              "", "## How to use", "", "```python", "from transformers import pipeline",
-              'clf = pipeline("text-classification", model="models/classifier", top_k=None)',
-              'clf(["Example headline"])', *(_MULTI_USAGE if multi else _OFFSET_USAGE if tuned else []), "```", "", "or, batched, from a file or standard input:", "", "```bash",
-              'synthbert predict --model models/classifier --input texts.txt --format csv', "```"]
+    lines += _metrics_section(summary, metrics, external) + _limits(synthetic, train.get("max_length"))
+    lines += _usage(train.get("max_length"), multi, tuned)
     if prov:
         lines += ["", "## Provenance", "", *table(["", "value"], provenance_rows(prov))]
-    return "\n".join(lines) + "\n"
+    return str(ModelCard("\n".join(lines) + "\n"))  # parsed: front matter the Hub cannot read fails here
 
 
 def complete_card(model_dir: str | Path, out: str | Path, summary: TrainSummary | None, metrics: dict[str, Any],
-                  data: DatasetInfo | None) -> Path:
-    """The card of `model_dir` completed with the test metrics, written to `out` (the model directory is train's
-    output: a later stage never changes it)."""
+                  data: DatasetInfo | None, external: dict[str, Any] | None = None) -> Path:
+    """The card of `model_dir` completed with the test metrics (`metrics`: the test split's, `external`: each real
+    set's), written to `out` (the model directory is train's output: a later stage never changes it)."""
     model_dir = Path(model_dir)
     saved_path = model_dir / "synthbert_params.json"
     saved = read_json(saved_path) if saved_path.is_file() else {}
     config = read_json(model_dir / "config.json")
-    write_text(out, render(config, saved, summary, metrics, data))
+    write_text(out, render(config, saved, summary, metrics, data, external=external))
     return Path(out)
 
 

@@ -25,6 +25,10 @@ def test_repository_params_load_and_match_dataclass_defaults():
         ("train", {"batch_size": "32"}, "train.batch_size must be an integer, got '32'"),
         ("train", {"epochs": True}, "train.epochs must be a number, got True"),
         ("train", {"lr_scheduler": "cosin"}, "train.lr_scheduler must be one of linear"),
+        ("train", {"report_to": ["comet"]}, "train.report_to must be a list of distinct trackers among wandb, mlflow, "
+         "tensorboard, got ['comet']"),
+        ("train", {"report_to": ["mlflow", "mlflow"]}, "train.report_to must be a list of distinct trackers"),
+        ("train", {"report_to": "mlflow"}, "train.report_to must be a list"),
         ("split", {"val_size": 1.5}, "split.val_size must be a fraction in (0, 1), got 1.5"),
         ("split", {"val_size": 0.5, "test_size": 0.45}, "split.val_size + split.test_size must be < 0.9"),
         ("generate", {"provider": "gpt"}, "generate.provider must be one of template, csv"),

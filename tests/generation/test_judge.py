@@ -100,7 +100,7 @@ def test_the_judge_names_the_mislabelled_template_and_drop_and_relabel_spare_rea
     table = page.split("Templates or prompts with disputes")[1]
     assert table.index("factual\\-9") < table.index("headlines.csv")  # least agreement first
     assert json.loads((project / "report" / "generation.json").read_text())["judge"]["requests"]["sent_this_run"] == sent
-    line = report.llm_label_lines(QualityReport.read(project / "report" / "quality.json"))[1]  # report.md's line
+    line = report.report_lines(QualityReport.read(project / "report" / "quality.json"))[1]  # report.md's line
     assert line.endswith(f"{len(wrong) + 1} disputed; least agreement: `factual-9` (0%).")
 
     _, dropped = run(project, cfg(server, mode="drop"), "drop")

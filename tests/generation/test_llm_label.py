@@ -83,7 +83,7 @@ def test_two_models_vote_ties_and_abstentions_are_counted_and_rows_carry_their_o
     check_page(page)
     assert "20 of 24 distinct texts labelled by the models' majority (19 unanimous, 1 by majority)" in page
     assert "no row for: 4 tie" in page
-    assert report_stage.llm_label_lines(QualityReport.read(project / "reports" / "quality.json")) == [
+    assert report_stage.report_lines(QualityReport.read(project / "reports" / "quality.json")) == [
         "", "Labels by LLMs (source llm_label, not a person's): 20 of 24 texts; dropped: 4 tie."]
     run(project, cfg(server), "again")
     assert (project / "again.csv").read_bytes() == (project / "generated.csv").read_bytes() and server.total == 6

@@ -212,9 +212,14 @@ def test_model_card_names_base_model_data_params_metrics_and_limits(model_dir, t
     data = DatasetInfo(provider=Provider(provider="template", task="clickbait"), rows_read=80, rows_kept=78)
     path = modelcard.write_model_card(target, summary, metrics, data)
     card = path.read_text(encoding="utf-8")
-    assert path == target / "README.md" and card.startswith("---\nlibrary_name: transformers\n")
-    assert "\nlicense: apache-2.0\nlanguage: en\n" in card.split("\n---\n")[0]
-    assert "pipeline_tag: text-classification" in card and "base_model:" not in card  # a local dir is no hub id
+    from huggingface_hub import ModelCard
+
+    front = ModelCard(card).data  # the Hub's own parser
+    assert path == target / "README.md" and card.startswith("---\n")
+    assert (front.license, front.language, front.library_name) == ("apache-2.0", "en", "transformers")
+    assert front.pipeline_tag == "text-classification" and front.base_model is None  # a local dir is no hub id
+    assert [(r.dataset_split, r.metric_type, r.metric_value) for r in front.eval_results] == [
+        ("test", "accuracy", 0.875), ("test", "f1", 0.87)]  # the synthetic test split's model-index
     assert str(tiny_bert) not in card and str(tmp_path) not in card and f"`<local>/{tiny_bert.name}`" in card
     assert "- Trained on synthetic data" in card and "`clickbait`, `factual`" in card
     assert "80 rows generated, 78 kept" in card and "| `learning_rate` | `0.001` |" in card
