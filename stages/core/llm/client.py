@@ -24,7 +24,7 @@ from stages.core.llm.cache import ResponseCache
 from stages.core.llm.session import (OPENAI_URL, LLMError, Outcome, Request, Session, endpoint, entry_of,  # noqa: F401
                                      section_of)
 from stages.core.llm.store import Store
-from stages.core.llm import batch as batches
+from stages.core.llm import batch as batches, wire
 from stages.core.llm.usage import cost_usd, entry_cost, estimate_usd, usage_of  # noqa: F401  (llm.usage_of, ...)
 
 log = logging.getLogger(__name__)
@@ -82,6 +82,7 @@ def fetch(plan: list[Request], cache: ResponseCache, cfg: params.Generate | para
     if cfg.max_requests:
         plan = plan[: cfg.max_requests]
     store = Store()
+    wire.start(endpoint(cfg.base_url))
     outcome.from_store = share(plan, cache, store)
     missing = [r for r in plan if cache.get(r.key) is None]
     batch = bool(getattr(cfg, "batch", False))

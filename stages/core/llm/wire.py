@@ -2,9 +2,9 @@
 cache key (the key is the planned request: a rerun after a fallback finds its answers and pays nothing twice).
 
 - Structured output: every request is planned with `response_format` json_schema. A server that answers 400 to it
-  makes the run fall back, once per run and endpoint, to `json_object`, then to plain text (no response_format);
+  makes the run fall back, once per run (one fetch of client.py), to `json_object`, then to plain text (no response_format);
   in both the schema goes into the system message as text, and the reply's JSON is taken from the content,
-  fenced ```json blocks included (`json_content`). The mode is remembered for the rest of the run (this process).
+  fenced ```json blocks included (`json_content`). The mode is remembered for the rest of the run.
 - Reasoning models (a model name starting with one of `reasoning_models`, e.g. o1, o3, o4, gpt-5) get
   `max_completion_tokens` instead of `max_tokens`, and no temperature (they accept only the default).
 """
@@ -24,6 +24,12 @@ SCHEMA_NOTE = "\n\nReply with JSON only, matching this JSON schema: "
 FENCED = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.DOTALL)
 _modes: dict[str, str] = {}  # endpoint -> the response_format mode this run (process) uses there
 _lock = threading.Lock()
+
+
+def start(where: str) -> None:
+    """A new run (one fetch) at `where` starts with json_schema again."""
+    with _lock:
+        _modes.pop(where, None)
 
 
 def mode(where: str) -> str:
