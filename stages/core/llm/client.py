@@ -4,7 +4,9 @@ It returns the raw response of every planned request, asking the server (`genera
 default) only for those neither the workspace's cache (cache.py, the DVC-tracked record of what a run used) nor the
 machine's store (store.py, shared by every workspace copy and process on this machine) holds. Answers found in the
 store are written into the workspace's record; answers of the record the store lacks are written into the store.
-How requests are sent, retried, stored and stopped: session.py. The API key is read from the environment only.
+How requests are sent, retried, stored and stopped: session.py; with `batch: true` they go through the OpenAI Batch
+API first (batch.py), and what a batch failed is then asked one by one. The log line before sending gives the
+estimated cost (usage.estimate_usd). The API key is read from the environment only.
 
 On Linux the process also asks for SIGTERM when its parent dies, so a stage orphaned by a killed `dvc` stops instead
 of paying for answers nobody reads.

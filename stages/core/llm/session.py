@@ -3,7 +3,9 @@
 Requests run `generate.concurrency` at a time in this process, and `concurrency` in all across the processes of the
 machine that use the same endpoint (store.py's slot files); 429 (honouring Retry-After), 5xx, timeouts and replies
 cut off mid-body (the connection closed before the whole response arrived) are retried up to `generate.max_retries`
-times with exponential backoff and jitter; any other error stops the run with the server's message in one line. A
+times with exponential backoff and jitter; a 400 while the run can still fall back from response_format json_schema
+(wire.py) switches the run's mode and asks again at once; any other error stops the run with the server's message
+in one line. Bodies go out as wire.py adapts them (the fallback mode, reasoning models). A
 200 whose body is not the API's JSON (a proxy's HTML page) is retried too and never stored; when its retries are
 spent that request fails (Outcome.failed, one warning) and the run goes on. An attempt that outlives
 `generate.timeout_s` is cancelled and its connection closed, so the server stops working on it.
