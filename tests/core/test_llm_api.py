@@ -178,3 +178,14 @@ def test_batch_params_and_prices_are_checked_in_one_line():
         params.load_dict({"baselines": {"llm": {"batch_poll_s": 0}}}, "evaluate")
     price = params.Price(input=1.0, output=4.0, batch_output=1.0)
     assert llm.cost_usd(10**6, 10**6, price, batch=True) == pytest.approx(0.5 + 1.0)  # input halved, output given
+
+
+def test_the_llm_baseline_reads_its_labels_from_a_plain_text_reply(tmp_path, server):
+    server.reject = {"json_schema", "json_object"}
+    config = params.load_dict({"baselines": {"llm": {"base_url": server.url, "texts_per_request": 3}}},
+                              "evaluate").baselines.llm
+    texts = ["why you win", "council votes budget", "secrets of you"]
+    result = llm_baseline.classify(config, tmp_path / "c", PRICES, ["clickbait", "factual"], False, [texts])
+    assert result.report["abstained_texts"] == 0 and result.rows["why you win"] == [1.0, 0.0]
+    assert "response_format" not in server.bodies[-1] and "```json" in json.loads(
+        (tmp_path / "c" / "responses.jsonl").read_text().splitlines()[0])["response"]
