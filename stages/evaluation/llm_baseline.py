@@ -140,7 +140,7 @@ def _economics(cfg: params.LlmBaseline, outcome: llm.Outcome, texts: int, prices
     prompt = sum(llm.usage_of(entry)[0] for _, entry in outcome.used)
     completion = sum(llm.usage_of(entry)[1] for _, entry in outcome.used)
     costs = [llm.entry_cost(entry, prices.get(cfg.model)) for _, entry in outcome.used]  # batch answers: batch price
-    usd = None if None in costs else sum(costs)
+    usd = None if prices.get(cfg.model) is None else sum(costs)
     per_1000 = 1000 / max(texts, 1)
     return {"model": cfg.model, "texts": texts, "texts_per_request": cfg.texts_per_request,
             "requests": len(outcome.used), "requests_sent": outcome.sent, "prompt_tokens": prompt,
@@ -193,8 +193,8 @@ def log_spent(cfg: params.LlmBaseline, outcome: llm.Outcome, prices: dict[str, p
     costs = [llm.entry_cost(e, prices.get(cfg.model)) for e in new]
     usd = (lambda v: "no price in data/prices.yaml" if v is None else f"${v:,.4f}")
     log.info("%s: this run %s tokens, %s; in all %s tokens, %s (baselines.json)", NAME, f"{tokens:,}",
-             usd(None if None in costs else sum(costs)), f"{report['prompt_tokens'] + report['completion_tokens']:,}",
-             usd(report["usd"]))
+             usd(None if prices.get(cfg.model) is None else sum(costs)),
+             f"{report['prompt_tokens'] + report['completion_tokens']:,}", usd(report["usd"]))
 
 
 def prepare(cfg: params.Baselines, cache_dir: Path | None, prices: Path | None, labels: list[str],
