@@ -1,5 +1,5 @@
 """The OpenAI Batch API of the local test server (testkit/openai_server.py): `/v1/files` (upload, content download)
-and `/v1/batches` (create, retrieve), for the client's batch path (stages/core/llm/batch.py).
+and `/v1/batches` (create, retrieve, list), for the client's batch path (stages/core/llm/batch.py).
 
 A batch runs in a thread: after `latency` seconds and once `gate` is set (tests clear it to hold a batch in progress),
 each input line is answered as the chat endpoint would (the server's script and rules apply: a 5xx or 400 behaviour
@@ -72,8 +72,11 @@ class BatchAPI:
         return handler._error(404, f"no route {path}", "not_found")
 
     def get(self, handler: Any, path: str) -> None:
-        parts = path.strip("/").split("/")  # v1 files <id> content | v1 batches <id>
+        parts = path.split("?")[0].strip("/").split("/")  # v1 files <id> content | v1 batches [<id>]
         with self.lock:
+            if parts == ["v1", "batches"]:  # newest first, one page
+                data = sorted(self.batches.values(), key=lambda b: -int(b["id"].split("_")[1]))
+                return handler._send(200, json.dumps({"object": "list", "data": data, "has_more": False}).encode())
             if parts[1:2] == ["files"] and len(parts) == 4 and parts[2] in self.files:
                 return handler._send(200, self.files[parts[2]]["content"], content_type="application/octet-stream")
             if parts[1:2] == ["batches"] and len(parts) == 3 and parts[2] in self.batches:

@@ -188,3 +188,24 @@ def test_the_llm_baseline_reads_its_labels_from_a_plain_text_reply(tmp_path, ser
     assert result.report["abstained_texts"] == 0 and result.rows["why you win"] == [1.0, 0.0]
     assert "response_format" not in server.bodies[-1] and "```json" in json.loads(
         (tmp_path / "c" / "responses.jsonl").read_text().splitlines()[0])["response"]
+
+
+@pytest.mark.parametrize("created", [False, True])
+def test_a_run_killed_between_upload_and_recording_the_batch_never_submits_twice(tmp_path, server, created):
+    """The record names the uploaded input file before the batch exists: the rerun finds the batch the server made
+    for it, or creates it from that file, and uploads nothing again."""
+    import openai
+
+    config = cfg(server, batch=True)
+    plan = openai_provider.plan(load_task(TASK), config, 42)
+    client = openai.OpenAI(base_url=server.url, api_key="k")
+    lines = "".join(json.dumps({"custom_id": r.key, "method": "POST", "url": "/v1/chat/completions",
+                                "body": r.body}) + "\n" for r in plan)
+    upload = client.files.create(file=("in.jsonl", lines.encode()), purpose="batch")
+    if created:  # killed after the server created the batch, before its id was recorded
+        client.batches.create(input_file_id=upload.id, endpoint="/v1/chat/completions", completion_window="24h")
+    llm.Store().put_batch({"id": None, "input_file_id": upload.id, "endpoint": server.url,
+                           "keys": [r.key for r in plan], "submitted": "earlier"}, name=upload.id)
+    assert fetch(tmp_path, config).sent == 4
+    assert server.batches.created == 1 and len(server.batches.files) == 2  # the input, the output: no new upload
+    assert sorted(server.answered.values()) == [1, 1, 1, 1] and not llm.Store().batches(server.url)

@@ -67,7 +67,8 @@ def claim(client: Any, store: Store, where: str, todo: list[Request], cfg: Any) 
         records = [rec for rec in store.batches(where) if wanted & set(rec["keys"])]
         for rec in records:
             log.info("resuming batch %s (%s requests, submitted %s): polling it, nothing is submitted again",
-                     rec["id"], f"{len(rec['keys']):,}", rec.get("submitted", "?"))
+                     rec["id"] or f"of input file {rec['input_file_id']}", f"{len(rec['keys']):,}", rec["submitted"])
+        records = [rec if rec["id"] else create(client, store, rec, cfg) for rec in records]
         covered = {k for rec in records for k in rec["keys"]}
         rest = [r for r in todo if r.key not in covered]
         for start in range(0, len(rest), MAX_REQUESTS):
@@ -82,12 +83,25 @@ def submit(client: Any, store: Store, where: str, requests: list[Request], cfg: 
     lines = "".join(json.dumps({"custom_id": r.key, "method": "POST", "url": URL,
                                 "body": wire.body(r.body, fmt, reasoning)}, ensure_ascii=False) + "\n" for r in requests)
     upload = client.files.create(file=("synthbert-batch.jsonl", lines.encode("utf-8")), purpose="batch")
-    batch = client.batches.create(input_file_id=upload.id, endpoint=URL, completion_window="24h")
-    record = {"id": batch.id, "input_file_id": upload.id, "endpoint": where, "keys": [r.key for r in requests],
-              "submitted": time.strftime("%Y-%m-%d %H:%M:%S")}
+    pending = {"id": None, "input_file_id": upload.id, "endpoint": where, "keys": [r.key for r in requests],
+               "submitted": time.strftime("%Y-%m-%d %H:%M:%S")}
+    store.put_batch(pending, name=upload.id)  # a kill before the batch's id is recorded cannot submit twice
+    log.info("uploaded %s requests (input file %s, %s bytes)", f"{len(requests):,}", upload.id,
+             f"{len(lines.encode()):,}")
+    return create(client, store, pending, cfg)
+
+
+def create(client: Any, store: Store, pending: dict[str, Any], cfg: Any) -> dict[str, Any]:
+    """The batch of an uploaded input file: the one the server already has for it (a run killed between creating it
+    and recording its id), else a new one; recorded under its id."""
+    found = next((b for b in client.batches.list(limit=100).data if b.input_file_id == pending["input_file_id"]), None)
+    batch = found or client.batches.create(input_file_id=pending["input_file_id"], endpoint=URL,
+                                           completion_window="24h")
+    record = {**pending, "id": batch.id}
     store.put_batch(record)
-    log.info("submitted batch %s: %s requests (input file %s, %s bytes); polling every %g s", batch.id,
-             f"{len(requests):,}", upload.id, f"{len(lines.encode()):,}", cfg.batch_poll_s)
+    store.drop_batch(pending["input_file_id"])
+    log.info("%s batch %s: %s requests; polling every %g s", "found" if found else "submitted", batch.id,
+             f"{len(record['keys']):,}", cfg.batch_poll_s)
     return record
 
 

@@ -12,8 +12,9 @@ workspace's DVC-tracked cache (cache.py) stays the reviewable record of what a r
     slots/<endpoint>/<i>.lock      `concurrency` slot files per endpoint: an attempt holds one (flock) while it is at
                                    the server, so parallel processes on the machine keep `concurrency` in flight in all
     batches/<id>.json              a Batch API batch submitted and not yet collected (its id, input file, endpoint and
-                                   request keys): a run killed while it waits, or another run needing the same
-                                   requests, polls that batch instead of submitting them again (core/llm/batch.py)
+                                   request keys; named by the input file, id null, between upload and creation):
+                                   a run killed while it waits, or another run needing the same requests, polls
+                                   that batch instead of submitting them again (core/llm/batch.py)
 
 flock locks die with their process, so a SIGKILL leaves nothing held. Without fcntl (not POSIX) nothing is locked.
 """
@@ -116,12 +117,13 @@ class Store:
                 found.append(record)
         return found
 
-    def put_batch(self, record: dict[str, Any]) -> None:
-        with atomic_path(self.root / "batches" / f"{record['id']}.json") as tmp:
+    def put_batch(self, record: dict[str, Any], name: str | None = None) -> None:
+        """Record a batch under its id (`name`: under its input file's id while the batch is not yet created)."""
+        with atomic_path(self.root / "batches" / f"{name or record['id']}.json") as tmp:
             tmp.write_bytes(json.dumps(record, sort_keys=True).encode("utf-8"))
 
-    def drop_batch(self, batch_id: str) -> None:
-        (self.root / "batches" / f"{batch_id}.json").unlink(missing_ok=True)
+    def drop_batch(self, name: str) -> None:
+        (self.root / "batches" / f"{name}.json").unlink(missing_ok=True)
 
     def batch_lock(self) -> BinaryIO:
         """An exclusive flock on batches/.lock (blocking): held while a run looks for batches and submits one, so two
