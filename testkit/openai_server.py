@@ -14,6 +14,11 @@ Unknown models get OpenAI's 404 `model_not_found` error. It counts what it recei
 of the canonical request body) and how many requests overlapped: like a real server, a request whose client
 closed its connection stops being processed (and counted in flight) at once.
 
+It also serves the Batch API (`/v1/files`, `/v1/batches`: testkit/batch_api.py, `server.batches`), can be told to
+answer 400 to a response_format type or to `max_tokens`/`temperature` (`server.reject`, as servers without
+structured output and reasoning models do), and answers a request that carries its schema in the system message
+instead (the client's fallback) with the JSON in a fenced block when it has no response_format at all.
+
     with FakeOpenAI(latency=0.1) as server:
         server.script("429", "500")          # the next two requests misbehave, then all are answered
         server.when("clickbait", "refusal")  # every request whose messages contain "clickbait" is refused
@@ -32,8 +37,11 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from testkit.batch_api import BatchAPI
+
 BEHAVIOURS = {"ok", "429", "500", "503", "hang", "malformed", "garbage", "html", "truncated", "trickle", "refusal", "length",
               "400", "401", "403"}
+SCHEMA_MARK = "JSON schema: "  # where core/llm/wire.py puts the schema in the system message when it falls back
 PROXY_PAGE = (b"<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title></head>\n<body><center><h1>502 Bad Gateway"
               b"</h1></center><hr><center>nginx</center></body></html>\n")
 WORDS = ("river market council storm budget vote school price rail farm city league court bank clinic "
@@ -43,6 +51,32 @@ WORDS = ("river market council storm budget vote school price rail farm city lea
 
 def request_key(body: dict) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def with_schema(body: dict) -> dict:
+    """`body` as the answer is built from it: a request sent without json_schema (the client's json_object or plain-text
+    fallback, core/llm/wire.py) carries its schema as text in the system message; put it back in response_format."""
+    if ((body.get("response_format") or {}).get("json_schema") or {}).get("schema") is not None:
+        return body
+    for m in body.get("messages", []):
+        text = str(m.get("content", ""))
+        if m.get("role") == "system" and SCHEMA_MARK in text:
+            schema, _ = json.JSONDecoder().raw_decode(text[text.index(SCHEMA_MARK) + len(SCHEMA_MARK):])
+            name = "classification" if "answers" in schema.get("properties", {}) else "samples"
+            return {**body, "response_format": {"type": "json_schema", "json_schema": {"name": name, "schema": schema}}}
+    return body
+
+
+def rejected(reject: set[str], body: dict) -> str | None:
+    """The 400 message of a server told to reject a response_format type or a parameter (`FakeOpenAI.reject`)."""
+    kind = (body.get("response_format") or {}).get("type")
+    if kind in reject:
+        return f"Invalid parameter: 'response_format' of type '{kind}' is not supported with this model."
+    if "max_tokens" in reject and "max_tokens" in body:
+        return "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens'."
+    if "temperature" in reject and "temperature" in body:
+        return "Unsupported value: 'temperature' does not support this value with this model. Only the default (1)."
+    return None
 
 
 def samples_asked(body: dict) -> int:
@@ -103,6 +137,31 @@ def fake_items(body: dict, n: int) -> list:
     return [{"text": t, "labels": rng.sample(names, k=rng.randint(1, min(3, len(names))))} for t in texts]
 
 
+def completion(body: dict, key: str, behaviour: str, classify) -> dict:
+    """The chat completion answering `body` (behaviour ok, malformed, length or refusal); sent without
+    response_format (the client's plain-text fallback), the JSON comes in a fenced block after a sentence."""
+    schema_body = with_schema(body)
+    fmt = (schema_body.get("response_format") or {}).get("json_schema") or {}
+    answer = fake_answers(schema_body, classify) if fmt.get("name") == "classification" else \
+        {"samples": fake_items(schema_body, samples_asked(schema_body))}
+    content, refusal, finish = json.dumps(answer), None, "stop"
+    if behaviour == "malformed":
+        content = content[: len(content) // 2]
+    elif behaviour == "length":
+        content, finish = content[: len(content) // 3], "length"
+    elif behaviour == "refusal":
+        content, refusal = None, "I'm sorry, I can't help with that."
+    if content is not None and "response_format" not in body:
+        content = f"Here is the JSON you asked for:\n\n```json\n{content}\n```\n"
+    prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []))
+    completion_tokens = len((content or refusal).split())
+    return {"id": "chatcmpl-" + key[:12], "object": "chat.completion", "created": 0, "model": body.get("model"),
+            "choices": [{"index": 0, "finish_reason": finish,
+                         "message": {"role": "assistant", "content": content, "refusal": refusal}}],
+            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                      "total_tokens": prompt_tokens + completion_tokens}}
+
+
 class FakeOpenAI:
     def __init__(self, latency: float = 0.0, models: tuple[str, ...] | None = None, api_key: str | None = None,
                  retry_after: str = "1", hang_s: float = 5.0):
@@ -122,6 +181,8 @@ class FakeOpenAI:
         self.hold_after: int | None = None      # answer this many requests, then hold the rest
         self.held = self.admitted = 0
         self.gate = threading.Event()
+        self.reject: set[str] = set()  # 400 to: json_schema, json_object (response_format types), max_tokens, temperature
+        self.batches = BatchAPI(self)  # /v1/files and /v1/batches (testkit/batch_api.py)
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
@@ -223,8 +284,13 @@ class FakeOpenAI:
                 err = {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": code}}
                 self._send(status, json.dumps(err).encode(), headers)
 
+            def do_GET(self) -> None:
+                server.batches.get(self, self.path)
+
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if self.path.startswith(("/v1/files", "/v1/batches")):
+                    return server.batches.post(self, self.path, raw)
                 if self.path.rstrip("/") != "/v1/chat/completions":
                     return self._error(404, f"no route {self.path}", "not_found")
                 body = json.loads(raw)
@@ -265,6 +331,8 @@ class FakeOpenAI:
                 if server.models is not None and model not in server.models:
                     return self._error(404, f"The model `{model}` does not exist or you do not have access to it.",
                                        "model_not_found")
+                if (why := rejected(server.reject, body)) is not None:
+                    return self._error(400, why, "invalid_request_error")
                 if behaviour == "429":
                     return self._error(429, "Rate limit reached.", "rate_limit_exceeded",
                                        {"Retry-After": server.retry_after})
@@ -280,11 +348,6 @@ class FakeOpenAI:
                         with server.lock:
                             server.answered[key] += 1
                     return None
-                fmt = (body.get("response_format") or {}).get("json_schema") or {}
-                answer = fake_answers(body, server.classify_by_model.get(model, server.classify)) \
-                    if fmt.get("name") == "classification" else \
-                    {"samples": fake_items(body, samples_asked(body))}
-                content, refusal, finish = json.dumps(answer), None, "stop"
                 if behaviour == "trickle":  # a byte every 20 ms for hang_s, then the connection closes unfinished
                     self.close_connection = True
                     try:
@@ -299,36 +362,20 @@ class FakeOpenAI:
                     except OSError:
                         self._leave()
                     return None
+                payload = completion(body, key, behaviour, server.classify_by_model.get(model, server.classify))
                 if behaviour == "truncated":  # headers promise the whole body; half of it, then the connection closes
-                    payload = json.dumps({"id": "chatcmpl-" + key[:12], "object": "chat.completion", "model": model,
-                                          "choices": [{"index": 0, "finish_reason": "stop", "message": {
-                                              "role": "assistant", "content": content}}]}).encode()
+                    data = json.dumps(payload).encode()
                     self.close_connection = True
                     try:
                         self.send_response(200)
                         self.send_header("Content-Type", "application/json")
-                        self.send_header("Content-Length", str(len(payload)))
+                        self.send_header("Content-Length", str(len(data)))
                         self.end_headers()
-                        self.wfile.write(payload[: len(payload) // 2])
+                        self.wfile.write(data[: len(data) // 2])
                         self.wfile.flush()
                     except OSError:
                         pass
                     return None
-                if behaviour == "malformed":
-                    content = content[: len(content) // 2]
-                elif behaviour == "length":
-                    content, finish = content[: len(content) // 3], "length"
-                elif behaviour == "refusal":
-                    content, refusal = None, "I'm sorry, I can't help with that."
-                prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []))
-                completion_tokens = len((content or refusal).split())
-                payload = {
-                    "id": "chatcmpl-" + key[:12], "object": "chat.completion", "created": 0, "model": model,
-                    "choices": [{"index": 0, "finish_reason": finish,
-                                 "message": {"role": "assistant", "content": content, "refusal": refusal}}],
-                    "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                              "total_tokens": prompt_tokens + completion_tokens},
-                }
                 if self._send(200, json.dumps(payload).encode()):
                     with server.lock:
                         server.answered[key] += 1

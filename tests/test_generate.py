@@ -324,7 +324,7 @@ def test_generate_params_errors_name_the_key(override, message):
 
 @pytest.mark.parametrize("text, message", [
     ("m: {input: -1}\n", "prices.yaml: m.input must be >= 0 (USD per million tokens), got -1.0"),
-    ("m: {in: 1}\n", "prices.yaml: unknown key m.in (known keys: input, output)"),
+    ("m: {in: 1}\n", "prices.yaml: unknown key m.in (known keys: batch_input, batch_output, input, output)"),
     ("- m\n", "prices.yaml: expected a mapping of model name -> {input, output}, found list"),
     ("m: {input: 1}\nm: {input: 2}\n", "duplicate key 'm'"),
 ])

@@ -45,10 +45,13 @@ class CsvImport:
 class Price:
     input: float = 0.0  # USD per million prompt tokens
     output: float = 0.0  # USD per million completion tokens
+    batch_input: float | None = None  # the Batch API's price per million prompt tokens; None: half of `input`
+    batch_output: float | None = None  # the Batch API's price per million completion tokens; None: half of `output`
 
     def validate(self, p: str) -> None:
-        for name in ("input", "output"):
-            check(getattr(self, name) >= 0, f"{p}.{name}", ">= 0 (USD per million tokens)", getattr(self, name))
+        for name in ("input", "output", "batch_input", "batch_output"):
+            value = getattr(self, name)
+            check(value is None or value >= 0, f"{p}.{name}", ">= 0 (USD per million tokens)", value)
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,9 @@ class Generate:
     max_requests: int = 0
     max_total_tokens: int = 0
     max_planned_requests: int = 100_000
+    batch: bool = False
+    batch_poll_s: float = 30.0
+    reasoning_models: tuple[str, ...] = ("o1", "o3", "o4", "gpt-5")
 
     def validate(self, p: str) -> None:
         # More runs for hours (template) or fills memory with a plan of requests (openai).

@@ -100,6 +100,11 @@ def check_client(cfg: typing.Any, p: str) -> None:
     check(0 <= cfg.max_retries <= 20, f"{p}.max_retries", "in [0, 20]", cfg.max_retries)
     for name in ("backoff_s", "max_requests", "max_total_tokens"):
         check(getattr(cfg, name) >= 0, f"{p}.{name}", ">= 0", getattr(cfg, name))
+    check(cfg.batch_poll_s > 0, f"{p}.batch_poll_s", "> 0 seconds", cfg.batch_poll_s)
+    check(not cfg.batch or cfg.max_total_tokens == 0, f"{p}.max_total_tokens",
+          f"0 when {p}.batch is true (a batch cannot stop part-way)", cfg.max_total_tokens)
+    check(all(m.strip() for m in cfg.reasoning_models), f"{p}.reasoning_models", "a list of non-empty model-name "
+          "prefixes", list(cfg.reasoning_models))
 
 
 @dataclass(frozen=True)
@@ -116,6 +121,9 @@ class ChatClient:
     backoff_s: float = 1.0
     max_requests: int = 0
     max_total_tokens: int = 0
+    batch: bool = False
+    batch_poll_s: float = 30.0
+    reasoning_models: tuple[str, ...] = ("o1", "o3", "o4", "gpt-5")
 
     def validate(self, p: str) -> None:
         check_client(self, p)

@@ -73,7 +73,8 @@ def _economics(cfg: params.LlmBaseline, outcome: llm.Outcome, texts: int, prices
                abstained: collections.Counter) -> dict[str, Any]:
     prompt = sum(llm.usage_of(entry)[0] for _, entry in outcome.used)
     completion = sum(llm.usage_of(entry)[1] for _, entry in outcome.used)
-    usd = llm.cost_usd(prompt, completion, prices.get(cfg.model))
+    costs = [llm.entry_cost(entry, prices.get(cfg.model)) for _, entry in outcome.used]  # batch answers: batch price
+    usd = None if prices.get(cfg.model) is None else sum(costs)
     per_1000 = 1000 / max(texts, 1)
     return {"model": cfg.model, "texts": texts, "texts_per_request": cfg.texts_per_request,
             "requests": len(outcome.used), "requests_sent": outcome.sent, "prompt_tokens": prompt,
@@ -92,7 +93,7 @@ def classify(cfg: params.LlmBaseline, cache_dir: Path, prices: dict[str, params.
     texts = list(dict.fromkeys(t for s in sets for t in s))
     requests = plan(cfg, labels, multi_label, texts)
     with llm_cache.ResponseCache(cache_dir, owner="evaluate") as cache:
-        outcome = llm.fetch(requests, cache, cfg)
+        outcome = llm.fetch(requests, cache, cfg, prices)
     if outcome.budget_exhausted:
         raise llm.LLMError(f"{SECTION} budget reached (max_requests {cfg.max_requests}, max_total_tokens "
                            f"{cfg.max_total_tokens}): {len(outcome.used):,} of {len(requests):,} requests answered "
@@ -114,7 +115,20 @@ def classify(cfg: params.LlmBaseline, cache_dir: Path, prices: dict[str, params.
     log.info("%s: %s texts in %s requests (%s sent now), %s abstained, %s tokens per 1,000 texts", NAME,
              f"{len(texts):,}", f"{len(requests):,}", f"{outcome.sent:,}", f"{sum(abstained.values()):,}",
              f"{result.report['tokens_per_1000_texts']:,.0f}")
+    log_spent(cfg, outcome, prices, result.report)
     return result
+
+
+def log_spent(cfg: params.LlmBaseline, outcome: llm.Outcome, prices: dict[str, params.Price],
+              report: dict[str, Any]) -> None:
+    """The console's account: tokens and USD this run paid (the requests it sent), and for all the answers used."""
+    new = [entry for req, entry in outcome.used if req.key in outcome.new_keys]
+    tokens = sum(sum(llm.usage_of(e)) for e in new)
+    costs = [llm.entry_cost(e, prices.get(cfg.model)) for e in new]
+    usd = (lambda v: "no price in data/prices.yaml" if v is None else f"${v:,.4f}")
+    log.info("%s: this run %s tokens, %s; in all %s tokens, %s (baselines.json)", NAME, f"{tokens:,}",
+             usd(None if prices.get(cfg.model) is None else sum(costs)),
+             f"{report['prompt_tokens'] + report['completion_tokens']:,}", usd(report["usd"]))
 
 
 def prepare(cfg: params.Baselines, cache_dir: Path | None, prices: Path | None, labels: list[str],

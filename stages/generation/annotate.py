@@ -16,6 +16,7 @@ from typing import Any
 
 from stages.core import params
 from stages.core.llm import cache as llm_cache, classify, client as llm
+from stages.core.llm.usage import entry_cost
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,8 @@ def _cost(outcome: llm.Outcome, model: str, prices: dict[str, params.Price], tex
     def total(entries: list[dict[str, Any]]) -> tuple[int, int, float | None]:
         prompt = sum(llm.usage_of(e)[0] for e in entries)
         completion = sum(llm.usage_of(e)[1] for e in entries)
-        return prompt, completion, llm.cost_usd(prompt, completion, prices.get(model))
+        price = prices.get(model)  # a batch's answers at the batch price (each entry says which answered it)
+        return prompt, completion, None if price is None else sum(entry_cost(e, price) for e in entries)
 
     prompt, completion, usd = total([e for _, e in outcome.used])
     new = total([e for r, e in outcome.used if r.key in outcome.new_keys])
@@ -79,7 +81,7 @@ def ask(question: Ask, texts: list[str], client_cfg: Any, cache_dir: Path,
     (base_url, api_key_env, concurrency, retries, budget) the requests use."""
     requests = plan(question, texts)
     with llm_cache.ResponseCache(cache_dir) as cache:
-        outcome = llm.fetch(requests, cache, client_cfg)
+        outcome = llm.fetch(requests, cache, client_cfg, prices)
     answers = Answers()
     for req, entry in outcome.used:
         batch = classify.texts_of(req.body)

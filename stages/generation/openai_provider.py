@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from stages.core import origin, params
-from stages.core.llm import client as llm
+from stages.core.llm import client as llm, wire
 from stages.generation import budget
 from stages.core.errors import DataError
 from stages.core.labelsets import join_labels
@@ -175,7 +175,7 @@ def parse(text: str, n: int, labels: list[str] | None = None) -> tuple[list[Any]
     if finish == "content_filter":
         return [], collections.Counter({"content_filter": 1})
     try:
-        samples = json.loads(message.get("content") or "")
+        samples = wire.json_content(message.get("content") or "")  # a fenced block too (plain-text fallback)
     except ValueError:
         return [], collections.Counter({"malformed_json": 1})
     if not isinstance(samples, dict) or not isinstance(samples.get("samples"), list):
@@ -215,7 +215,7 @@ def _collect(outcome: llm.Outcome, cfg: params.Generate, labels: list[str], pric
         texts = [(s[0], join_labels([req.label, *s[1]])) if multi_label else (s, req.label) for s in samples]
         rows += [{"text": t, "label": lab, "source": f"openai:{model}", "origin": req.origin} for t, lab in texts]
         prompt, completion = llm.usage_of(entry)
-        cost = llm.cost_usd(prompt, completion, prices.get(model))
+        cost = llm.entry_cost(entry, prices.get(model))  # the batch price for an answer of the Batch API
         stats["model"], stats["requests"] = model, stats["requests"] + 1
         stats["cached"] += req.key not in outcome.new_keys
         stats["samples"] += len(samples)
@@ -247,7 +247,7 @@ def generate(task: Task, cfg: params.Generate, seed: int, cache_dir: Path,
     requests = plan(task, cfg, seed, shots) + aimed
     cache = ResponseCache(cache_dir)
     try:
-        outcome = llm.fetch(requests, cache, cfg)
+        outcome = llm.fetch(requests, cache, cfg, prices)
     finally:
         cache.close()
     rows, per_label, this_run = _collect(outcome, cfg, list(dict.fromkeys(r.label for r in requests)), prices,
@@ -272,4 +272,15 @@ def generate(task: Task, cfg: params.Generate, seed: int, cache_dir: Path,
         "this_run": this_run,
         "per_label": per_label,
     }
+    log_spent(report)
     return rows, report
+
+
+def log_spent(report: dict[str, Any]) -> None:
+    """The console's account of the run: tokens and USD paid by this run, and for the data set in all."""
+    now, usd = report["this_run"], (lambda v: "no price in data/prices.yaml" if v is None else f"${v:,.4f}")
+    log.info("this run: %s requests sent, %s tokens (%s prompt + %s completion), %s; the data set in all: %s "
+             "tokens, %s (generation.json)", f"{report['requests']['sent_this_run']:,}",
+             f"{now['prompt_tokens'] + now['completion_tokens']:,}", f"{now['prompt_tokens']:,}",
+             f"{now['completion_tokens']:,}", usd(now["cost_usd"]), f"{report['tokens']['total']:,}",
+             usd(report["cost_usd"]))

@@ -143,17 +143,18 @@ def test_retries_are_bounded(tmp_path, server):
     assert max(server.received.values()) == 3  # 1 try + 2 retries, never more
 
 
-@pytest.mark.parametrize("behaviour, message", [
-    ("400", "answered 400 for model gpt-4o-mini: Invalid schema for response_format 'samples'. (the server rejected"),
-    ("401", "answered 401 for model gpt-4o-mini: Incorrect API key provided. (check the key in $OPENAI_API_KEY)"),
-    ("403", "answered 403 for model gpt-4o-mini: Project does not have access to this model."),
+@pytest.mark.parametrize("behaviour, message, tries", [
+    ("400", "answered 400 for model gpt-4o-mini: Invalid schema for response_format 'samples'. (the server rejected "
+     "the request even as plain text", 3),  # json_schema, json_object, then plain text (wire.py), never retried
+    ("401", "answered 401 for model gpt-4o-mini: Incorrect API key provided. (check the key in $OPENAI_API_KEY)", 1),
+    ("403", "answered 403 for model gpt-4o-mini: Project does not have access to this model.", 1),
 ])
-def test_client_errors_fail_fast_without_retry(tmp_path, server, behaviour, message):
+def test_client_errors_fail_fast_without_retry(tmp_path, server, behaviour, message, tries):
     server.when("", behaviour)
     with pytest.raises(llm.LLMError) as err:
         fetch(tmp_path, cfg(server, n_per_label=5, concurrency=1))
     assert message in str(err.value) and "\n" not in str(err.value) and KEY not in str(err.value)
-    assert server.total == 1
+    assert server.total == tries
 
 
 def test_an_unreachable_server_fails_fast_with_the_url(tmp_path):

@@ -163,3 +163,16 @@ def test_no_judge_no_section():
 def test_judge_params_errors_name_the_key(override, message):
     with pytest.raises(params.ParamsError, match=re.escape(message)):
         params.load_dict(override, "generate")
+
+
+def test_the_judge_through_the_batch_api_costs_the_batch_price_and_a_rerun_submits_nothing(project, server):
+    server.classify = lambda text, labels: labels[0]
+    prices = project / "prices.yaml"
+    prices.write_text("gpt-4o-mini: {input: 0.15, output: 0.6}\n")
+    first, _ = run(project, cfg(server, sample=30, batch=True, batch_poll_s=0.02), "a", prices)
+    cost = first["judge"]["cost"]
+    assert server.batches.created == 1 and first["judge"]["judged"] == 30 and cost["requests"]["sent_this_run"] == 3
+    tokens = cost["tokens"]
+    assert cost["usd"] == round((tokens["prompt"] * 0.15 + tokens["completion"] * 0.6) / 2 / 1e6, 6)  # half price
+    again, _ = run(project, cfg(server, sample=30, batch=True, batch_poll_s=0.02), "b", prices)
+    assert server.batches.created == 1 and again["judge"]["cost"]["requests"]["sent_this_run"] == 0

@@ -13,6 +13,8 @@ import collections
 import json
 from typing import Any
 
+from stages.core.llm import wire
+
 INTRO = "You are a text classifier."
 
 
@@ -67,7 +69,7 @@ def content(text: str) -> tuple[Any, str | None]:
     if finish in ("length", "content_filter"):
         return None, "cut_off_at_max_tokens" if finish == "length" else "content_filter"
     try:
-        answers = json.loads(message.get("content") or "")
+        answers = wire.json_content(message.get("content") or "")  # a fenced block too (plain-text fallback)
     except ValueError:
         return None, "malformed_json"
     if not isinstance(answers, dict) or not isinstance(answers.get("answers"), list):

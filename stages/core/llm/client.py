@@ -4,7 +4,9 @@ It returns the raw response of every planned request, asking the server (`genera
 default) only for those neither the workspace's cache (cache.py, the DVC-tracked record of what a run used) nor the
 machine's store (store.py, shared by every workspace copy and process on this machine) holds. Answers found in the
 store are written into the workspace's record; answers of the record the store lacks are written into the store.
-How requests are sent, retried, stored and stopped: session.py. The API key is read from the environment only.
+How requests are sent, retried, stored and stopped: session.py; with `batch: true` they go through the OpenAI Batch
+API first (batch.py), and what a batch failed is then asked one by one. The log line before sending gives the
+estimated cost (usage.estimate_usd). The API key is read from the environment only.
 
 On Linux the process also asks for SIGTERM when its parent dies, so a stage orphaned by a killed `dvc` stops instead
 of paying for answers nobody reads.
@@ -24,7 +26,8 @@ from stages.core.llm.cache import ResponseCache
 from stages.core.llm.session import (OPENAI_URL, LLMError, Outcome, Request, Session, endpoint, entry_of,  # noqa: F401
                                      section_of)
 from stages.core.llm.store import Store
-from stages.core.llm.usage import cost_usd, usage_of  # noqa: F401  (llm.usage_of, llm.cost_usd)
+from stages.core.llm import batch as batches, wire
+from stages.core.llm.usage import cost_usd, entry_cost, estimate_usd, usage_of  # noqa: F401  (llm.usage_of, ...)
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +52,16 @@ def share(plan: list[Request], cache: ResponseCache, store: Store) -> int:
     return len(found)
 
 
+def estimate(plan: list[Request], missing: list[Request], cache: ResponseCache,
+             prices: dict[str, params.Price] | None, batch: bool) -> str:
+    """"; estimated $0.0123 (basis)" for the log line before sending; "" when nothing is to ask or no table given."""
+    if not missing or prices is None:
+        return ""
+    known = [e for r in plan if (e := cache.get(r.key)) is not None]
+    usd, basis = estimate_usd(missing, known, prices, batch)
+    return f"; {basis}" if usd is None else f"; estimated ${usd:,.4f} ({basis})"
+
+
 def die_with_parent() -> None:
     """Linux: have the kernel send us SIGTERM when our parent (dvc) dies, so an orphaned stage stops cleanly."""
     parent = os.getppid()
@@ -63,25 +76,34 @@ def die_with_parent() -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
 
-def fetch(plan: list[Request], cache: ResponseCache, cfg: params.Generate | params.LlmBaseline) -> Outcome:
-    """Responses for `plan` (in order) from the cache or the server, within the budget."""
+def fetch(plan: list[Request], cache: ResponseCache, cfg: params.Generate | params.LlmBaseline,
+          prices: dict[str, params.Price] | None = None) -> Outcome:
+    """Responses for `plan` (in order) from the cache or the server, within the budget; `prices` (data/prices.yaml):
+    the estimated cost of what is to ask goes into the log line before anything is sent."""
     outcome = Outcome(planned=len(plan))
     if cfg.max_requests:
         plan = plan[: cfg.max_requests]
     store = Store()
+    wire.start(endpoint(cfg.base_url))
     outcome.from_store = share(plan, cache, store)
-    missing = sum(cache.get(r.key) is None for r in plan)
-    log.info("%s requests planned, %s cached (%s from the machine store %s), %s to ask %s", f"{len(plan):,}",
-             f"{len(plan) - missing:,}", f"{outcome.from_store:,}", store.root, f"{missing:,}", endpoint(cfg.base_url))
+    missing = [r for r in plan if cache.get(r.key) is None]
+    batch = bool(getattr(cfg, "batch", False))
+    log.info("%s requests planned, %s cached (%s from the machine store %s), %s to ask %s%s%s", f"{len(plan):,}",
+             f"{len(plan) - len(missing):,}", f"{outcome.from_store:,}", store.root, f"{len(missing):,}",
+             "in a batch at " if batch and missing else "", endpoint(cfg.base_url), estimate(plan, missing, cache, prices, batch))
     if missing:
         key = os.environ.get(cfg.api_key_env, "")
         if not key.strip():
             why = f"generate.provider is {cfg.provider} and" if section_of(cfg) == "generate" else f"{section_of(cfg)}:"
-            raise LLMError(f"{why} {missing} requests are not cached, but the environment variable {cfg.api_key_env} "
-                           "is not set: export it (any value for a local server without keys) or name another "
-                           f"variable in {section_of(cfg)}.api_key_env; nothing was sent")
+            raise LLMError(f"{why} {len(missing)} requests are not cached, but the environment variable "
+                           f"{cfg.api_key_env} is not set: export it (any value for a local server without keys) or "
+                           f"name another variable in {section_of(cfg)}.api_key_env; nothing was sent")
         die_with_parent()
-        asyncio.run(Session(cache, store, cfg, key, outcome, missing).run(plan))
+        if batch:
+            batches.run(missing, cache, store, cfg, key, outcome)
+            missing = [r for r in missing if cache.get(r.key) is None]  # failed in the batch: asked one by one
+        if missing:
+            asyncio.run(Session(cache, store, cfg, key, outcome, len(missing)).run(plan))
     warn_failed(outcome, cfg)
     tokens, failed = 0, {req.key for req, _ in outcome.failed}
     for req in plan:  # the used prefix is fixed by the plan order, so a rerun uses the same responses

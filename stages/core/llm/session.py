@@ -3,7 +3,9 @@
 Requests run `generate.concurrency` at a time in this process, and `concurrency` in all across the processes of the
 machine that use the same endpoint (store.py's slot files); 429 (honouring Retry-After), 5xx, timeouts and replies
 cut off mid-body (the connection closed before the whole response arrived) are retried up to `generate.max_retries`
-times with exponential backoff and jitter; any other error stops the run with the server's message in one line. A
+times with exponential backoff and jitter; a 400 while the run can still fall back from response_format json_schema
+(wire.py) switches the run's mode and asks again at once; any other error stops the run with the server's message
+in one line. Bodies go out as wire.py adapts them (the fallback mode, reasoning models). A
 200 whose body is not the API's JSON (a proxy's HTML page) is retried too and never stored; when its retries are
 spent that request fails (Outcome.failed, one warning) and the run goes on. An attempt that outlives
 `generate.timeout_s` is cancelled and its connection closed, so the server stops working on it.
@@ -21,13 +23,10 @@ the server is sending are not thrown away); a second Ctrl-C (SIGINT) drops the r
 from __future__ import annotations
 
 import asyncio
-import collections
 import logging
-import os
 import random
 import signal
 import threading
-from dataclasses import dataclass, field
 from typing import Any
 
 from stages.core import params
@@ -36,27 +35,17 @@ from stages.core.errors import Interrupted, SynthbertError
 from stages.core.llm.cache import ResponseCache
 from stages.core.llm.store import Store
 from stages.core.llm.reply import NOT_API_JSON, cut_off, not_api_json, retry_after
+from stages.core.llm.request import (OPENAI_URL, LLMError, Outcome, Request, endpoint, entry_of,  # noqa: F401
+                                     section_of)
 from stages.core.llm.usage import usage_of
+from stages.core.llm import wire
 
 log = logging.getLogger(__name__)
-OPENAI_URL = "https://api.openai.com/v1"
-
-
-def endpoint(base_url: str | None) -> str:
-    """Where requests go: `base_url` from params.yaml, else $OPENAI_BASE_URL (the openai SDK's convention),
-    else the OpenAI API."""
-    return base_url or os.environ.get("OPENAI_BASE_URL", "").strip() or OPENAI_URL
-
-
 RETRYABLE = {408, 429}  # and every 5xx
 MAX_WAIT_S = 120.0  # a longer Retry-After (a daily quota) ends the run instead of stalling it
-HINTS = {400: "the server rejected the request (does it accept response_format json_schema?)",
-         401: "check the key in ${env}", 403: "the key has no access to this model or endpoint",
+HINTS = {400: "the server rejected the request", 401: "check the key in ${env}",
+         403: "the key has no access to this model or endpoint",
          404: "check generate.model / generate.models against the models the server offers"}
-
-
-class LLMError(SynthbertError):
-    """The server refused the requests, or kept failing after the allowed retries."""
 
 
 class Abandoned(Exception):
@@ -70,36 +59,6 @@ class Failed(Exception):
 # Why an attempt failed, as counted in Outcome.retries -> how the final error says it.
 WORDING = {"timeout": "no response within generate.timeout_s",
            "connection closed": "the server closed the connection mid-response"}
-
-
-@dataclass(frozen=True)
-class Request:
-    key: str  # cache.request_key(body, index)
-    label: str
-    index: int
-    body: dict[str, Any]  # model, messages, temperature, max_tokens, seed, response_format
-    origin: str = ""  # the origin of the rows its answer gives (core/origin.llm); "" when its answers are not rows
-
-
-@dataclass
-class Outcome:
-    used: list[tuple[Request, dict[str, Any]]] = field(default_factory=list)  # plan order, with cache entries
-    planned: int = 0
-    sent: int = 0  # requests answered by the server in this run (the rest came from the cache or the store)
-    from_store: int = 0  # answers this run took from the machine store (bought by another workspace or process)
-    new_keys: set[str] = field(default_factory=set)
-    retries: collections.Counter[str] = field(default_factory=collections.Counter)  # reason -> retries
-    failed: list[tuple[Request, str]] = field(default_factory=list)  # given up (not cached), with what was answered
-    budget_exhausted: bool = False
-
-
-def section_of(cfg: Any) -> str:  # where cfg's keys live in params.yaml, for messages (evaluate.baselines.llm)
-    return getattr(cfg, "section", "generate")
-
-
-def entry_of(req: Request, response: str) -> dict[str, Any]:
-    """The workspace cache's line for `req` answered by `response`."""
-    return {"key": req.key, "label": req.label, "index": req.index, "request": req.body, "response": response}
 
 
 def _one_line(text: str, secret: str) -> str:
@@ -146,8 +105,9 @@ class Session:
         log.warning("%s: finishing the %d requests in flight (each within %s.timeout_s=%g s), then stopping; "
                     "press Ctrl-C again to drop them", signal.Signals(signum).name, busy, self.section, self.cfg.timeout_s)
 
-    async def attempt(self, client: Any, req: Request) -> Any:
-        """One attempt, holding one of the endpoint's slots on this machine (store.py) while it is at the server."""
+    async def attempt(self, client: Any, req: Request, fmt: str) -> Any:
+        """One attempt, holding one of the endpoint's slots on this machine (store.py) while it is at the server; the
+        body as wire.py adapts it to response_format mode `fmt` and the model."""
         slot = await self.store.slot(self.where, self.cfg.concurrency, self.stopping)
         if slot is None:  # the run stopped while every slot was taken
             raise Abandoned
@@ -155,17 +115,32 @@ class Session:
             # The whole attempt within timeout_s (the SDK's timeout bounds each read, not the sum); on expiry the
             # task is cancelled and httpx closes the connection, which is how a server learns to stop working.
             async with asyncio.timeout(self.cfg.timeout_s):
-                return await client.chat.completions.with_raw_response.create(**req.body)
+                return await client.chat.completions.with_raw_response.create(
+                    **wire.body(req.body, fmt, getattr(self.cfg, "reasoning_models", ())))
         finally:
             slot.close()
+
+    def refused(self, exc: Any, req: Request, fmt: str) -> None:
+        """A 4xx that is not retried: returns when it was a 400 to a structured-output mode the run can fall back from
+        (wire.py: json_schema -> json_object -> plain text), else raises LLMError with the server's message."""
+        status, body = exc.status_code, exc.body if isinstance(exc.body, dict) else {}
+        message = _one_line(body.get("message") or exc.message, self.key)
+        if status == 400 and "response_format" in req.body and wire.fall_back(self.where, fmt, message):
+            return
+        hint = self.named(HINTS.get(status, "").replace("{env}", self.cfg.api_key_env))
+        if status == 400 and "response_format" in req.body:
+            hint += " even as plain text, without response_format"
+        raise LLMError(f"{self.where} answered {status} for model {req.body['model']}: {message}"
+                       + (f" ({hint})" if hint else "")) from None
 
     async def call(self, client: Any, req: Request) -> str:
         import openai
 
-        for attempt in range(self.cfg.max_retries + 1):
-            wait = None
+        attempt = -1
+        while attempt < self.cfg.max_retries:
+            attempt, wait, fmt = attempt + 1, None, wire.mode(self.where)
             try:
-                raw = await self.attempt(client, req)
+                raw = await self.attempt(client, req, fmt)
                 # A proxy's or gateway's own page with status 200 is a transport fault: retried, never cached.
                 what = not_api_json(raw.text, raw.headers.get("content-type"))
                 if what is None:
@@ -174,15 +149,12 @@ class Session:
             except (openai.APITimeoutError, TimeoutError):
                 reason = "timeout"
             except openai.APIStatusError as exc:
-                status = exc.status_code
-                if status not in RETRYABLE and status < 500:
-                    body = exc.body if isinstance(exc.body, dict) else {}
-                    hint = self.named(HINTS.get(status, "").replace("{env}", self.cfg.api_key_env))
-                    raise LLMError(f"{self.where} answered {status} for model {req.body['model']}: "
-                                   f"{_one_line(body.get('message') or exc.message, self.key)}"
-                                   + (f" ({hint})" if hint else "")) from None
-                reason = str(status)
-                wait = retry_after(exc.response.headers) if status == 429 else None
+                if exc.status_code not in RETRYABLE and exc.status_code < 500:
+                    self.refused(exc, req, fmt)
+                    attempt -= 1  # the fallback's first try is not a retry
+                    continue
+                reason = str(exc.status_code)
+                wait = retry_after(exc.response.headers) if exc.status_code == 429 else None
             except openai.APIConnectionError as exc:
                 if not cut_off(exc):
                     raise LLMError(f"cannot reach {self.where}: {_one_line(exc.message, self.key)} "

@@ -11,6 +11,10 @@ workspace's DVC-tracked cache (cache.py) stays the reviewable record of what a r
                                    then reads the answer (removed by its holder once the answer is stored)
     slots/<endpoint>/<i>.lock      `concurrency` slot files per endpoint: an attempt holds one (flock) while it is at
                                    the server, so parallel processes on the machine keep `concurrency` in flight in all
+    batches/<id>.json              a Batch API batch submitted and not yet collected (its id, input file, endpoint and
+                                   request keys; named by the input file, id null, between upload and creation):
+                                   a run killed while it waits, or another run needing the same requests, polls
+                                   that batch instead of submitting them again (core/llm/batch.py)
 
 flock locks die with their process, so a SIGKILL leaves nothing held. Without fcntl (not POSIX) nothing is locked.
 """
@@ -67,7 +71,7 @@ class Store:
     def __init__(self, root: str | Path | None = None):
         self.root = Path(root) if root is not None else default_root()
         try:
-            for sub in ("responses", "locks", "slots"):
+            for sub in ("responses", "locks", "slots", "batches"):
                 (self.root / sub).mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise DataError(f"cannot use the LLM response store {self.root}: {exc.strerror or exc}; point ${ENV} at "
@@ -93,11 +97,41 @@ class Store:
     def has(self, key: str) -> bool:
         return self.path(key).exists()
 
-    def put(self, key: str, request: dict[str, Any], response: str) -> None:
-        """Store one answer whole (temporary file, fsync, rename): a reader sees all of it or nothing."""
-        data = json.dumps({"key": key, "request": request, "response": response}, sort_keys=True, ensure_ascii=False)
+    def put(self, key: str, request: dict[str, Any], response: str, batch: str | None = None) -> None:
+        """Store one answer whole (temporary file, fsync, rename): a reader sees all of it or nothing. `batch`: the
+        id of the Batch API batch that answered it."""
+        record = {"key": key, "request": request, "response": response, **({"batch": batch} if batch else {})}
         with atomic_path(self.path(key)) as tmp:
-            tmp.write_bytes(data.encode("utf-8"))
+            tmp.write_bytes(json.dumps(record, sort_keys=True, ensure_ascii=False).encode("utf-8"))
+
+    # -- Batch API batches in flight (core/llm/batch.py): batches/<id>.json {id, input_file_id, endpoint, keys}
+    def batches(self, where: str) -> list[dict[str, Any]]:
+        """The records of the batches submitted to endpoint `where` and not yet collected."""
+        found = []
+        for path in sorted((self.root / "batches").glob("*.json")):
+            try:
+                record = json.loads(path.read_bytes())
+            except (OSError, ValueError):
+                continue
+            if record.get("endpoint") == where:
+                found.append(record)
+        return found
+
+    def put_batch(self, record: dict[str, Any], name: str | None = None) -> None:
+        """Record a batch under its id (`name`: under its input file's id while the batch is not yet created)."""
+        with atomic_path(self.root / "batches" / f"{name or record['id']}.json") as tmp:
+            tmp.write_bytes(json.dumps(record, sort_keys=True).encode("utf-8"))
+
+    def drop_batch(self, name: str) -> None:
+        (self.root / "batches" / f"{name}.json").unlink(missing_ok=True)
+
+    def batch_lock(self) -> BinaryIO:
+        """An exclusive flock on batches/.lock (blocking): held while a run looks for batches and submits one, so two
+        runs never submit the same requests."""
+        handle = open(self.root / "batches" / ".lock", "a+b", buffering=0)
+        if fcntl is not None:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        return handle
 
     async def claim(self, key: str, stopping: asyncio.Event) -> BinaryIO | None:
         """The right to ask `key`: wait while another process asks it (then its answer is in the store). None when
