@@ -7,6 +7,7 @@
     synthbert export --out models/onnx
     synthbert focus
     synthbert rounds
+    synthbert select --pool unlabelled.csv --n 50
 
 Each verb is also `python -m stages.tools.<verb>` (its usage still says `synthbert <verb>`); `synthbert <verb> --help`
 shows its options. No verb prints this help and exits 2; `synthbert --version` prints the installed version.
@@ -25,6 +26,7 @@ VERBS = {
     "export": "the trained model as ONNX and int8 ONNX, checked against PyTorch on the test split",
     "focus": "aim the next generation round at a dev set's errors (writes data/focus.yaml)",
     "rounds": "the ledger of focus rounds from the git history: real-test gains, rows, dollars, when to stop",
+    "select": "which unlabelled real texts to label next: the most uncertain, spread out, as a CSV to fill in",
 }
 
 
