@@ -1,4 +1,4 @@
-"""Choose which unlabelled real texts to label next: the ones the model is least sure of, spread out, as a CSV to fill in.
+"""Which unlabelled real texts to label next: the ones the model is least sure of, spread out, as a CSV to fill in.
 
     synthbert select --pool unlabelled.csv --n 50
     synthbert select --pool unlabelled.csv --n 50 --uncertainty entropy --seed 7 --out data/raw/round2.csv
