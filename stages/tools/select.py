@@ -26,6 +26,7 @@ from typing import Any
 from stages.core import cli
 from stages.core.errors import DataError
 from stages.core.io import read_csv, write_csv
+from stages.core.params_real import under_raw
 from stages.tools import focus_nearest, select_rank
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,13 @@ COLUMNS = ("text", "label", "uncertainty", "pool_row", "cluster")
 
 def read_pool(path: Path, column: str) -> tuple[list[str], list[int]]:
     """The pool's non-blank texts and their 1-based data rows."""
-    frame = read_csv(path, columns=(column,), what="pool of unlabelled texts (--pool)")
+    try:
+        frame = read_csv(path, columns=(column,), what="pool of unlabelled texts")
+    except DataError as exc:  # the file's own problem, blamed on the option that named it
+        hint = " (--column names the text column)" if "missing column" in str(exc) else ""
+        raise DataError(f"--pool {exc}{hint}") from None
+    except OSError as exc:
+        raise DataError(f"--pool {path}: cannot read ({exc.strerror or exc})") from None
     kept = [(text, row) for row, text in enumerate(frame[column].tolist(), 1) if text.strip()]
     if not kept:
         raise DataError(f"--pool {path}: column {column!r} holds no text")
@@ -125,14 +132,23 @@ def write_picks(out: Path, texts: list[str], rows: list[int], scores: Any, picks
     write_csv(out, frame)
 
 
+def in_raw(out: Path) -> bool:
+    """Whether `out` lies under this directory's data/raw/, where generate.real.path must point."""
+    try:
+        return under_raw(out.resolve().relative_to(Path.cwd().resolve()).as_posix())
+    except ValueError:
+        return False
+
+
 def say(summary: dict[str, Any]) -> str:
     short = (f"; {summary['picks']} distinct texts only (near-duplicates of more uncertain ones skipped)"
              if summary["picks"] < summary["asked"] else "")
     low, high = summary["range"] or (0, 0)
+    where = "" if in_raw(Path(summary["out"])) else " (move it under data/raw/ first: generate.real reads only there)"
     how = 'labels joined by "|", generate.real.label_separator: "|"' if summary["multi_label"] else "one label a row"
     return (f"{summary['out']}: {summary['picks']} of {summary['pool']:,} pool texts to label, {summary['uncertainty']} "
             f"uncertainty {low:.3f}-{high:.3f}{short}; fill in the label column ({how}), then set "
-            f"generate.real.path: {summary['out']} (under data/raw/) and run dvc repro")
+            f"generate.real.path: {summary['out']}{where} and run dvc repro")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -104,7 +104,7 @@ def test_select_writes_the_file_generate_real_reads_back(model_dir, pool, tmp_pa
     summary = select.run(pool=pool, n=6, out=out, model=model_dir, seed=1)
     rows = read_rows(out)
     assert list(rows[0]) == list(select.COLUMNS) and len(rows) == 6 == summary["picks"]
-    assert all(r["label"] == "" for r in rows)
+    assert all(r["label"] == "" for r in rows) and "move it" not in select.say(summary)
     scores = [float(r["uncertainty"]) for r in rows]
     assert scores == sorted(scores, reverse=True) and all(0 <= s <= 1 for s in scores)
     texts = pool_texts()
@@ -146,8 +146,8 @@ def test_an_out_holding_labels_is_kept_unless_forced(model_dir, pool, tmp_path, 
 
 
 @pytest.mark.parametrize("args, says", [
-    (["--pool", "{tmp}/missing.csv", "--n", "3"], "{tmp}/missing.csv: file not found"),
-    (["--pool", "{pool}", "--n", "3", "--column", "headline"], "{pool}: missing column 'headline'"),
+    (["--pool", "{tmp}/missing.csv", "--n", "3"], "--pool {tmp}/missing.csv: file not found"),
+    (["--pool", "{pool}", "--n", "3", "--column", "headline"], "--pool {pool}: missing column 'headline'"),
     (["--pool", "{pool}", "--n", "0"], "--n must be >= 1, got 0"),
     (["--pool", "{pool}", "--n", "{over}"], "--n {over} is larger than the pool: {pool} holds {size} texts"),
     (["--pool", "{pool}", "--n", "3", "--model", "{tmp}/none"], "--model {tmp}/none: no such directory"),
@@ -168,5 +168,5 @@ def test_multi_label_model_scores_each_label(tmp_path):
     summary = select.run(pool=tmp_path / "pool.csv", n=3, out=tmp_path / "out.csv", model=model,
                          encoder=str(tmp_path / "base"), kind="entropy")
     assert summary["multi_label"] and summary["picks"] == 3
-    assert 'labels joined by "|"' in select.say(summary)
+    assert 'labels joined by "|"' in select.say(summary) and "move it under data/raw/ first" in select.say(summary)
     assert len(read_rows(tmp_path / "out.csv")) == 3
