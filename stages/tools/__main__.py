@@ -8,6 +8,7 @@
     synthbert focus
     synthbert rounds
     synthbert push --model-repo USER/NAME --dataset-repo USER/NAME-data
+    synthbert select --pool unlabelled.csv --n 50
 
 Each verb is also `python -m stages.tools.<verb>` (its usage still says `synthbert <verb>`); `synthbert <verb> --help`
 shows its options. No verb prints this help and exits 2; `synthbert --version` prints the installed version.
@@ -27,6 +28,7 @@ VERBS = {
     "focus": "aim the next generation round at a dev set's errors (writes data/focus.yaml)",
     "rounds": "the ledger of focus rounds from the git history: real-test gains, rows, dollars, when to stop",
     "push": "upload the model (with its card and ONNX export) and the generated data to the Hugging Face Hub",
+    "select": "which unlabelled real texts to label next: the most uncertain, spread out, as a CSV to fill in",
 }
 
 

@@ -215,3 +215,14 @@ def test_audit_predicts_benchmark(tiny_bert):
     assert re.search(r"^Spearman rank correlation with real test macro-F1 \(stop_clickbait\), 5 settings", out, re.M)
     assert len(re.findall(r"^(discriminability|coverage|synthetic|largest)\b.* +[-+] +([-+][\d.]+ +[\d.]+|— +—)$", out,
                           re.M)) == 7, out
+
+
+@pytest.mark.e2e  # three tiny trainings, one `synthbert select` (about 20 s on a shared 2-core CPU)
+def test_select_vs_random_benchmark(tiny_bert):
+    out = bench("select_vs_random.py", "--quick", "--model", str(tiny_bert), "--seeds", "1", "--sizes", "3",
+                "--n-per-label", "40", "--epochs", "1")
+    assert re.search(r"^  select +6 rows \(3/label; picked \{.*\}\) \(\d+ s\)$", out, re.M), out
+    assert re.search(r"^\| 0 \| round 0 \(no real rows\) \| [\d.]+ \| ", out, re.M), out
+    for arm in ("select", "random"):
+        assert re.search(rf"^\| 3 \| {arm} \| [\d.]+ \| [\d.]+ \[[\d.]+, [\d.]+\] \| \{{", out, re.M), out
+    assert re.search(r"^\| 3 \| seed 42: [-+][\d.]+ \[[-+][\d.]+, [-+][\d.]+\] \| ", out, re.M), out
