@@ -30,8 +30,9 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
-def build(tmp: Path, steps: int) -> tuple[Path, Path]:
-    """Default data, split, a briefly fine-tuned model; predictions.csv of its val and test rows."""
+def build(tmp: Path, steps: int, model: str | None = None) -> tuple[Path, Path]:
+    """Default data, split, a briefly fine-tuned model (train.model, or `model`); predictions.csv of its val and
+    test rows."""
     import pandas as pd
 
     from stages import generate, split, train
@@ -42,6 +43,7 @@ def build(tmp: Path, steps: int) -> tuple[Path, Path]:
     generate.run(cfg=replace(gen, provider="template", task=str(ROOT / gen.task)), seed=seed, out=tmp / "data.csv", reports=tmp / "q")
     split.run(cfg=params.load("split", ROOT / "params.yaml"), seed=seed, data=tmp / "data.csv", out_dir=tmp / "split", report=tmp / "split.json")
     cfg = replace(params.load("train", ROOT / "params.yaml"), max_steps=steps)
+    cfg = replace(cfg, model=model) if model else cfg
     train.run(cfg=cfg, seed=seed, split_dir=tmp / "split", model_dir=tmp / "model", reports=tmp / "train")
     model = modeling.load_classifier(str(tmp / "model"))
     tokenizer, labels = modeling.load_tokenizer(str(tmp / "model")), modeling.labels_of(model)
