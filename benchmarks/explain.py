@@ -6,7 +6,8 @@ steps) so the weights mean something. The most confident mismatches on the val a
 with LIME (`explain.num_features`, --num-samples perturbations, labels predicted and true) two ways:
   (a) tutorial: a fresh seeded LimeTextExplainer per text and a classifier_fn that tokenizes all
       perturbations in one call with padding=True and runs one forward pass, no cache;
-  (b) the stage: `stages.explain.run` (string cache, length-sorted batches, reports written), same seeds.
+  (b) the stage: `stages.explain.run` in explain.mode exact, fp32 (string cache, length-sorted batches, reports
+      written), same seeds. benchmarks/explain_long.py measures the default (converge) mode.
 Prints seconds each, the speedup, the distinct share of perturbations and the largest weight difference.
 
 Usage: python benchmarks/explain.py [--examples 20] [--num-samples 5000] [--steps 30]   (repository root, .venv active)
@@ -149,7 +150,7 @@ def main() -> None:
     hf_logging.disable_progress_bar()
     seed = params.load("base", ROOT / "params.yaml").seed
     cfg = replace(params.load("explain", ROOT / "params.yaml"), max_examples=args.examples, correct_per_label=0,
-                  num_samples=args.num_samples)
+                  num_samples=args.num_samples, mode="exact", precision="fp32")  # the same weights as the tutorial's
     print(f"machine: {os.cpu_count()} CPU cores, torch {torch.__version__} with {torch.get_num_threads()} threads, "
           f"{'CUDA ' + torch.cuda.get_device_name() if torch.cuda.is_available() else 'no GPU'}")
     with tempfile.TemporaryDirectory() as tmp:
