@@ -6,7 +6,8 @@ steps) so the weights mean something. The most confident mismatches on the val a
 with LIME (`explain.num_features`, --num-samples perturbations, labels predicted and true) two ways:
   (a) tutorial: a fresh seeded LimeTextExplainer per text and a classifier_fn that tokenizes all
       perturbations in one call with padding=True and runs one forward pass, no cache;
-  (b) the stage: `stages.explain.run` (string cache, length-sorted batches, reports written), same seeds.
+  (b) the stage: `stages.explain.run` in explain.mode exact, fp32 (string cache, length-sorted batches, reports
+      written), same seeds. benchmarks/explain_long.py measures the default (converge) mode.
 Prints seconds each, the speedup, the distinct share of perturbations and the largest weight difference.
 
 Usage: python benchmarks/explain.py [--examples 20] [--num-samples 5000] [--steps 30]   (repository root, .venv active)
@@ -30,8 +31,9 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
-def build(tmp: Path, steps: int) -> tuple[Path, Path]:
-    """Default data, split, a briefly fine-tuned model; predictions.csv of its val and test rows."""
+def build(tmp: Path, steps: int, model: str | None = None) -> tuple[Path, Path]:
+    """Default data, split, a briefly fine-tuned model (train.model, or `model`); predictions.csv of its val and
+    test rows."""
     import pandas as pd
 
     from stages import generate, split, train
@@ -42,6 +44,7 @@ def build(tmp: Path, steps: int) -> tuple[Path, Path]:
     generate.run(cfg=replace(gen, provider="template", task=str(ROOT / gen.task)), seed=seed, out=tmp / "data.csv", reports=tmp / "q")
     split.run(cfg=params.load("split", ROOT / "params.yaml"), seed=seed, data=tmp / "data.csv", out_dir=tmp / "split", report=tmp / "split.json")
     cfg = replace(params.load("train", ROOT / "params.yaml"), max_steps=steps)
+    cfg = replace(cfg, model=model) if model else cfg
     train.run(cfg=cfg, seed=seed, split_dir=tmp / "split", model_dir=tmp / "model", reports=tmp / "train")
     model = modeling.load_classifier(str(tmp / "model"))
     tokenizer, labels = modeling.load_tokenizer(str(tmp / "model")), modeling.labels_of(model)
@@ -147,7 +150,7 @@ def main() -> None:
     hf_logging.disable_progress_bar()
     seed = params.load("base", ROOT / "params.yaml").seed
     cfg = replace(params.load("explain", ROOT / "params.yaml"), max_examples=args.examples, correct_per_label=0,
-                  num_samples=args.num_samples)
+                  num_samples=args.num_samples, mode="exact", precision="fp32")  # the same weights as the tutorial's
     print(f"machine: {os.cpu_count()} CPU cores, torch {torch.__version__} with {torch.get_num_threads()} threads, "
           f"{'CUDA ' + torch.cuda.get_device_name() if torch.cuda.is_available() else 'no GPU'}")
     with tempfile.TemporaryDirectory() as tmp:

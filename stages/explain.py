@@ -17,18 +17,23 @@ from pathlib import Path
 from typing import Any
 
 from stages.core import cli, params
-from stages.explanation import lime_runner, multilabel, pages, patterns, selection
+from stages.explanation import lime_runner, multilabel, pages, patterns, rounds, selection
 
 log = logging.getLogger(__name__)
 
 
 def summarize(chosen: selection.Selection, results: lime_runner.Results, cfg: params.Explain,
               multi_label: bool = False) -> dict[str, Any]:
-    """explanations.json: counts, the settings, the spurious patterns and every explained example (a multi-label
-    model's: `multi_label` true, each example with its explained labels; patterns per wrong label)."""
+    """explanations.json: counts, the settings, how many examples stopped for each reason (explanation/rounds.py),
+    the spurious patterns and every explained example with its samples and stop reason (a multi-label model's:
+    `multi_label` true, each example with its explained labels; patterns per wrong label)."""
     examples = [item for item, _ in results.mismatches]
+    everyone = examples + [item for item, _ in results.contrast]
     return {**({"multi_label": True} if multi_label else {}), "mismatches": chosen.total, "explained": len(examples), "skipped_no_words": chosen.skipped,
-            "num_samples": cfg.num_samples, "num_features": cfg.num_features,
+            "num_samples": cfg.num_samples, "num_features": cfg.num_features, "mode": cfg.mode,
+            **({"min_samples": cfg.min_samples, "tolerance": cfg.tolerance, "max_seconds": cfg.max_seconds}
+               if cfg.mode == "converge" else {}),
+            "stopped": {why: n for why in rounds.STOPS if (n := sum(e["stopped"] == why for e in everyone))},
             "perturbations": {"requested": results.requested, "predicted": results.predicted},
             "patterns": patterns.spurious_patterns(multilabel.pattern_examples(examples), cfg.pattern_tokens),
             "examples": examples, "contrast": [item for item, _ in results.contrast]}

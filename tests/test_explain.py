@@ -43,7 +43,9 @@ def loaded(model_dir):
 
 
 def cfg(**kw):
-    return params.load_dict({"num_samples": 300, "num_features": 6, "correct_per_label": 1, **kw}, "explain")
+    return params.load_dict({"num_samples": 300, "num_features": 6, "correct_per_label": 1, "precision": "fp32",
+                             "max_seconds": 600, **kw},  # the budget only in test_rounds.py (fake clock): no timing here
+                            "explain")
 
 
 def tutorial_fn(model, tokenizer):
@@ -87,7 +89,7 @@ def test_an_explanation_does_not_depend_on_the_examples_explained_before(loaded)
 
 def test_explaining_logs_a_progress_line_per_ten_seconds_not_one_per_row(loaded, caplog):
     """A fake clock 4 s further at each reading (one per row, one per line): lines at 3/6 (12 s) and 5/6 (24 s) and
-    a last one, never a line per row. The explanations are those of explain_row."""
+    a last one, never a line per row. The explanations are those of the row explained alone."""
     import itertools
     import logging
 
@@ -97,35 +99,37 @@ def test_explaining_logs_a_progress_line_per_ten_seconds_not_one_per_row(loaded,
     rows = pd.DataFrame({"text": texts, "true": labels[0], "predicted": labels[1], "confidence": 0.9})
     fn, now = lime_runner.CachedClassifier(model, tok, 64), itertools.count(0.0, 4.0)
     caplog.set_level(logging.INFO, logger="stages")
-    out = lime_runner.explain_rows(rows, "mismatch", labels, fn, cfg(num_samples=50), 3, clock=lambda: next(now))
+    out = lime_runner.explain_frames({"mismatch": rows}, labels, fn, cfg(num_samples=50), 3, clock=lambda: next(now))
     lines = [r.getMessage() for r in caplog.records if r.name == lime_runner.log.name]
     assert len(lines) == 3 and not any("new strings predicted" in line for line in lines), lines
-    assert lines[0].startswith("LIME mismatch rows: 3/6 rows") and lines[-1].startswith("LIME mismatch rows: 6/6 rows")
-    alone = lime_runner.explain_row(rows.iloc[5].to_dict(), labels, lime_runner.CachedClassifier(model, tok, 64),
-                                    cfg(num_samples=50), 3, "html/06.html")
-    assert out[5][0] == alone[0]  # the throttle changes the log, never the result
+    assert lines[0].startswith("LIME rows: 3/6 rows") and lines[-1].startswith("LIME rows: 6/6 rows")
+    alone = lime_runner.explain_frames({"mismatch": rows.iloc[5:]}, labels, lime_runner.CachedClassifier(model, tok, 64),
+                                       cfg(num_samples=50), 3)
+    assert out["mismatch"][5][0] == {**alone["mismatch"][0][0], "html": "html/06.html"}  # the log changes nothing
 
 
-def test_perturbations_are_drawn_ahead_exactly_as_lime_draws_them(loaded):
-    """perturbations() lists the very strings explain_one asks for (same seeds, same draws): with them predicted
-    first, explaining asks the model nothing more, and the weights are those of an unprefetched run."""
+def test_the_stage_rounds_give_plain_lime_in_exact_mode_and_at_num_samples(loaded):
+    """Exact mode, and a converge run that never settles, are plain LIME at num_samples (explain_one, no rounds),
+    and converge settles sooner where the weights settle (bf16 scoring here)."""
     model, tok, labels = loaded
-    texts = [LONG, "the mayor found coffee", "storm"]
-    ahead = lime_runner.perturbations(texts, labels, cfg(), 7)
-    asked = []
-    plain = lime_runner.CachedClassifier(model, tok, 64)
-    recording = lambda batch: asked.extend(batch) or plain(batch)  # noqa: E731
-    cold = [lime_runner.explain_one(t, [0, 1], labels, recording, cfg(), 7) for t in texts]
-    assert ahead == list(dict.fromkeys(asked)) and len(ahead) > 250  # every string LIME asked, in order
-    warm = lime_runner.CachedClassifier(model, tok, 64)
-    warm.predict(ahead)
-    before = warm.predicted
-    prefetched = [lime_runner.explain_one(t, [0, 1], labels, warm, cfg(), 7) for t in texts]
-    assert warm.predicted == before == plain.predicted  # nothing left to predict
-    for a, b in zip(cold, prefetched):  # equal up to fp32 rounding (other batches, other padding)
-        for label in (0, 1):
-            wa, wb = dict(a.as_list(label=label)), dict(b.as_list(label=label))
-            assert wa.keys() == wb.keys() and max(abs(wa[k] - wb[k]) for k in wa) < 1e-6
+    rows = pd.DataFrame({"text": [LONG, "the mayor found coffee", "storm"], "true": labels[0], "predicted": labels[1],
+                         "confidence": 0.9})
+    plain = [lime_runner.explain_one(t, [1, 0], labels, lime_runner.CachedClassifier(model, tok, 64), cfg(), 7)
+             for t in rows["text"]]
+    for c in (cfg(mode="exact"), cfg(min_samples=100, tolerance=1e-9)):
+        fn = lime_runner.CachedClassifier(model, tok, 64)
+        out = lime_runner.explain_frames({"mismatch": rows}, labels, fn, c, 7)["mismatch"]
+        assert [item["samples"] for item, _ in out] == [300] * 3
+        assert {item["stopped"] for item, _ in out} == {"exact" if c.mode == "exact" else "num_samples"}
+        for (_, exp), ref in zip(out, plain):  # equal up to fp32 rounding (other batches, other padding)
+            for label in (0, 1):
+                a, b = dict(exp.as_list(label=label)), dict(ref.as_list(label=label))
+                assert a.keys() == b.keys() and max(abs(a[k] - b[k]) for k in a) < 1e-6
+    fn = lime_runner.CachedClassifier(model, tok, 64, "bf16")  # the bf16 path (autocast) where auto picks it
+    settled = lime_runner.explain_frames({"mismatch": rows}, labels, fn, cfg(num_samples=1000, min_samples=100), 7)
+    stops = [(item["stopped"], item["samples"]) for item, _ in settled["mismatch"]]
+    assert stops[0][0] == "converged" and stops[1][0] == "converged" and stops[1][1] < 1000, stops
+    assert stops[2] == ("num_samples", 1000)  # one word: LIME's single weight grows with n (its ridge shrinkage)
 
 
 def write_predictions(path, rows):

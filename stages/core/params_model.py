@@ -234,11 +234,18 @@ class Explain:
     num_features: int = 8
     pattern_tokens: int = 10
     batch_size: int = 256
+    mode: typing.Literal["converge", "exact"] = "converge"
+    min_samples: int = 500
+    tolerance: float = 0.1
+    max_seconds: float = 3.0
+    precision: typing.Literal["auto", "fp32", "bf16"] = "auto"
 
     def validate(self, p: str) -> None:
         for name, low in (("max_examples", 0), ("correct_per_label", 0), ("num_samples", 10), ("num_features", 1),
-                          ("pattern_tokens", 1), ("batch_size", 1)):
+                          ("pattern_tokens", 1), ("batch_size", 1), ("min_samples", 10)):
             check(getattr(self, name) >= low, f"{p}.{name}", f">= {low}", getattr(self, name))
+        check(0 < self.tolerance < 1, f"{p}.tolerance", "in (0, 1): a fraction of the largest weight", self.tolerance)
+        check(self.max_seconds > 0, f"{p}.max_seconds", "> 0 seconds", self.max_seconds)
 
 
 @dataclass(frozen=True)

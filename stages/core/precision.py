@@ -56,8 +56,8 @@ def scoring(requested: str, device: str, capability: tuple[int, int] | None = No
     return "bf16" if cpu_bf16 else "fp32"
 
 
-def scoring_for(requested: str, device: str) -> str:
-    """scoring() for this machine, the choice logged with what decided it."""
+def scoring_for(requested: str, device: str, key: str = "evaluate.precision") -> str:
+    """scoring() for this machine, the choice logged with what decided it (and the params `key` asked)."""
     import torch
 
     capability = tuple(torch.cuda.get_device_capability()) if device == "cuda" else None
@@ -65,7 +65,7 @@ def scoring_for(requested: str, device: str) -> str:
     chosen = scoring(requested, device, capability, cpu_bf16_native(flags))  # type: ignore[arg-type]
     why = f"GPU of compute capability {'.'.join(map(str, capability or ()))}" if device == "cuda" \
         else cpu_reason(flags)
-    log.info("scoring precision %s (evaluate.precision %s): %s", chosen, requested, why)
+    log.info("scoring precision %s (%s %s): %s", chosen, key, requested, why)
     return chosen
 
 

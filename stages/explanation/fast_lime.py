@@ -13,7 +13,15 @@ Ridge solves them (weighted centring, Cholesky). Weights agree with plain LIME t
 from __future__ import annotations
 
 from itertools import compress
-from typing import Any
+from typing import Any, NamedTuple
+
+
+class Drawn(NamedTuple):
+    """A text's LIME neighbourhood before the model sees it: the binary rows (row 0: the text itself), the
+    perturbed texts and the distances. Its first n rows are a LIME neighbourhood of n samples (i.i.d. draws)."""
+    data: Any
+    texts: list[str]
+    distances: Any
 
 
 class WeightedRidge:
@@ -54,7 +62,8 @@ class WeightedRidge:
 def explainer(class_names: list[str], random_state: int, num_features: int, text: str,
               split_expression: Any = r"\W+") -> Any:
     """A LimeTextExplainer with the fast neighbourhood and ridge; feature selection skipped when it would keep
-    every word anyway (num_features >= distinct words: 'highest_weights' keeps them all)."""
+    every word anyway (num_features >= distinct words: 'highest_weights' keeps them all). Once draw_ahead has set
+    its `drawn`, explain_instance(num_samples=n) fits on that draw's first n rows instead of drawing."""
     import numpy as np
     from lime.lime_base import LimeBase
     from lime.lime_text import IndexedString, LimeTextExplainer
@@ -83,9 +92,14 @@ def explainer(class_names: list[str], random_state: int, num_features: int, text
             return super().explain_instance_with_data(*args, model_regressor=WeightedRidge(1.0), **kw)
 
     class FastExplainer(LimeTextExplainer):
+        drawn: Drawn | None = None
+
         def _LimeTextExplainer__data_labels_distances(self, indexed: Any, classifier_fn: Any, num_samples: int,
                                                       distance_metric: str = "cosine") -> Any:
-            return neighbourhood(indexed, classifier_fn, num_samples, self.random_state)
+            if self.drawn is None:
+                return neighbourhood(indexed, classifier_fn, num_samples, self.random_state)
+            n = num_samples
+            return self.drawn.data[:n], classifier_fn(self.drawn.texts[:n]), self.drawn.distances[:n]
 
     out = FastExplainer(class_names=class_names, random_state=random_state, split_expression=split_expression)
     out.base = FastBase(out.base.kernel_fn, verbose=False, random_state=out.random_state)
@@ -96,8 +110,24 @@ def explainer(class_names: list[str], random_state: int, num_features: int, text
     return out
 
 
+def draw_ahead(explainer: Any, text: str, num_samples: int) -> Drawn:
+    """Draw `text`'s neighbourhood of num_samples from the explainer's RNG, as its explain_instance would, and keep
+    it on the explainer: its explain_instance(num_samples=n <= num_samples) then fits on the first n rows."""
+    from lime.lime_text import IndexedString
+
+    indexed = IndexedString(text, bow=explainer.bow, split_expression=explainer.split_expression)
+    explainer.drawn = draw(indexed, num_samples, explainer.random_state)
+    return explainer.drawn
+
+
 def neighbourhood(indexed: Any, classifier_fn: Any, num_samples: int, rng: Any) -> tuple[Any, Any, Any]:
     """LIME's __data_labels_distances (bag of words): the same draws, texts, predictions and distances."""
+    data, texts, distances = draw(indexed, num_samples, rng)
+    return data, classifier_fn(texts), distances
+
+
+def draw(indexed: Any, num_samples: int, rng: Any) -> Drawn:
+    """LIME's draws for `indexed` (an IndexedString) from `rng`, the model not called: rows, texts, distances."""
     import numpy as np
 
     d = indexed.num_words()
@@ -116,8 +146,6 @@ def neighbourhood(indexed: Any, classifier_fn: Any, num_samples: int, rng: Any) 
     keep[:, word_of >= 0] = masks[:, word_of[word_of >= 0]]
     joined = ["".join(compress(indexed.as_list, row)) for row in keep.tolist()]
     texts = [indexed.raw_string()] + [joined[j] for j in inverse.ravel().tolist()]
-    labels = classifier_fn(texts)
     # Cosine distance of a binary row with k ones to the all-ones row: 1 - sqrt(k / d) (an empty row: 1, as
     # sklearn's), times 100 as LIME.
-    distances = np.clip(1.0 - np.sqrt(data.sum(axis=1) / d), 0.0, 2.0) * 100
-    return data, labels, distances
+    return Drawn(data, texts, np.clip(1.0 - np.sqrt(data.sum(axis=1) / d), 0.0, 2.0) * 100)

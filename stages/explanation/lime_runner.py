@@ -1,7 +1,8 @@
 """The LIME work of the explain stage: the cached classifier function and one explanation per chosen row.
 
 One LimeTextExplainer per example, seeded from base.seed and the text, so an explanation does not depend on
-which examples came before it (LIME's RNG is consumed by each call, lime#486). Params: explain.*
+which examples came before it (LIME's RNG is consumed by each call, lime#486); sampled in rounds until its
+weights settle, or at num_samples (explanation/rounds.py). Params: explain.*
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from typing import Any, NamedTuple
 from stages.core.text import has_unspaced, tokens
 from stages.core import modeling, params
 from stages.core.progress import Progress, duration
-from stages.explanation import fast_lime, multilabel
+from stages.core.precision import scoring_for
+from stages.explanation import fast_lime, multilabel, rounds
 from stages.explanation.selection import Selection, check_labels
 
 log = logging.getLogger(__name__)
@@ -29,12 +31,13 @@ class CachedClassifier:
     LIME draws every perturbation before it calls classifier_fn, once, with all of them, so caching by
     string cannot change an explanation; it only skips repeated work (a 10-word text has at most 1,024
     distinct perturbations). The cache is shared across examples: template texts share many perturbations.
-    explain_selection fills it first with every example's perturbations (`perturbations`: the same draws, made
-    ahead), so the model sees them in one length-sorted pass of full batches instead of a few per example.
+    explanation/rounds.py fills it with every example's perturbations of a round at once (drawn ahead, the same
+    draws), so the model sees them in one length-sorted pass of full batches instead of a few per example.
+    `precision`: fp32 or bf16 (autocast; core/precision.py, explain.precision).
     """
 
-    def __init__(self, model: Any, tokenizer: Any, batch_size: int) -> None:
-        self.model, self.tokenizer, self.batch_size = model, tokenizer, batch_size
+    def __init__(self, model: Any, tokenizer: Any, batch_size: int, precision: str = "fp32") -> None:
+        self.model, self.tokenizer, self.batch_size, self.precision = model, tokenizer, batch_size, precision
         self.cache: dict[str, int] = {}  # text -> its row of self.table
         self.table: Any = None
         self.calls = self.predicted = 0
@@ -51,31 +54,12 @@ class CachedClassifier:
 
         todo = list(dict.fromkeys(t for t in texts if t not in self.cache))
         if todo:  # predict_proba sorts by length, pads per batch and runs under torch.inference_mode
-            proba = modeling.predict_proba(self.model, self.tokenizer, todo, self.batch_size)
+            proba = modeling.predict_proba(self.model, self.tokenizer, todo, self.batch_size,
+                                           precision=self.precision)
             start = 0 if self.table is None else len(self.table)
             self.table = proba if self.table is None else np.concatenate([self.table, proba])
             self.cache.update(zip(todo, range(start, start + len(todo))))
             self.predicted += len(todo)
-
-
-def perturbations(texts: list[str], labels: list[str], cfg: params.Explain, seed: int) -> list[str]:
-    """Every distinct text LIME will ask the model about when explaining `texts` (explain_one): each example's
-    neighbourhood drawn ahead with a fresh explainer of the same seed, so the same draws, model not called."""
-    from lime.lime_text import IndexedString
-
-    seen: dict[str, None] = {}
-
-    def record(batch: list[str]) -> Any:
-        import numpy as np
-
-        seen.update(dict.fromkeys(batch))
-        return np.zeros((len(batch), len(labels)))
-
-    for text in texts:
-        explainer = explainer_for(text, labels, cfg, seed)
-        indexed = IndexedString(text, bow=explainer.bow, split_expression=explainer.split_expression)
-        fast_lime.neighbourhood(indexed, record, cfg.num_samples, explainer.random_state)
-    return list(seen)
 
 
 def is_multi_label_model(model_dir: Path) -> bool:
@@ -90,7 +74,7 @@ def is_multi_label_model(model_dir: Path) -> bool:
 class Results(NamedTuple):
     mismatches: Explained
     contrast: Explained
-    requested: int  # perturbed texts LIME asked for
+    requested: int  # perturbed texts the explanations rest on (each example's samples, summed)
     predicted: int  # distinct ones the model saw
 
 
@@ -108,39 +92,50 @@ def explainer_for(text: str, labels: list[str], cfg: params.Explain, seed: int) 
 
 
 def explain_one(text: str, label_ids: list[int], labels: list[str], fn: Any, cfg: params.Explain, seed: int) -> Any:
-    """One LIME explanation of `text` toward `label_ids` with its own explainer (explainer_for)."""
+    """One plain LIME explanation of `text` toward `label_ids` at explain.num_samples with its own explainer
+    (explainer_for): what explain.mode exact gives."""
     return explainer_for(text, labels, cfg, seed).explain_instance(
         text, fn, labels=label_ids, num_features=cfg.num_features, num_samples=cfg.num_samples)
 
 
-def explain_row(row: dict[str, Any], labels: list[str], fn: CachedClassifier, cfg: params.Explain, seed: int,
-                html: str) -> tuple[dict[str, Any], Any]:
-    """A single-label row explained toward its predicted label, and toward its true label when they differ."""
+def label_ids(row: dict[str, Any], labels: list[str], multi_label: bool) -> list[int]:
+    """The labels a row is explained toward: predicted, and true when they differ (single-label); each wrongly
+    decided label of a mismatch, or each label of a correct row (multi-label, explanation/multilabel.py)."""
+    if multi_label:
+        return [labels.index(lab) for lab, _ in multilabel.explained_labels(row["true"], row["predicted"])]
     pred_id, true_id = labels.index(row["predicted"]), labels.index(row["true"])
-    exp = explain_one(row["text"], [pred_id] if pred_id == true_id else [pred_id, true_id], labels, fn, cfg, seed)
+    return [pred_id] if pred_id == true_id else [pred_id, true_id]
+
+
+def single_item(row: dict[str, Any], exp: Any, labels: list[str], html: str) -> dict[str, Any]:
+    """A single-label row's summary entry: its weights toward the predicted label, and the true one if other."""
+    pred_id, true_id = labels.index(row["predicted"]), labels.index(row["true"])
     item = {"text": row["text"], "true": row["true"], "predicted": row["predicted"],
             "confidence": round(float(row["confidence"]), 6), "html": html,
             "weights": [[tok, round(float(w), 6)] for tok, w in exp.as_list(label=pred_id)]}
     if true_id != pred_id:
         item["weights_true"] = [[tok, round(float(w), 6)] for tok, w in exp.as_list(label=true_id)]
-    return item, exp
+    return item
 
 
-def explain_rows(rows: Any, kind: str, labels: list[str], fn: CachedClassifier, cfg: params.Explain,
-                 seed: int, thresholds: list[float] | None = None, clock: Any = time.perf_counter) -> Explained:
-    """Each row explained (explain_row); for a multi-label model (its `thresholds` given) each wrongly decided
-    label of a mismatch, or each label of a correct row, on its own sigmoid (explanation/multilabel.py).
-    A progress line every ~10 s (core/progress.py, on `clock`), none for a loop shorter than that."""
-    out, bar = [], Progress(f"LIME {kind} rows", len(rows), "rows", log=log, clock=clock)
-    for i, row in enumerate(rows.to_dict("records"), 1):
+def explain_frames(frames: dict[str, Any], labels: list[str], fn: CachedClassifier, cfg: params.Explain, seed: int,
+                   thresholds: list[float] | None = None, clock: Any = time.perf_counter) -> dict[str, Explained]:
+    """The rows of each frame ("mismatch", "correct") explained together by explanation/rounds.py (one scoring
+    pass per round); for a multi-label model (its `thresholds` given) each label on its own sigmoid. Each entry
+    says how many samples its weights rest on and why it stopped. A progress line every ~10 s (`clock`)."""
+    records = [(kind, i, row) for kind, frame in frames.items() if len(frame)
+               for i, row in enumerate(frame.to_dict("records"), 1)]
+    jobs = [rounds.Job(row["text"], label_ids(row, labels, thresholds is not None),
+                       explainer_for(row["text"], labels, cfg, seed)) for _, _, row in records]
+    bar = Progress("LIME rows", len(jobs), "rows", log=log, clock=clock)
+    outcomes = rounds.explain_all(jobs, fn, cfg, on_done=lambda: bar.update(
+        1, note=f"; {fn.predicted:,} distinct perturbed texts predicted so far"))
+    out: dict[str, Explained] = {kind: [] for kind in frames}
+    for (kind, i, row), o in zip(records, outcomes):
         html = "html/" + (f"{i:02d}.html" if kind == "mismatch" else f"correct-{i:02d}.html")
-        if thresholds is None:
-            out.append(explain_row(row, labels, fn, cfg, seed, html))
-        else:
-            ids = [labels.index(lab) for lab, _ in multilabel.explained_labels(row["true"], row["predicted"])]
-            exp = explain_one(row["text"], ids, labels, fn, cfg, seed)
-            out.append((multilabel.item_for(row, exp, labels, thresholds, html), exp))
-        bar.update(1, note=f"; {fn.predicted:,} distinct perturbed texts predicted so far")
+        item = single_item(row, o.exp, labels, html) if thresholds is None else \
+            multilabel.item_for(row, o.exp, labels, thresholds, html)
+        out[kind].append(({**item, "samples": o.samples, "stopped": o.stopped}, o.exp))
     return out
 
 
@@ -153,15 +148,17 @@ def explain_selection(chosen: Selection, model_dir: Path, predictions: Path, cfg
     labels, multi = modeling.labels_of(model), modeling.is_multi_label(model)
     check_labels([chosen.mismatches, chosen.contrast], labels, predictions, multi)
     thresholds = modeling.thresholds_of(model) if multi else None
-    fn = CachedClassifier(model, modeling.load_tokenizer(str(model_dir)), cfg.batch_size)
-    log.info("explaining %d mismatches and %d correct rows on %s, %s perturbations each", len(chosen.mismatches),
-             len(chosen.contrast), modeling.device(), f"{cfg.num_samples:,}")
-    texts = [t for frame in (chosen.mismatches, chosen.contrast) if len(frame) for t in frame["text"]]
+    fn = CachedClassifier(model, modeling.load_tokenizer(str(model_dir)), cfg.batch_size,
+                          scoring_for(cfg.precision, modeling.device(), "explain.precision"))
+    log.info("explaining %d mismatches and %d correct rows on %s, %s: %s perturbations each", len(chosen.mismatches),
+             len(chosen.contrast), modeling.device(), cfg.mode, f"{cfg.num_samples:,}" if cfg.mode == "exact" else
+             f"{cfg.min_samples:,} doubled up to {cfg.num_samples:,} until the weights settle")
     began = time.perf_counter()
-    fn.predict(perturbations(texts, labels, cfg, seed))  # one pass over every example's distinct perturbations
-    mismatches = explain_rows(chosen.mismatches, "mismatch", labels, fn, cfg, seed, thresholds)
-    contrast = explain_rows(chosen.contrast, "correct", labels, fn, cfg, seed, thresholds)
-    log.info("LIME: %d mismatches and %d correct rows explained in %s; %s perturbed texts requested, %s distinct "
+    done = explain_frames({"mismatch": chosen.mismatches, "correct": chosen.contrast}, labels, fn, cfg, seed,
+                          thresholds)
+    mismatches, contrast = done["mismatch"], done["correct"]
+    requested = sum(item["samples"] for item, _ in mismatches + contrast)
+    log.info("LIME: %d mismatches and %d correct rows explained in %s; %s perturbed texts used, %s distinct "
              "ones predicted", len(mismatches), len(contrast), duration(time.perf_counter() - began),
-             f"{fn.calls:,}", f"{fn.predicted:,}")
-    return Results(mismatches, contrast, fn.calls, fn.predicted)
+             f"{requested:,}", f"{fn.predicted:,}")
+    return Results(mismatches, contrast, requested, fn.predicted)

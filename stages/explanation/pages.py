@@ -54,7 +54,16 @@ def _marked_html(text: str, toward_predicted: set[str], toward_true: set[str]) -
     return "".join(out)
 
 
-def example_page(item: dict[str, Any], exp: Any, num_samples: int) -> str:
+STOPPED = {"converged": "its weights settled (explain.tolerance)", "budget": "its time ran out (explain.max_seconds)",
+           "num_samples": "it ran to explain.num_samples without settling", "exact": "explain.mode exact"}
+
+
+def sampling(item: dict[str, Any]) -> str:
+    """How many perturbations an example's weights rest on and why sampling stopped (explanation/rounds.py)."""
+    return f"LIME on {item['samples']:,} perturbations: {STOPPED[item['stopped']]}"
+
+
+def example_page(item: dict[str, Any], exp: Any) -> str:
     """One explained example as a self-contained page (no script): the text with its tokens marked, then one
     table per side, each token's weight toward that side's label, strongest first."""
     parts, multi = sides(item, exp), bool(item.get("multi_label"))
@@ -65,13 +74,14 @@ def example_page(item: dict[str, Any], exp: Any, num_samples: int) -> str:
     wrong = multi and item["true"] != item["predicted"]
     body = [f"<h1>{html.escape(title)}</h1>",
             f"<p>LIME fits a local linear model of each {'explained ' if multi else ''}label's "
-            f"{'sigmoid ' if multi else ''}probability on {num_samples:,} copies of the "
+            f"{'sigmoid ' if multi else ''}probability on {item['samples']:,} copies of the "
             "text with words removed. A token's weight is the change in that label's probability it brings: "
             "positive pushes toward the label, negative away from it. Marked in the text: "
             + (_MULTI_MARKS if wrong else '<mark class="pred">toward the predicted label'
                + ("s</mark>" if multi else "</mark>"))
             + (', <mark class="true">toward the true label</mark>' if len(parts) > 1 and not multi else "") + ".</p>",
-            f'<blockquote>{_marked_html(item["text"], toward_pred, toward_true)}</blockquote>']
+            f'<blockquote>{_marked_html(item["text"], toward_pred, toward_true)}</blockquote>',
+            f"<p>{html.escape(sampling(item))}.</p>"]
     for heading, label, weights in parts:
         peak = max((abs(w) for _, w in weights), default=0) or 1
         rows = "".join(f'<tr><td>{html.escape(t)}</td><td class="w">{w:+.4f}</td><td><span class="bar '
@@ -120,7 +130,8 @@ def _multi_example(i: int, ex: dict[str, Any], contrast: bool) -> list[str]:
              f"### {i}. true {true}, predicted {pred} (confidence {ex['confidence']:.3f})")
     header, rows = multilabel.weights_table(ex)
     return ["", title, "", *([] if contrast else [*multilabel.wrong_lines(ex), ""]),
-            f"> {mark_text(ex['text'], up, toward_true)}", "", *table(header, rows), "", f"[LIME page]({ex['html']})"]
+            f"> {mark_text(ex['text'], up, toward_true)}", "", *table(header, rows), "",
+            f"[LIME page]({ex['html']}) · {sampling(ex)}"]
 
 
 def _example(i: int, ex: dict[str, Any], contrast: bool) -> list[str]:
@@ -132,7 +143,7 @@ def _example(i: int, ex: dict[str, Any], contrast: bool) -> list[str]:
              f"### {i}. true {md_escape(ex['true'])}, predicted {md_escape(ex['predicted'])} "
              f"(confidence {ex['confidence']:.3f})")
     return ["", title, "", f"> {mark_text(ex['text'], up, toward_true)}", "", *_weights_table(ex), "",
-            f"[LIME page]({ex['html']})"]
+            f"[LIME page]({ex['html']}) · {sampling(ex)}"]
 
 
 def _patterns_section(patterns: list[dict[str, Any]]) -> list[str]:
@@ -158,6 +169,15 @@ MULTI_NOTE = ("Multi-label model: each wrongly decided label is explained on its
               "(toward an extra label, away from a missed one), italic ones toward the right decision.")
 
 
+def _sampled(summary: dict[str, Any]) -> str:
+    if summary["mode"] == "exact":
+        return "explain.mode exact: every example on all of them"
+    counts = ", ".join(f"{n} {why.replace('_', ' ')}" for why, n in summary["stopped"].items())
+    return (f"sampled in rounds from {summary['min_samples']:,}, doubled until the weights move less than "
+            f"{summary['tolerance']:g} of the largest between rounds or {summary['max_seconds']:g} s pass; "
+            f"examples stopped: {counts}")
+
+
 def render_markdown(summary: dict[str, Any]) -> str:
     examples, contrast = summary["examples"], summary["contrast"]
     lines = ["# Test mismatches explained with LIME", ""]
@@ -168,8 +188,9 @@ def render_markdown(summary: dict[str, Any]) -> str:
         lines.append(f"None of the {summary['mismatches']} mismatches could be explained (see below).")
     else:
         lines.append(f"{len(examples)} of {summary['mismatches']} test mismatches, most confident first. LIME fits a "
-                     f"local linear model of each label's probability on {summary['num_samples']:,} perturbations "
-                     f"(words removed); a token's weight is the change in probability it brings. In the text, "
+                     f"local linear model of each label's probability on up to {summary['num_samples']:,} perturbations "
+                     f"(words removed; {_sampled(summary)}); a token's weight is the change in probability it "
+                     "brings. In the text, "
                      "**bold** tokens push toward the predicted label, *italic* ones toward the true label." + multi)
     if summary["skipped_no_words"]:
         lines += ["", f"Skipped {summary['skipped_no_words']} mismatches whose text has no word characters "
@@ -192,7 +213,7 @@ def write_reports(out_dir: Path, summary: dict[str, Any], explained: list[tuple[
     pages of examples no longer explained do not linger."""
     with atomic_dir(out_dir) as tmp:
         for item, exp in explained:
-            write_text(tmp / item["html"], example_page(item, exp, summary["num_samples"]))
+            write_text(tmp / item["html"], example_page(item, exp))
         chart(summary["patterns"], tmp / CHART)
         write_text(tmp / "mismatches.md", render_markdown(summary))
         write_json(tmp / "explanations.json", summary)

@@ -104,10 +104,12 @@ def lime_patterns(model: Any, tokenizer: Any, preds: Any, cfg: params.Explain, s
     chosen = selection.choose(preds, cfg, multi).mismatches
     if not len(chosen):
         return []
-    fn = lime_runner.CachedClassifier(model, tokenizer, cfg.batch_size)
-    fn.predict(lime_runner.perturbations(chosen["text"].tolist(), labels, cfg, seed))
-    explained = lime_runner.explain_rows(chosen, "mismatch", labels, fn, cfg, seed,
-                                         modeling.thresholds_of(model) if multi else None)
+    from stages.core.precision import scoring_for
+
+    fn = lime_runner.CachedClassifier(model, tokenizer, cfg.batch_size,
+                                      scoring_for(cfg.precision, modeling.device(), "explain.precision"))
+    explained = lime_runner.explain_frames({"mismatch": chosen}, labels, fn, cfg, seed,
+                                           modeling.thresholds_of(model) if multi else None)["mismatch"]
     return patterns.spurious_patterns(multilabel.pattern_examples([item for item, _ in explained]), cfg.pattern_tokens)
 
 

@@ -110,6 +110,17 @@ def test_explain_benchmark():
     assert re.search(r"^LIME's own work per explanation .*: [\d.]+x; max \|weight difference\|", out, re.M), out
 
 
+@pytest.mark.e2e  # fine-tunes the tiny BERT twice
+def test_explain_long_benchmark(tiny_bert):
+    out = bench("explain_long.py", "--rows", "60", "--steps", "1", "--compare", "1", "--headlines", "1",
+                "--reference-samples", "200", "--model", str(tiny_bert))
+    assert re.search(r"^SMS-like stand-in: 60 rows, median [\d.]+ characters", out, re.M), out
+    assert re.search(r"^\(1\) explain stage at defaults on the stand-in: [\d.]+ s .*; target <= 60 s: (ok|MISSED)$",
+                     out, re.M), out
+    assert re.search(r"^ +against plain LIME at 200 samples .*top-8 token overlap mean \d+%", out, re.M), out
+    assert re.search(r"^ +tutorial LIME .*speed-up [\d.]+x \(target >= 20x: (ok|MISSED)\)", out, re.M), out
+
+
 @pytest.mark.e2e
 def test_train_benchmark_on_a_tiny_split(tmp_path):
     split = write_splits(tmp_path)

@@ -35,6 +35,12 @@ def test_repository_params_load_and_match_dataclass_defaults():
         ("generate", {"csv": {"path": "x.csv", "sep": ";"}}, "unknown key generate.csv.sep"),
         ("generate", {"csv": "x.csv"}, "generate.csv must be a mapping"),
         ("explain", {"num_samples": 5}, "explain.num_samples must be >= 10, got 5"),
+        ("explain", {"mode": "fast"}, "explain.mode must be one of converge, exact, got 'fast'"),
+        ("explain", {"min_samples": 5}, "explain.min_samples must be >= 10, got 5"),
+        ("explain", {"tolerance": 0}, "explain.tolerance must be in (0, 1): a fraction of the largest weight, got 0"),
+        ("explain", {"tolerance": 1.5}, "explain.tolerance must be in (0, 1)"),
+        ("explain", {"max_seconds": 0}, "explain.max_seconds must be > 0 seconds, got 0"),
+        ("explain", {"precision": "fp16"}, "explain.precision must be one of auto, fp32, bf16, got 'fp16'"),
         ("base", {"seed": -1}, "base.seed must be an integer in [0, 2**32)"),
     ],
 )

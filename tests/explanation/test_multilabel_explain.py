@@ -50,7 +50,8 @@ def explained(ml_model, tmp_path_factory):
     for j, lab in enumerate(LABELS):
         frame[f"p_{lab}"] = proba[:, j]
     frame.to_csv(tmp / "predictions.csv", index=False)
-    cfg = params.load_dict({"num_samples": 200, "num_features": 6, "correct_per_label": 1}, "explain")
+    cfg = params.load_dict({"num_samples": 200, "num_features": 6, "correct_per_label": 1, "mode": "exact",
+                            "precision": "fp32"}, "explain")  # plain LIME, so explain_one gives the same weights
     summary = explain.run(cfg=cfg, seed=0, model_dir=ml_model, predictions=tmp / "predictions.csv", out=tmp / "out")
     return tmp, summary, frame, proba, cfg
 

@@ -29,7 +29,7 @@ def test_mark_text_shows_untrusted_text_literally(text, expected):
 
 def ex(true, predicted, weights, **kw):
     return {"text": " ".join(t for t, _ in weights), "true": true, "predicted": predicted, "confidence": 0.9,
-            "weights": weights, "html": "html/01.html", **kw}
+            "weights": weights, "html": "html/01.html", "samples": 1000, "stopped": "converged", **kw}
 
 
 def test_spurious_patterns_count_each_mismatch_once_and_average_the_weight():
@@ -72,13 +72,15 @@ def page_sections(page: str) -> dict[str, dict[str, float]]:
 def test_binary_page_shows_each_side_from_its_own_labels_weights():
     # Binary LIME: label 0's weights are label 1's negated. "What" pushes toward clickbait (predicted).
     exp = FakeExplanation({"clickbait": [("What", 0.07), ("rates", -0.03)], "factual": [("What", -0.07), ("rates", 0.03)]})
-    item = {"text": "What rates <b>", "true": "factual", "predicted": "clickbait", "confidence": 0.8}
-    page = er.example_page(item, exp, 500)
+    item = {"text": "What rates <b>", "true": "factual", "predicted": "clickbait", "confidence": 0.8,
+            "samples": 2000, "stopped": "budget"}
+    page = er.example_page(item, exp)
     sections = page_sections(page)
     assert sections == {"Toward the predicted label: clickbait": {"What": 0.07, "rates": -0.03},
                         "Toward the true label: factual": {"What": -0.07, "rates": 0.03}}
     assert '<mark class="pred">What</mark>' in page and '<mark class="true">rates</mark>' in page
     assert "&lt;b&gt;" in page and "<b>" not in page and "<script" not in page
+    assert "on 2,000 copies" in page and "LIME on 2,000 perturbations: its time ran out (explain.max_seconds)." in page
     # The same sides as mismatches.md: bold toward the predicted label, italic toward the true one.
     md = er.mark_text(item["text"], {"What"}, {"rates"})
     assert md.startswith("**What** *rates*")
@@ -86,12 +88,14 @@ def test_binary_page_shows_each_side_from_its_own_labels_weights():
 
 def test_page_of_a_correct_prediction_has_one_side_and_escapes_labels():
     exp = FakeExplanation({"<x>": [("storm", 0.2)], "b": [("storm", -0.2)]})
-    page = er.example_page({"text": "storm", "true": "<x>", "predicted": "<x>", "confidence": 0.9}, exp, 10)
+    page = er.example_page({"text": "storm", "true": "<x>", "predicted": "<x>", "confidence": 0.9, "samples": 10,
+                            "stopped": "exact"}, exp)
     assert page_sections(page) == {"Toward the predicted (and true) label: &lt;x&gt;": {"storm": 0.2}}
 
 
 def summary(**kw):
     base = {"mismatches": 0, "explained": 0, "skipped_no_words": 0, "num_samples": 5000, "num_features": 8,
+            "mode": "converge", "min_samples": 500, "tolerance": 0.1, "max_seconds": 3.0, "stopped": {"converged": 2},
             "patterns": [], "examples": [], "contrast": []}
     return {**base, **kw}
 
@@ -114,7 +118,12 @@ def test_markdown_lists_patterns_mismatches_and_contrast_with_escaped_labels():
     assert "### 1. true fac\\|tual, predicted click\\*bait (confidence 0.900)" in md
     assert "> **you** *rates*" in md
     assert "| token | weight toward predicted click\\*bait | weight toward true fac\\|tual |" in md
-    assert "| you | +0.3000 | -0.3000 |" in md and "[LIME page](html/01.html)" in md
+    assert "| you | +0.3000 | -0.3000 |" in md
+    assert "[LIME page](html/01.html) · LIME on 1,000 perturbations: its weights settled (explain.tolerance)" in md
+    assert ("on up to 5,000 perturbations (words removed; sampled in rounds from 500, doubled until the weights move "
+            "less than 0.1 of the largest between rounds or 3 s pass; examples stopped: 2 converged)") in md
+    exact = er.render_markdown(summary(mismatches=1, explained=1, examples=examples, mode="exact"))
+    assert "(words removed; explain.mode exact: every example on all of them)" in exact
     assert "## Correctly classified, for contrast" in md and "> **rates**" in md
     assert "[LIME page](html/correct-01.html)" in md
 
