@@ -16,10 +16,12 @@ Exit code 1 when a file misses the agreement target (the files and the report ar
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import shutil
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,23 @@ from stages.core import cli
 
 log = logging.getLogger("stages.tools.export")
 MIN_AGREEMENT = 0.995
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """Silences what the exporters print on a healthy run (about 40 lines): torch.onnx's deprecation and tracer
+    warnings, and onnxruntime.quantization's root-logger lines ("Quantization parameters for tensor ... not
+    specified", "Ignore MatMul due to non constant B"). Errors still raise."""
+    import warnings
+
+    previous = logging.root.manager.disable
+    logging.disable(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logging.disable(previous)
 
 
 def export_onnx(model_dir: Path, out: Path, opset: int = 18) -> Path:
@@ -95,8 +114,9 @@ def run(model_dir: Path, out: Path, test_csv: Path, batch_size: int = 64) -> dic
     torch_model = predict.Predictor(model_dir, batch_size, device="cpu")
     reference = torch_model.proba(texts)  # sigmoid per label for a multi-label model, else softmax
     thresholds = torch_model.thresholds if torch_model.multi_label else None
-    files = {"onnx": export_onnx(model_dir, out)}
-    files["int8"] = quantize(files["onnx"])
+    with quiet():
+        files = {"onnx": export_onnx(model_dir, out)}
+        files["int8"] = quantize(files["onnx"])
     report: dict[str, Any] = {"model": str(model_dir), "test": str(test_csv), "rows": len(texts),
                               "min_label_agreement": MIN_AGREEMENT}
     for name, path in files.items():
