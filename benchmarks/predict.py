@@ -2,7 +2,7 @@
 (bf16 autocast where the CPU multiplies bf16 natively) and the int8 ONNX export (issue 27: target >= 10x with the
 same label for >= 99.9% of texts).
 
-32,000 headlines (issue 15: the size of a large real set) from the default task's templates (9.8 words on average;
+32,000 headlines (issue 15: the size of a large real set) from the default task's templates (about 10 words each;
 the real Stop Clickbait headlines under data/external average 9.0: their lengths are only printed, never used),
 classified on the CPU by a MiniLM-L6 classifier (the bundled all-MiniLM-L6-v2 encoder with a fresh 2-label head:
 speed does not depend on training; --model DIR scores a trained one). Every path loads the same model directory
