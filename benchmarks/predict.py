@@ -104,6 +104,7 @@ def main() -> None:
             if name == "predict auto":
                 name_auto = f"predict auto ({predictor.precision})"
                 labels[name_auto], seconds[name_auto] = labels.pop(name), seconds.pop(name)
+    print(f"load average at the end {os.getloadavg()[0]:.2f} (other jobs slow whichever path runs then)")
     base = seconds["pipeline"]
     for name, s in seconds.items():
         same = np.mean(np.array(labels[name]) == np.array(labels["pipeline"]))
