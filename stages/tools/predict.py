@@ -19,7 +19,7 @@ decision_offsets, tuned on val; none saved: argmax), `score` is that label's pro
 whose probability reaches its threshold (config.json decision_thresholds, else 0.5), joined by "|" ("" for none),
 and `score` the lowest max(p, 1 - p) over the labels.
 --precision (the CLI's default auto, as evaluate.precision): bf16 autocast where the device multiplies bf16 natively
-(weights stay fp32; about 2-3x faster on such a CPU; a text within about 0.01 of the decision boundary may change
+(weights stay fp32; about 1.9x as fast on such a CPU; a text within about 0.01 of the decision boundary may change
 label), else fp32; fp32 forces exact fp32 scores (Predictor's default). An --onnx file runs as exported.
 """
 
