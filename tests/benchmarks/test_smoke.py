@@ -67,7 +67,9 @@ def test_dedup_benchmark_side_by_side_with_a_baseline_checkout():
 @pytest.mark.e2e  # over 20 s on a shared 2-core CPU
 def test_predict_benchmark():
     out = bench("predict.py", "--texts", "16", "--batch-size", "8")
-    assert re.search(r"^speed-up: [\d.]+x", out, re.M), out
+    for path in ("pipeline", r"predict fp32", r"predict auto \((bf16|fp32)\)", "predict ONNX int8"):
+        assert re.search(rf"^{path} +[\d.]+ texts/s \( *[\d.]+ s\) +[\d.]+x  same label as pipeline [\d.]+%", out, re.M), out
+    assert out.startswith("CPU: "), out
 
 
 @pytest.mark.e2e  # over 20 s on a shared 2-core CPU

@@ -4,6 +4,8 @@ report, and `predict --onnx` giving PyTorch's labels."""
 from __future__ import annotations
 
 import json
+import logging
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -36,9 +38,34 @@ def exported(tmp_path_factory, tiny_bert):
     model.config.decision_offsets = {"clickbait": 0.0, "factual": float(offset)}
     model.save_pretrained(str(tmp / "classifier"))
     tokenizer.save_pretrained(str(tmp / "classifier"))
-    code = tools_main.main(["export", "--model", str(tmp / "classifier"), "--out", str(tmp / "onnx"),
-                            "--test", str(tmp / "test.csv")])
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.DEBUG)
+    handler.emit = records.append  # type: ignore[method-assign]
+    logging.root.addHandler(handler)
+    previous = logging.root.level
+    logging.root.setLevel(logging.DEBUG)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            code = tools_main.main(["export", "--model", str(tmp / "classifier"), "--out", str(tmp / "onnx"),
+                                    "--test", str(tmp / "test.csv")])
+    finally:
+        logging.root.removeHandler(handler)
+        logging.root.setLevel(previous)
+    EXPORT_OUTPUT.extend([f"{r.name}: {r.getMessage()}" for r in records] + [str(w.message) for w in caught])
     return tmp, code
+
+
+EXPORT_OUTPUT: list[str] = []  # every log record and warning of the fixture's export run
+
+
+def test_export_prints_only_its_own_lines(exported):
+    """torch.onnx's deprecation and tracer warnings and onnxruntime.quantization's ~40 root-logger lines are
+    silenced: what is left is export's own line per file (and transformers' loading, at debug level)."""
+    ours = [line for line in EXPORT_OUTPUT if line.startswith("stages.tools.export: ")]
+    assert [line.split(":")[1].strip() for line in ours] == ["onnx", "int8"], EXPORT_OUTPUT
+    assert not [line for line in EXPORT_OUTPUT if line.startswith("root: ") or "onnx" in line.lower()
+                and not line.startswith("stages.tools.export: ")], EXPORT_OUTPUT
 
 
 def test_export_writes_onnx_int8_and_a_report_that_agrees(exported):
@@ -99,3 +126,15 @@ def test_a_truncated_or_binary_onnx_file_is_one_line_naming_it_exit_2(exported, 
 def test_missing_onnx_file_is_a_one_line_error(tmp_path, capsys):
     assert predict.main(["--onnx", str(tmp_path / "nope.onnx"), "hello"]) == 2
     assert "nope.onnx: ONNX file not found" in capsys.readouterr().err
+
+
+def test_int8_keeps_the_head_value_and_feed_forward_output_in_float(exported):
+    import onnx
+
+    tmp, _ = exported
+    quantized = [n.name for n in onnx.load(str(tmp / "onnx" / "model.int8.onnx")).graph.node
+                 if n.op_type in ("MatMulInteger", "DynamicQuantizeMatMul")]
+    assert any("/query/" in name for name in quantized) and any("/intermediate/" in name for name in quantized)
+    assert not [name for name in quantized if export.kept_in_float(name)], quantized
+    assert export.kept_in_float("/model/bert/encoder/layer.0/output/dense/MatMul")
+    assert not export.kept_in_float("/model/bert/encoder/layer.0/attention/output/dense/MatMul")

@@ -257,3 +257,34 @@ def test_stdin_prediction_logs_progress_in_texts_per_second(model_dir, capsys, m
     assert "predicting 10 texts on cpu" in caplog.text
     assert re.search(r"predicted 4/10 texts \(40%\), [\d.]+ texts/s, ETA \d+ s", caplog.text)
     assert "predicted 10/10 texts (100%)" in caplog.text
+
+
+@pytest.mark.parametrize("flags", ["fpu sse avx512f", "fpu avx512f avx512_bf16", "fpu amx_tile amx_bf16", ""])
+@pytest.mark.parametrize("requested", ["auto", "fp32", "bf16"])
+def test_precision_choice_is_evaluates_rule(tmp_path, flags, requested):
+    """predict's standalone copy of the rule gives stages.core.precision's choice for the same CPU flags."""
+    from stages.core import precision
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nflags\t\t: {flags}\n" if flags else "processor\t: 0\n")
+    want = precision.scoring(requested, "cpu", None, precision.cpu_bf16_native(precision.cpu_flags(str(cpuinfo))))
+    assert predict.scoring_precision(requested, "cpu", str(cpuinfo)) == want
+
+
+def test_bf16_scores_near_fp32_and_the_cli_option(model_dir, capsys):
+    fp32 = predict.Predictor(model_dir, device="cpu").proba(TEXTS)
+    bf16 = predict.Predictor(model_dir, device="cpu", precision="bf16")
+    assert bf16.precision == "bf16"
+    np.testing.assert_allclose(bf16.proba(TEXTS), fp32, atol=0.02)
+    code, out, _ = cli(capsys, "--model", str(model_dir), "--precision", "fp32", *TEXTS)
+    assert code == 0 and [json.loads(r)["top_k"]["factual"] for r in out.splitlines()] == \
+        [round(float(p), 6) for p in fp32[:, 1]]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--precision", "fp16"], "error: --precision must be one of auto, fp32, bf16, got 'fp16'"),
+    (["--precision", "bf16", "--onnx", "model.onnx"],
+     "error: --precision bf16 applies to the PyTorch model; an --onnx file runs as exported")])
+def test_bad_precision_is_one_line_exit_2(model_dir, capsys, argv, message):
+    code, out, err = cli(capsys, "--model", str(model_dir), *argv, "a text")
+    assert code == 2 and out == "" and err.strip().splitlines() == [message]

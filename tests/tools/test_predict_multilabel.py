@@ -44,7 +44,7 @@ def test_predictor_gives_sigmoids_and_thresholded_label_sets(ml_model, capsys):
     want = np.array([[{d["label"]: d["score"] for d in row}[lab] for lab in LABELS] for row in clf(TEXTS)])
     np.testing.assert_allclose(proba, want, atol=1e-5)
     assert not np.allclose(proba.sum(1), 1.0)  # independent sigmoids, not a softmax
-    assert predict.main(["--model", str(ml_model / "classifier"), *TEXTS]) == 0
+    assert predict.main(["--model", str(ml_model / "classifier"), "--precision", "fp32", *TEXTS]) == 0  # exact
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     sets = expected_sets(proba)
     assert [r["label"] for r in rows] == sets
