@@ -45,7 +45,7 @@ from benchmarks.seeds import device, working_directory, workspace  # noqa: E402
 from stages.core.io import read_yaml  # noqa: E402
 from testkit.dvc_repo import TINY_PARAMS, shrink_real_sets  # noqa: E402
 
-STAGES = ("generate", "split", "audit", "train", "train_real_only", "evaluate")
+STAGES = ("inputs", "generate", "split", "audit", "train", "train_real_only", "evaluate")
 DEV_CSV = "data/external/stop_clickbait/dev.csv"
 DEV_SET = "stop_clickbait_dev"  # the evaluate.external_test entry with role: dev that focus aims at
 REAL_CSV = "data/raw/stop_clickbait_dev.csv"  # generate.real reads the dev part from here

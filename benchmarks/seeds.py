@@ -35,7 +35,7 @@ from benchmarks.focus_rounds import cpu_model  # noqa: E402
 from stages.core.io import read_yaml  # noqa: E402
 from testkit.dvc_repo import TINY_PARAMS, write_params  # noqa: E402
 
-STAGES = ("generate", "split", "train", "train_real_only", "evaluate")
+STAGES = ("inputs", "generate", "split", "train", "train_real_only", "evaluate")
 
 
 @contextlib.contextmanager

@@ -93,18 +93,18 @@ def step_timer():
 
 
 def make_data(tmp: Path) -> Path:
-    """Run the generate and split commands of dvc.yaml in `tmp` with this repository's params."""
+    """Run the inputs, generate and split commands of dvc.yaml in `tmp` with this repository's params."""
     import yaml
 
     shutil.copy2(ROOT / "params.yaml", tmp / "params.yaml")
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
-    for dep in stages["generate"]["deps"]:  # the task files, raw rows, prices, focus: every data input
+    for dep in stages["inputs"]["deps"] + stages["generate"]["deps"]:  # task files, raw rows, prices, focus
         src = ROOT / dep
         if dep.startswith("data/") and src.exists():
             (tmp / dep).parent.mkdir(parents=True, exist_ok=True)
             (shutil.copytree if src.is_dir() else shutil.copy2)(src, tmp / dep)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    for name in ("generate", "split"):
+    for name in ("inputs", "generate", "split"):
         cmd = shlex.split(stages[name]["cmd"])
         cmd[0] = sys.executable if cmd[0] == "python" else cmd[0]
         done = subprocess.run(cmd, cwd=tmp, env=env, capture_output=True, text=True)
